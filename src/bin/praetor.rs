@@ -1,0 +1,180 @@
+//! `praetor`: the agent (`praetor CONFIG.yml`), config check (`--validate-config`), and the local
+//! demo cluster (`praetor demo`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use praetor::config::{process_env, Config};
+use praetor::ha::driver::{Driver, Exit};
+
+/// High-availability agent for PostgreSQL (Patroni-compatible configuration, etcd layout and REST API).
+#[derive(Parser)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// Patroni-style YAML configuration file (or set PATRONI_CONFIGURATION).
+    config: Option<PathBuf>,
+    /// Check the configuration file and exit: 0 when valid, 2 with one error line when not.
+    #[arg(long)]
+    validate_config: bool,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(clap::Subcommand)]
+enum Cmd {
+    /// Start etcd and a three-member group on 127.0.0.1 in a temporary directory; Ctrl-C stops it all.
+    Demo {
+        /// Number of members.
+        #[arg(long, default_value_t = 3)]
+        members: usize,
+        /// Keep the directory (logs, data) after stopping.
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("praetor: starting the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(Cmd::Demo { members, keep }) = cli.command {
+        praetor::logging::init(None);
+        return match rt.block_on(demo(members, keep)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("praetor demo: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let cfg = match Config::load(cli.config.as_deref(), &process_env()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("praetor: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.validate_config {
+        println!("{}: configuration is valid", cfg.source);
+        return ExitCode::SUCCESS;
+    }
+    praetor::logging::init(Some(&cfg.log));
+    if nix::unistd::geteuid().is_root() {
+        eprintln!("praetor: refusing to run as root: PostgreSQL does not run as root; start praetor as the postgres user");
+        return ExitCode::from(1);
+    }
+    match rt.block_on(agent(cfg)) {
+        Ok(Exit::Shutdown) => ExitCode::SUCCESS,
+        Ok(Exit::Fatal(msg)) => {
+            eprintln!("praetor: {msg}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("praetor: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn agent(cfg: Config) -> anyhow::Result<Exit> {
+    use anyhow::Context;
+    let cfg = Arc::new(cfg);
+    let listener = tokio::net::TcpListener::bind(&cfg.restapi.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "binding the REST API to restapi.listen {}",
+                cfg.restapi.listen
+            )
+        })?;
+    let (driver, shared) = Driver::new(cfg.clone()).await?;
+    let app = praetor::api::router(shared);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("REST API stopped: {e}");
+        }
+    });
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+        tracing::info!("received a stop signal");
+        let _ = tx.send(true);
+    });
+    tracing::info!(
+        "praetor {} starting: member {} of scope {}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.name,
+        cfg.scope
+    );
+    Ok(driver.run(rx).await)
+}
+
+async fn demo(members: usize, keep: bool) -> anyhow::Result<()> {
+    use praetor::testbed::{find_etcd, Testbed, Timing};
+    find_etcd()?;
+    praetor::postgres::find_bin_dir(None)?;
+    let exe = std::env::current_exe()?;
+    let mut tb = Testbed::new(
+        &exe,
+        "demo",
+        Timing {
+            ttl: 30,
+            loop_wait: 10,
+            retry_timeout: 10,
+        },
+    )?;
+    if keep {
+        tb.keep();
+    }
+    println!("praetor demo: directory {}", tb.dir.display());
+    tb.start_etcd().await?;
+    println!("praetor demo: etcd on {}", tb.etcd_url());
+    for i in 1..=members {
+        tb.add_agent(&format!("node{i}"))?;
+    }
+    let leader = tb
+        .wait_healthy(members.saturating_sub(1), Duration::from_secs(180))
+        .await?;
+    println!("praetor demo: {leader} is the leader; REST APIs:");
+    for (n, a) in &tb.agents {
+        println!(
+            "  {n}: http://127.0.0.1:{}/patroni   PostgreSQL 127.0.0.1:{}",
+            a.rest_port, a.pg_port
+        );
+    }
+    let view = tb.view().await?;
+    print!(
+        "{}",
+        praetor::ctl::render_list("demo", &[(None, view)], praetor::ctl::Format::Pretty, false)?
+    );
+    println!(
+        "praetorctl --dcs-url etcd3://127.0.0.1:{} list demo    # from another terminal",
+        tb.etcd_port
+    );
+    println!("Press Ctrl-C to stop everything.");
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
+    println!("praetor demo: stopping");
+    tb.stop_all();
+    Ok(())
+}

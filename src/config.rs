@@ -1,0 +1,1021 @@
+//! The agent's configuration: Patroni's YAML schema (`patroni.yml`), its `PATRONI_*` environment
+//! overrides, and the dynamic configuration kept in the DCS `config` key.
+//!
+//! Loading goes YAML text → `serde_yaml::Value` → environment overrides applied onto that value →
+//! typed structs (through `serde_path_to_error`, so a wrong type names its dotted key) → semantic
+//! validation. Every failure is a [`ConfigError`] naming the file, the key and what was expected.
+//! Key names and defaults follow Patroni's documentation (§6 of the compatibility reference).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use serde_yaml::Value as Yaml;
+
+/// A configuration problem; `Display` gives one line: `FILE: KEY: what was expected`.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {key}: {message}")]
+pub struct ConfigError {
+    /// The file (or `PATRONI_CONFIGURATION`) the configuration came from.
+    pub file: String,
+    /// The dotted key, e.g. `postgresql.data_dir`; `(file)` for problems with the file as a whole.
+    pub key: String,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+/// Credentials of one PostgreSQL role (`postgresql.authentication.{superuser,replication,rewind}`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// Role name.
+    pub username: Option<String>,
+    /// Password; written only to the pgpass file (mode 0600), never to logs or argv.
+    pub password: Option<String>,
+    /// libpq `sslmode` for connections made with this role.
+    pub sslmode: Option<String>,
+    /// libpq `sslcert`.
+    pub sslcert: Option<String>,
+    /// libpq `sslkey`.
+    pub sslkey: Option<String>,
+    /// libpq `sslrootcert`.
+    pub sslrootcert: Option<String>,
+    /// libpq `channel_binding`.
+    pub channel_binding: Option<String>,
+    /// libpq `gssencmode`.
+    pub gssencmode: Option<String>,
+}
+
+/// `postgresql.authentication`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authentication {
+    /// Superuser the agent connects as (default `postgres`).
+    #[serde(default)]
+    pub superuser: Credentials,
+    /// Role standbys stream with and pg_basebackup uses (default `replicator`).
+    #[serde(default)]
+    pub replication: Credentials,
+    /// Role pg_rewind connects as; the superuser when absent.
+    pub rewind: Option<Credentials>,
+}
+
+/// HTTP basic credentials (`restapi.authentication`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct BasicAuth {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// `restapi`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RestApi {
+    /// `host:port` the REST API binds to.
+    pub listen: String,
+    /// `host:port` other members and tools use to reach it (published in `api_url`).
+    pub connect_address: String,
+    /// Basic auth for the unsafe (state-changing) endpoints.
+    pub authentication: Option<BasicAuth>,
+    /// Remaining Patroni keys (TLS, allowlist, …), kept for later features.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Json>,
+}
+
+/// One etcd endpoint and the settings to reach the etcd cluster (`etcd3:` or `etcd:`).
+#[derive(Debug, Clone, Serialize)]
+pub struct EtcdConfig {
+    /// Endpoint URLs, e.g. `http://127.0.0.1:2379`.
+    pub endpoints: Vec<String>,
+    /// etcd user for etcd's own auth.
+    pub username: Option<String>,
+    /// etcd password.
+    pub password: Option<String>,
+}
+
+/// `tags`: per-member flags published in the member key (Patroni §2.14).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct Tags {
+    /// Never take the leader key automatically.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nofailover: bool,
+    /// Excluded from GET /replica (503) and from Citus secondaries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub noloadbalance: bool,
+    /// Preferred basebackup source for new members.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clonefrom: bool,
+    /// Never chosen as synchronous standby.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nosync: bool,
+    /// Tie-break on equal LSN in the leader race; higher wins; 0 behaves as `nofailover` (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_priority: Option<i64>,
+    /// Any custom tag (queryable with `?tag_NAME=VALUE`).
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Json>,
+}
+
+impl Tags {
+    /// Whether this member may become leader by an automatic failover: not `nofailover` and
+    /// `failover_priority` not 0 (Patroni: `nofailover` ⇔ priority 0; `nofailover` wins a conflict).
+    pub fn can_failover(&self) -> bool {
+        !self.nofailover && self.failover_priority.unwrap_or(1) > 0
+    }
+
+    /// Effective failover priority (default 1, 0 when `nofailover`).
+    pub fn priority(&self) -> i64 {
+        if self.nofailover {
+            0
+        } else {
+            self.failover_priority.unwrap_or(1)
+        }
+    }
+}
+
+/// One `bootstrap.initdb` entry: a bare flag (`data-checksums`) or `{option: value}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum InitdbOption {
+    /// `--flag`.
+    Flag(String),
+    /// `--key=value`.
+    Pair(BTreeMap<String, Yaml>),
+}
+
+/// `bootstrap`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Bootstrap {
+    /// Seed of the dynamic configuration, written to `/config` by the bootstrap winner.
+    #[serde(default)]
+    pub dcs: Json,
+    /// initdb options.
+    #[serde(default)]
+    pub initdb: Vec<InitdbOption>,
+    /// Legacy location of pg_hba lines.
+    #[serde(default)]
+    pub pg_hba: Vec<String>,
+    /// Other keys (method, post_bootstrap, …).
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Json>,
+}
+
+/// `postgresql`: the local server.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Postgresql {
+    /// `host[,host2]:port` the postmaster listens on.
+    pub listen: String,
+    /// `host:port` the others use to reach this server (published in `conn_url`).
+    pub connect_address: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Directory of initdb, postgres, pg_basebackup, pg_rewind, pg_controldata; found on PATH and in
+    /// `/usr/lib/postgresql/*/bin` when absent.
+    pub bin_dir: Option<PathBuf>,
+    /// Path of the pgpass file the agent writes (mode 0600) for its libpq-based tools.
+    pub pgpass: Option<PathBuf>,
+    /// Role credentials.
+    #[serde(default)]
+    pub authentication: Authentication,
+    /// Local GUCs; override the dynamic ones except the cluster-wide ones (Patroni §6.1).
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Json>,
+    /// pg_hba.conf lines.
+    #[serde(default)]
+    pub pg_hba: Vec<String>,
+    /// Local override of the dynamic `postgresql.use_pg_rewind`.
+    pub use_pg_rewind: Option<bool>,
+    /// Seconds to wait for the postmaster to start or stop (default 60).
+    pub pg_ctl_timeout: Option<u64>,
+    /// pg_basebackup options (`[{checkpoint: fast}, …]` or a map).
+    pub basebackup: Option<Json>,
+    /// Other keys kept for later features (callbacks, config_dir, …).
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Json>,
+}
+
+/// `citus`: present on Citus clusters (group 0 = coordinator).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Citus {
+    /// Citus group of this member.
+    pub group: u32,
+    /// Database holding the Citus extension.
+    pub database: String,
+}
+
+/// `log`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct LogConfig {
+    /// `DEBUG`, `INFO` (default), `WARNING`, `ERROR`.
+    pub level: Option<String>,
+    /// `plain` (default) or `json` (also accepted under Patroni's `type` key).
+    pub format: Option<String>,
+    /// Patroni's name for `format`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Other keys.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Json>,
+}
+
+/// The whole local configuration after validation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from (path or `PATRONI_CONFIGURATION`).
+    pub source: String,
+    /// Cluster name.
+    pub scope: String,
+    /// Key prefix, normalised to `/service/` form (leading and trailing slash).
+    pub namespace: String,
+    /// This member's name, unique in the scope.
+    pub name: String,
+    /// REST API.
+    pub restapi: RestApi,
+    /// etcd access.
+    pub etcd: EtcdConfig,
+    /// Bootstrap section.
+    pub bootstrap: Bootstrap,
+    /// Local PostgreSQL.
+    pub postgresql: Postgresql,
+    /// Tags.
+    pub tags: Tags,
+    /// Citus settings, when the cluster is a Citus cluster.
+    pub citus: Option<Citus>,
+    /// Logging.
+    pub log: LogConfig,
+    /// Dynamic configuration from `bootstrap.dcs`, validated (used until `/config` exists).
+    pub bootstrap_dcs: DynamicConfig,
+}
+
+/// The dynamic (cluster-wide) configuration: the `config` key (Patroni §6.1), with Patroni's defaults.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct DynamicConfig {
+    /// Leader lease length, seconds (default 30).
+    pub ttl: u64,
+    /// Idle HA cycle period, seconds (default 10).
+    pub loop_wait: u64,
+    /// How long DCS and PostgreSQL operations may be retried, seconds (default 10).
+    pub retry_timeout: u64,
+    /// A standby further behind the leader's last known WAL position than this many bytes does not
+    /// take part in a failover (default 1048576).
+    pub maximum_lag_on_failover: u64,
+    /// Seconds a crashed primary may take to start before a failover is preferred (default 300).
+    pub primary_start_timeout: u64,
+    /// Refuse to promote members whose timeline is behind the cluster's (default false).
+    pub check_timeline: bool,
+    /// Maintenance mode: no automatic action.
+    pub pause: bool,
+    /// `off`, `on` (true) or `quorum`; kept as JSON because Patroni accepts both bool and string.
+    pub synchronous_mode: Json,
+    /// Keep the primary from committing without a sync standby.
+    pub synchronous_mode_strict: bool,
+    /// Keep running as primary while etcd is unreachable if every member agrees.
+    pub failsafe_mode: bool,
+    /// `postgresql` subsection of the dynamic config.
+    pub postgresql: DynamicPostgresql,
+    /// Unknown keys, preserved so PATCH /config and edit-config never lose them.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Json>,
+}
+
+/// `config.postgresql`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct DynamicPostgresql {
+    /// Rewind a diverged former primary with pg_rewind instead of a fresh basebackup.
+    pub use_pg_rewind: bool,
+    /// One physical replication slot per member on the primary (default true).
+    pub use_slots: bool,
+    /// Cluster-wide GUCs.
+    pub parameters: BTreeMap<String, Json>,
+    /// Other keys.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Json>,
+}
+
+impl Default for DynamicPostgresql {
+    fn default() -> Self {
+        DynamicPostgresql {
+            use_pg_rewind: false,
+            use_slots: true,
+            parameters: BTreeMap::new(),
+            other: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for DynamicConfig {
+    fn default() -> Self {
+        DynamicConfig {
+            ttl: 30,
+            loop_wait: 10,
+            retry_timeout: 10,
+            maximum_lag_on_failover: 1_048_576,
+            primary_start_timeout: 300,
+            check_timeline: false,
+            pause: false,
+            synchronous_mode: Json::Bool(false),
+            synchronous_mode_strict: false,
+            failsafe_mode: false,
+            postgresql: DynamicPostgresql::default(),
+            other: BTreeMap::new(),
+        }
+    }
+}
+
+/// Smallest ttl praetor accepts, seconds. Patroni's floor is 20; praetor renews from a dedicated
+/// task and reacts to watch events, so it supports shorter leases (see README, "fast profile").
+pub const MIN_TTL: u64 = 5;
+
+impl DynamicConfig {
+    /// Parses and validates a dynamic configuration (from `bootstrap.dcs` or the `config` key).
+    ///
+    /// # Errors
+    /// A `(key, message)` pair: wrong types, values below the minimums (ttl ≥ 5, loop_wait ≥ 1,
+    /// retry_timeout ≥ 1), or `loop_wait + 2 * retry_timeout > ttl` — the budget a primary needs to
+    /// notice a lost DCS and demote before its lease can expire.
+    pub fn from_json(v: &Json) -> Result<DynamicConfig, (String, String)> {
+        let v = if v.is_null() {
+            Json::Object(Default::default())
+        } else {
+            v.clone()
+        };
+        let cfg: DynamicConfig = serde_path_to_error::deserialize(v).map_err(|e| {
+            let path = e.path().to_string();
+            (
+                if path == "." { String::new() } else { path },
+                e.inner().to_string(),
+            )
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        if self.ttl < MIN_TTL {
+            return Err((
+                "ttl".into(),
+                format!("expected at least {MIN_TTL} seconds, got {}", self.ttl),
+            ));
+        }
+        if self.loop_wait < 1 {
+            return Err((
+                "loop_wait".into(),
+                "expected at least 1 second, got 0".into(),
+            ));
+        }
+        if self.retry_timeout < 1 {
+            return Err((
+                "retry_timeout".into(),
+                "expected at least 1 second, got 0".into(),
+            ));
+        }
+        if self.loop_wait + 2 * self.retry_timeout > self.ttl {
+            return Err((
+                "ttl".into(),
+                format!(
+                    "ttl {} is too small: expected ttl >= loop_wait + 2 * retry_timeout = {} + 2 * {} = {}",
+                    self.ttl,
+                    self.loop_wait,
+                    self.retry_timeout,
+                    self.loop_wait + 2 * self.retry_timeout
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether synchronous replication is requested (`on`, `true` or `quorum`).
+    pub fn synchronous(&self) -> bool {
+        match &self.synchronous_mode {
+            Json::Bool(b) => *b,
+            Json::String(s) => matches!(s.as_str(), "on" | "true" | "quorum"),
+            _ => false,
+        }
+    }
+
+    /// The JSON form written to the `config` key.
+    pub fn to_json(&self) -> Json {
+        serde_json::to_value(self).unwrap_or(Json::Null)
+    }
+}
+
+/// Raw top-level shape; required keys are `Option` so their absence is reported by name.
+#[derive(Deserialize)]
+struct RawConfig {
+    scope: Option<String>,
+    namespace: Option<String>,
+    name: Option<String>,
+    restapi: Option<Yaml>,
+    etcd3: Option<Yaml>,
+    etcd: Option<Yaml>,
+    #[serde(default)]
+    bootstrap: Option<Bootstrap>,
+    postgresql: Option<Yaml>,
+    #[serde(default)]
+    tags: Option<Tags>,
+    citus: Option<Yaml>,
+    #[serde(default)]
+    log: Option<LogConfig>,
+    #[serde(flatten)]
+    _other: BTreeMap<String, Yaml>,
+}
+
+#[derive(Deserialize)]
+struct RawEtcd {
+    host: Option<String>,
+    hosts: Option<Yaml>,
+    url: Option<String>,
+    port: Option<u16>,
+    protocol: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    srv: Option<String>,
+    proxy: Option<String>,
+    #[serde(flatten)]
+    _other: BTreeMap<String, Yaml>,
+}
+
+impl Config {
+    /// Loads the configuration file at `path` (or `PATRONI_CONFIGURATION` when `path` is `None`),
+    /// applies `PATRONI_*` overrides from `env`, and validates it.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file, the key and what was expected.
+    pub fn load(
+        path: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let (source, text) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError {
+                    file: p.display().to_string(),
+                    key: "(file)".into(),
+                    message: format!("cannot read the file: {e}"),
+                })?;
+                (p.display().to_string(), text)
+            }
+            None => match env.get("PATRONI_CONFIGURATION") {
+                Some(t) => ("PATRONI_CONFIGURATION".to_string(), t.clone()),
+                None => {
+                    return Err(ConfigError {
+                        file: "(none)".into(),
+                        key: "(file)".into(),
+                        message: "no configuration file given and PATRONI_CONFIGURATION is not set"
+                            .into(),
+                    })
+                }
+            },
+        };
+        Self::parse(&source, &text, env)
+    }
+
+    /// Parses configuration text; `source` is used in error messages.
+    ///
+    /// # Errors
+    /// [`ConfigError`] as for [`Config::load`].
+    pub fn parse(
+        source: &str,
+        text: &str,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let err = |key: &str, message: String| ConfigError {
+            file: source.to_string(),
+            key: key.to_string(),
+            message,
+        };
+        let mut doc: Yaml = serde_yaml::from_str(text)
+            .map_err(|e| err("(file)", format!("not valid YAML: {e}")))?;
+        if doc.is_null() {
+            doc = Yaml::Mapping(Default::default());
+        }
+        if !doc.is_mapping() {
+            return Err(err(
+                "(file)",
+                "expected a YAML mapping at the top level".into(),
+            ));
+        }
+        apply_env(&mut doc, env);
+
+        let raw: RawConfig = serde_path_to_error::deserialize(doc.clone()).map_err(|e| {
+            let p = e.path().to_string();
+            err(if p == "." { "(file)" } else { &p }, e.inner().to_string())
+        })?;
+        let required = |v: Option<String>, key: &str| -> Result<String, ConfigError> {
+            match v {
+                Some(s) if !s.trim().is_empty() => Ok(s),
+                Some(_) => Err(err(key, "expected a non-empty string".into())),
+                None => Err(err(key, "required key is missing".into())),
+            }
+        };
+        let scope = required(raw.scope, "scope")?;
+        let name = required(raw.name, "name")?;
+        let namespace = normalise_namespace(raw.namespace.as_deref().unwrap_or("/service/"));
+
+        let restapi_v = raw
+            .restapi
+            .ok_or_else(|| err("restapi", "required section is missing".into()))?;
+        let restapi: RestApi = typed(&restapi_v, "restapi", source)?;
+        check_host_port(&restapi.listen, "restapi.listen", source)?;
+        check_host_port(&restapi.connect_address, "restapi.connect_address", source)?;
+
+        let etcd = match (raw.etcd3, raw.etcd) {
+            (Some(v), _) => parse_etcd(&v, "etcd3", source)?,
+            (None, Some(v)) => parse_etcd(&v, "etcd", source)?,
+            (None, None) => {
+                return Err(err(
+                    "etcd3",
+                    "required section is missing (praetor uses etcd v3)".into(),
+                ))
+            }
+        };
+
+        let pg_v = raw
+            .postgresql
+            .ok_or_else(|| err("postgresql", "required section is missing".into()))?;
+        for k in ["listen", "connect_address", "data_dir"] {
+            if pg_v.get(k).is_none() {
+                return Err(err(
+                    &format!("postgresql.{k}"),
+                    "required key is missing".into(),
+                ));
+            }
+        }
+        let mut postgresql: Postgresql = typed(&pg_v, "postgresql", source)?;
+        check_host_port(&postgresql.listen, "postgresql.listen", source)?;
+        check_host_port(
+            &postgresql.connect_address,
+            "postgresql.connect_address",
+            source,
+        )?;
+        if postgresql.authentication.superuser.username.is_none() {
+            postgresql.authentication.superuser.username = Some("postgres".into());
+        }
+        if postgresql.authentication.replication.username.is_none() {
+            postgresql.authentication.replication.username = Some("replicator".into());
+        }
+
+        let bootstrap = raw.bootstrap.unwrap_or_default();
+        let bootstrap_dcs = DynamicConfig::from_json(&bootstrap.dcs).map_err(|(k, m)| {
+            err(
+                &if k.is_empty() {
+                    "bootstrap.dcs".to_string()
+                } else {
+                    format!("bootstrap.dcs.{k}")
+                },
+                m,
+            )
+        })?;
+
+        let tags = raw.tags.unwrap_or_default();
+        let citus = match raw.citus {
+            None => None,
+            Some(v) => Some(typed::<Citus>(&v, "citus", source)?),
+        };
+        let log = raw.log.unwrap_or_default();
+        if let Some(level) = &log.level {
+            if !matches!(
+                level.to_uppercase().as_str(),
+                "DEBUG" | "INFO" | "WARNING" | "WARN" | "ERROR" | "CRITICAL"
+            ) {
+                return Err(err(
+                    "log.level",
+                    format!("expected DEBUG, INFO, WARNING or ERROR, got {level:?}"),
+                ));
+            }
+        }
+        if let Some(f) = log.format.as_ref().or(log.kind.as_ref()) {
+            if f != "plain" && f != "json" && log.kind.is_some() {
+                return Err(err(
+                    "log.type",
+                    format!("expected plain or json, got {f:?}"),
+                ));
+            }
+        }
+
+        Ok(Config {
+            source: source.to_string(),
+            scope,
+            namespace,
+            name,
+            restapi,
+            etcd,
+            bootstrap,
+            postgresql,
+            tags,
+            citus,
+            log,
+            bootstrap_dcs,
+        })
+    }
+
+    /// The DCS prefix of this member's group: `/<namespace>/<scope>/` (plus `<group>/` with Citus).
+    pub fn group_prefix(&self) -> String {
+        match &self.citus {
+            Some(c) => format!("{}{}/{}/", self.namespace, self.scope, c.group),
+            None => format!("{}{}/", self.namespace, self.scope),
+        }
+    }
+
+    /// Effective `use_pg_rewind`: the local setting when present, else the dynamic one.
+    pub fn use_pg_rewind(&self, dynamic: &DynamicConfig) -> bool {
+        self.postgresql
+            .use_pg_rewind
+            .unwrap_or(dynamic.postgresql.use_pg_rewind)
+    }
+}
+
+/// `/service` → `/service/`; `service` → `/service/`; repeated slashes collapsed.
+pub fn normalise_namespace(ns: &str) -> String {
+    let parts: Vec<&str> = ns.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        "/".into()
+    } else {
+        format!("/{}/", parts.join("/"))
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(
+    v: &Yaml,
+    section: &str,
+    source: &str,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(v.clone()).map_err(|e| {
+        let p = e.path().to_string();
+        ConfigError {
+            file: source.into(),
+            key: if p == "." {
+                section.to_string()
+            } else {
+                format!("{section}.{p}")
+            },
+            message: e.inner().to_string(),
+        }
+    })
+}
+
+fn check_host_port(v: &str, key: &str, source: &str) -> Result<(), ConfigError> {
+    let ok = v
+        .rsplit_once(':')
+        .map(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+        .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError {
+            file: source.into(),
+            key: key.into(),
+            message: format!("expected host:port, got {v:?}"),
+        })
+    }
+}
+
+fn parse_etcd(v: &Yaml, section: &str, source: &str) -> Result<EtcdConfig, ConfigError> {
+    let raw: RawEtcd = typed(v, section, source)?;
+    let err = |key: &str, message: String| ConfigError {
+        file: source.into(),
+        key: format!("{section}.{key}"),
+        message,
+    };
+    if raw.srv.is_some() {
+        return Err(err(
+            "srv",
+            "DNS SRV discovery is not supported; list the endpoints under hosts".into(),
+        ));
+    }
+    if raw.proxy.is_some() {
+        return Err(err(
+            "proxy",
+            "etcd proxies are not supported; list the endpoints under hosts".into(),
+        ));
+    }
+    let protocol = raw.protocol.clone().unwrap_or_else(|| "http".into());
+    if protocol != "http" && protocol != "https" {
+        return Err(err(
+            "protocol",
+            format!("expected http or https, got {protocol:?}"),
+        ));
+    }
+    let mut addrs: Vec<(String, String)> = Vec::new(); // (key, address)
+    if let Some(h) = &raw.hosts {
+        match h {
+            Yaml::String(s) => {
+                for a in s.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+                    addrs.push((
+                        "hosts".into(),
+                        a.trim_matches(|c| c == '"' || c == '\'').to_string(),
+                    ));
+                }
+            }
+            Yaml::Sequence(seq) => {
+                for (i, item) in seq.iter().enumerate() {
+                    match item {
+                        Yaml::String(s) => addrs.push((format!("hosts[{i}]"), s.clone())),
+                        _ => {
+                            return Err(err(
+                                &format!("hosts[{i}]"),
+                                "expected a host:port string".into(),
+                            ))
+                        }
+                    }
+                }
+            }
+            _ => {
+                return Err(err(
+                    "hosts",
+                    "expected a list of host:port or a comma-separated string".into(),
+                ))
+            }
+        }
+    } else if let Some(h) = &raw.host {
+        addrs.push(("host".into(), h.clone()));
+    } else if let Some(u) = &raw.url {
+        addrs.push(("url".into(), u.clone()));
+    } else {
+        return Err(err("hosts", "required: one of host, hosts or url".into()));
+    }
+    if addrs.is_empty() {
+        return Err(err("hosts", "expected at least one host:port".into()));
+    }
+    let mut endpoints = Vec::new();
+    for (key, a) in addrs {
+        endpoints.push(endpoint_url(&a, &protocol, raw.port).map_err(|m| err(&key, m))?);
+    }
+    Ok(EtcdConfig {
+        endpoints,
+        username: raw.username,
+        password: raw.password,
+    })
+}
+
+/// Turns `host`, `host:port` or `http(s)://host:port` into an endpoint URL; port defaults to 2379.
+fn endpoint_url(a: &str, protocol: &str, port: Option<u16>) -> Result<String, String> {
+    let (scheme, rest) = match a.split_once("://") {
+        Some((s, r)) if s == "http" || s == "https" => (s.to_string(), r.trim_end_matches('/')),
+        Some((s, _)) => {
+            return Err(format!(
+                "unknown etcd address form {a:?}: scheme {s:?}, expected http or https"
+            ))
+        }
+        None => (protocol.to_string(), a),
+    };
+    let (host, p) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.starts_with('[') => {
+            let p: u16 = p.parse().map_err(|_| {
+                format!("unknown etcd address form {a:?}: expected host:port with a numeric port")
+            })?;
+            (h.to_string(), p)
+        }
+        _ => (rest.to_string(), port.unwrap_or(2379)),
+    };
+    if host.is_empty() || host.contains('/') || host.contains(' ') {
+        return Err(format!(
+            "unknown etcd address form {a:?}: expected host:port"
+        ));
+    }
+    Ok(format!("{scheme}://{host}:{p}"))
+}
+
+/// Sets `doc[path...] = value`, creating mappings on the way.
+fn set_path(doc: &mut Yaml, path: &[&str], value: Yaml) {
+    let mut cur = doc;
+    for (i, key) in path.iter().enumerate() {
+        if !cur.is_mapping() {
+            *cur = Yaml::Mapping(Default::default());
+        }
+        let map = cur.as_mapping_mut().expect("just made a mapping");
+        let k = Yaml::String((*key).to_string());
+        if i == path.len() - 1 {
+            map.insert(k, value);
+            return;
+        }
+        if !map.contains_key(&k) {
+            map.insert(k.clone(), Yaml::Mapping(Default::default()));
+        }
+        cur = map.get_mut(&k).expect("just inserted");
+    }
+}
+
+/// Applies Patroni's documented `PATRONI_*` environment overrides (§6.3) to the YAML document.
+fn apply_env(doc: &mut Yaml, env: &BTreeMap<String, String>) {
+    let s = |v: &String| Yaml::String(v.clone());
+    for (k, v) in env {
+        let Some(rest) = k.strip_prefix("PATRONI_") else {
+            continue;
+        };
+        let path: Option<Vec<String>> = match rest {
+            "NAME" | "NAMESPACE" | "SCOPE" => Some(vec![rest.to_lowercase()]),
+            "LOG_LEVEL" | "LOGLEVEL" => Some(vec!["log".into(), "level".into()]),
+            "LOG_FORMAT" => Some(vec!["log".into(), "format".into()]),
+            "LOG_TYPE" => Some(vec!["log".into(), "type".into()]),
+            "RESTAPI_USERNAME" => Some(vec![
+                "restapi".into(),
+                "authentication".into(),
+                "username".into(),
+            ]),
+            "RESTAPI_PASSWORD" => Some(vec![
+                "restapi".into(),
+                "authentication".into(),
+                "password".into(),
+            ]),
+            "CITUS_DATABASE" => Some(vec!["citus".into(), "database".into()]),
+            "CITUS_GROUP" => {
+                let val = v
+                    .parse::<u64>()
+                    .map(|n| Yaml::Number(n.into()))
+                    .unwrap_or_else(|_| s(v));
+                set_path(doc, &["citus", "group"], val);
+                None
+            }
+            _ => {
+                if let Some(key) = rest.strip_prefix("RESTAPI_") {
+                    Some(vec!["restapi".into(), key.to_lowercase()])
+                } else if let Some(key) = rest.strip_prefix("POSTGRESQL_BIN_") {
+                    Some(vec![
+                        "postgresql".into(),
+                        "bin_name".into(),
+                        key.to_lowercase(),
+                    ])
+                } else if let Some(key) = rest.strip_prefix("POSTGRESQL_") {
+                    matches!(
+                        key,
+                        "LISTEN"
+                            | "CONNECT_ADDRESS"
+                            | "PROXY_ADDRESS"
+                            | "CONFIG_DIR"
+                            | "DATA_DIR"
+                            | "PGPASS"
+                            | "BIN_DIR"
+                    )
+                    .then(|| vec!["postgresql".into(), key.to_lowercase()])
+                } else if let Some(key) = rest.strip_prefix("CTL_") {
+                    Some(vec!["ctl".into(), key.to_lowercase()])
+                } else if let Some((role, key)) = ["SUPERUSER_", "REPLICATION_", "REWIND_"]
+                    .iter()
+                    .find_map(|p| rest.strip_prefix(p).map(|k| (p.trim_end_matches('_'), k)))
+                {
+                    Some(vec![
+                        "postgresql".into(),
+                        "authentication".into(),
+                        role.to_lowercase(),
+                        key.to_lowercase(),
+                    ])
+                } else if let Some((dcs, key)) = ["ETCD3_", "ETCD_"]
+                    .iter()
+                    .find_map(|p| rest.strip_prefix(p).map(|k| (p.trim_end_matches('_'), k)))
+                {
+                    let val = match key {
+                        "PORT" => v
+                            .parse::<u64>()
+                            .map(|n| Yaml::Number(n.into()))
+                            .unwrap_or_else(|_| s(v)),
+                        _ => s(v),
+                    };
+                    set_path(doc, &[&dcs.to_lowercase(), &key.to_lowercase()], val);
+                    None
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(p) = path {
+            let refs: Vec<&str> = p.iter().map(String::as_str).collect();
+            set_path(doc, &refs, s(v));
+        }
+    }
+}
+
+/// The process environment as a sorted map (for [`Config::load`]).
+pub fn process_env() -> BTreeMap<String, String> {
+    std::env::vars().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+scope: demo
+name: node1
+restapi: {listen: "127.0.0.1:8008", connect_address: "127.0.0.1:8008"}
+etcd3: {hosts: "127.0.0.1:2379,127.0.0.2:2379"}
+bootstrap:
+  dcs: {ttl: 30, loop_wait: 10, retry_timeout: 10, postgresql: {use_pg_rewind: true, parameters: {max_connections: 100}}}
+  initdb: [{encoding: UTF8}, data-checksums]
+postgresql:
+  listen: "127.0.0.1:5432"
+  connect_address: "127.0.0.1:5432"
+  data_dir: /tmp/x
+  authentication:
+    superuser: {username: postgres, password: secret}
+    replication: {username: replicator, password: rep}
+tags: {nofailover: false, failover_priority: 2, custom: x}
+"#;
+
+    fn parse(t: &str) -> Result<Config, ConfigError> {
+        Config::parse("test.yml", t, &BTreeMap::new())
+    }
+
+    #[test]
+    fn parses_patroni_config() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.scope, "demo");
+        assert_eq!(c.namespace, "/service/");
+        assert_eq!(
+            c.etcd.endpoints,
+            vec!["http://127.0.0.1:2379", "http://127.0.0.2:2379"]
+        );
+        assert!(c.bootstrap_dcs.postgresql.use_pg_rewind);
+        assert_eq!(c.tags.priority(), 2);
+        assert_eq!(c.group_prefix(), "/service/demo/");
+    }
+
+    #[test]
+    fn env_overrides() {
+        let mut env = BTreeMap::new();
+        env.insert("PATRONI_NAME".to_string(), "other".to_string());
+        env.insert(
+            "PATRONI_ETCD3_HOSTS".to_string(),
+            "'10.0.0.1:2379','10.0.0.2:2379'".to_string(),
+        );
+        env.insert("PATRONI_SUPERUSER_PASSWORD".to_string(), "zz".to_string());
+        env.insert(
+            "PATRONI_POSTGRESQL_DATA_DIR".to_string(),
+            "/data".to_string(),
+        );
+        env.insert("PATRONI_CITUS_GROUP".to_string(), "2".to_string());
+        env.insert("PATRONI_CITUS_DATABASE".to_string(), "citus".to_string());
+        let c = Config::parse("t", GOOD, &env).unwrap();
+        assert_eq!(c.name, "other");
+        assert_eq!(
+            c.etcd.endpoints,
+            vec!["http://10.0.0.1:2379", "http://10.0.0.2:2379"]
+        );
+        assert_eq!(
+            c.postgresql.authentication.superuser.password.as_deref(),
+            Some("zz")
+        );
+        assert_eq!(c.postgresql.data_dir, PathBuf::from("/data"));
+        assert_eq!(c.citus.as_ref().unwrap().group, 2);
+        assert_eq!(c.group_prefix(), "/service/demo/2/");
+    }
+
+    #[test]
+    fn missing_key_is_named() {
+        let e = parse(&GOOD.replace("  data_dir: /tmp/x\n", "")).unwrap_err();
+        assert_eq!(e.key, "postgresql.data_dir");
+        assert_eq!(
+            e.to_string(),
+            "test.yml: postgresql.data_dir: required key is missing"
+        );
+        let e = parse(&GOOD.replace("scope: demo\n", "")).unwrap_err();
+        assert_eq!(e.key, "scope");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let e = parse(&GOOD.replace("ttl: 30", "ttl: thirty")).unwrap_err();
+        assert_eq!(e.key, "bootstrap.dcs.ttl");
+        assert!(e.message.contains("invalid type"), "{e}");
+        let e = parse(&GOOD.replace("nofailover: false", "nofailover: [1]")).unwrap_err();
+        assert_eq!(e.key, "tags.nofailover");
+    }
+
+    #[test]
+    fn ttl_budget_is_enforced() {
+        let e = parse(&GOOD.replace("ttl: 30", "ttl: 20")).unwrap_err();
+        assert_eq!(e.key, "bootstrap.dcs.ttl");
+        assert!(e.message.contains("loop_wait + 2 * retry_timeout"), "{e}");
+    }
+
+    #[test]
+    fn unknown_etcd_address_form() {
+        let e = parse(&GOOD.replace(
+            "hosts: \"127.0.0.1:2379,127.0.0.2:2379\"",
+            "hosts: \"tcp://a:1\"",
+        ))
+        .unwrap_err();
+        assert_eq!(e.key, "etcd3.hosts");
+        let e = parse(&GOOD.replace("hosts: \"127.0.0.1:2379,127.0.0.2:2379\"", "host: \"a:b\""))
+            .unwrap_err();
+        assert_eq!(e.key, "etcd3.host");
+        let e =
+            parse(&GOOD.replace("hosts: \"127.0.0.1:2379,127.0.0.2:2379\"", "srv: x")).unwrap_err();
+        assert_eq!(e.key, "etcd3.srv");
+    }
+
+    #[test]
+    fn not_yaml() {
+        let e = parse("scope: [").unwrap_err();
+        assert_eq!(e.key, "(file)");
+    }
+
+    #[test]
+    fn namespace_normalised() {
+        assert_eq!(normalise_namespace("service"), "/service/");
+        assert_eq!(normalise_namespace("//a//b/"), "/a/b/");
+    }
+}

@@ -1,0 +1,463 @@
+//! etcd v3 adapter (etcd-client over gRPC): one lease per agent carrying its leader and member keys,
+//! compare-and-set transactions for every leader-key change, and a prefix watch that wakes the HA loop.
+//!
+//! Mechanics follow Patroni's `patroni/dcs/etcd3.py` (reference §1.2, §1.4): acquire compares
+//! `create_revision == 0`, renew and release compare the key's value with our name.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, PutOptions, Txn, TxnOp,
+    WatchOptions,
+};
+use tokio::sync::{Mutex, Notify};
+
+use super::{keys, ClusterView, MemberData};
+use crate::config::EtcdConfig;
+
+/// A connection to the etcd cluster scoped to one group prefix.
+#[derive(Clone)]
+pub struct EtcdDcs {
+    client: Client,
+    /// `/<namespace>/<scope>[/<group>]/`.
+    pub prefix: String,
+    name: String,
+    lease: Arc<Mutex<Option<i64>>>,
+    /// Per-request deadline.
+    timeout: Duration,
+}
+
+impl EtcdDcs {
+    /// Connects to `cfg.endpoints` (lazily: an unreachable etcd makes later calls fail, not this one).
+    ///
+    /// # Errors
+    /// Invalid endpoint URLs, or etcd auth rejected.
+    pub async fn connect(
+        cfg: &EtcdConfig,
+        prefix: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<EtcdDcs> {
+        let mut opts = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(2).min(timeout))
+            .with_timeout(timeout)
+            .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2));
+        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+            opts = opts.with_user(u.clone(), p.clone());
+        }
+        let client = tokio::time::timeout(
+            timeout + Duration::from_secs(1),
+            Client::connect(&cfg.endpoints, Some(opts)),
+        )
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "connecting to etcd at {}: timed out",
+                cfg.endpoints.join(",")
+            )
+        })?
+        .with_context(|| format!("connecting to etcd at {}", cfg.endpoints.join(",")))?;
+        Ok(EtcdDcs {
+            client,
+            prefix: prefix.to_string(),
+            name: name.to_string(),
+            lease: Arc::new(Mutex::new(None)),
+            timeout,
+        })
+    }
+
+    fn key(&self, k: &str) -> String {
+        format!("{}{}", self.prefix, k)
+    }
+
+    async fn with_timeout<T>(
+        &self,
+        what: &str,
+        f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(anyhow!("etcd {what}: {e}")),
+            Err(_) => Err(anyhow!("etcd {what}: no answer within {:?}", self.timeout)),
+        }
+    }
+
+    /// Reads the whole group prefix.
+    ///
+    /// # Errors
+    /// etcd unreachable or slower than the request deadline.
+    pub async fn load(&self) -> Result<ClusterView> {
+        self.load_prefix(&self.prefix).await
+    }
+
+    /// Reads an arbitrary prefix and decodes it as one group (used by praetorctl for other groups).
+    ///
+    /// # Errors
+    /// As [`EtcdDcs::load`].
+    pub async fn load_prefix(&self, prefix: &str) -> Result<ClusterView> {
+        let mut c = self.client.clone();
+        let resp = self
+            .with_timeout(
+                "range read",
+                c.get(prefix, Some(GetOptions::new().with_prefix())),
+            )
+            .await?;
+        let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
+        let kvs: Vec<(String, Vec<u8>, i64, i64)> = resp
+            .kvs()
+            .iter()
+            .filter_map(|kv| {
+                let k = kv.key_str().ok()?;
+                let rel = k.strip_prefix(prefix)?;
+                Some((
+                    rel.to_string(),
+                    kv.value().to_vec(),
+                    kv.lease(),
+                    kv.mod_revision(),
+                ))
+            })
+            .collect();
+        Ok(ClusterView::decode(&kvs, revision))
+    }
+
+    /// Lists the raw keys under a prefix (praetorctl uses it to find Citus groups).
+    ///
+    /// # Errors
+    /// As [`EtcdDcs::load`].
+    pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut c = self.client.clone();
+        let resp = self
+            .with_timeout(
+                "range read",
+                c.get(
+                    prefix,
+                    Some(GetOptions::new().with_prefix().with_keys_only()),
+                ),
+            )
+            .await?;
+        Ok(resp
+            .kvs()
+            .iter()
+            .filter_map(|kv| kv.key_str().ok().map(String::from))
+            .collect())
+    }
+
+    /// The current lease, granting one of `ttl` seconds when there is none.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn ensure_lease(&self, ttl: u64) -> Result<i64> {
+        let mut guard = self.lease.lock().await;
+        if let Some(id) = *guard {
+            return Ok(id);
+        }
+        let mut c = self.client.clone();
+        let resp = self
+            .with_timeout("lease grant", c.lease_grant(ttl as i64, None))
+            .await?;
+        *guard = Some(resp.id());
+        Ok(resp.id())
+    }
+
+    /// Renews the lease once. Returns `Ok(false)` when etcd says the lease no longer exists (it is
+    /// then forgotten, and the next [`EtcdDcs::ensure_lease`] grants a new one).
+    ///
+    /// # Errors
+    /// etcd unreachable or slower than the request deadline.
+    pub async fn keepalive(&self, ttl: u64) -> Result<bool> {
+        let id = self.ensure_lease(ttl).await?;
+        let mut c = self.client.clone();
+        let fut = async move {
+            let (mut keeper, mut stream) = c.lease_keep_alive(id).await?;
+            keeper.keep_alive().await?;
+            stream.message().await
+        };
+        match self.with_timeout("lease keepalive", fut).await? {
+            Some(r) if r.ttl() > 0 => Ok(true),
+            _ => {
+                *self.lease.lock().await = None;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Drops the lease so the next call grants a new one (after a ttl change).
+    pub async fn forget_lease(&self) {
+        *self.lease.lock().await = None;
+    }
+
+    /// Revokes the lease at once (graceful shutdown): the member key and, if held, the leader key vanish.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn revoke_lease(&self) -> Result<()> {
+        let id = self.lease.lock().await.take();
+        if let Some(id) = id {
+            let mut c = self.client.clone();
+            self.with_timeout("lease revoke", c.lease_revoke(id))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes our member key bound to our lease.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn touch_member(&self, data: &MemberData, ttl: u64) -> Result<()> {
+        let lease = self.ensure_lease(ttl).await?;
+        let value = serde_json::to_string(data)?;
+        let mut c = self.client.clone();
+        let key = self.key(&format!("{}{}", keys::MEMBERS, self.name));
+        let r = self
+            .with_timeout(
+                "put member key",
+                c.put(
+                    key.clone(),
+                    value.clone(),
+                    Some(PutOptions::new().with_lease(lease)),
+                ),
+            )
+            .await;
+        if let Err(e) = r {
+            if e.to_string().contains("lease not found") {
+                self.forget_lease().await;
+                let lease = self.ensure_lease(ttl).await?;
+                self.with_timeout(
+                    "put member key",
+                    c.put(key, value, Some(PutOptions::new().with_lease(lease))),
+                )
+                .await?;
+                return Ok(());
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Takes the leader key if nobody holds it (`create_revision == 0`). Returns whether we got it.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn acquire_leader(&self, ttl: u64) -> Result<bool> {
+        if !self.keepalive(ttl).await? {
+            self.ensure_lease(ttl).await?;
+        }
+        let lease = self.ensure_lease(ttl).await?;
+        let key = self.key(keys::LEADER);
+        let txn = Txn::new()
+            .when(vec![Compare::create_revision(
+                key.clone(),
+                CompareOp::Equal,
+                0,
+            )])
+            .and_then(vec![TxnOp::put(
+                key,
+                self.name.clone(),
+                Some(PutOptions::new().with_lease(lease)),
+            )]);
+        let mut c = self.client.clone();
+        let r = self.with_timeout("take leader key", c.txn(txn)).await?;
+        Ok(r.succeeded())
+    }
+
+    /// Renews our hold on the leader key: lease keepalive, and when the key is bound to another
+    /// lease of ours (re-granted) or missing its lease, re-put it guarded by `value == our name`.
+    /// Returns `Ok(false)` when we no longer hold the key.
+    ///
+    /// # Errors
+    /// etcd unreachable or slower than the deadline: the caller must treat it as "not renewed".
+    pub async fn update_leader(&self, ttl: u64, current_leader_lease: Option<i64>) -> Result<bool> {
+        let alive = self.keepalive(ttl).await?;
+        let lease = self.ensure_lease(ttl).await?;
+        if alive && current_leader_lease == Some(lease) {
+            return Ok(true);
+        }
+        let key = self.key(keys::LEADER);
+        let txn = Txn::new()
+            .when(vec![Compare::value(
+                key.clone(),
+                CompareOp::Equal,
+                self.name.clone(),
+            )])
+            .and_then(vec![TxnOp::put(
+                key,
+                self.name.clone(),
+                Some(PutOptions::new().with_lease(lease)),
+            )]);
+        let mut c = self.client.clone();
+        let r = self.with_timeout("renew leader key", c.txn(txn)).await?;
+        Ok(r.succeeded())
+    }
+
+    /// Deletes the leader key if it still holds our name. Returns whether it was deleted.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn release_leader(&self) -> Result<bool> {
+        let key = self.key(keys::LEADER);
+        let txn = Txn::new()
+            .when(vec![Compare::value(
+                key.clone(),
+                CompareOp::Equal,
+                self.name.clone(),
+            )])
+            .and_then(vec![TxnOp::delete(key, None)]);
+        let mut c = self.client.clone();
+        let r = self.with_timeout("release leader key", c.txn(txn)).await?;
+        Ok(r.succeeded())
+    }
+
+    /// Puts the leader key unconditionally (only right after our own bootstrap).
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn take_leader(&self, ttl: u64) -> Result<()> {
+        let lease = self.ensure_lease(ttl).await?;
+        let mut c = self.client.clone();
+        self.with_timeout(
+            "put leader key",
+            c.put(
+                self.key(keys::LEADER),
+                self.name.clone(),
+                Some(PutOptions::new().with_lease(lease)),
+            ),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Races for `initialize` with a create-only put of `value`. Returns whether we won.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn initialize_race(&self, value: &str) -> Result<bool> {
+        let key = self.key(keys::INITIALIZE);
+        let txn = Txn::new()
+            .when(vec![Compare::create_revision(
+                key.clone(),
+                CompareOp::Equal,
+                0,
+            )])
+            .and_then(vec![TxnOp::put(key, value, None)]);
+        let mut c = self.client.clone();
+        Ok(self
+            .with_timeout("race for initialize", c.txn(txn))
+            .await?
+            .succeeded())
+    }
+
+    /// Plain put of a key relative to the prefix.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn put(&self, key: &str, value: &str) -> Result<()> {
+        let mut c = self.client.clone();
+        self.with_timeout(&format!("put {key}"), c.put(self.key(key), value, None))
+            .await?;
+        Ok(())
+    }
+
+    /// Put guarded by `mod_revision == revision` (0 = must not exist). Returns whether it was written.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn put_if_revision(&self, key: &str, value: &str, revision: i64) -> Result<bool> {
+        let k = self.key(key);
+        let txn = Txn::new()
+            .when(vec![Compare::mod_revision(
+                k.clone(),
+                CompareOp::Equal,
+                revision,
+            )])
+            .and_then(vec![TxnOp::put(k, value, None)]);
+        let mut c = self.client.clone();
+        Ok(self
+            .with_timeout(&format!("compare-and-set {key}"), c.txn(txn))
+            .await?
+            .succeeded())
+    }
+
+    /// Deletes a key relative to the prefix.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        let mut c = self.client.clone();
+        self.with_timeout(&format!("delete {key}"), c.delete(self.key(key), None))
+            .await?;
+        Ok(())
+    }
+
+    /// Starts a background task that watches the prefix and calls `wake.notify_one()` on events the
+    /// HA loop must react to at once: any change of `leader`, `failover`, `config` or `initialize`,
+    /// and other members' keys appearing, disappearing or changing role or state.
+    pub fn spawn_watch(&self, wake: Arc<Notify>) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = me.watch_once(&wake).await {
+                    tracing::debug!("etcd watch on {} ended: {e:#}; reconnecting", me.prefix);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    }
+
+    async fn watch_once(&self, wake: &Notify) -> Result<()> {
+        let mut c = self.client.clone();
+        let (_watcher, mut stream) = c
+            .watch(
+                self.prefix.clone(),
+                Some(WatchOptions::new().with_prefix().with_prev_key()),
+            )
+            .await?;
+        let own_member = self.key(&format!("{}{}", keys::MEMBERS, self.name));
+        while let Some(resp) = stream.message().await? {
+            if resp.canceled() {
+                bail!("watch canceled: {}", resp.cancel_reason());
+            }
+            let mut wake_up = false;
+            for ev in resp.events() {
+                let Some(kv) = ev.kv() else { continue };
+                let Ok(key) = kv.key_str() else { continue };
+                let Some(rel) = key.strip_prefix(&self.prefix) else {
+                    continue;
+                };
+                wake_up |= match rel {
+                    keys::LEADER | keys::CONFIG | keys::INITIALIZE => true,
+                    keys::FAILOVER => {
+                        ev.event_type() == EventType::Put
+                            && !kv.value().is_empty()
+                            && kv.value() != b"{}"
+                    }
+                    _ if rel.starts_with(keys::MEMBERS) && key != own_member => {
+                        match (ev.event_type(), ev.prev_kv()) {
+                            (EventType::Delete, _) | (_, None) => true,
+                            (EventType::Put, Some(prev)) => {
+                                member_changed(prev.value(), kv.value())
+                            }
+                        }
+                    }
+                    _ => false,
+                };
+            }
+            if wake_up {
+                wake.notify_one();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a member key update changed something the HA loop reacts to (role, state, timeline).
+fn member_changed(prev: &[u8], cur: &[u8]) -> bool {
+    let p: Option<MemberData> = serde_json::from_slice(prev).ok();
+    let c: Option<MemberData> = serde_json::from_slice(cur).ok();
+    match (p, c) {
+        (Some(p), Some(c)) => p.role != c.role || p.state != c.state || p.timeline != c.timeline,
+        _ => true,
+    }
+}

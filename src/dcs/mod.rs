@@ -1,0 +1,427 @@
+//! The distributed configuration store: Patroni's key layout and JSON values, and the etcd v3 adapter.
+//!
+//! [`ClusterView`] is the decoded content of one group's prefix (`/<namespace>/<scope>[/<group>]/`);
+//! [`etcd::EtcdDcs`] reads and writes it. Key names and value shapes are those of Patroni's
+//! `patroni/dcs/__init__.py` (reference §1), so Patroni's own tools read what praetor writes.
+
+pub mod etcd;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::config::{DynamicConfig, Tags};
+
+/// Key names relative to the group prefix.
+pub mod keys {
+    /// Plain string: name of the leader-key holder; bound to the holder's lease.
+    pub const LEADER: &str = "leader";
+    /// Plain string: the PostgreSQL system identifier (`""` while initdb runs).
+    pub const INITIALIZE: &str = "initialize";
+    /// JSON: dynamic configuration.
+    pub const CONFIG: &str = "config";
+    /// JSON: `{leader, member, scheduled_at}` of a requested switchover or failover.
+    pub const FAILOVER: &str = "failover";
+    /// JSON: `{leader, sync_standby, quorum}`.
+    pub const SYNC: &str = "sync";
+    /// JSON: `{optime, slots, retain_slots}` written by the leader.
+    pub const STATUS: &str = "status";
+    /// JSON list of `[timeline, switch_lsn, reason, timestamp, new_leader]`.
+    pub const HISTORY: &str = "history";
+    /// JSON `{member: api_url}` (failsafe mode).
+    pub const FAILSAFE: &str = "failsafe";
+    /// Prefix of the member keys, `members/<name>`.
+    pub const MEMBERS: &str = "members/";
+}
+
+/// The member key's JSON (reference §1.3). Unknown fields written by other implementations are kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MemberData {
+    /// `postgres://host:port/postgres`.
+    #[serde(default)]
+    pub conn_url: String,
+    /// `http://host:port/patroni`.
+    #[serde(default)]
+    pub api_url: String,
+    /// Member state (`running`, `starting`, …).
+    #[serde(default)]
+    pub state: String,
+    /// Role (`primary`, `replica`, …; `master` is read as `primary`).
+    #[serde(default)]
+    pub role: String,
+    /// Agent version; praetor publishes a Patroni 4.x-looking one so Patroni peers trust its fields.
+    #[serde(default)]
+    pub version: String,
+    /// WAL position in bytes: current WAL LSN on a primary, max(receive, replay) on a replica.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xlog_location: Option<u64>,
+    /// Last received WAL position, bytes (replicas).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receive_lsn: Option<u64>,
+    /// Last replayed WAL position, bytes (replicas).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_lsn: Option<u64>,
+    /// `streaming` or `in archive recovery` (replicas).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication_state: Option<String>,
+    /// Current timeline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<u32>,
+    /// Effective tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+    /// Maintenance mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause: Option<bool>,
+    /// Anything else.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Json>,
+}
+
+/// One member of the group as read from `members/<name>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// Member name (the key's last path component).
+    pub name: String,
+    /// Decoded value.
+    pub data: MemberData,
+    /// etcd lease the key is bound to (0 = none).
+    pub lease: i64,
+}
+
+impl Member {
+    /// Tags (default when absent).
+    pub fn tags(&self) -> Tags {
+        self.data.tags.clone().unwrap_or_default()
+    }
+
+    /// Role with Patroni 3's `master` read as `primary`.
+    pub fn role(&self) -> &str {
+        if self.data.role == "master" {
+            "primary"
+        } else {
+            &self.data.role
+        }
+    }
+
+    /// `(host, port)` parsed from `conn_url` (port 5432 when absent).
+    pub fn host_port(&self) -> Option<(String, u16)> {
+        parse_conn_url(&self.data.conn_url)
+    }
+
+    /// The member's best known WAL position, bytes.
+    pub fn lsn(&self) -> Option<u64> {
+        self.data
+            .xlog_location
+            .or_else(|| self.data.receive_lsn.max(self.data.replay_lsn))
+    }
+}
+
+/// `postgres://[user@]host:port/db` → `(host, port)`.
+pub fn parse_conn_url(url: &str) -> Option<(String, u16)> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    let hostport = rest.split('/').next()?;
+    let hostport = hostport.rsplit('@').next()?;
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_string(), p.parse().ok()?)),
+        None => Some((hostport.to_string(), 5432)),
+    }
+}
+
+/// The `failover` key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Failover {
+    /// Current leader the switchover moves away from (switchover only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
+    /// Candidate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// ISO 8601 time with zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<String>,
+}
+
+/// The `sync` key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SyncState {
+    /// Primary that wrote it.
+    pub leader: Option<String>,
+    /// Comma-joined synchronous standby names, or null.
+    pub sync_standby: Option<String>,
+    /// Quorum (4.0+).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<i64>,
+}
+
+impl SyncState {
+    /// Members named in `sync_standby`.
+    pub fn members(&self) -> Vec<String> {
+        self.sync_standby
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// One `/history` row: `[timeline, switch_lsn, reason, timestamp, new_leader]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    /// The timeline that ended.
+    pub timeline: u32,
+    /// WAL position (bytes) where it ended.
+    pub switch_lsn: u64,
+    /// Reason text from the `.history` file.
+    pub reason: String,
+    /// When, ISO 8601.
+    pub timestamp: Option<String>,
+    /// Who became leader.
+    pub new_leader: Option<String>,
+}
+
+impl HistoryEntry {
+    /// The JSON array form.
+    pub fn to_json(&self) -> Json {
+        serde_json::json!([
+            self.timeline,
+            self.switch_lsn,
+            self.reason,
+            self.timestamp,
+            self.new_leader
+        ])
+    }
+
+    fn from_json(v: &Json) -> Option<HistoryEntry> {
+        let a = v.as_array()?;
+        Some(HistoryEntry {
+            timeline: a.first()?.as_u64()? as u32,
+            switch_lsn: a.get(1)?.as_u64()?,
+            reason: a.get(2).and_then(Json::as_str).unwrap_or("").to_string(),
+            timestamp: a.get(3).and_then(Json::as_str).map(String::from),
+            new_leader: a.get(4).and_then(Json::as_str).map(String::from),
+        })
+    }
+}
+
+/// The leader key as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderKey {
+    /// Holder's member name.
+    pub name: String,
+    /// Lease the key is bound to.
+    pub lease: i64,
+    /// etcd mod_revision.
+    pub mod_revision: i64,
+}
+
+/// A group's whole DCS state at one etcd revision.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterView {
+    /// `initialize` value: `None` = key absent, `Some("")` = initdb in progress, else system identifier.
+    pub initialize: Option<String>,
+    /// Parsed dynamic configuration (`None` when absent or invalid; see `config_error`).
+    pub config: Option<DynamicConfig>,
+    /// Raw `config` JSON as stored (for GET /config).
+    pub config_raw: Option<Json>,
+    /// mod_revision of `config` (for compare-and-set edits).
+    pub config_revision: i64,
+    /// Why the stored `config` was rejected, if it was.
+    pub config_error: Option<String>,
+    /// Leader key.
+    pub leader: Option<LeaderKey>,
+    /// Members sorted by name.
+    pub members: Vec<Member>,
+    /// Requested switchover / failover.
+    pub failover: Option<Failover>,
+    /// mod_revision of `failover`.
+    pub failover_revision: i64,
+    /// Sync state.
+    pub sync: Option<SyncState>,
+    /// `status.optime`: the leader's last published WAL position, bytes.
+    pub optime: Option<u64>,
+    /// Timeline history.
+    pub history: Vec<HistoryEntry>,
+    /// Values that could not be decoded: `(key, problem)`; logged by the driver, never fatal.
+    pub bad_values: Vec<(String, String)>,
+    /// etcd revision of the read.
+    pub revision: i64,
+}
+
+impl ClusterView {
+    /// Decodes the key/value pairs of one prefix (keys relative to the prefix).
+    ///
+    /// Values written by others that do not decode are reported in `bad_values` and otherwise ignored,
+    /// so a stray or corrupt key never stops the agent.
+    pub fn decode(kvs: &[(String, Vec<u8>, i64, i64)], revision: i64) -> ClusterView {
+        let mut v = ClusterView {
+            revision,
+            ..Default::default()
+        };
+        for (key, value, lease, mod_rev) in kvs {
+            let text = String::from_utf8_lossy(value).to_string();
+            let mut bad = |problem: String| v_bad(&mut v.bad_values, key, problem);
+            match key.as_str() {
+                keys::INITIALIZE => v.initialize = Some(text.trim().to_string()),
+                keys::LEADER => {
+                    v.leader = Some(LeaderKey {
+                        name: text.trim().to_string(),
+                        lease: *lease,
+                        mod_revision: *mod_rev,
+                    })
+                }
+                keys::CONFIG => {
+                    v.config_revision = *mod_rev;
+                    match serde_json::from_str::<Json>(&text) {
+                        Ok(j) => {
+                            match DynamicConfig::from_json(&j) {
+                                Ok(c) => v.config = Some(c),
+                                Err((k, m)) => {
+                                    let msg = format!("config.{k}: {m}");
+                                    v.config_error = Some(msg.clone());
+                                    bad(msg);
+                                }
+                            }
+                            v.config_raw = Some(j);
+                        }
+                        Err(e) => bad(format!("not JSON: {e}")),
+                    }
+                }
+                keys::FAILOVER => {
+                    v.failover_revision = *mod_rev;
+                    if !text.trim().is_empty() {
+                        match serde_json::from_str::<Failover>(&text) {
+                            Ok(f) if f != Failover::default() => v.failover = Some(f),
+                            Ok(_) => {}
+                            Err(e) => {
+                                bad(format!("expected {{leader, member, scheduled_at}}: {e}"))
+                            }
+                        }
+                    }
+                }
+                keys::SYNC => match serde_json::from_str::<SyncState>(&text) {
+                    Ok(s) => v.sync = Some(s),
+                    Err(e) => bad(format!("expected {{leader, sync_standby}}: {e}")),
+                },
+                keys::STATUS => match serde_json::from_str::<Json>(&text) {
+                    Ok(j) => v.optime = j.get("optime").and_then(Json::as_u64),
+                    Err(e) => bad(format!("not JSON: {e}")),
+                },
+                "optime/leader" => {
+                    if v.optime.is_none() {
+                        v.optime = text.trim().parse().ok();
+                    }
+                }
+                keys::HISTORY => match serde_json::from_str::<Json>(&text) {
+                    Ok(Json::Array(rows)) => {
+                        v.history = rows.iter().filter_map(HistoryEntry::from_json).collect()
+                    }
+                    Ok(_) => bad("expected a JSON list".into()),
+                    Err(e) => bad(format!("not JSON: {e}")),
+                },
+                k if k.starts_with(keys::MEMBERS) => {
+                    let name = &k[keys::MEMBERS.len()..];
+                    if name.is_empty() || name.contains('/') {
+                        continue;
+                    }
+                    match serde_json::from_str::<MemberData>(&text) {
+                        Ok(data) => v.members.push(Member {
+                            name: name.to_string(),
+                            data,
+                            lease: *lease,
+                        }),
+                        Err(e) => bad(format!("member value is not valid member JSON: {e}")),
+                    }
+                }
+                _ => {}
+            }
+        }
+        v.members.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// The member named `name`.
+    pub fn member(&self, name: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.name == name)
+    }
+
+    /// The leader key holder's member entry, if both exist.
+    pub fn leader_member(&self) -> Option<&Member> {
+        self.leader.as_ref().and_then(|l| self.member(&l.name))
+    }
+
+    /// The cluster's current timeline according to `/history` (last ended timeline + 1).
+    pub fn history_timeline(&self) -> Option<u32> {
+        self.history.iter().map(|h| h.timeline + 1).max()
+    }
+}
+
+fn v_bad(bad: &mut Vec<(String, String)>, key: &str, problem: String) {
+    bad.push((key.to_string(), problem));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(k: &str, v: &str) -> (String, Vec<u8>, i64, i64) {
+        (k.to_string(), v.as_bytes().to_vec(), 7, 3)
+    }
+
+    #[test]
+    fn decodes_patroni_values() {
+        let view = ClusterView::decode(
+            &[
+                kv("initialize", "7179854923881963547"),
+                kv("leader", "node1"),
+                kv(
+                    "config",
+                    r#"{"ttl":30,"loop_wait":10,"retry_timeout":10,"postgresql":{"use_pg_rewind":true}}"#,
+                ),
+                kv(
+                    "members/node1",
+                    r#"{"conn_url":"postgres://127.0.0.1:5432/postgres","api_url":"http://127.0.0.1:8008/patroni","state":"running","role":"master","version":"4.1.5","xlog_location":123,"timeline":2,"tags":{"nofailover":true}}"#,
+                ),
+                kv("members/node2", "garbage"),
+                kv("failover", "{}"),
+                kv("status", r#"{"optime":500,"slots":{"node2":400}}"#),
+                kv(
+                    "history",
+                    r#"[[1,25165984,"no recovery target specified","2024-01-01T00:00:00+00:00","node1"]]"#,
+                ),
+                kv("sync", r#"{"leader":"node1","sync_standby":"node2,node3"}"#),
+            ],
+            10,
+        );
+        assert_eq!(view.initialize.as_deref(), Some("7179854923881963547"));
+        assert_eq!(view.leader.as_ref().unwrap().name, "node1");
+        assert!(view.config.as_ref().unwrap().postgresql.use_pg_rewind);
+        assert_eq!(view.members.len(), 1);
+        assert_eq!(view.members[0].role(), "primary");
+        assert!(!view.members[0].tags().can_failover());
+        assert_eq!(view.bad_values.len(), 1);
+        assert_eq!(view.failover, None);
+        assert_eq!(view.optime, Some(500));
+        assert_eq!(view.history_timeline(), Some(2));
+        assert_eq!(view.sync.unwrap().members(), vec!["node2", "node3"]);
+    }
+
+    #[test]
+    fn conn_url() {
+        assert_eq!(
+            parse_conn_url("postgres://10.0.0.1:5433/postgres"),
+            Some(("10.0.0.1".into(), 5433))
+        );
+        assert_eq!(
+            parse_conn_url("postgres://h/postgres"),
+            Some(("h".into(), 5432))
+        );
+        assert_eq!(parse_conn_url("http://x"), None);
+    }
+}

@@ -1,0 +1,835 @@
+//! The HA driver: one cycle = observe (local server, DCS, peers) → [`decide`] → execute the actions
+//! with timeouts → publish the member key and the status the REST API serves. Woken early by etcd
+//! watch events and by the postmaster exiting; otherwise every `loop_wait` seconds.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context, Result};
+use serde_json::Value as Json;
+use tokio::sync::{Notify, RwLock};
+
+use super::{decide, Action, DataDir, Decision, DemoteMode, PeerStatus, PgState, Snapshot};
+use crate::config::{Config, DynamicConfig};
+use crate::dcs::etcd::EtcdDcs;
+use crate::dcs::{keys, ClusterView, HistoryEntry, MemberData};
+use crate::postgres::{LocalPostgres, ServerInfo, StopMode, Upstream};
+use crate::types::{slot_name_for, MemberState, Role};
+
+/// The Patroni version praetor announces in member keys and `/patroni`, so Patroni peers and tools
+/// treat its fields as 4.x ones (reference §1.3).
+pub const PATRONI_COMPAT_VERSION: &str = "4.1.5";
+
+/// What the agent knows about itself, published after every cycle for the REST API.
+#[derive(Debug, Clone)]
+pub struct NodeStatus {
+    /// Member role.
+    pub role: Role,
+    /// Member state.
+    pub state: MemberState,
+    /// Local server observation.
+    pub pg: PgState,
+    /// Extra server facts.
+    pub info: ServerInfo,
+    /// Last DCS view (None before the first successful read).
+    pub view: Option<ClusterView>,
+    /// Effective dynamic config.
+    pub dynamic: DynamicConfig,
+    /// In-memory expiry of our leader lease: we hold the leader lock while `now < leader_until`.
+    pub leader_until: Option<Instant>,
+    /// Data directory system identifier.
+    pub sysid: Option<String>,
+    /// Epoch seconds of the last successful DCS read.
+    pub dcs_last_seen: Option<u64>,
+    /// When the last cycle finished.
+    pub last_cycle: Instant,
+}
+
+impl NodeStatus {
+    /// Whether this member holds the leader lock now (Patroni decides /primary from this, not from
+    /// `pg_is_in_recovery()`).
+    pub fn holds_lock(&self) -> bool {
+        self.leader_until.is_some_and(|t| Instant::now() < t)
+    }
+}
+
+/// State shared between the driver and the REST API.
+pub struct Shared {
+    /// Local configuration.
+    pub cfg: Arc<Config>,
+    /// Latest status.
+    pub status: RwLock<NodeStatus>,
+    /// Wakes the HA loop early.
+    pub wake: Arc<Notify>,
+    /// DCS handle (GET /cluster reads fresh).
+    pub dcs: EtcdDcs,
+}
+
+/// How the driver loop ended.
+#[derive(Debug)]
+pub enum Exit {
+    /// Asked to stop (signal).
+    Shutdown,
+    /// A fatal condition; the message says what.
+    Fatal(String),
+}
+
+/// The driver of one member.
+pub struct Driver {
+    cfg: Arc<Config>,
+    dcs: EtcdDcs,
+    pg: Arc<LocalPostgres>,
+    shared: Arc<Shared>,
+    http: reqwest::Client,
+    dynamic: DynamicConfig,
+    leader_until: Option<Instant>,
+    start_failures: u32,
+    state: MemberState,
+    role: Role,
+    last_member: Option<(MemberData, i64)>,
+    last_history_tl: Option<u32>,
+}
+
+fn epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Driver {
+    /// Builds the driver and its shared state; connects to etcd lazily.
+    ///
+    /// # Errors
+    /// No PostgreSQL binaries, or invalid etcd endpoints.
+    pub async fn new(cfg: Arc<Config>) -> Result<(Driver, Arc<Shared>)> {
+        let dynamic = cfg.bootstrap_dcs.clone();
+        let dcs = EtcdDcs::connect(
+            &cfg.etcd,
+            &cfg.group_prefix(),
+            &cfg.name,
+            Duration::from_secs(dynamic.retry_timeout.max(1)),
+        )
+        .await?;
+        let pg = Arc::new(LocalPostgres::new(cfg.clone())?);
+        let shared = Arc::new(Shared {
+            cfg: cfg.clone(),
+            status: RwLock::new(NodeStatus {
+                role: Role::Uninitialized,
+                state: MemberState::Stopped,
+                pg: PgState::default(),
+                info: ServerInfo::default(),
+                view: None,
+                dynamic: dynamic.clone(),
+                leader_until: None,
+                sysid: None,
+                dcs_last_seen: None,
+                last_cycle: Instant::now(),
+            }),
+            wake: Arc::new(Notify::new()),
+            dcs: dcs.clone(),
+        });
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .danger_accept_invalid_certs(true)
+            .build()?;
+        Ok((
+            Driver {
+                cfg,
+                dcs,
+                pg,
+                shared: shared.clone(),
+                http,
+                dynamic,
+                leader_until: None,
+                start_failures: 0,
+                state: MemberState::Stopped,
+                role: Role::Uninitialized,
+                last_member: None,
+                last_history_tl: None,
+            },
+            shared,
+        ))
+    }
+
+    /// Refuses to start when another live agent already uses our member name (Patroni §2.16).
+    async fn check_duplicate_name(&self) -> Result<()> {
+        let Ok(view) = self.dcs.load().await else {
+            return Ok(());
+        };
+        if let Some(m) = view.member(&self.cfg.name) {
+            let url = m.data.api_url.replace("/patroni", "/liveness");
+            if !url.is_empty() && url != self.api_url().replace("/patroni", "/liveness") {
+                if let Ok(r) = self
+                    .http
+                    .get(&url)
+                    .timeout(Duration::from_secs(3))
+                    .send()
+                    .await
+                {
+                    if r.status().is_success() {
+                        anyhow::bail!(
+                            "Can't start; there is already a node named '{}' running",
+                            self.cfg.name
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn api_url(&self) -> String {
+        format!("http://{}/patroni", self.cfg.restapi.connect_address)
+    }
+
+    /// Runs the HA loop until a shutdown signal or a fatal condition.
+    pub async fn run(mut self, mut shutdown: tokio::sync::watch::Receiver<bool>) -> Exit {
+        if let Err(e) = self.check_duplicate_name().await {
+            return Exit::Fatal(format!("{e:#}"));
+        }
+        if let Err(e) = self.pg.write_pgpass() {
+            return Exit::Fatal(format!("{e:#}"));
+        }
+        let _watch = self.dcs.spawn_watch(self.shared.wake.clone());
+        loop {
+            let started = Instant::now();
+            match self.cycle().await {
+                Ok(None) => {}
+                Ok(Some(exit)) => return exit,
+                Err(e) => tracing::error!("HA cycle failed: {e:#}"),
+            }
+            let wait =
+                Duration::from_secs(self.dynamic.loop_wait).saturating_sub(started.elapsed());
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.shared.wake.notified() => {}
+                _ = self.pg.exited.notified() => {}
+                _ = shutdown.changed() => {
+                    self.shutdown().await;
+                    return Exit::Shutdown;
+                }
+            }
+        }
+    }
+
+    /// Graceful stop: fast-stop PostgreSQL (unless paused), release the leader key so a standby can
+    /// take over at once, and revoke our lease.
+    async fn shutdown(&mut self) {
+        if self.dynamic.pause {
+            tracing::info!("shutting down in maintenance mode: leaving PostgreSQL running and the leader key in place");
+            return;
+        }
+        tracing::info!("shutting down: stopping PostgreSQL");
+        if let Err(e) = self.pg.stop(StopMode::Fast).await {
+            tracing::error!("stopping PostgreSQL: {e:#}; keeping the leader key");
+            return;
+        }
+        if self.leader_until.is_some() {
+            match self.dcs.release_leader().await {
+                Ok(_) => tracing::info!("released the leader key"),
+                Err(e) => tracing::warn!("releasing the leader key: {e:#}"),
+            }
+        }
+        let _ = self.dcs.revoke_lease().await;
+    }
+
+    async fn observe_pg(&mut self) -> (PgState, ServerInfo) {
+        let crashed = self.pg.check_crashed().await;
+        if self.pg.postmaster_pid().is_none() {
+            return (
+                PgState {
+                    crashed,
+                    start_failures: self.start_failures,
+                    following: self.pg.following(),
+                    ..Default::default()
+                },
+                ServerInfo::default(),
+            );
+        }
+        match self.pg.query_state().await {
+            Ok((mut s, info)) => {
+                s.start_failures = self.start_failures;
+                (s, info)
+            }
+            Err(e) => {
+                tracing::debug!("postmaster is up but not answering: {e:#}");
+                (
+                    PgState {
+                        running: false,
+                        start_failures: self.start_failures,
+                        following: self.pg.following(),
+                        ..Default::default()
+                    },
+                    ServerInfo::default(),
+                )
+            }
+        }
+    }
+
+    async fn poll_peers(&self, view: &ClusterView) -> Vec<PeerStatus> {
+        let futs = view
+            .members
+            .iter()
+            .filter(|m| m.name != self.cfg.name && !m.data.api_url.is_empty())
+            .map(|m| {
+                let http = self.http.clone();
+                let url = m.data.api_url.clone();
+                let name = m.name.clone();
+                let tags = m.tags();
+                async move {
+                    let body: Option<Json> = match http.get(&url).send().await {
+                        Ok(r) => r.json().await.ok(),
+                        Err(_) => None,
+                    };
+                    match body {
+                        Some(b) => {
+                            let xlog = &b["xlog"];
+                            let lsn = xlog["location"].as_u64().unwrap_or(0).max(
+                                xlog["received_location"]
+                                    .as_u64()
+                                    .unwrap_or(0)
+                                    .max(xlog["replayed_location"].as_u64().unwrap_or(0)),
+                            );
+                            PeerStatus {
+                                name,
+                                reachable: true,
+                                role: b["role"].as_str().unwrap_or("").to_string(),
+                                lsn,
+                                timeline: b["timeline"].as_u64().map(|t| t as u32),
+                                tags: serde_json::from_value(b["tags"].clone()).unwrap_or(tags),
+                            }
+                        }
+                        None => PeerStatus {
+                            name,
+                            reachable: false,
+                            role: String::new(),
+                            lsn: 0,
+                            timeline: None,
+                            tags,
+                        },
+                    }
+                }
+            });
+        futures::future::join_all(futs).await
+    }
+
+    async fn load_view(&mut self) -> Option<ClusterView> {
+        match self.dcs.load().await {
+            Ok(v) => {
+                for (k, problem) in &v.bad_values {
+                    tracing::warn!("ignoring DCS key {}{k}: {problem}", self.dcs.prefix);
+                }
+                if let Some(c) = &v.config {
+                    if c.ttl != self.dynamic.ttl {
+                        self.dcs.forget_lease().await;
+                    }
+                    self.dynamic = c.clone();
+                }
+                Some(v)
+            }
+            Err(e) => {
+                tracing::warn!("reading the cluster state from etcd: {e:#}");
+                None
+            }
+        }
+    }
+
+    /// One HA cycle. Returns `Some(exit)` to stop the agent.
+    async fn cycle(&mut self) -> Result<Option<Exit>> {
+        let data = self.pg.data_dir_state().await;
+        let (pg, _info) = self.observe_pg().await;
+        let mut view = self.load_view().await;
+        if self.leader_until.is_some_and(|t| Instant::now() >= t) {
+            self.leader_until = None;
+        }
+        let mut snap = Snapshot {
+            name: self.cfg.name.clone(),
+            dcs: view.clone(),
+            config: self.dynamic.clone(),
+            tags: self.cfg.tags.clone(),
+            data,
+            pg,
+            peers: vec![],
+            use_pg_rewind: self.cfg.use_pg_rewind(&self.dynamic),
+            can_bootstrap: true,
+            renew_failed: false,
+            starting_for: None,
+        };
+        if let Some(v) = &view {
+            if v.leader.is_none() && snap.pg.running {
+                snap.peers = self.poll_peers(v).await;
+            }
+        }
+        let mut exit = None;
+        for _round in 0..4 {
+            let decision = decide(&snap);
+            let prefix = if self.dynamic.pause { "PAUSE: " } else { "" };
+            let reason = decision
+                .reason
+                .strip_prefix("PAUSE: ")
+                .unwrap_or(&decision.reason);
+            tracing::info!("{prefix}{reason}");
+            match self.execute(&decision, &mut snap).await {
+                Ok(Next::Done) => break,
+                Ok(Next::Redecide) => {
+                    view = snap.dcs.clone();
+                    continue;
+                }
+                Ok(Next::Exit(e)) => {
+                    exit = Some(e);
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!("carrying out '{}': {e:#}", decision.reason);
+                    break;
+                }
+            }
+        }
+        // Publish.
+        let data = self.pg.data_dir_state().await;
+        let (pg, info) = self.observe_pg().await;
+        self.role = if matches!(data, DataDir::Empty) && !pg.running {
+            Role::Uninitialized
+        } else if pg.running && !pg.in_recovery {
+            Role::Primary
+        } else {
+            Role::Replica
+        };
+        if pg.running {
+            self.state = MemberState::Running;
+        } else if !matches!(
+            self.state,
+            MemberState::CreatingReplica
+                | MemberState::InitializingNewCluster
+                | MemberState::StartFailed
+        ) {
+            self.state = if pg.crashed {
+                MemberState::Crashed
+            } else {
+                MemberState::Stopped
+            };
+        }
+        if let (Some(_), None) = (&view, &exit) {
+            if let Err(e) = self.touch_member(&pg, &info).await {
+                tracing::warn!("publishing the member key: {e:#}");
+            }
+        }
+        let mut st = self.shared.status.write().await;
+        st.role = self.role;
+        st.state = self.state;
+        st.pg = pg;
+        st.info = info;
+        if view.is_some() {
+            st.view = view;
+            st.dcs_last_seen = Some(epoch());
+        }
+        st.dynamic = self.dynamic.clone();
+        st.leader_until = self.leader_until;
+        st.sysid = match &data {
+            DataDir::Present { sysid, .. } => Some(sysid.clone()),
+            _ => None,
+        };
+        st.last_cycle = Instant::now();
+        Ok(exit)
+    }
+
+    fn member_data(&self, pg: &PgState, info: &ServerInfo) -> MemberData {
+        let tags = if self.cfg.tags == Default::default() {
+            None
+        } else {
+            Some(self.cfg.tags.clone())
+        };
+        let mut m = MemberData {
+            conn_url: format!(
+                "postgres://{}/postgres",
+                self.cfg.postgresql.connect_address
+            ),
+            api_url: self.api_url(),
+            state: self.state.as_str().to_string(),
+            role: self.role.as_str().to_string(),
+            version: PATRONI_COMPAT_VERSION.to_string(),
+            timeline: pg.timeline,
+            tags,
+            pause: self.dynamic.pause.then_some(true),
+            ..Default::default()
+        };
+        if pg.running {
+            if pg.in_recovery {
+                m.xlog_location = Some(pg.lsn());
+                m.receive_lsn = pg.receive_lsn;
+                m.replay_lsn = pg.replay_lsn;
+                m.replication_state = Some(
+                    if info.receiver_status.as_deref() == Some("streaming") {
+                        "streaming"
+                    } else {
+                        "in archive recovery"
+                    }
+                    .into(),
+                );
+            } else {
+                m.xlog_location = pg.wal_lsn;
+            }
+        }
+        m.other.insert(
+            "praetor_version".into(),
+            Json::String(env!("CARGO_PKG_VERSION").into()),
+        );
+        m
+    }
+
+    async fn touch_member(&mut self, pg: &PgState, info: &ServerInfo) -> Result<()> {
+        let data = self.member_data(pg, info);
+        let alive = self.dcs.keepalive(self.dynamic.ttl).await?;
+        let lease = self.dcs.ensure_lease(self.dynamic.ttl).await?;
+        if alive && self.last_member.as_ref() == Some(&(data.clone(), lease)) {
+            return Ok(());
+        }
+        self.dcs.touch_member(&data, self.dynamic.ttl).await?;
+        self.last_member = Some((data, lease));
+        // The leader publishes its WAL position for the others' lag checks.
+        if self.leader_until.is_some() && pg.running && !pg.in_recovery {
+            if let Some(lsn) = pg.wal_lsn {
+                let _ = self
+                    .dcs
+                    .put(
+                        keys::STATUS,
+                        &serde_json::json!({"optime": lsn}).to_string(),
+                    )
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    fn upstream(&self, view: &ClusterView, name: &str) -> Result<Upstream> {
+        let m = view
+            .member(name)
+            .ok_or_else(|| anyhow!("member {name} is not in the DCS"))?;
+        let (host, port) = m.host_port().ok_or_else(|| {
+            anyhow!(
+                "member {name} has an unusable conn_url {:?}",
+                m.data.conn_url
+            )
+        })?;
+        Ok(Upstream {
+            name: name.to_string(),
+            host,
+            port,
+        })
+    }
+
+    async fn start(&mut self, upstream: Option<&Upstream>, standby: bool) -> Result<()> {
+        self.pg.write_config(&self.dynamic, upstream, standby)?;
+        self.state = MemberState::Starting;
+        match self.pg.start().await {
+            Ok(()) => {
+                self.start_failures = 0;
+                self.state = MemberState::Running;
+                Ok(())
+            }
+            Err(e) => {
+                self.start_failures += 1;
+                self.state = MemberState::StartFailed;
+                Err(e)
+            }
+        }
+    }
+
+    async fn refresh(&mut self, snap: &mut Snapshot) {
+        snap.dcs = self.load_view().await;
+        snap.config = self.dynamic.clone();
+        snap.data = self.pg.data_dir_state().await;
+        let (pg, _) = self.observe_pg().await;
+        snap.pg = pg;
+        snap.peers.clear();
+    }
+
+    async fn execute(&mut self, d: &Decision, snap: &mut Snapshot) -> Result<Next> {
+        let ttl = self.dynamic.ttl;
+        let view = snap.dcs.clone().unwrap_or_default();
+        for action in &d.actions {
+            match action {
+                Action::RenewLeader => {
+                    let t0 = Instant::now();
+                    let lease = view.leader.as_ref().map(|l| l.lease);
+                    match self.dcs.update_leader(ttl, lease).await {
+                        Ok(true) => self.leader_until = Some(t0 + Duration::from_secs(ttl)),
+                        Ok(false) => {
+                            tracing::warn!("the leader key no longer holds my name");
+                            self.leader_until = None;
+                            snap.renew_failed = true;
+                            return Ok(Next::Redecide);
+                        }
+                        Err(e) => {
+                            tracing::error!("renewing the leader lease: {e:#}");
+                            snap.renew_failed = true;
+                            return Ok(Next::Redecide);
+                        }
+                    }
+                }
+                Action::AcquireLeader => {
+                    let t0 = Instant::now();
+                    match self.dcs.acquire_leader(ttl).await {
+                        Ok(true) => {
+                            tracing::info!("acquired the leader lock");
+                            self.leader_until = Some(t0 + Duration::from_secs(ttl));
+                            let _ = self.dcs.put(keys::FAILOVER, "{}").await;
+                        }
+                        Ok(false) => tracing::info!(
+                            "Could not take out TTL lock: another member got it first"
+                        ),
+                        Err(e) => tracing::warn!("taking the leader lock: {e:#}"),
+                    }
+                    self.refresh(snap).await;
+                    return Ok(Next::Redecide);
+                }
+                Action::ReleaseLeader => {
+                    self.leader_until = None;
+                    self.dcs
+                        .release_leader()
+                        .await
+                        .context("releasing the leader key")?;
+                }
+                Action::WriteInitialize(sysid) => {
+                    self.dcs
+                        .put(keys::INITIALIZE, sysid)
+                        .await
+                        .context("writing initialize")?;
+                }
+                Action::WriteConfig => {
+                    let json = self.cfg.bootstrap_dcs.to_json().to_string();
+                    self.dcs
+                        .put_if_revision(keys::CONFIG, &json, 0)
+                        .await
+                        .context("writing config")?;
+                }
+                Action::Bootstrap => return self.bootstrap().await,
+                Action::Basebackup { from } => {
+                    let up = self.upstream(&view, from)?;
+                    self.state = MemberState::CreatingReplica;
+                    self.role = Role::Uninitialized;
+                    let (pg, info) = self.observe_pg().await;
+                    let _ = self.touch_member(&pg, &info).await;
+                    self.pg.basebackup(&up).await?;
+                    tracing::info!("replica has been created using basebackup from {from}");
+                    self.start(Some(&up), true).await?;
+                }
+                Action::Promote => {
+                    self.pg.promote().await?;
+                    self.pg.checkpoint().await;
+                    self.record_history(&snap.name).await;
+                    // Announce at once rather than on the next cycle.
+                    let (pg, info) = self.observe_pg().await;
+                    self.role = Role::Primary;
+                    let _ = self.touch_member(&pg, &info).await;
+                }
+                Action::Demote(mode) => {
+                    let leader = view
+                        .leader
+                        .as_ref()
+                        .map(|l| l.name.clone())
+                        .filter(|l| *l != snap.name);
+                    match mode {
+                        DemoteMode::Offline => {
+                            self.leader_until = None;
+                            self.pg.stop(StopMode::Fast).await?;
+                            self.start(None, true).await?;
+                        }
+                        DemoteMode::Graceful => {
+                            self.pg.checkpoint().await;
+                            self.pg.stop(StopMode::Fast).await?;
+                            self.leader_until = None;
+                            self.dcs.release_leader().await?;
+                            self.start(None, true).await?;
+                        }
+                        DemoteMode::Immediate => {
+                            self.pg.stop(StopMode::Immediate).await?;
+                            self.leader_until = None;
+                            self.dcs.release_leader().await?;
+                        }
+                        DemoteMode::ImmediateNoLock => {
+                            self.pg.stop(StopMode::Immediate).await?;
+                            self.leader_until = None;
+                        }
+                    }
+                    let _ = leader;
+                    self.refresh(snap).await;
+                    snap.renew_failed = false;
+                    return Ok(if *mode == DemoteMode::Offline {
+                        Next::Done
+                    } else {
+                        Next::Redecide
+                    });
+                }
+                Action::StartPrimary => self.start(None, false).await?,
+                Action::StartReplica { leader } => {
+                    let up = match leader {
+                        Some(l) => Some(self.upstream(&view, l)?),
+                        None => None,
+                    };
+                    self.start(up.as_ref(), true).await?;
+                }
+                Action::Follow { leader } => {
+                    let up = self.upstream(&view, leader)?;
+                    self.pg.write_config(&self.dynamic, Some(&up), true)?;
+                    // primary_conninfo is reloadable since PostgreSQL 13: no restart needed.
+                    let c = self.pg.connect().await?;
+                    c.batch_execute("SELECT pg_reload_conf()")
+                        .await
+                        .context("reloading PostgreSQL")?;
+                }
+                Action::Rewind { leader } => {
+                    let up = self.upstream(&view, leader)?;
+                    // pg_rewind's single-user crash recovery refuses to run with standby.signal.
+                    self.pg.write_config(&self.dynamic, None, false)?;
+                    self.remote_checkpoint(&up).await;
+                    match self.pg.rewind(&up).await {
+                        Ok(()) => tracing::info!("pg_rewind from {leader} succeeded"),
+                        Err(e) => {
+                            tracing::warn!("{e:#}; taking a fresh basebackup instead");
+                            self.pg.remove_data_dir()?;
+                            self.state = MemberState::CreatingReplica;
+                            self.pg.basebackup(&up).await?;
+                        }
+                    }
+                    self.start(Some(&up), true).await?;
+                }
+                Action::Reinitialize { from } => {
+                    let up = self.upstream(&view, from)?;
+                    self.pg.remove_data_dir()?;
+                    self.state = MemberState::CreatingReplica;
+                    self.pg.basebackup(&up).await?;
+                    self.start(Some(&up), true).await?;
+                }
+                Action::SyncSlots => {
+                    if self.dynamic.postgresql.use_slots {
+                        let wanted: Vec<String> = view
+                            .members
+                            .iter()
+                            .filter(|m| m.name != snap.name)
+                            .map(|m| slot_name_for(&m.name))
+                            .collect();
+                        if let Err(e) = self.pg.sync_slots(&wanted).await {
+                            tracing::warn!("syncing replication slots: {e:#}");
+                        }
+                    }
+                }
+                Action::Fatal(msg) => {
+                    tracing::error!("{msg}");
+                    if self.pg.postmaster_pid().is_some() {
+                        let _ = self.pg.stop(StopMode::Fast).await;
+                    }
+                    let _ = self.dcs.revoke_lease().await;
+                    return Ok(Next::Exit(Exit::Fatal(msg.clone())));
+                }
+            }
+        }
+        Ok(Next::Done)
+    }
+
+    async fn remote_checkpoint(&self, up: &Upstream) {
+        let su = &self.cfg.postgresql.authentication.superuser;
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&up.host)
+            .port(up.port)
+            .user(su.username.as_deref().unwrap_or("postgres"))
+            .dbname("postgres")
+            .connect_timeout(Duration::from_secs(3));
+        if let Some(p) = &su.password {
+            cfg.password(p);
+        }
+        if let Ok(Ok((c, conn))) =
+            tokio::time::timeout(Duration::from_secs(3), cfg.connect(tokio_postgres::NoTls)).await
+        {
+            tokio::spawn(conn);
+            let _ =
+                tokio::time::timeout(Duration::from_secs(30), c.batch_execute("CHECKPOINT")).await;
+        }
+    }
+
+    async fn record_history(&mut self, me: &str) {
+        let Ok((pg, _)) = self.pg.query_state().await else {
+            return;
+        };
+        let Some(tl) = pg.timeline else { return };
+        if self.last_history_tl == Some(tl) {
+            return;
+        }
+        let Some((parent, lsn, reason)) = self.pg.timeline_switch(tl) else {
+            return;
+        };
+        let mut rows: Vec<Json> = match self.dcs.load().await {
+            Ok(v) => v
+                .history
+                .iter()
+                .filter(|h| h.timeline != parent)
+                .map(HistoryEntry::to_json)
+                .collect(),
+            Err(_) => vec![],
+        };
+        rows.push(
+            HistoryEntry {
+                timeline: parent,
+                switch_lsn: lsn,
+                reason,
+                timestamp: Some(chrono::Local::now().to_rfc3339()),
+                new_leader: Some(me.to_string()),
+            }
+            .to_json(),
+        );
+        if self
+            .dcs
+            .put(keys::HISTORY, &Json::Array(rows).to_string())
+            .await
+            .is_ok()
+        {
+            self.last_history_tl = Some(tl);
+        }
+    }
+
+    async fn bootstrap(&mut self) -> Result<Next> {
+        if !self.dcs.initialize_race("").await? {
+            tracing::info!("failed to acquire initialize lock");
+            return Ok(Next::Done);
+        }
+        self.state = MemberState::InitializingNewCluster;
+        match self.bootstrap_steps().await {
+            Ok(()) => {
+                tracing::info!("initialized a new cluster");
+                Ok(Next::Done)
+            }
+            Err(e) => {
+                let msg = format!("bootstrapping a new cluster failed: {e:#}");
+                let _ = self.pg.stop(StopMode::Immediate).await;
+                self.pg.move_aside_failed();
+                let _ = self.dcs.delete(keys::INITIALIZE).await;
+                self.state = MemberState::InitdbFailed;
+                Ok(Next::Exit(Exit::Fatal(msg)))
+            }
+        }
+    }
+
+    async fn bootstrap_steps(&mut self) -> Result<()> {
+        self.pg.initdb().await?;
+        self.start(None, false).await?;
+        self.pg.create_roles().await?;
+        let DataDir::Present { sysid, .. } = self.pg.data_dir_state().await else {
+            anyhow::bail!("data directory unreadable after initdb");
+        };
+        self.dcs.put(keys::INITIALIZE, &sysid).await?;
+        let json = self.cfg.bootstrap_dcs.to_json().to_string();
+        self.dcs.put_if_revision(keys::CONFIG, &json, 0).await?;
+        let t0 = Instant::now();
+        self.dcs.take_leader(self.dynamic.ttl).await?;
+        self.leader_until = Some(t0 + Duration::from_secs(self.dynamic.ttl));
+        Ok(())
+    }
+}
+
+/// What the cycle does after executing a decision.
+enum Next {
+    Done,
+    Redecide,
+    Exit(Exit),
+}

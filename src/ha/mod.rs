@@ -1,0 +1,616 @@
+//! The HA decision core: a pure function from a [`Snapshot`] (what the DCS says, what the local server
+//! is doing, what peers answered) to a [`Decision`] (actions plus the sentence logged for the cycle).
+//!
+//! Nothing in this module does I/O; [`driver`] gathers the snapshot and carries the actions out. The
+//! decision order follows Patroni's `Ha._run_cycle` (reference §2.2–2.7), simplified where praetor does
+//! not have the feature yet (standby clusters, custom bootstrap methods).
+//!
+//! Gate actions ([`Action::AcquireLeader`], [`Action::RenewLeader`]) can fail; the driver then stops
+//! executing the list, records the outcome in [`Snapshot::renew_failed`] / a fresh DCS view, and asks
+//! again within the same cycle. So every dangerous step is decided here over a snapshot.
+
+pub mod driver;
+
+use crate::config::{DynamicConfig, Tags};
+use crate::dcs::ClusterView;
+
+/// What is on disk.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataDir {
+    /// Missing or empty.
+    Empty,
+    /// A PostgreSQL data directory; values from `pg_controldata`.
+    Present {
+        /// Database system identifier.
+        sysid: String,
+        /// `Database cluster state`, e.g. `in production`, `shut down in recovery`.
+        state: String,
+        /// Timeline of the latest checkpoint.
+        timeline: u32,
+        /// Latest checkpoint location, bytes.
+        checkpoint_lsn: u64,
+    },
+    /// Exists but cannot be read as a data directory.
+    Unreadable(String),
+}
+
+impl DataDir {
+    /// Whether pg_control says this server last ran as a primary (not in recovery).
+    pub fn was_primary(&self) -> bool {
+        matches!(self, DataDir::Present { state, .. }
+            if state == "in production" || state == "shut down" || state == "shutting down" || state == "in crash recovery")
+    }
+}
+
+/// The local PostgreSQL server as observed this cycle.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PgState {
+    /// The postmaster runs and accepts connections.
+    pub running: bool,
+    /// `pg_is_in_recovery()`.
+    pub in_recovery: bool,
+    /// Current timeline.
+    pub timeline: Option<u32>,
+    /// `pg_current_wal_lsn()` on a primary, bytes.
+    pub wal_lsn: Option<u64>,
+    /// `pg_last_wal_receive_lsn()`, bytes.
+    pub receive_lsn: Option<u64>,
+    /// `pg_last_wal_replay_lsn()`, bytes.
+    pub replay_lsn: Option<u64>,
+    /// Member name in `primary_conninfo` the server currently streams from (as configured by us).
+    pub following: Option<String>,
+    /// The postmaster exited without being asked to since the last cycle.
+    pub crashed: bool,
+    /// Consecutive failed start attempts.
+    pub start_failures: u32,
+}
+
+impl PgState {
+    /// The best WAL position this server has, bytes.
+    pub fn lsn(&self) -> u64 {
+        if !self.in_recovery {
+            return self.wal_lsn.unwrap_or(0);
+        }
+        self.receive_lsn
+            .unwrap_or(0)
+            .max(self.replay_lsn.unwrap_or(0))
+    }
+
+    /// Running as a writable primary.
+    pub fn is_primary(&self) -> bool {
+        self.running && !self.in_recovery
+    }
+}
+
+/// A peer's answer to `GET /patroni`, gathered by the driver for the leader race (2 s timeout).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerStatus {
+    /// Member name.
+    pub name: String,
+    /// It answered.
+    pub reachable: bool,
+    /// `role` it reported.
+    pub role: String,
+    /// Its best WAL position, bytes.
+    pub lsn: u64,
+    /// Its timeline.
+    pub timeline: Option<u32>,
+    /// Its tags.
+    pub tags: Tags,
+}
+
+/// Everything a decision may depend on.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// This member's name.
+    pub name: String,
+    /// The group's DCS state; `None` when etcd could not be read this cycle.
+    pub dcs: Option<ClusterView>,
+    /// Effective dynamic configuration.
+    pub config: DynamicConfig,
+    /// This member's tags.
+    pub tags: Tags,
+    /// Data directory.
+    pub data: DataDir,
+    /// Server state.
+    pub pg: PgState,
+    /// Peers' `/patroni` answers (only gathered when the leader key is missing).
+    pub peers: Vec<PeerStatus>,
+    /// Effective `use_pg_rewind`.
+    pub use_pg_rewind: bool,
+    /// The configuration has a `bootstrap` section, so this member may initialise a new cluster.
+    pub can_bootstrap: bool,
+    /// A renewal of our leader key failed earlier in this cycle.
+    pub renew_failed: bool,
+    /// Seconds since the postmaster was last started by us while holding the lock and not yet ready.
+    pub starting_for: Option<u64>,
+}
+
+/// How to demote (reference §2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoteMode {
+    /// DCS unreachable: fast stop, keep (cannot touch) the key, restart read-only following nobody.
+    Offline,
+    /// Switchover: checkpoint, fast stop, release the key, restart as a standby.
+    Graceful,
+    /// Unfit (crash timeout): immediate stop, release the key.
+    Immediate,
+    /// Lost the lock: immediate stop, restart as a standby of the new leader.
+    ImmediateNoLock,
+}
+
+/// One step for the driver to carry out, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Create-only put of `initialize`, then initdb, start, roles, `initialize=<sysid>`, `config`, leader key.
+    Bootstrap,
+    /// pg_basebackup from the named member, then start as its standby.
+    Basebackup {
+        /// Source member.
+        from: String,
+    },
+    /// Renew our lease and leader key (gate: failure stops the list and re-decides).
+    RenewLeader,
+    /// Take the leader key if free (gate: the driver re-decides with a fresh view either way).
+    AcquireLeader,
+    /// Delete the leader key if it holds our name.
+    ReleaseLeader,
+    /// Write `initialize` with our system identifier.
+    WriteInitialize(String),
+    /// Write `config` from `bootstrap.dcs`.
+    WriteConfig,
+    /// Promote the running standby (`pg_promote()`), then record the timeline switch in `/history`.
+    Promote,
+    /// Demote.
+    Demote(DemoteMode),
+    /// Start the postmaster as a primary (we hold the lock).
+    StartPrimary,
+    /// Start the postmaster as a standby of `leader` (`None`: read-only, streaming from nobody).
+    StartReplica {
+        /// Member to stream from.
+        leader: Option<String>,
+    },
+    /// Make the running standby stream from `leader` (rewrite primary_conninfo, restart if changed).
+    Follow {
+        /// Member to stream from.
+        leader: String,
+    },
+    /// pg_rewind from `leader` (falls back to a fresh basebackup on failure), then start as its standby.
+    Rewind {
+        /// Source member.
+        leader: String,
+    },
+    /// Remove the data directory and take a fresh basebackup from `from`.
+    Reinitialize {
+        /// Source member.
+        from: String,
+    },
+    /// Create/drop physical replication slots for the other members (primary only).
+    SyncSlots,
+    /// Stop the agent with this error; PostgreSQL is stopped if we started it.
+    Fatal(String),
+}
+
+/// The outcome of one decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// Steps, in order.
+    pub actions: Vec<Action>,
+    /// The sentence logged for this cycle (Patroni's wording where Patroni has one).
+    pub reason: String,
+}
+
+fn decide_with(actions: Vec<Action>, reason: impl Into<String>) -> Decision {
+    Decision {
+        actions,
+        reason: reason.into(),
+    }
+}
+
+/// Decides what this member does now. Pure: same snapshot, same decision.
+pub fn decide(s: &Snapshot) -> Decision {
+    let me = s.name.as_str();
+    let Some(view) = &s.dcs else {
+        return dcs_unreachable(s);
+    };
+    let leader = view.leader.as_ref().map(|l| l.name.as_str());
+    let i_lead = leader == Some(me);
+
+    // Data directory missing: bootstrap a new cluster or clone from the leader.
+    let sysid = match &s.data {
+        DataDir::Unreadable(why) => {
+            return decide_with(
+                vec![Action::Fatal(format!("data directory is unusable: {why}"))],
+                "data directory is unusable",
+            );
+        }
+        DataDir::Empty => return empty_data_dir(s, view, i_lead),
+        DataDir::Present { sysid, .. } => sysid.clone(),
+    };
+
+    // The data must belong to this cluster.
+    match view.initialize.as_deref() {
+        Some(init) if !init.is_empty() && init != sysid => {
+            let msg = format!(
+                "system ID mismatch: the data directory has system identifier {sysid}, but this cluster's \
+                 initialize key holds {init}; refusing to start or join (wrong scope or data directory?)"
+            );
+            return decide_with(vec![Action::Fatal(msg.clone())], msg);
+        }
+        None if leader.is_none() && s.pg.running && s.pg.in_recovery => {
+            let msg =
+                "No initialize key in DCS and PostgreSQL is running as replica, aborting start"
+                    .to_string();
+            return decide_with(vec![Action::Fatal(msg.clone())], msg);
+        }
+        _ => {}
+    }
+    let mut pre: Vec<Action> = Vec::new();
+    if view.initialize.is_none() || (i_lead && view.initialize.as_deref() == Some("")) {
+        pre.push(Action::WriteInitialize(sysid.clone()));
+    }
+    if i_lead && view.config_raw.is_none() {
+        pre.push(Action::WriteConfig);
+    }
+
+    let d = if !s.pg.running {
+        not_running(s, view, i_lead)
+    } else if leader.is_none() {
+        unhealthy_cluster(s, view)
+    } else if i_lead {
+        leading(s)
+    } else {
+        following(s, leader.unwrap_or_default())
+    };
+    pre.extend(d.actions);
+    Decision {
+        actions: pre,
+        reason: d.reason,
+    }
+}
+
+fn dcs_unreachable(s: &Snapshot) -> Decision {
+    if s.pg.is_primary() {
+        if s.config.pause {
+            return decide_with(
+                vec![],
+                "PAUSE: DCS is not accessible; continuing to run as primary (maintenance mode)",
+            );
+        }
+        return decide_with(
+            vec![Action::Demote(DemoteMode::Offline)],
+            "demoted self because DCS is not accessible and I was a leader",
+        );
+    }
+    decide_with(vec![], "DCS is not accessible")
+}
+
+fn empty_data_dir(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
+    if i_lead {
+        return decide_with(
+            vec![Action::ReleaseLeader],
+            "released leader key: my data directory is empty",
+        );
+    }
+    match (&view.leader, view.initialize.as_deref()) {
+        (None, None) => {
+            if s.config.pause {
+                decide_with(
+                    vec![],
+                    "PAUSE: not bootstrapping a new cluster in maintenance mode",
+                )
+            } else if !s.can_bootstrap {
+                decide_with(
+                    vec![],
+                    "waiting for leader to bootstrap (no bootstrap section in my configuration)",
+                )
+            } else if !s.tags.can_failover() {
+                decide_with(
+                    vec![],
+                    "waiting for leader to bootstrap (I am tagged nofailover)",
+                )
+            } else {
+                decide_with(vec![Action::Bootstrap], "trying to bootstrap a new cluster")
+            }
+        }
+        (Some(l), _) => {
+            // Prefer a running member tagged clonefrom, else the leader.
+            let source = view
+                .members
+                .iter()
+                .filter(|m| m.name != s.name && m.tags().clonefrom && m.data.state == "running")
+                .map(|m| m.name.clone())
+                .next()
+                .unwrap_or_else(|| l.name.clone());
+            match view.member(&source) {
+                Some(m) if m.data.state == "running" && !m.data.conn_url.is_empty() => {
+                    let reason = format!(
+                        "trying to bootstrap from {} '{source}'",
+                        if source == l.name {
+                            "leader"
+                        } else {
+                            "replica"
+                        }
+                    );
+                    decide_with(vec![Action::Basebackup { from: source }], reason)
+                }
+                _ => decide_with(
+                    vec![],
+                    format!(
+                        "waiting for leader '{}' to be running before cloning",
+                        l.name
+                    ),
+                ),
+            }
+        }
+        (None, Some(_)) => decide_with(vec![], "waiting for leader to bootstrap"),
+    }
+}
+
+/// Whether a former primary's history diverged from the leader's timeline (needs rewind/reinit).
+fn diverged(s: &Snapshot, view: &ClusterView) -> bool {
+    let DataDir::Present {
+        timeline,
+        checkpoint_lsn,
+        ..
+    } = &s.data
+    else {
+        return false;
+    };
+    match view.history.iter().find(|h| h.timeline == *timeline) {
+        Some(h) => *checkpoint_lsn > h.switch_lsn,
+        None => {
+            view.history_timeline()
+                .map(|t| t > *timeline)
+                .unwrap_or(false)
+                && s.data.was_primary()
+        }
+    }
+}
+
+fn not_running(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
+    if s.config.pause {
+        if i_lead {
+            return decide_with(
+                vec![Action::ReleaseLeader],
+                "PAUSE: removed leader key because PostgreSQL is not running",
+            );
+        }
+        return decide_with(vec![], "PAUSE: PostgreSQL is not running");
+    }
+    if i_lead {
+        if s.pg.start_failures >= 3 {
+            return decide_with(
+                vec![Action::ReleaseLeader],
+                format!(
+                    "removed leader key after trying and failing to start postgres {} times",
+                    s.pg.start_failures
+                ),
+            );
+        }
+        if s.renew_failed {
+            return decide_with(
+                vec![],
+                "failed to update leader lock in DCS; not starting PostgreSQL as primary",
+            );
+        }
+        if s.data.was_primary() {
+            return decide_with(
+                vec![Action::RenewLeader, Action::StartPrimary],
+                "starting primary after failure",
+            );
+        }
+        return decide_with(
+            vec![Action::RenewLeader, Action::StartReplica { leader: None }],
+            "starting as readonly because I had the session lock",
+        );
+    }
+    match &view.leader {
+        Some(l) => {
+            let leader_ok = view.member(&l.name).is_some_and(|m| !m.data.conn_url.is_empty());
+            if !leader_ok {
+                return decide_with(
+                    vec![Action::StartReplica { leader: None }],
+                    format!("starting as a secondary; leader '{}' has not published its address yet", l.name),
+                );
+            }
+            if s.data.was_primary() || s.pg.crashed {
+                if s.use_pg_rewind {
+                    return decide_with(
+                        vec![Action::Rewind { leader: l.name.clone() }],
+                        format!("running pg_rewind from {} before starting as a secondary", l.name),
+                    );
+                }
+                if diverged(s, view) {
+                    return decide_with(
+                        vec![Action::Reinitialize { from: l.name.clone() }],
+                        format!("my timeline diverged from leader {} and use_pg_rewind is off: reinitializing from it", l.name),
+                    );
+                }
+            }
+            decide_with(vec![Action::StartReplica { leader: Some(l.name.clone()) }], "starting as a secondary")
+        }
+        None => decide_with(
+            vec![Action::StartReplica { leader: None }],
+            "starting as a secondary (no leader yet; will take part in the leader race once running)",
+        ),
+    }
+}
+
+/// Why this member may not take the leader key now, or `None` when it is the healthiest candidate
+/// (reference §2.4 `is_healthiest_node`).
+pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
+    let me = s.name.as_str();
+    if let Some(f) = &view.failover {
+        if f.member.as_deref() == Some(me) {
+            return None;
+        }
+        if let Some(c) = f.member.as_deref() {
+            let candidate_ok = s
+                .peers
+                .iter()
+                .any(|p| p.name == c && p.reachable && p.tags.can_failover());
+            if candidate_ok {
+                return Some(format!(
+                    "manual failover/switchover candidate {c} is healthy"
+                ));
+            }
+        }
+    }
+    if s.config.pause {
+        return Some("maintenance mode is on".into());
+    }
+    if !s.tags.can_failover() {
+        return Some("I am tagged nofailover".into());
+    }
+    let my_tl = s.pg.timeline.unwrap_or(0);
+    if s.pg.is_primary() {
+        return match view.history_timeline() {
+            Some(t) if my_tl < t => Some(format!(
+                "my timeline {my_tl} is behind the cluster's timeline {t}"
+            )),
+            _ => None,
+        };
+    }
+    if s.config.synchronous() {
+        if let Some(sync) = &view.sync {
+            if sync.leader.is_some() {
+                let allowed = sync.members();
+                if !allowed.iter().any(|n| n == me) && sync.leader.as_deref() != Some(me) {
+                    return Some(
+                        "synchronous mode is on and I am not a synchronous standby".into(),
+                    );
+                }
+            }
+        }
+    }
+    let my_lsn = s.pg.lsn();
+    if let Some(optime) = view.optime {
+        if optime.saturating_sub(my_lsn) > s.config.maximum_lag_on_failover {
+            return Some(format!(
+                "my WAL position {my_lsn} is {} bytes behind the last known leader position, more than maximum_lag_on_failover {}",
+                optime - my_lsn,
+                s.config.maximum_lag_on_failover
+            ));
+        }
+    }
+    if s.config.check_timeline {
+        if let Some(t) = view.history_timeline() {
+            if my_tl < t {
+                return Some(format!(
+                    "my timeline {my_tl} is behind the cluster's timeline {t}"
+                ));
+            }
+        }
+    }
+    let former_leader = view.failover.as_ref().and_then(|f| f.leader.clone());
+    for p in s.peers.iter().filter(|p| p.reachable && p.name != me) {
+        if p.role == "primary" || p.role == "master" {
+            return Some(format!("Primary ({}) is still alive", p.name));
+        }
+        if !p.tags.can_failover() || former_leader.as_deref() == Some(p.name.as_str()) {
+            continue;
+        }
+        if p.lsn > my_lsn {
+            return Some(format!(
+                "{} has a higher WAL position ({} > {my_lsn})",
+                p.name, p.lsn
+            ));
+        }
+        if p.lsn == my_lsn && p.tags.priority() > s.tags.priority() {
+            return Some(format!(
+                "{} has the same WAL position and a higher failover_priority ({} > {})",
+                p.name,
+                p.tags.priority(),
+                s.tags.priority()
+            ));
+        }
+    }
+    None
+}
+
+fn unhealthy_cluster(s: &Snapshot, view: &ClusterView) -> Decision {
+    match not_healthiest(s, view) {
+        None => decide_with(
+            vec![Action::AcquireLeader],
+            "no leader key: I am the healthiest member, acquiring the leader lock",
+        ),
+        Some(why) => {
+            if s.pg.is_primary() && !s.config.pause {
+                decide_with(
+                    vec![Action::Demote(DemoteMode::ImmediateNoLock)],
+                    format!("demoting self: there is no leader key and I may not take it ({why})"),
+                )
+            } else {
+                decide_with(vec![], format!("no leader key; not racing for it: {why}"))
+            }
+        }
+    }
+}
+
+fn leading(s: &Snapshot) -> Decision {
+    if s.renew_failed {
+        if s.config.pause {
+            return decide_with(
+                vec![],
+                "PAUSE: failed to update leader lock in DCS; continuing to run",
+            );
+        }
+        if s.pg.is_primary() {
+            return decide_with(
+                vec![Action::Demote(DemoteMode::ImmediateNoLock)],
+                "demoted self because failed to update leader lock in DCS",
+            );
+        }
+        return decide_with(vec![], "failed to update leader lock in DCS");
+    }
+    if s.pg.in_recovery {
+        if s.config.pause {
+            return decide_with(
+                vec![Action::RenewLeader],
+                "PAUSE: holding the leader lock while PostgreSQL is a standby; not promoting",
+            );
+        }
+        return decide_with(
+            vec![Action::RenewLeader, Action::Promote, Action::SyncSlots],
+            "promoted self to leader because I had the session lock",
+        );
+    }
+    decide_with(
+        vec![Action::RenewLeader, Action::SyncSlots],
+        format!("no action. I am ({}), the leader with the lock", s.name),
+    )
+}
+
+fn following(s: &Snapshot, leader: &str) -> Decision {
+    if s.pg.is_primary() {
+        if s.config.pause {
+            return decide_with(
+                vec![],
+                format!("PAUSE: running as primary while {leader} holds the leader lock"),
+            );
+        }
+        return decide_with(
+            vec![Action::Demote(DemoteMode::ImmediateNoLock)],
+            format!("demoting self because I do not have the lock and I was a leader; {leader} holds it"),
+        );
+    }
+    if s.pg.following.as_deref() != Some(leader) {
+        return decide_with(
+            vec![Action::Follow {
+                leader: leader.to_string(),
+            }],
+            format!("changing primary_conninfo and restarting: following a new leader ({leader})"),
+        );
+    }
+    decide_with(
+        vec![],
+        format!(
+            "no action. I am ({}), a secondary, and following a leader ({leader})",
+            s.name
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests;

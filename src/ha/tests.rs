@@ -1,0 +1,462 @@
+//! Unit tests of each decision: exact actions and reason for a given snapshot.
+
+use super::*;
+use crate::config::{DynamicConfig, Tags};
+use crate::dcs::{ClusterView, HistoryEntry, LeaderKey, Member, MemberData};
+
+fn member(name: &str, role: &str, lsn: u64) -> Member {
+    Member {
+        name: name.into(),
+        data: MemberData {
+            conn_url: format!("postgres://127.0.0.1:5432/{name}"),
+            api_url: format!("http://127.0.0.1:8008/{name}"),
+            state: "running".into(),
+            role: role.into(),
+            xlog_location: Some(lsn),
+            ..Default::default()
+        },
+        lease: 1,
+    }
+}
+
+fn view(leader: Option<&str>) -> ClusterView {
+    ClusterView {
+        initialize: Some("7000000000000000001".into()),
+        config_raw: Some(serde_json::json!({})),
+        config: Some(DynamicConfig::default()),
+        leader: leader.map(|l| LeaderKey {
+            name: l.into(),
+            lease: 1,
+            mod_revision: 1,
+        }),
+        members: vec![
+            member("a", "primary", 100),
+            member("b", "replica", 100),
+            member("c", "replica", 100),
+        ],
+        optime: Some(100),
+        ..Default::default()
+    }
+}
+
+fn present(state: &str) -> DataDir {
+    DataDir::Present {
+        sysid: "7000000000000000001".into(),
+        state: state.into(),
+        timeline: 1,
+        checkpoint_lsn: 50,
+    }
+}
+
+fn replica_pg(lsn: u64, following: Option<&str>) -> PgState {
+    PgState {
+        running: true,
+        in_recovery: true,
+        timeline: Some(1),
+        receive_lsn: Some(lsn),
+        replay_lsn: Some(lsn),
+        following: following.map(String::from),
+        ..Default::default()
+    }
+}
+
+fn primary_pg(lsn: u64) -> PgState {
+    PgState {
+        running: true,
+        in_recovery: false,
+        timeline: Some(1),
+        wal_lsn: Some(lsn),
+        ..Default::default()
+    }
+}
+
+fn peer(name: &str, role: &str, lsn: u64) -> PeerStatus {
+    PeerStatus {
+        name: name.into(),
+        reachable: true,
+        role: role.into(),
+        lsn,
+        timeline: Some(1),
+        tags: Tags::default(),
+    }
+}
+
+fn snap(name: &str, dcs: Option<ClusterView>, data: DataDir, pg: PgState) -> Snapshot {
+    Snapshot {
+        name: name.into(),
+        dcs,
+        config: DynamicConfig::default(),
+        tags: Tags::default(),
+        data,
+        pg,
+        peers: vec![],
+        use_pg_rewind: true,
+        can_bootstrap: true,
+        renew_failed: false,
+        starting_for: None,
+    }
+}
+
+#[test]
+fn leader_renews_and_stays() {
+    let d = decide(&snap(
+        "a",
+        Some(view(Some("a"))),
+        present("in production"),
+        primary_pg(100),
+    ));
+    assert_eq!(d.actions, vec![Action::RenewLeader, Action::SyncSlots]);
+    assert_eq!(d.reason, "no action. I am (a), the leader with the lock");
+}
+
+#[test]
+fn replica_follows_leader() {
+    let d = decide(&snap(
+        "b",
+        Some(view(Some("a"))),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    ));
+    assert_eq!(d.actions, vec![]);
+    assert_eq!(
+        d.reason,
+        "no action. I am (b), a secondary, and following a leader (a)"
+    );
+    let d = decide(&snap(
+        "b",
+        Some(view(Some("c"))),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    ));
+    assert_eq!(d.actions, vec![Action::Follow { leader: "c".into() }]);
+}
+
+#[test]
+fn no_leader_healthiest_acquires() {
+    let mut s = snap(
+        "b",
+        Some(view(None)),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    );
+    s.peers = vec![peer("c", "replica", 90)];
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![Action::AcquireLeader]);
+    assert!(d.reason.contains("healthiest"), "{}", d.reason);
+}
+
+#[test]
+fn no_leader_peer_ahead_does_not_race() {
+    let mut s = snap(
+        "b",
+        Some(view(None)),
+        present("in archive recovery"),
+        replica_pg(90, Some("a")),
+    );
+    s.peers = vec![peer("c", "replica", 100)];
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![]);
+    assert!(
+        d.reason.contains("c has a higher WAL position"),
+        "{}",
+        d.reason
+    );
+}
+
+#[test]
+fn failover_priority_breaks_ties() {
+    let mut s = snap(
+        "b",
+        Some(view(None)),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    );
+    let mut p = peer("c", "replica", 100);
+    p.tags.failover_priority = Some(5);
+    s.peers = vec![p];
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![]);
+    assert!(
+        d.reason.contains("higher failover_priority"),
+        "{}",
+        d.reason
+    );
+}
+
+#[test]
+fn old_primary_alive_blocks_race() {
+    let mut s = snap(
+        "b",
+        Some(view(None)),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    );
+    s.peers = vec![peer("a", "primary", 100)];
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![]);
+    assert!(
+        d.reason.contains("Primary (a) is still alive"),
+        "{}",
+        d.reason
+    );
+}
+
+#[test]
+fn lagging_standby_does_not_race() {
+    let mut v = view(None);
+    v.optime = Some(10_000_000);
+    let d = decide(&snap(
+        "b",
+        Some(v),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    ));
+    assert_eq!(d.actions, vec![]);
+    assert!(d.reason.contains("maximum_lag_on_failover"), "{}", d.reason);
+}
+
+#[test]
+fn nofailover_does_not_race() {
+    let mut s = snap(
+        "b",
+        Some(view(None)),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    );
+    s.tags.nofailover = true;
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![]);
+    assert!(d.reason.contains("nofailover"), "{}", d.reason);
+    s.tags.nofailover = false;
+    s.tags.failover_priority = Some(0);
+    assert_eq!(decide(&s).actions, vec![]);
+}
+
+#[test]
+fn lock_holder_promotes() {
+    let d = decide(&snap(
+        "b",
+        Some(view(Some("b"))),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    ));
+    assert_eq!(
+        d.actions,
+        vec![Action::RenewLeader, Action::Promote, Action::SyncSlots]
+    );
+    assert_eq!(
+        d.reason,
+        "promoted self to leader because I had the session lock"
+    );
+}
+
+#[test]
+fn lost_lease_demotes() {
+    let mut s = snap(
+        "a",
+        Some(view(Some("a"))),
+        present("in production"),
+        primary_pg(100),
+    );
+    s.renew_failed = true;
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::ImmediateNoLock)]);
+    assert_eq!(
+        d.reason,
+        "demoted self because failed to update leader lock in DCS"
+    );
+}
+
+#[test]
+fn dcs_unreachable_primary_demotes_offline() {
+    let d = decide(&snap("a", None, present("in production"), primary_pg(100)));
+    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::Offline)]);
+    assert_eq!(
+        d.reason,
+        "demoted self because DCS is not accessible and I was a leader"
+    );
+    let d = decide(&snap(
+        "b",
+        None,
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    ));
+    assert_eq!(d.actions, vec![]);
+    assert_eq!(d.reason, "DCS is not accessible");
+}
+
+#[test]
+fn primary_without_lock_demotes() {
+    let d = decide(&snap(
+        "a",
+        Some(view(Some("b"))),
+        present("in production"),
+        primary_pg(100),
+    ));
+    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::ImmediateNoLock)]);
+}
+
+#[test]
+fn crashed_postmaster_on_leader_restarts_in_place() {
+    let mut pg = PgState {
+        crashed: true,
+        ..Default::default()
+    };
+    let d = decide(&snap(
+        "a",
+        Some(view(Some("a"))),
+        present("in production"),
+        pg.clone(),
+    ));
+    assert_eq!(d.actions, vec![Action::RenewLeader, Action::StartPrimary]);
+    assert_eq!(d.reason, "starting primary after failure");
+    pg.start_failures = 3;
+    let d = decide(&snap(
+        "a",
+        Some(view(Some("a"))),
+        present("in production"),
+        pg,
+    ));
+    assert_eq!(d.actions, vec![Action::ReleaseLeader]);
+}
+
+#[test]
+fn former_primary_rewinds_or_reinitializes() {
+    let pg = PgState::default();
+    let d = decide(&snap(
+        "a",
+        Some(view(Some("b"))),
+        present("in production"),
+        pg.clone(),
+    ));
+    assert_eq!(d.actions, vec![Action::Rewind { leader: "b".into() }]);
+    let mut s = snap("a", Some(view(Some("b"))), present("in production"), pg);
+    s.use_pg_rewind = false;
+    let mut v = view(Some("b"));
+    v.history = vec![HistoryEntry {
+        timeline: 1,
+        switch_lsn: 40,
+        reason: "".into(),
+        timestamp: None,
+        new_leader: Some("b".into()),
+    }];
+    s.dcs = Some(v);
+    assert_eq!(
+        decide(&s).actions,
+        vec![Action::Reinitialize { from: "b".into() }]
+    );
+}
+
+#[test]
+fn stopped_replica_starts_following() {
+    let d = decide(&snap(
+        "b",
+        Some(view(Some("a"))),
+        present("shut down in recovery"),
+        PgState::default(),
+    ));
+    assert_eq!(
+        d.actions,
+        vec![Action::StartReplica {
+            leader: Some("a".into())
+        }]
+    );
+}
+
+#[test]
+fn foreign_system_identifier_is_fatal() {
+    let data = DataDir::Present {
+        sysid: "7999999999999999999".into(),
+        state: "shut down".into(),
+        timeline: 1,
+        checkpoint_lsn: 1,
+    };
+    let d = decide(&snap(
+        "b",
+        Some(view(Some("a"))),
+        data.clone(),
+        PgState::default(),
+    ));
+    assert!(
+        matches!(&d.actions[..], [Action::Fatal(m)] if m.contains("system ID mismatch")),
+        "{d:?}"
+    );
+    // Even as would-be leader: never started as primary.
+    let d = decide(&snap("b", Some(view(None)), data, primary_pg(5)));
+    assert!(matches!(&d.actions[..], [Action::Fatal(_)]), "{d:?}");
+}
+
+#[test]
+fn empty_data_dir_bootstraps_or_clones() {
+    let mut v = view(None);
+    v.initialize = None;
+    v.members.clear();
+    let d = decide(&snap(
+        "a",
+        Some(v.clone()),
+        DataDir::Empty,
+        PgState::default(),
+    ));
+    assert_eq!(d.actions, vec![Action::Bootstrap]);
+    let mut s = snap("a", Some(v), DataDir::Empty, PgState::default());
+    s.can_bootstrap = false;
+    assert_eq!(decide(&s).actions, vec![]);
+    let d = decide(&snap(
+        "c",
+        Some(view(Some("a"))),
+        DataDir::Empty,
+        PgState::default(),
+    ));
+    assert_eq!(d.actions, vec![Action::Basebackup { from: "a".into() }]);
+    assert_eq!(d.reason, "trying to bootstrap from leader 'a'");
+}
+
+#[test]
+fn primary_with_old_timeline_may_not_retake_lock() {
+    let mut v = view(None);
+    v.history = vec![HistoryEntry {
+        timeline: 1,
+        switch_lsn: 40,
+        reason: "".into(),
+        timestamp: None,
+        new_leader: Some("b".into()),
+    }];
+    let d = decide(&snap(
+        "a",
+        Some(v),
+        present("in production"),
+        primary_pg(100),
+    ));
+    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::ImmediateNoLock)]);
+}
+
+#[test]
+fn adopts_existing_data_when_initialize_missing() {
+    let mut v = view(Some("a"));
+    v.initialize = None;
+    let d = decide(&snap(
+        "a",
+        Some(v),
+        present("in production"),
+        primary_pg(100),
+    ));
+    assert_eq!(
+        d.actions[0],
+        Action::WriteInitialize("7000000000000000001".into())
+    );
+}
+
+#[test]
+fn pause_blocks_automatic_actions() {
+    let mut s = snap(
+        "b",
+        Some(view(None)),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    );
+    s.config.pause = true;
+    assert_eq!(decide(&s).actions, vec![]);
+    let mut s = snap("a", None, present("in production"), primary_pg(100));
+    s.config.pause = true;
+    assert_eq!(decide(&s).actions, vec![]);
+}

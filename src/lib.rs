@@ -1,0 +1,16 @@
+//! praetor: a high-availability agent for PostgreSQL and Citus, a drop-in for Patroni on etcd.
+//!
+//! See ARCHITECTURE.md for the module map and one HA cycle. In short: [`config`] reads Patroni's
+//! YAML; [`dcs`] speaks Patroni's etcd layout; [`postgres`] runs the local server; [`ha`] decides
+//! (pure) and drives (I/O); [`api`] serves Patroni's REST endpoints; [`ctl`] backs `praetorctl`;
+//! [`testbed`] starts local clusters for the demo and the integration tests.
+
+pub mod api;
+pub mod config;
+pub mod ctl;
+pub mod dcs;
+pub mod ha;
+pub mod logging;
+pub mod postgres;
+pub mod testbed;
+pub mod types;

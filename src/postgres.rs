@@ -1,0 +1,958 @@
+//! The local PostgreSQL server: data directory, initdb, pg_basebackup, pg_rewind, config files,
+//! the postmaster as a child process, state queries, promote and stop.
+//!
+//! The agent writes `postgresql.conf` itself before every start (it includes `postgresql.base.conf`,
+//! initdb's original, as Patroni does), so a config copied in by pg_basebackup or pg_rewind never
+//! decides how this server runs. Standby mode is PostgreSQL 12+'s `standby.signal` plus
+//! `primary_conninfo` / `primary_slot_name` (PostgreSQL docs, "Hot Standby").
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value as Json;
+use tokio::sync::{Mutex, Notify};
+
+use crate::config::{Config, Credentials, DynamicConfig, InitdbOption};
+use crate::ha::{DataDir, PgState};
+use crate::types::{slot_name_for, Lsn};
+
+/// GUCs that must be equal on all members: taken from the dynamic config only (Patroni §6.1), with
+/// Patroni's defaults.
+pub const CLUSTER_WIDE_GUCS: &[(&str, &str)] = &[
+    ("max_connections", "100"),
+    ("max_locks_per_transaction", "64"),
+    ("max_worker_processes", "8"),
+    ("max_prepared_transactions", "0"),
+    ("wal_level", "replica"),
+    ("track_commit_timestamp", "off"),
+    ("max_wal_senders", "10"),
+    ("max_replication_slots", "10"),
+    ("wal_keep_size", "128MB"),
+    ("wal_log_hints", "on"),
+];
+
+/// How to stop the postmaster (PostgreSQL's shutdown modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// SIGINT: roll back sessions, checkpoint, exit.
+    Fast,
+    /// SIGQUIT: exit at once; crash recovery at next start.
+    Immediate,
+}
+
+/// Where a standby streams from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upstream {
+    /// Member name (for logs and `following`).
+    pub name: String,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+/// Facts about the running server for GET /patroni.
+#[derive(Debug, Clone, Default)]
+pub struct ServerInfo {
+    /// `server_version_num`, e.g. 150004.
+    pub server_version: i64,
+    /// Postmaster start time, text.
+    pub postmaster_start_time: Option<String>,
+    /// Rows of pg_stat_replication: `{usename, application_name, client_addr, state, sync_state, sync_priority}`.
+    pub replication: Vec<Json>,
+    /// `replayed_timestamp` (replica), text.
+    pub replay_timestamp: Option<String>,
+    /// Wal receiver status (`streaming`, …) on a replica.
+    pub receiver_status: Option<String>,
+}
+
+/// One local PostgreSQL server managed by this agent.
+pub struct LocalPostgres {
+    cfg: Arc<Config>,
+    /// Directory of the PostgreSQL binaries.
+    pub bin_dir: PathBuf,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    child: Mutex<Option<tokio::process::Child>>,
+    stopping: AtomicBool,
+    crashed: AtomicBool,
+    following: std::sync::Mutex<Option<String>>,
+    /// Notified when the postmaster exits.
+    pub exited: Arc<Notify>,
+}
+
+/// Finds the PostgreSQL binaries: `bin_dir` if given, else the newest `/usr/lib/postgresql/*/bin`,
+/// else the directory of `postgres` on PATH.
+///
+/// # Errors
+/// None found: the message names the Debian package to install.
+pub fn find_bin_dir(configured: Option<&Path>) -> Result<PathBuf> {
+    if let Some(d) = configured {
+        if d.join("postgres").exists() {
+            return Ok(d.to_path_buf());
+        }
+        bail!("postgresql.bin_dir: {} has no postgres binary", d.display());
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("postgres").exists().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, p)) = versions.pop() {
+        return Ok(p);
+    }
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir);
+        if p.join("postgres").exists() && p.join("initdb").exists() {
+            return Ok(p.to_path_buf());
+        }
+    }
+    bail!("PostgreSQL server binaries not found: install them with `apt-get install postgresql-15` or set postgresql.bin_dir")
+}
+
+fn quote_guc(v: &Json) -> String {
+    match v {
+        Json::Bool(b) => if *b { "on" } else { "off" }.to_string(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''")),
+        other => format!("'{}'", other.to_string().replace('\'', "''")),
+    }
+}
+
+/// Quotes a libpq connection-string value.
+pub fn conninfo_value(v: &str) -> String {
+    format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// `host:port` → `(host, port)`; a listen address of `0.0.0.0`/`*`/`::` maps to 127.0.0.1 for local use.
+pub fn split_host_port(s: &str) -> (String, u16) {
+    let (h, p) = s.rsplit_once(':').unwrap_or((s, "5432"));
+    let first = h.split(',').next().unwrap_or("127.0.0.1").trim();
+    let host = match first {
+        "" | "*" | "0.0.0.0" | "::" => "127.0.0.1",
+        x => x,
+    };
+    (host.to_string(), p.parse().unwrap_or(5432))
+}
+
+impl LocalPostgres {
+    /// Creates the adapter.
+    ///
+    /// # Errors
+    /// No PostgreSQL binaries (see [`find_bin_dir`]).
+    pub fn new(cfg: Arc<Config>) -> Result<LocalPostgres> {
+        let bin_dir = find_bin_dir(cfg.postgresql.bin_dir.as_deref())?;
+        Ok(LocalPostgres {
+            data_dir: cfg.postgresql.data_dir.clone(),
+            cfg,
+            bin_dir,
+            child: Mutex::new(None),
+            stopping: AtomicBool::new(false),
+            crashed: AtomicBool::new(false),
+            following: std::sync::Mutex::new(None),
+            exited: Arc::new(Notify::new()),
+        })
+    }
+
+    fn bin(&self, name: &str) -> PathBuf {
+        self.bin_dir.join(name)
+    }
+
+    fn pgpass_path(&self) -> PathBuf {
+        self.cfg.postgresql.pgpass.clone().unwrap_or_else(|| {
+            let mut p = self.data_dir.clone().into_os_string();
+            p.push(".pgpass");
+            PathBuf::from(p)
+        })
+    }
+
+    /// Path of the server log (stdout/stderr of the postmaster): `<data_dir>.log`.
+    pub fn log_path(&self) -> PathBuf {
+        let mut p = self.data_dir.clone().into_os_string();
+        p.push(".log");
+        PathBuf::from(p)
+    }
+
+    /// Writes the pgpass file (mode 0600) with every configured password, so no password is ever
+    /// passed on a command line.
+    ///
+    /// # Errors
+    /// File not writable.
+    pub fn write_pgpass(&self) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let a = &self.cfg.postgresql.authentication;
+        let mut lines = String::new();
+        for c in [Some(&a.superuser), Some(&a.replication), a.rewind.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            if let (Some(u), Some(p)) = (&c.username, &c.password) {
+                let esc = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
+                lines.push_str(&format!("*:*:*:{}:{}\n", esc(u), esc(p)));
+            }
+        }
+        let path = self.pgpass_path();
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("writing pgpass file {}", path.display()))?;
+        std::io::Write::write_all(&mut f, lines.as_bytes())?;
+        Ok(())
+    }
+
+    fn command(&self, bin: &str) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(self.bin(bin));
+        c.env("PGPASSFILE", self.pgpass_path())
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Reads `pg_controldata`.
+    pub async fn data_dir_state(&self) -> DataDir {
+        let d = &self.data_dir;
+        match std::fs::read_dir(d) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return DataDir::Empty,
+            Err(e) => return DataDir::Unreadable(format!("{}: {e}", d.display())),
+            Ok(mut it) => {
+                if it.next().is_none() {
+                    return DataDir::Empty;
+                }
+            }
+        }
+        if !d.join("PG_VERSION").exists() || !d.join("global/pg_control").exists() {
+            return DataDir::Unreadable(format!(
+                "{} is not empty but holds no PostgreSQL data directory",
+                d.display()
+            ));
+        }
+        let out = match self.command("pg_controldata").arg(d).output().await {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).to_string(),
+            Ok(o) => {
+                return DataDir::Unreadable(format!(
+                    "pg_controldata failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ))
+            }
+            Err(e) => return DataDir::Unreadable(format!("running pg_controldata: {e}")),
+        };
+        let field = |name: &str| {
+            out.lines().find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|r| r.strip_prefix(':'))
+                    .map(|v| v.trim().to_string())
+            })
+        };
+        DataDir::Present {
+            sysid: field("Database system identifier").unwrap_or_default(),
+            state: field("Database cluster state").unwrap_or_default(),
+            timeline: field("Latest checkpoint's TimeLineID")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0),
+            checkpoint_lsn: field("Latest checkpoint location")
+                .and_then(|l| Lsn::parse(&l))
+                .map(|l| l.0)
+                .unwrap_or(0),
+        }
+    }
+
+    /// Runs initdb with `bootstrap.initdb` options; the superuser password goes through a temporary
+    /// file (`--pwfile`), never argv.
+    ///
+    /// # Errors
+    /// initdb failed; the message has its stderr.
+    pub async fn initdb(&self) -> Result<()> {
+        let mut cmd = self.command("initdb");
+        cmd.arg("-D").arg(&self.data_dir);
+        let su = &self.cfg.postgresql.authentication.superuser;
+        cmd.arg("-U")
+            .arg(su.username.as_deref().unwrap_or("postgres"));
+        let mut has_auth = false;
+        for o in &self.cfg.bootstrap.initdb {
+            match o {
+                InitdbOption::Flag(f) => {
+                    cmd.arg(format!("--{f}"));
+                }
+                InitdbOption::Pair(m) => {
+                    for (k, v) in m {
+                        has_auth |= k.starts_with("auth");
+                        let v = match v {
+                            serde_yaml::Value::String(s) => s.clone(),
+                            other => serde_yaml::to_string(other)
+                                .unwrap_or_default()
+                                .trim()
+                                .to_string(),
+                        };
+                        cmd.arg(format!("--{k}={v}"));
+                    }
+                }
+            }
+        }
+        if !has_auth {
+            cmd.arg("--auth-local=trust").arg("--auth-host=md5");
+        }
+        let pwfile = tempfile::NamedTempFile::new()?;
+        if let Some(p) = &su.password {
+            std::fs::write(pwfile.path(), p)?;
+            cmd.arg(format!("--pwfile={}", pwfile.path().display()));
+        }
+        let out = cmd.output().await.context("running initdb")?;
+        if !out.status.success() {
+            bail!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes postgresql.conf, pg_hba.conf and (for a standby) standby.signal.
+    ///
+    /// # Errors
+    /// Files not writable.
+    pub fn write_config(
+        &self,
+        dynamic: &DynamicConfig,
+        upstream: Option<&Upstream>,
+        standby: bool,
+    ) -> Result<()> {
+        let d = &self.data_dir;
+        let base = d.join("postgresql.base.conf");
+        let conf = d.join("postgresql.conf");
+        if !base.exists() {
+            if conf.exists()
+                && !std::fs::read_to_string(&conf)
+                    .unwrap_or_default()
+                    .contains("Managed by praetor")
+            {
+                std::fs::rename(&conf, &base)?;
+            } else {
+                std::fs::write(&base, "")?;
+            }
+        }
+        let mut params: BTreeMap<String, String> = BTreeMap::new();
+        for (k, v) in CLUSTER_WIDE_GUCS {
+            params.insert((*k).into(), (*v).into());
+        }
+        for (k, v) in &dynamic.postgresql.parameters {
+            params.insert(k.clone(), quote_guc(v));
+        }
+        for (k, v) in &self.cfg.postgresql.parameters {
+            if !CLUSTER_WIDE_GUCS.iter().any(|(n, _)| n == k) {
+                params.insert(k.clone(), quote_guc(v));
+            }
+        }
+        let listen = &self.cfg.postgresql.listen;
+        let (hosts, port) = listen.rsplit_once(':').unwrap_or((listen, "5432"));
+        params.insert(
+            "listen_addresses".into(),
+            quote_guc(&Json::String(hosts.to_string())),
+        );
+        params.insert("port".into(), port.to_string());
+        params.insert(
+            "cluster_name".into(),
+            quote_guc(&Json::String(self.cfg.scope.clone())),
+        );
+        params.insert("hot_standby".into(), "on".into());
+        if !params.contains_key("unix_socket_directories") {
+            let default_dir = Path::new("/var/run/postgresql");
+            let usable = default_dir.is_dir()
+                && nix::unistd::access(default_dir, nix::unistd::AccessFlags::W_OK).is_ok();
+            if !usable {
+                let dir = d.parent().unwrap_or(Path::new("/tmp"));
+                params.insert(
+                    "unix_socket_directories".into(),
+                    quote_guc(&Json::String(dir.display().to_string())),
+                );
+            }
+        }
+        if let Some(u) = upstream {
+            let rep = &self.cfg.postgresql.authentication.replication;
+            let ci = self.conninfo(&u.host, u.port, rep, "postgres");
+            params.insert("primary_conninfo".into(), quote_guc(&Json::String(ci)));
+            if dynamic.postgresql.use_slots {
+                params.insert(
+                    "primary_slot_name".into(),
+                    quote_guc(&Json::String(slot_name_for(&self.cfg.name))),
+                );
+            }
+        }
+        params.insert("recovery_target_timeline".into(), "'latest'".into());
+        let mut text = String::from(
+            "# Managed by praetor: rewritten before every start. Put local changes in postgresql.base.conf\n\
+             # or in the postgresql.parameters section of the praetor configuration.\n\
+             include_if_exists 'postgresql.base.conf'\n",
+        );
+        for (k, v) in &params {
+            text.push_str(&format!("{k} = {v}\n"));
+        }
+        std::fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
+        // postgresql.auto.conf may have come from another member (basebackup/rewind): keep only ours.
+        let auto = d.join("postgresql.auto.conf");
+        if auto.exists() {
+            let kept: String = std::fs::read_to_string(&auto)?
+                .lines()
+                .filter(|l| {
+                    !l.trim_start().starts_with("primary_conninfo")
+                        && !l.trim_start().starts_with("primary_slot_name")
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(&auto, kept)?;
+        }
+
+        let hba: &Vec<String> = if !self.cfg.postgresql.pg_hba.is_empty() {
+            &self.cfg.postgresql.pg_hba
+        } else {
+            &self.cfg.bootstrap.pg_hba
+        };
+        if !hba.is_empty() {
+            let mut t = String::from("# Managed by praetor (postgresql.pg_hba)\n");
+            for l in hba {
+                t.push_str(l);
+                t.push('\n');
+            }
+            std::fs::write(d.join("pg_hba.conf"), t)?;
+        }
+        let signal = d.join("standby.signal");
+        if standby {
+            std::fs::write(&signal, "")?;
+        } else if signal.exists() {
+            std::fs::remove_file(&signal)?;
+        }
+        let _ = std::fs::remove_file(d.join("recovery.signal"));
+        *self.following.lock().expect("not poisoned") = upstream.map(|u| u.name.clone());
+        Ok(())
+    }
+
+    /// The member this server is configured to stream from.
+    pub fn following(&self) -> Option<String> {
+        self.following.lock().expect("not poisoned").clone()
+    }
+
+    /// libpq connection string for `role` (password comes from the pgpass file).
+    pub fn conninfo(&self, host: &str, port: u16, role: &Credentials, dbname: &str) -> String {
+        let mut s = format!(
+            "host={} port={port} user={} dbname={dbname} application_name={} connect_timeout=3",
+            conninfo_value(host),
+            conninfo_value(role.username.as_deref().unwrap_or("postgres")),
+            conninfo_value(&self.cfg.name),
+        );
+        s.push_str(&format!(
+            " passfile={}",
+            conninfo_value(&self.pgpass_path().display().to_string())
+        ));
+        for (k, v) in [
+            ("sslmode", &role.sslmode),
+            ("sslcert", &role.sslcert),
+            ("sslkey", &role.sslkey),
+            ("sslrootcert", &role.sslrootcert),
+            ("channel_binding", &role.channel_binding),
+            ("gssencmode", &role.gssencmode),
+        ] {
+            if let Some(v) = v {
+                s.push_str(&format!(" {k}={}", conninfo_value(v)));
+            }
+        }
+        s
+    }
+
+    /// PID from `postmaster.pid` if that process is alive.
+    pub fn postmaster_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
+        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        alive.then_some(pid)
+    }
+
+    /// Starts the postmaster as our child and waits until it accepts connections or
+    /// `postgresql.pg_ctl_timeout` (60 s) passes. A standby in recovery counts as started once it
+    /// accepts read-only connections.
+    ///
+    /// # Errors
+    /// The postmaster exited or did not become ready in time (its log is named in the message).
+    pub async fn start(&self) -> Result<()> {
+        if self.postmaster_pid().is_some() {
+            return Ok(());
+        }
+        // A stale pid file from a killed postmaster is handled by postgres itself.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .with_context(|| format!("opening {}", self.log_path().display()))?;
+        let mut cmd = self.command("postgres");
+        cmd.arg("-D")
+            .arg(&self.data_dir)
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // Own process group: a Ctrl-C aimed at the agent does not reach the postmaster directly.
+        cmd.process_group(0);
+        self.stopping.store(false, Ordering::SeqCst);
+        self.crashed.store(false, Ordering::SeqCst);
+        let child = cmd.spawn().context("spawning postgres")?;
+        *self.child.lock().await = Some(child);
+        let timeout = Duration::from_secs(self.cfg.postgresql.pg_ctl_timeout.unwrap_or(60));
+        let started = Instant::now();
+        loop {
+            {
+                let mut guard = self.child.lock().await;
+                if let Some(c) = guard.as_mut() {
+                    if let Ok(Some(status)) = c.try_wait() {
+                        *guard = None;
+                        bail!(
+                            "postgres exited during start ({status}); see {}",
+                            self.log_path().display()
+                        );
+                    }
+                }
+            }
+            if self.connect().await.is_ok() {
+                self.spawn_exit_watch();
+                return Ok(());
+            }
+            if started.elapsed() > timeout {
+                bail!(
+                    "postgres did not accept connections within {timeout:?}; see {}",
+                    self.log_path().display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn spawn_exit_watch(&self) {
+        // The watcher polls the child so the HA loop is woken as soon as the postmaster dies.
+        let exited = self.exited.clone();
+        let pidfile = self.data_dir.join("postmaster.pid");
+        let Some(pid) = self.postmaster_pid() else {
+            return;
+        };
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+                let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map(|s| {
+                        s.rsplit(')')
+                            .next()
+                            .map(|r| r.trim_start().starts_with('Z'))
+                            .unwrap_or(false)
+                    })
+                    .unwrap_or(false);
+                if !alive || zombie || !pidfile.exists() {
+                    exited.notify_one();
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Reaps a dead child and reports whether the postmaster died without being asked to.
+    pub async fn check_crashed(&self) -> bool {
+        let mut guard = self.child.lock().await;
+        if let Some(c) = guard.as_mut() {
+            if let Ok(Some(_)) = c.try_wait() {
+                *guard = None;
+                if !self.stopping.load(Ordering::SeqCst) {
+                    self.crashed.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        self.crashed.load(Ordering::SeqCst)
+    }
+
+    /// Stops the postmaster and waits for it to exit.
+    ///
+    /// # Errors
+    /// It did not exit within `pg_ctl_timeout`.
+    pub async fn stop(&self, mode: StopMode) -> Result<()> {
+        self.stopping.store(true, Ordering::SeqCst);
+        let Some(pid) = self.postmaster_pid() else {
+            let _ = self.reap().await;
+            return Ok(());
+        };
+        let sig = match mode {
+            StopMode::Fast => nix::sys::signal::Signal::SIGINT,
+            StopMode::Immediate => nix::sys::signal::Signal::SIGQUIT,
+        };
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        let timeout = Duration::from_secs(self.cfg.postgresql.pg_ctl_timeout.unwrap_or(60));
+        let started = Instant::now();
+        loop {
+            self.reap().await;
+            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
+                self.crashed.store(false, Ordering::SeqCst);
+                return Ok(());
+            }
+            if started.elapsed() > timeout {
+                if mode == StopMode::Fast {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGQUIT,
+                    );
+                }
+                if started.elapsed() > timeout * 2 {
+                    bail!("postgres (pid {pid}) did not stop within {:?}", timeout * 2);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn reap(&self) -> Option<std::process::ExitStatus> {
+        let mut guard = self.child.lock().await;
+        if let Some(c) = guard.as_mut() {
+            if let Ok(Some(st)) = c.try_wait() {
+                *guard = None;
+                return Some(st);
+            }
+        }
+        None
+    }
+
+    /// Connects to the local server as the superuser.
+    ///
+    /// # Errors
+    /// Not reachable or authentication failed.
+    pub async fn connect(&self) -> Result<tokio_postgres::Client> {
+        let (host, port) = split_host_port(&self.cfg.postgresql.listen);
+        let su = &self.cfg.postgresql.authentication.superuser;
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&host)
+            .port(port)
+            .user(su.username.as_deref().unwrap_or("postgres"))
+            .dbname("postgres")
+            .application_name("praetor")
+            .connect_timeout(Duration::from_secs(3));
+        if let Some(p) = &su.password {
+            cfg.password(p);
+        }
+        let (client, conn) =
+            tokio::time::timeout(Duration::from_secs(3), cfg.connect(tokio_postgres::NoTls))
+                .await
+                .map_err(|_| {
+                    anyhow!("connecting to local PostgreSQL at {host}:{port}: timed out")
+                })??;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(client)
+    }
+
+    /// Queries role, timeline and LSNs of the running server.
+    ///
+    /// # Errors
+    /// Not running or query failed.
+    pub async fn query_state(&self) -> Result<(PgState, ServerInfo)> {
+        let c = self.connect().await?;
+        let row = c
+            .query_one(
+                "SELECT pg_is_in_recovery(),
+                        CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END,
+                        pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
+                        CASE WHEN pg_is_in_recovery()
+                             THEN COALESCE((SELECT received_tli FROM pg_stat_wal_receiver),
+                                           (SELECT timeline_id FROM pg_control_checkpoint()))
+                             ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,
+                        current_setting('server_version_num')::int,
+                        pg_postmaster_start_time()::text,
+                        (SELECT status FROM pg_stat_wal_receiver),
+                        pg_last_xact_replay_timestamp()::text",
+                &[],
+            )
+            .await
+            .context("querying server state")?;
+        let lsn = |i: usize| {
+            row.get::<_, Option<String>>(i)
+                .and_then(|s| Lsn::parse(&s))
+                .map(|l| l.0)
+        };
+        let state = PgState {
+            running: true,
+            in_recovery: row.get(0),
+            wal_lsn: lsn(1),
+            receive_lsn: lsn(2),
+            replay_lsn: lsn(3),
+            timeline: row.get::<_, Option<i32>>(4).map(|t| t as u32),
+            following: self.following(),
+            crashed: false,
+            start_failures: 0,
+        };
+        let mut info = ServerInfo {
+            server_version: row.get::<_, i32>(5) as i64,
+            postmaster_start_time: row.get(6),
+            receiver_status: row.get(7),
+            replay_timestamp: row.get(8),
+            replication: vec![],
+        };
+        if !state.in_recovery {
+            for r in c
+                .query(
+                    "SELECT usename::text, application_name, client_addr::text, state, sync_state, sync_priority
+                     FROM pg_stat_replication",
+                    &[],
+                )
+                .await
+                .unwrap_or_default()
+            {
+                info.replication.push(serde_json::json!({
+                    "usename": r.get::<_, Option<String>>(0),
+                    "application_name": r.get::<_, Option<String>>(1),
+                    "client_addr": r.get::<_, Option<String>>(2),
+                    "state": r.get::<_, Option<String>>(3),
+                    "sync_state": r.get::<_, Option<String>>(4),
+                    "sync_priority": r.get::<_, Option<i32>>(5),
+                }));
+            }
+        }
+        Ok((state, info))
+    }
+
+    /// Promotes the standby (`pg_promote(wait => true)`), waiting up to 60 s.
+    ///
+    /// # Errors
+    /// Promotion failed or timed out.
+    pub async fn promote(&self) -> Result<()> {
+        let c = self.connect().await?;
+        let ok: bool = c
+            .query_one("SELECT pg_promote(true, 60)", &[])
+            .await
+            .context("running pg_promote()")?
+            .get(0);
+        if !ok {
+            bail!("pg_promote() did not finish within 60 s");
+        }
+        let signal = self.data_dir.join("standby.signal");
+        let _ = std::fs::remove_file(signal);
+        *self.following.lock().expect("not poisoned") = None;
+        Ok(())
+    }
+
+    /// Creates or updates the superuser, replication and rewind roles (after bootstrap).
+    ///
+    /// # Errors
+    /// SQL failed.
+    pub async fn create_roles(&self) -> Result<()> {
+        let c = self.connect().await?;
+        let a = &self.cfg.postgresql.authentication;
+        let ident = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let su = a.superuser.username.as_deref().unwrap_or("postgres");
+        if let Some(p) = &a.superuser.password {
+            c.batch_execute(&format!(
+                "ALTER ROLE {} WITH SUPERUSER LOGIN PASSWORD {}",
+                ident(su),
+                lit(p)
+            ))
+            .await
+            .context("setting the superuser password")?;
+        }
+        let mut roles = vec![(&a.replication, "REPLICATION LOGIN")];
+        if let Some(r) = &a.rewind {
+            roles.push((r, "LOGIN"));
+        }
+        for (cred, attrs) in roles {
+            let Some(user) = cred.username.as_deref() else {
+                continue;
+            };
+            if user == su {
+                continue;
+            }
+            let pw = cred
+                .password
+                .as_deref()
+                .map(|p| format!(" PASSWORD {}", lit(p)))
+                .unwrap_or_default();
+            let sql = format!(
+                "DO $$BEGIN
+                   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {l}) THEN
+                     EXECUTE {alter};
+                   ELSE
+                     EXECUTE {create};
+                   END IF;
+                 END$$",
+                l = lit(user),
+                alter = lit(&format!("ALTER ROLE {} WITH {attrs}{pw}", ident(user))),
+                create = lit(&format!("CREATE ROLE {} WITH {attrs}{pw}", ident(user))),
+            );
+            c.batch_execute(&sql)
+                .await
+                .with_context(|| format!("creating role {user}"))?;
+        }
+        if let Some(r) = &a.rewind {
+            if let Some(user) = r.username.as_deref().filter(|u| *u != su) {
+                for f in [
+                    "pg_catalog.pg_ls_dir(text, boolean, boolean)",
+                    "pg_catalog.pg_stat_file(text, boolean)",
+                    "pg_catalog.pg_read_binary_file(text)",
+                    "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)",
+                ] {
+                    c.batch_execute(&format!("GRANT EXECUTE ON FUNCTION {f} TO {}", ident(user)))
+                        .await
+                        .with_context(|| format!("granting {f} to {user}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a base backup from `from` into the (empty) data directory.
+    ///
+    /// # Errors
+    /// pg_basebackup failed; the partial directory is removed.
+    pub async fn basebackup(&self, from: &Upstream) -> Result<()> {
+        let rep = &self.cfg.postgresql.authentication.replication;
+        let mut cmd = self.command("pg_basebackup");
+        cmd.arg("-D")
+            .arg(&self.data_dir)
+            .arg("-X")
+            .arg("stream")
+            .arg("-c")
+            .arg("fast")
+            .arg("-d")
+            .arg(self.conninfo(&from.host, from.port, rep, "postgres"));
+        if let Some(Json::Object(m)) = &self.cfg.postgresql.basebackup {
+            for (k, v) in m {
+                if k != "checkpoint" {
+                    cmd.arg(format!(
+                        "--{k}={}",
+                        v.as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| v.to_string())
+                    ));
+                }
+            }
+        }
+        let out = cmd.output().await.context("running pg_basebackup")?;
+        if !out.status.success() {
+            let _ = self.remove_data_dir();
+            bail!(
+                "pg_basebackup from {} failed: {}",
+                from.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Rewinds the stopped data directory to `from`'s timeline with pg_rewind (which runs crash
+    /// recovery in single-user mode first when the server was not shut down cleanly, PostgreSQL 13+).
+    ///
+    /// # Errors
+    /// pg_rewind failed.
+    pub async fn rewind(&self, from: &Upstream) -> Result<()> {
+        let a = &self.cfg.postgresql.authentication;
+        let role = a.rewind.as_ref().unwrap_or(&a.superuser);
+        let out = self
+            .command("pg_rewind")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg(format!(
+                "--source-server={}",
+                self.conninfo(&from.host, from.port, role, "postgres")
+            ))
+            .output()
+            .await
+            .context("running pg_rewind")?;
+        if !out.status.success() {
+            bail!(
+                "pg_rewind from {} failed: {}{}",
+                from.name,
+                String::from_utf8_lossy(&out.stderr).trim(),
+                String::from_utf8_lossy(&out.stdout).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes the data directory (before a fresh basebackup).
+    ///
+    /// # Errors
+    /// Not removable.
+    pub fn remove_data_dir(&self) -> Result<()> {
+        if self.data_dir.exists() {
+            std::fs::remove_dir_all(&self.data_dir)
+                .with_context(|| format!("removing {}", self.data_dir.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Moves a failed bootstrap's data directory aside to `<data_dir>.failed`.
+    pub fn move_aside_failed(&self) {
+        let mut p = self.data_dir.clone().into_os_string();
+        p.push(".failed");
+        let _ = std::fs::remove_dir_all(&p);
+        let _ = std::fs::rename(&self.data_dir, &p);
+    }
+
+    /// On the primary: creates a physical slot for each name in `wanted`, and drops inactive physical
+    /// slots that belong to no current member.
+    ///
+    /// # Errors
+    /// SQL failed.
+    pub async fn sync_slots(&self, wanted: &[String]) -> Result<()> {
+        let c = self.connect().await?;
+        let rows = c
+            .query("SELECT slot_name::text, active FROM pg_replication_slots WHERE slot_type = 'physical'", &[])
+            .await?;
+        let existing: Vec<(String, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        for w in wanted {
+            if !existing.iter().any(|(n, _)| n == w) {
+                c.execute("SELECT pg_create_physical_replication_slot($1, true)", &[w])
+                    .await
+                    .with_context(|| format!("creating replication slot {w}"))?;
+                tracing::info!("created physical replication slot {w}");
+            }
+        }
+        for (n, active) in existing {
+            if !active && !wanted.contains(&n) {
+                c.execute("SELECT pg_drop_replication_slot($1)", &[&n])
+                    .await
+                    .ok();
+                tracing::info!("dropped physical replication slot {n} of a member that left");
+            }
+        }
+        Ok(())
+    }
+
+    /// CHECKPOINT (before a graceful demote, to shorten the shutdown checkpoint).
+    pub async fn checkpoint(&self) {
+        if let Ok(c) = self.connect().await {
+            let _ = c.batch_execute("CHECKPOINT").await;
+        }
+    }
+
+    /// Reads the `.history` file of `timeline` and returns the switch row for `/history`:
+    /// `(parent timeline, switch LSN bytes, reason)`.
+    pub fn timeline_switch(&self, timeline: u32) -> Option<(u32, u64, String)> {
+        let path = self
+            .data_dir
+            .join("pg_wal")
+            .join(format!("{timeline:08X}.history"));
+        let text = std::fs::read_to_string(path).ok()?;
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty() && !l.starts_with('#'))?;
+        let mut parts = last.split('\t');
+        let tl: u32 = parts.next()?.trim().parse().ok()?;
+        let lsn = Lsn::parse(parts.next()?.trim())?.0;
+        let reason = parts.next().unwrap_or("").trim().to_string();
+        Some((tl, lsn, reason))
+    }
+}

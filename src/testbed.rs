@@ -1,0 +1,510 @@
+//! A local cluster on 127.0.0.1: one etcd and N praetor agents with their PostgreSQL servers, in a
+//! temporary directory. Used by `praetor demo` and by the integration tests, so both exercise the
+//! same real processes. Everything it starts is stopped when it is dropped.
+//!
+//! PostgreSQL refuses to run as root: when the caller is root, the directory is handed to the
+//! `postgres` OS user, the praetor binary is copied into it (the caller's build directory may not
+//! be readable by that user), and the agents run as that user.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::config::EtcdConfig;
+use crate::dcs::etcd::EtcdDcs;
+use crate::dcs::ClusterView;
+
+/// A free TCP port on 127.0.0.1 (bound and released).
+///
+/// # Errors
+/// No port could be bound.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// One agent of the testbed.
+pub struct AgentProc {
+    /// The agent process while it runs.
+    pub child: Option<Child>,
+    /// Its configuration file.
+    pub config: PathBuf,
+    /// Its log (stdout and stderr).
+    pub log: PathBuf,
+    /// REST API port.
+    pub rest_port: u16,
+    /// PostgreSQL port.
+    pub pg_port: u16,
+    /// Data directory.
+    pub data_dir: PathBuf,
+}
+
+/// Timing of the testbed's cluster (seconds).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Lease length.
+    pub ttl: u64,
+    /// Cycle period.
+    pub loop_wait: u64,
+    /// Retry budget.
+    pub retry_timeout: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            ttl: 30,
+            loop_wait: 10,
+            retry_timeout: 10,
+        }
+    }
+}
+
+/// A local etcd plus praetor agents.
+pub struct Testbed {
+    /// Root directory (removed on drop unless `keep` is set).
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    run_as: Option<(u32, u32)>,
+    exe: PathBuf,
+    etcd: Option<Child>,
+    /// etcd client port.
+    pub etcd_port: u16,
+    etcd_peer_port: u16,
+    /// Agents by name.
+    pub agents: BTreeMap<String, AgentProc>,
+    /// Scope name.
+    pub scope: String,
+    /// Timing written to every agent's bootstrap.dcs.
+    pub timing: Timing,
+    /// Extra YAML appended to the `bootstrap.dcs` section (indented by the caller with 4 spaces).
+    pub extra_dcs: String,
+}
+
+/// Finds `etcd`, or says which package provides it.
+///
+/// # Errors
+/// Not installed.
+pub fn find_etcd() -> Result<PathBuf> {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/bin", "/usr/local/bin"])
+    {
+        let p = Path::new(dir).join("etcd");
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    bail!("etcd is not installed: install it with `apt-get install etcd-server`")
+}
+
+fn postgres_user() -> Result<(u32, u32)> {
+    let u = nix::unistd::User::from_name("postgres")?
+        .ok_or_else(|| anyhow!("running as root needs the `postgres` OS user (install postgresql-15, which creates it)"))?;
+    Ok((u.uid.as_raw(), u.gid.as_raw()))
+}
+
+fn chown_r(path: &Path, uid: u32, gid: u32) -> Result<()> {
+    nix::unistd::chown(
+        path,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )?;
+    if path.is_dir() {
+        for e in std::fs::read_dir(path)? {
+            chown_r(&e?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+impl Testbed {
+    /// Creates the directory (under `/tmp`) and copies `praetor_exe` into it.
+    ///
+    /// # Errors
+    /// No `postgres` user while running as root; I/O errors.
+    pub fn new(praetor_exe: &Path, scope: &str, timing: Timing) -> Result<Testbed> {
+        let tmp = tempfile::Builder::new()
+            .prefix("praetor-")
+            .tempdir_in("/tmp")?;
+        let dir = tmp.path().to_path_buf();
+        let run_as = if nix::unistd::geteuid().is_root() {
+            Some(postgres_user()?)
+        } else {
+            None
+        };
+        std::fs::create_dir_all(dir.join("bin"))?;
+        let exe = dir.join("bin/praetor");
+        std::fs::copy(praetor_exe, &exe)
+            .with_context(|| format!("copying {}", praetor_exe.display()))?;
+        if let Some((uid, gid)) = run_as {
+            chown_r(&dir, uid, gid)?;
+        }
+        Ok(Testbed {
+            dir,
+            _tmp: Some(tmp),
+            run_as,
+            exe,
+            etcd: None,
+            etcd_port: free_port()?,
+            etcd_peer_port: free_port()?,
+            agents: BTreeMap::new(),
+            scope: scope.to_string(),
+            timing,
+            extra_dcs: String::new(),
+        })
+    }
+
+    /// Keeps the directory after drop (for inspecting logs).
+    pub fn keep(&mut self) {
+        if let Some(t) = self._tmp.take() {
+            let _ = t.keep();
+        }
+    }
+
+    fn as_user(&self, cmd: &mut Command) {
+        if let Some((uid, gid)) = self.run_as {
+            cmd.uid(uid).gid(gid).env("HOME", &self.dir);
+        }
+    }
+
+    /// The etcd endpoint URL.
+    pub fn etcd_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.etcd_port)
+    }
+
+    /// Starts (or restarts) etcd and waits until it answers.
+    ///
+    /// # Errors
+    /// etcd missing or not answering within 20 s.
+    pub async fn start_etcd(&mut self) -> Result<()> {
+        let etcd = find_etcd()?;
+        let data = self.dir.join("etcd");
+        std::fs::create_dir_all(&data)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("etcd.log"))?;
+        let peer = format!("http://127.0.0.1:{}", self.etcd_peer_port);
+        let mut cmd = Command::new(etcd);
+        cmd.arg("--name=praetor")
+            .arg(format!("--data-dir={}", data.display()))
+            .arg(format!("--listen-client-urls={}", self.etcd_url()))
+            .arg(format!("--advertise-client-urls={}", self.etcd_url()))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=praetor={peer}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0);
+        self.etcd = Some(cmd.spawn().context("starting etcd")?);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(d) = self.dcs().await {
+                if d.load().await.is_ok() {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "etcd did not answer within 20 s; see {}",
+                    self.dir.join("etcd.log").display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Stops etcd (SIGKILL) — the "etcd is down" fault.
+    pub fn stop_etcd(&mut self) {
+        if let Some(mut c) = self.etcd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// A DCS client on the scope's prefix.
+    ///
+    /// # Errors
+    /// Invalid endpoint.
+    pub async fn dcs(&self) -> Result<EtcdDcs> {
+        EtcdDcs::connect(
+            &EtcdConfig {
+                endpoints: vec![self.etcd_url()],
+                username: None,
+                password: None,
+            },
+            &format!("/service/{}/", self.scope),
+            "testbed",
+            Duration::from_secs(2),
+        )
+        .await
+    }
+
+    /// Reads the scope.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn view(&self) -> Result<ClusterView> {
+        self.dcs().await?.load().await
+    }
+
+    /// The YAML configuration of member `name`.
+    pub fn config_yaml(&self, name: &str, rest_port: u16, pg_port: u16, data_dir: &Path) -> String {
+        let t = self.timing;
+        format!(
+            r#"scope: {scope}
+namespace: /service/
+name: {name}
+restapi:
+  listen: 127.0.0.1:{rest_port}
+  connect_address: 127.0.0.1:{rest_port}
+etcd3:
+  hosts: 127.0.0.1:{etcd}
+bootstrap:
+  dcs:
+    ttl: {ttl}
+    loop_wait: {lw}
+    retry_timeout: {rt}
+    maximum_lag_on_failover: 1048576
+    postgresql:
+      use_pg_rewind: true
+      use_slots: true
+      parameters:
+        max_connections: 50
+        shared_buffers: 16MB
+{extra}  initdb:
+  - encoding: UTF8
+  - data-checksums
+postgresql:
+  listen: 127.0.0.1:{pg_port}
+  connect_address: 127.0.0.1:{pg_port}
+  data_dir: {data}
+  authentication:
+    superuser: {{username: postgres, password: super-secret}}
+    replication: {{username: replicator, password: rep-secret}}
+    rewind: {{username: rewind_user, password: rewind-secret}}
+  parameters:
+    unix_socket_directories: {sock}
+    fsync: 'off'
+    log_min_messages: warning
+  pg_hba:
+    - local all all trust
+    - host replication replicator 127.0.0.1/32 md5
+    - host all all 127.0.0.1/32 md5
+"#,
+            scope = self.scope,
+            etcd = self.etcd_port,
+            ttl = t.ttl,
+            lw = t.loop_wait,
+            rt = t.retry_timeout,
+            extra = self.extra_dcs,
+            data = data_dir.display(),
+            sock = self.dir.display(),
+        )
+    }
+
+    /// Writes member `name`'s configuration and starts its agent.
+    ///
+    /// # Errors
+    /// Spawn failed.
+    pub fn add_agent(&mut self, name: &str) -> Result<()> {
+        let rest_port = free_port()?;
+        let pg_port = free_port()?;
+        let data_dir = self.dir.join(format!("{name}-data"));
+        let config = self.dir.join(format!("{name}.yml"));
+        std::fs::write(
+            &config,
+            self.config_yaml(name, rest_port, pg_port, &data_dir),
+        )?;
+        let log = self.dir.join(format!("{name}.log"));
+        if let Some((uid, gid)) = self.run_as {
+            chown_r(&config, uid, gid)?;
+        }
+        self.agents.insert(
+            name.to_string(),
+            AgentProc {
+                child: None,
+                config,
+                log,
+                rest_port,
+                pg_port,
+                data_dir,
+            },
+        );
+        self.start_agent(name)
+    }
+
+    /// (Re)starts member `name`'s agent.
+    ///
+    /// # Errors
+    /// Unknown member or spawn failed.
+    pub fn start_agent(&mut self, name: &str) -> Result<()> {
+        let a = self
+            .agents
+            .get(name)
+            .ok_or_else(|| anyhow!("no member {name}"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&a.log)?;
+        if let Some((uid, gid)) = self.run_as {
+            chown_r(&a.log, uid, gid)?;
+        }
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg(&a.config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0);
+        self.as_user(&mut cmd);
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting agent {name}"))?;
+        self.agents.get_mut(name).expect("checked").child = Some(child);
+        Ok(())
+    }
+
+    /// Sends `sig` to member `name`'s agent (SIGKILL also reaps it).
+    pub fn signal_agent(&mut self, name: &str, sig: nix::sys::signal::Signal) {
+        if let Some(a) = self.agents.get_mut(name) {
+            if let Some(c) = a.child.as_mut() {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), sig);
+                if sig == nix::sys::signal::Signal::SIGKILL {
+                    let _ = c.wait();
+                    a.child = None;
+                }
+            }
+        }
+    }
+
+    /// PID of member `name`'s postmaster, from `postmaster.pid`.
+    pub fn postmaster_pid(&self, name: &str) -> Option<i32> {
+        let a = self.agents.get(name)?;
+        let text = std::fs::read_to_string(a.data_dir.join("postmaster.pid")).ok()?;
+        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+            .is_ok()
+            .then_some(pid)
+    }
+
+    /// kill -9 of member `name`'s agent and postmaster together.
+    pub fn kill_member(&mut self, name: &str) {
+        let pm = self.postmaster_pid(name);
+        self.signal_agent(name, nix::sys::signal::Signal::SIGKILL);
+        if let Some(pid) = pm {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+
+    /// Connects to member `name`'s PostgreSQL as the superuser.
+    ///
+    /// # Errors
+    /// Not reachable.
+    pub async fn pg(&self, name: &str) -> Result<tokio_postgres::Client> {
+        let a = self
+            .agents
+            .get(name)
+            .ok_or_else(|| anyhow!("no member {name}"))?;
+        let (c, conn) = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio_postgres::connect(
+                &format!(
+                    "host=127.0.0.1 port={} user=postgres password=super-secret dbname=postgres connect_timeout=2",
+                    a.pg_port
+                ),
+                tokio_postgres::NoTls,
+            ),
+        )
+        .await
+        .map_err(|_| anyhow!("connecting to {name}: timed out"))??;
+        tokio::spawn(conn);
+        Ok(c)
+    }
+
+    /// Waits until one member holds the leader key and `standbys` others report `streaming`.
+    /// Returns the leader's name.
+    ///
+    /// # Errors
+    /// Not reached within `timeout`.
+    pub async fn wait_healthy(&self, standbys: usize, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(v) = self.view().await {
+                if let Some(l) = &v.leader {
+                    let leader_running = v
+                        .member(&l.name)
+                        .is_some_and(|m| m.data.state == "running" && m.role() == "primary");
+                    let streaming = v
+                        .members
+                        .iter()
+                        .filter(|m| {
+                            m.name != l.name
+                                && m.data.replication_state.as_deref() == Some("streaming")
+                        })
+                        .count();
+                    if leader_running && streaming >= standbys {
+                        return Ok(l.name.clone());
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "no leader with {standbys} streaming standbys within {timeout:?} (logs in {})",
+                    self.dir.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Stops every agent (SIGTERM, then SIGKILL after 15 s) and every postmaster still running.
+    pub fn stop_all(&mut self) {
+        let names: Vec<String> = self.agents.keys().cloned().collect();
+        for n in &names {
+            self.signal_agent(n, nix::sys::signal::Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        for n in &names {
+            if let Some(a) = self.agents.get_mut(n) {
+                if let Some(c) = a.child.as_mut() {
+                    while Instant::now() < deadline {
+                        if let Ok(Some(_)) = c.try_wait() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            }
+            self.signal_agent(n, nix::sys::signal::Signal::SIGKILL);
+            if let Some(pid) = self.postmaster_pid(n) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGQUIT,
+                );
+                std::thread::sleep(Duration::from_millis(300));
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        self.stop_etcd();
+    }
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
