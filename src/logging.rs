@@ -23,7 +23,8 @@ pub fn init(cfg: Option<&LogConfig>) {
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
         let _ = b.json().try_init();
     } else {

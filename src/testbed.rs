@@ -315,6 +315,15 @@ postgresql:
     /// # Errors
     /// Spawn failed.
     pub fn add_agent(&mut self, name: &str) -> Result<()> {
+        self.configure_agent(name)?;
+        self.start_agent(name)
+    }
+
+    /// Writes member `name`'s configuration without starting it; returns its data directory.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn configure_agent(&mut self, name: &str) -> Result<PathBuf> {
         let rest_port = free_port()?;
         let pg_port = free_port()?;
         let data_dir = self.dir.join(format!("{name}-data"));
@@ -335,10 +344,27 @@ postgresql:
                 log,
                 rest_port,
                 pg_port,
-                data_dir,
+                data_dir: data_dir.clone(),
             },
         );
-        self.start_agent(name)
+        Ok(data_dir)
+    }
+
+    /// Runs `initdb` into `data_dir` as the user the agents run as: a data directory of another
+    /// cluster (another system identifier).
+    ///
+    /// # Errors
+    /// initdb failed.
+    pub fn initdb_foreign(&self, data_dir: &Path) -> Result<()> {
+        let bin = crate::postgres::find_bin_dir(None)?;
+        let mut cmd = Command::new(bin.join("initdb"));
+        cmd.arg("-D").arg(data_dir).arg("-U").arg("postgres").stdout(Stdio::null()).stderr(Stdio::null());
+        self.as_user(&mut cmd);
+        let st = cmd.status()?;
+        if !st.success() {
+            bail!("initdb into {} failed", data_dir.display());
+        }
+        Ok(())
     }
 
     /// (Re)starts member `name`'s agent.

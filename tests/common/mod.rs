@@ -1,0 +1,150 @@
+//! Helpers shared by the integration tests: a testbed with test timing, and a prober that tries a
+//! commit on every member every 100 ms and records which members accepted one in each round.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use praetor::testbed::{Testbed, Timing};
+
+/// ttl 10 s, loop_wait 2 s, retry_timeout 4 s: loop_wait + 2 * retry_timeout = ttl.
+pub const TIMING: Timing = Timing { ttl: 10, loop_wait: 2, retry_timeout: 4 };
+
+pub fn testbed(scope: &str) -> Testbed {
+    let exe = Path::new(env!("CARGO_BIN_EXE_praetor"));
+    Testbed::new(exe, scope, TIMING).expect("creating the testbed")
+}
+
+/// Starts etcd and `n` members and waits for one leader and n-1 streaming standbys.
+pub async fn three_member_group(scope: &str, n: usize) -> (Testbed, String) {
+    let mut tb = testbed(scope);
+    tb.start_etcd().await.expect("starting etcd");
+    for i in 1..=n {
+        tb.add_agent(&format!("m{i}")).expect("starting an agent");
+    }
+    let leader = match tb.wait_healthy(n - 1, Duration::from_secs(120)).await {
+        Ok(l) => l,
+        Err(e) => {
+            dump_logs(&tb);
+            panic!("{e:#}");
+        }
+    };
+    (tb, leader)
+}
+
+pub fn dump_logs(tb: &Testbed) {
+    for (n, a) in &tb.agents {
+        let log = std::fs::read_to_string(&a.log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        eprintln!("---- {n} ({}) ----", a.log.display());
+        for l in tail.iter().rev() {
+            eprintln!("{l}");
+        }
+    }
+}
+
+/// One probe round: the members whose commit succeeded, and when.
+#[derive(Debug, Clone)]
+pub struct Round {
+    pub at: Instant,
+    pub writable: Vec<String>,
+}
+
+/// Commits a numbered row on every member every 100 ms; records acknowledgements per round.
+pub struct Prober {
+    stop: Arc<AtomicBool>,
+    pub rounds: Arc<Mutex<Vec<Round>>>,
+    /// Acknowledged row ids per member.
+    pub acked: Arc<Mutex<BTreeMap<String, Vec<i64>>>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Prober {
+    pub async fn start(members: Vec<(String, u16)>) -> Prober {
+        let stop = Arc::new(AtomicBool::new(false));
+        let rounds = Arc::new(Mutex::new(Vec::new()));
+        let acked: Arc<Mutex<BTreeMap<String, Vec<i64>>>> = Arc::new(Mutex::new(BTreeMap::new()));
+        let (s, r, a) = (stop.clone(), rounds.clone(), acked.clone());
+        let handle = tokio::spawn(async move {
+            let mut clients: BTreeMap<String, tokio_postgres::Client> = BTreeMap::new();
+            let mut id: i64 = 0;
+            while !s.load(Ordering::SeqCst) {
+                let started = Instant::now();
+                let mut writable = Vec::new();
+                for (name, port) in &members {
+                    if !clients.get(name).is_some_and(|c| !c.is_closed()) {
+                        let conn = format!(
+                            "host=127.0.0.1 port={port} user=postgres password=super-secret dbname=postgres connect_timeout=1 options='-c statement_timeout=1000'"
+                        );
+                        match tokio::time::timeout(Duration::from_secs(1), tokio_postgres::connect(&conn, tokio_postgres::NoTls)).await {
+                            Ok(Ok((c, conn))) => {
+                                tokio::spawn(conn);
+                                let _ = c.batch_execute("SET synchronous_commit = local").await;
+                                clients.insert(name.clone(), c);
+                            }
+                            _ => continue,
+                        }
+                    }
+                    let c = &clients[name];
+                    id += 1;
+                    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&id, name];
+                    let q = c.execute("INSERT INTO probe(id, member) VALUES ($1, $2)", &params);
+                    if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), q).await {
+                        writable.push(name.clone());
+                        a.lock().unwrap().entry(name.clone()).or_default().push(id);
+                    }
+                }
+                r.lock().unwrap().push(Round { at: started, writable });
+                tokio::time::sleep(Duration::from_millis(100).saturating_sub(started.elapsed())).await;
+            }
+        });
+        Prober { stop, rounds, acked, handle: Some(handle) }
+    }
+
+    pub async fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+
+    /// Rounds in which more than one member acknowledged a commit.
+    pub fn split_brain_rounds(&self) -> Vec<Round> {
+        self.rounds.lock().unwrap().iter().filter(|r| r.writable.len() > 1).cloned().collect()
+    }
+
+    /// First round at or after `t` in which some member other than `except` was writable.
+    pub fn first_write_after(&self, t: Instant, except: &str) -> Option<(Instant, String)> {
+        self.rounds
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.at >= t)
+            .find_map(|r| r.writable.iter().find(|w| *w != except).map(|w| (r.at, w.clone())))
+    }
+}
+
+pub fn member_ports(tb: &Testbed) -> Vec<(String, u16)> {
+    tb.agents.iter().map(|(n, a)| (n.clone(), a.pg_port)).collect()
+}
+
+/// Waits for `f` to return Some within `timeout`, polling every 200 ms.
+pub async fn wait_for<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
