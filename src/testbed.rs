@@ -358,7 +358,12 @@ postgresql:
     pub fn initdb_foreign(&self, data_dir: &Path) -> Result<()> {
         let bin = crate::postgres::find_bin_dir(None)?;
         let mut cmd = Command::new(bin.join("initdb"));
-        cmd.arg("-D").arg(data_dir).arg("-U").arg("postgres").stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.arg("-D")
+            .arg(data_dir)
+            .arg("-U")
+            .arg("postgres")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         self.as_user(&mut cmd);
         let st = cmd.status()?;
         if !st.success() {

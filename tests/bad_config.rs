@@ -32,7 +32,10 @@ fn run(text: &str, validate: bool) -> (i32, String) {
     let out = cmd.arg(&path).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!err.contains("panicked"), "{err}");
-    (out.status.code().unwrap_or(-1), err.replace(&path.display().to_string(), "FILE"))
+    (
+        out.status.code().unwrap_or(-1),
+        err.replace(&path.display().to_string(), "FILE"),
+    )
 }
 
 #[test]
@@ -44,21 +47,59 @@ fn good_config_validates() {
 #[test]
 fn each_mistake_names_file_and_key_and_exits_2() {
     let cases: Vec<(String, &str, &str)> = vec![
-        (GOOD.replace("  data_dir: /nonexistent/praetor-test\n", ""), "postgresql.data_dir", "required key is missing"),
-        (GOOD.replace("scope: demo\n", ""), "scope", "required key is missing"),
-        (GOOD.replace("    ttl: 30", "    ttl: thirty"), "bootstrap.dcs.ttl", "invalid type"),
-        (GOOD.replace("  listen: 127.0.0.1:5432", "  listen: [1, 2]"), "postgresql.listen", "invalid type"),
-        (GOOD.replace("  hosts: 127.0.0.1:2379", "  hosts: zk://127.0.0.1:2181"), "etcd3.hosts", "unknown etcd address form"),
-        (GOOD.replace("  hosts: 127.0.0.1:2379", "  host: 127.0.0.1:port"), "etcd3.host", "unknown etcd address form"),
-        (GOOD.replace("    ttl: 30", "    ttl: 25"), "bootstrap.dcs.ttl", "loop_wait + 2 * retry_timeout"),
-        (GOOD.replace("  connect_address: 127.0.0.1:8008", "  connect_address: nowhere"), "restapi.connect_address", "expected host:port"),
+        (
+            GOOD.replace("  data_dir: /nonexistent/praetor-test\n", ""),
+            "postgresql.data_dir",
+            "required key is missing",
+        ),
+        (
+            GOOD.replace("scope: demo\n", ""),
+            "scope",
+            "required key is missing",
+        ),
+        (
+            GOOD.replace("    ttl: 30", "    ttl: thirty"),
+            "bootstrap.dcs.ttl",
+            "invalid type",
+        ),
+        (
+            GOOD.replace("  listen: 127.0.0.1:5432", "  listen: [1, 2]"),
+            "postgresql.listen",
+            "invalid type",
+        ),
+        (
+            GOOD.replace("  hosts: 127.0.0.1:2379", "  hosts: zk://127.0.0.1:2181"),
+            "etcd3.hosts",
+            "unknown etcd address form",
+        ),
+        (
+            GOOD.replace("  hosts: 127.0.0.1:2379", "  host: 127.0.0.1:port"),
+            "etcd3.host",
+            "unknown etcd address form",
+        ),
+        (
+            GOOD.replace("    ttl: 30", "    ttl: 25"),
+            "bootstrap.dcs.ttl",
+            "loop_wait + 2 * retry_timeout",
+        ),
+        (
+            GOOD.replace(
+                "  connect_address: 127.0.0.1:8008",
+                "  connect_address: nowhere",
+            ),
+            "restapi.connect_address",
+            "expected host:port",
+        ),
         ("scope: [unclosed\n".to_string(), "(file)", "not valid YAML"),
     ];
     for (text, key, what) in cases {
         for validate in [true, false] {
             let (code, err) = run(&text, validate);
             assert_eq!(code, 2, "{key}: {err}");
-            assert!(err.contains(&format!("FILE: {key}: ")), "expected key {key} in: {err}");
+            assert!(
+                err.contains(&format!("FILE: {key}: ")),
+                "expected key {key} in: {err}"
+            );
             assert!(err.contains(what), "expected {what:?} in: {err}");
             assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
         }
@@ -67,7 +108,11 @@ fn each_mistake_names_file_and_key_and_exits_2() {
 
 #[test]
 fn missing_file_exits_2() {
-    let out = Command::new(env!("CARGO_BIN_EXE_praetor")).arg("/nonexistent/praetor.yml").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_praetor"))
+        .arg("/nonexistent/praetor.yml")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/praetor.yml: (file): cannot read"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("/nonexistent/praetor.yml: (file): cannot read"));
 }

@@ -14,19 +14,39 @@ async fn three_agents_bootstrap_one_leader_two_streaming_standbys() {
 
     // The leader streams to both standbys.
     let c = tb.pg(&leader).await.unwrap();
-    let rows = c.query("SELECT application_name, state FROM pg_stat_replication ORDER BY 1", &[]).await.unwrap();
+    let rows = c
+        .query(
+            "SELECT application_name, state FROM pg_stat_replication ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
     let names: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names.iter().all(|(_, s)| s == "streaming"), "{names:?}");
-    let in_recovery: bool = c.query_one("SELECT pg_is_in_recovery()", &[]).await.unwrap().get(0);
+    let in_recovery: bool = c
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert!(!in_recovery);
     // initialize holds the leader's system identifier; config holds bootstrap.dcs.
-    let sysid: String = c.query_one("SELECT system_identifier::text FROM pg_control_system()", &[]).await.unwrap().get(0);
+    let sysid: String = c
+        .query_one(
+            "SELECT system_identifier::text FROM pg_control_system()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(view.initialize.as_deref(), Some(sysid.as_str()));
     assert_eq!(view.config.as_ref().unwrap().ttl, common::TIMING.ttl);
     // Each standby streams through its own replication slot.
     let slots: i64 = c
-        .query_one("SELECT count(*) FROM pg_replication_slots WHERE active AND slot_type = 'physical'", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_replication_slots WHERE active AND slot_type = 'physical'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -42,37 +62,94 @@ async fn three_agents_bootstrap_one_leader_two_streaming_standbys() {
             async move { http.get(u).send().await.unwrap().status().as_u16() }
         };
         let is_leader = *name == leader;
-        assert_eq!(code("/primary").await, if is_leader { 200 } else { 503 }, "{name} /primary");
-        assert_eq!(code("/master").await, if is_leader { 200 } else { 503 }, "{name} /master");
-        assert_eq!(code("/leader").await, if is_leader { 200 } else { 503 }, "{name} /leader");
-        assert_eq!(code("/replica").await, if is_leader { 503 } else { 200 }, "{name} /replica");
-        assert_eq!(code("/replica?lag=1MB").await, if is_leader { 503 } else { 200 }, "{name} /replica?lag");
-        assert_eq!(code("/replica?tag_nofailover=true").await, 503, "{name} tag filter");
+        assert_eq!(
+            code("/primary").await,
+            if is_leader { 200 } else { 503 },
+            "{name} /primary"
+        );
+        assert_eq!(
+            code("/master").await,
+            if is_leader { 200 } else { 503 },
+            "{name} /master"
+        );
+        assert_eq!(
+            code("/leader").await,
+            if is_leader { 200 } else { 503 },
+            "{name} /leader"
+        );
+        assert_eq!(
+            code("/replica").await,
+            if is_leader { 503 } else { 200 },
+            "{name} /replica"
+        );
+        assert_eq!(
+            code("/replica?lag=1MB").await,
+            if is_leader { 503 } else { 200 },
+            "{name} /replica?lag"
+        );
+        assert_eq!(
+            code("/replica?tag_nofailover=true").await,
+            503,
+            "{name} tag filter"
+        );
         assert_eq!(code("/read-only").await, 200, "{name} /read-only");
         assert_eq!(code("/health").await, 200, "{name} /health");
         assert_eq!(code("/liveness").await, 200, "{name} /liveness");
         assert_eq!(code("/readiness").await, 200, "{name} /readiness");
         assert_eq!(code("/no-such-check").await, 503, "{name} unknown path");
-        let p: serde_json::Value = http.get(url("/patroni")).send().await.unwrap().json().await.unwrap();
+        let p: serde_json::Value = http
+            .get(url("/patroni"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(p["role"], if is_leader { "primary" } else { "replica" });
         assert_eq!(p["state"], "running");
         assert_eq!(p["patroni"]["scope"], "boot");
         assert_eq!(p["database_system_identifier"], sysid.as_str());
-        let cl: serde_json::Value = http.get(url("/cluster")).send().await.unwrap().json().await.unwrap();
+        let cl: serde_json::Value = http
+            .get(url("/cluster"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(cl["members"].as_array().unwrap().len(), 3);
-        let cfg: serde_json::Value = http.get(url("/config")).send().await.unwrap().json().await.unwrap();
+        let cfg: serde_json::Value = http
+            .get(url("/config"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(cfg["ttl"], common::TIMING.ttl);
     }
 
     // praetorctl list: Patroni's table.
     let out = Command::new(env!("CARGO_BIN_EXE_praetorctl"))
-        .args(["--dcs-url", &format!("etcd3://127.0.0.1:{}", tb.etcd_port), "list", "boot"])
+        .args([
+            "--dcs-url",
+            &format!("etcd3://127.0.0.1:{}", tb.etcd_port),
+            "list",
+            "boot",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let table = String::from_utf8(out.stdout).unwrap();
     println!("{table}");
-    assert!(table.starts_with(&format!("+ Cluster: boot ({sysid}) ")), "{table}");
+    assert!(
+        table.starts_with(&format!("+ Cluster: boot ({sysid}) ")),
+        "{table}"
+    );
     assert!(table.contains("| Member | Host "), "{table}");
     assert_eq!(table.matches("| Leader ").count(), 1, "{table}");
     assert_eq!(table.matches("| streaming |").count(), 2, "{table}");

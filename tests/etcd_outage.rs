@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 async fn primary_demotes_when_etcd_is_gone_and_group_recovers() {
     let (mut tb, leader) = common::three_member_group("outage", 3).await;
     let c = tb.pg(&leader).await.unwrap();
-    c.batch_execute("CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())")
-        .await
-        .unwrap();
+    c.batch_execute(
+        "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
+    )
+    .await
+    .unwrap();
     drop(c);
     let mut prober = common::Prober::start(common::member_ports(&tb)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -34,11 +36,21 @@ async fn primary_demotes_when_etcd_is_gone_and_group_recovers() {
     assert!(took < ttl, "demotion took {took:?}, not within ttl {ttl:?}");
     // It is read-only, not stopped: it still answers queries.
     let rc = tb.pg(&leader).await.unwrap();
-    let rec: bool = rc.query_one("SELECT pg_is_in_recovery()", &[]).await.unwrap().get(0);
+    let rec: bool = rc
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert!(rec);
     // Nobody accepts writes while etcd is down.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(prober.rounds.lock().unwrap().iter().filter(|r| r.at > read_only_at).all(|r| r.writable.is_empty()));
+    assert!(prober
+        .rounds
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.at > read_only_at)
+        .all(|r| r.writable.is_empty()));
 
     tb.start_etcd().await.unwrap();
     let l = match tb.wait_healthy(2, Duration::from_secs(90)).await {

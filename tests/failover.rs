@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 async fn leader_killed_another_member_takes_over_without_split_brain() {
     let (mut tb, old) = common::three_member_group("failover", 3).await;
     let c = tb.pg(&old).await.unwrap();
-    c.batch_execute("CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())")
-        .await
-        .unwrap();
+    c.batch_execute(
+        "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
+    )
+    .await
+    .unwrap();
     drop(c);
     let mut prober = common::Prober::start(common::member_ports(&tb)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -31,13 +33,20 @@ async fn leader_killed_another_member_takes_over_without_split_brain() {
         common::dump_logs(&tb);
         panic!("no new leader after killing {old}");
     };
-    let first_write = common::wait_for(Duration::from_secs(30), || async { prober.first_write_after(killed_at, &old) }).await;
+    let first_write = common::wait_for(Duration::from_secs(30), || async {
+        prober.first_write_after(killed_at, &old)
+    })
+    .await;
     let Some((at, writer)) = first_write else {
         common::dump_logs(&tb);
         panic!("no member accepted writes after killing {old}");
     };
     assert_eq!(writer, new_leader);
-    println!("writes accepted on {writer} {:?} after the kill (ttl {} s)", at - killed_at, common::TIMING.ttl);
+    println!(
+        "writes accepted on {writer} {:?} after the kill (ttl {} s)",
+        at - killed_at,
+        common::TIMING.ttl
+    );
 
     // The killed member comes back as a standby on the new timeline.
     tb.start_agent(&old).unwrap();
@@ -59,8 +68,18 @@ async fn leader_killed_another_member_takes_over_without_split_brain() {
     assert!(leader_tl >= 2, "promotion must start a new timeline");
     assert_eq!(back.data.timeline, Some(leader_tl));
     let rc = tb.pg(&old).await.unwrap();
-    let rec: bool = rc.query_one("SELECT pg_is_in_recovery()", &[]).await.unwrap().get(0);
+    let rec: bool = rc
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert!(rec, "the former leader must run as a standby");
     // /history records the timeline switch.
-    assert!(v.history.iter().any(|h| h.new_leader.as_deref() == Some(new_leader.as_str())), "{:?}", v.history);
+    assert!(
+        v.history
+            .iter()
+            .any(|h| h.new_leader.as_deref() == Some(new_leader.as_str())),
+        "{:?}",
+        v.history
+    );
 }

@@ -11,11 +11,20 @@ use std::time::{Duration, Instant};
 use praetor::testbed::{Testbed, Timing};
 
 /// ttl 10 s, loop_wait 2 s, retry_timeout 4 s: loop_wait + 2 * retry_timeout = ttl.
-pub const TIMING: Timing = Timing { ttl: 10, loop_wait: 2, retry_timeout: 4 };
+pub const TIMING: Timing = Timing {
+    ttl: 10,
+    loop_wait: 2,
+    retry_timeout: 4,
+};
 
 pub fn testbed(scope: &str) -> Testbed {
     let exe = Path::new(env!("CARGO_BIN_EXE_praetor"));
-    Testbed::new(exe, scope, TIMING).expect("creating the testbed")
+    let mut tb = Testbed::new(exe, scope, TIMING).expect("creating the testbed");
+    if std::env::var_os("PRAETOR_TEST_KEEP").is_some() {
+        tb.keep();
+        eprintln!("keeping {}", tb.dir.display());
+    }
+    tb
 }
 
 /// Starts etcd and `n` members and waits for one leader and n-1 streaming standbys.
@@ -79,7 +88,12 @@ impl Prober {
                         let conn = format!(
                             "host=127.0.0.1 port={port} user=postgres password=super-secret dbname=postgres connect_timeout=1 options='-c statement_timeout=1000'"
                         );
-                        match tokio::time::timeout(Duration::from_secs(1), tokio_postgres::connect(&conn, tokio_postgres::NoTls)).await {
+                        match tokio::time::timeout(
+                            Duration::from_secs(1),
+                            tokio_postgres::connect(&conn, tokio_postgres::NoTls),
+                        )
+                        .await
+                        {
                             Ok(Ok((c, conn))) => {
                                 tokio::spawn(conn);
                                 let _ = c.batch_execute("SET synchronous_commit = local").await;
@@ -97,11 +111,20 @@ impl Prober {
                         a.lock().unwrap().entry(name.clone()).or_default().push(id);
                     }
                 }
-                r.lock().unwrap().push(Round { at: started, writable });
-                tokio::time::sleep(Duration::from_millis(100).saturating_sub(started.elapsed())).await;
+                r.lock().unwrap().push(Round {
+                    at: started,
+                    writable,
+                });
+                tokio::time::sleep(Duration::from_millis(100).saturating_sub(started.elapsed()))
+                    .await;
             }
         });
-        Prober { stop, rounds, acked, handle: Some(handle) }
+        Prober {
+            stop,
+            rounds,
+            acked,
+            handle: Some(handle),
+        }
     }
 
     pub async fn stop(&mut self) {
@@ -113,7 +136,13 @@ impl Prober {
 
     /// Rounds in which more than one member acknowledged a commit.
     pub fn split_brain_rounds(&self) -> Vec<Round> {
-        self.rounds.lock().unwrap().iter().filter(|r| r.writable.len() > 1).cloned().collect()
+        self.rounds
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.writable.len() > 1)
+            .cloned()
+            .collect()
     }
 
     /// First round at or after `t` in which some member other than `except` was writable.
@@ -123,12 +152,20 @@ impl Prober {
             .unwrap()
             .iter()
             .filter(|r| r.at >= t)
-            .find_map(|r| r.writable.iter().find(|w| *w != except).map(|w| (r.at, w.clone())))
+            .find_map(|r| {
+                r.writable
+                    .iter()
+                    .find(|w| *w != except)
+                    .map(|w| (r.at, w.clone()))
+            })
     }
 }
 
 pub fn member_ports(tb: &Testbed) -> Vec<(String, u16)> {
-    tb.agents.iter().map(|(n, a)| (n.clone(), a.pg_port)).collect()
+    tb.agents
+        .iter()
+        .map(|(n, a)| (n.clone(), a.pg_port))
+        .collect()
 }
 
 /// Waits for `f` to return Some within `timeout`, polling every 200 ms.

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Makes sure what praetor's demo and tests need is installed: etcd (etcd-server), protoc
+# (protobuf-compiler, needed to build the etcd client) and the PostgreSQL server (postgresql-15).
+# As root it installs what is missing with apt-get; otherwise it says what to install and fails.
+set -euo pipefail
+
+missing=()
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null 2>&1; then
+  missing+=(postgresql-15)
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is not installed: install a Rust toolchain (https://rustup.rs) first" >&2
+  exit 1
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing: ${missing[*]}. Install them with: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+pkgs=()
+for p in "${missing[@]}"; do
+  if [ "$p" = postgresql-15 ] && ! apt-cache show postgresql-15 >/dev/null 2>&1; then
+    p=postgresql   # Ubuntu releases without 15: any PostgreSQL >= 13 works
+  fi
+  pkgs+=("$p")
+done
+apt-get install -y -q --no-install-recommends "${pkgs[@]}"
