@@ -479,15 +479,16 @@ impl LocalPostgres {
         alive.then_some(pid)
     }
 
-    /// Starts the postmaster as our child and waits until it accepts connections or
-    /// `postgresql.pg_ctl_timeout` (60 s) passes. A standby in recovery counts as started once it
-    /// accepts read-only connections.
+    /// Starts the postmaster as our child and waits up to `wait` for it to accept connections.
+    /// Returns `Ok(true)` when it does, `Ok(false)` when it is still starting (crash recovery, or a
+    /// standby not yet consistent): the HA loop keeps running and observes it as `starting`, so a
+    /// slow start never holds up lease renewal.
     ///
     /// # Errors
-    /// The postmaster exited or did not become ready in time (its log is named in the message).
-    pub async fn start(&self) -> Result<()> {
+    /// The postmaster exited during start (its log is named in the message).
+    pub async fn start(&self, wait: Duration) -> Result<bool> {
         if self.postmaster_pid().is_some() {
-            return Ok(());
+            return Ok(self.connect().await.is_ok());
         }
         // A stale pid file from a killed postmaster is handled by postgres itself.
         let log = std::fs::OpenOptions::new()
@@ -506,7 +507,6 @@ impl LocalPostgres {
         self.crashed.store(false, Ordering::SeqCst);
         let child = cmd.spawn().context("spawning postgres")?;
         *self.child.lock().await = Some(child);
-        let timeout = Duration::from_secs(self.cfg.postgresql.pg_ctl_timeout.unwrap_or(60));
         let started = Instant::now();
         loop {
             {
@@ -523,13 +523,11 @@ impl LocalPostgres {
             }
             if self.connect().await.is_ok() {
                 self.spawn_exit_watch();
-                return Ok(());
+                return Ok(true);
             }
-            if started.elapsed() > timeout {
-                bail!(
-                    "postgres did not accept connections within {timeout:?}; see {}",
-                    self.log_path().display()
-                );
+            if started.elapsed() > wait && self.postmaster_pid().is_some() {
+                self.spawn_exit_watch();
+                return Ok(false);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -684,6 +682,7 @@ impl LocalPostgres {
         };
         let state = PgState {
             running: true,
+            starting: false,
             in_recovery: row.get(0),
             wal_lsn: lsn(1),
             receive_lsn: lsn(2),

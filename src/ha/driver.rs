@@ -240,6 +240,7 @@ impl Driver {
             return (
                 PgState {
                     crashed,
+                    starting: false,
                     start_failures: self.start_failures,
                     following: self.pg.following(),
                     ..Default::default()
@@ -257,6 +258,7 @@ impl Driver {
                 (
                     PgState {
                         running: false,
+                        starting: true,
                         start_failures: self.start_failures,
                         following: self.pg.following(),
                         ..Default::default()
@@ -357,6 +359,13 @@ impl Driver {
             starting_for: None,
         };
         if let Some(v) = &view {
+            if v.member(&self.cfg.name).is_none() {
+                // Announce ourselves before any long action, so the leader creates our slot.
+                let (pg, info) = (snap.pg.clone(), ServerInfo::default());
+                if let Err(e) = self.touch_member(&pg, &info).await {
+                    tracing::warn!("publishing the member key: {e:#}");
+                }
+            }
             if v.leader.is_none() && snap.pg.running {
                 snap.peers = self.poll_peers(v).await;
             }
@@ -398,6 +407,8 @@ impl Driver {
         };
         if pg.running {
             self.state = MemberState::Running;
+        } else if pg.starting {
+            self.state = MemberState::Starting;
         } else if !matches!(
             self.state,
             MemberState::CreatingReplica
@@ -522,10 +533,20 @@ impl Driver {
     async fn start(&mut self, upstream: Option<&Upstream>, standby: bool) -> Result<()> {
         self.pg.write_config(&self.dynamic, upstream, standby)?;
         self.state = MemberState::Starting;
-        match self.pg.start().await {
-            Ok(()) => {
+        // Never wait longer than one cycle: the loop must keep renewing the lease.
+        let wait = Duration::from_secs(
+            self.cfg
+                .postgresql
+                .pg_ctl_timeout
+                .unwrap_or(60)
+                .min(self.dynamic.loop_wait.max(2)),
+        );
+        match self.pg.start(wait).await {
+            Ok(ready) => {
                 self.start_failures = 0;
-                self.state = MemberState::Running;
+                if ready {
+                    self.state = MemberState::Running;
+                }
                 Ok(())
             }
             Err(e) => {
@@ -812,7 +833,13 @@ impl Driver {
 
     async fn bootstrap_steps(&mut self) -> Result<()> {
         self.pg.initdb().await?;
-        self.start(None, false).await?;
+        // No lease is held yet, so waiting for the first start is safe.
+        self.pg.write_config(&self.dynamic, None, false)?;
+        let timeout = Duration::from_secs(self.cfg.postgresql.pg_ctl_timeout.unwrap_or(60));
+        if !self.pg.start(timeout).await? {
+            anyhow::bail!("PostgreSQL did not accept connections within {timeout:?} after initdb");
+        }
+        self.state = MemberState::Running;
         self.pg.create_roles().await?;
         let DataDir::Present { sysid, .. } = self.pg.data_dir_state().await else {
             anyhow::bail!("data directory unreadable after initdb");

@@ -59,6 +59,9 @@ pub struct PgState {
     pub replay_lsn: Option<u64>,
     /// Member name in `primary_conninfo` the server currently streams from (as configured by us).
     pub following: Option<String>,
+    /// The postmaster is alive but does not accept connections yet (crash recovery, or a standby
+    /// that has not reached a consistent state).
+    pub starting: bool,
     /// The postmaster exited without being asked to since the last cycle.
     pub crashed: bool,
     /// Consecutive failed start attempts.
@@ -253,7 +256,16 @@ pub fn decide(s: &Snapshot) -> Decision {
         pre.push(Action::WriteConfig);
     }
 
-    let d = if !s.pg.running {
+    let d = if s.pg.starting {
+        if i_lead && !s.renew_failed {
+            decide_with(
+                vec![Action::RenewLeader],
+                "updated leader lock while PostgreSQL is starting",
+            )
+        } else {
+            decide_with(vec![], "waiting for PostgreSQL to start")
+        }
+    } else if !s.pg.running {
         not_running(s, view, i_lead)
     } else if leader.is_none() {
         unhealthy_cluster(s, view)

@@ -460,3 +460,26 @@ fn pause_blocks_automatic_actions() {
     s.config.pause = true;
     assert_eq!(decide(&s).actions, vec![]);
 }
+
+#[test]
+fn starting_server_is_waited_for() {
+    let pg = PgState {
+        starting: true,
+        ..Default::default()
+    };
+    let d = decide(&snap(
+        "a",
+        Some(view(Some("a"))),
+        present("in production"),
+        pg.clone(),
+    ));
+    assert_eq!(d.actions, vec![Action::RenewLeader]);
+    let d = decide(&snap(
+        "b",
+        Some(view(Some("a"))),
+        present("in archive recovery"),
+        pg,
+    ));
+    assert_eq!(d.actions, vec![]);
+    assert_eq!(d.reason, "waiting for PostgreSQL to start");
+}
