@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Makes sure what praetor's demo and tests need is installed: etcd (etcd-server), protoc
 # (protobuf-compiler, needed to build the etcd client) and the PostgreSQL server (postgresql-15).
+# With --test also haproxy (the routing test drives a real HAProxy).
 # As root it installs what is missing with apt-get; otherwise it says what to install and fails.
 set -euo pipefail
 
 missing=()
+if [ "${1:-}" = --test ] && ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
+  missing+=(haproxy)
+fi
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null 2>&1; then

@@ -3,5 +3,5 @@
 # that start real etcd and PostgreSQL processes on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh --test
 cargo test --locked "$@"
