@@ -136,28 +136,12 @@ pub fn patroni_json(shared: &Shared, st: &NodeStatus) -> Value {
 /// The `/cluster` body for a group view (reference §4.2). `ttl`-independent; lag in bytes vs
 /// `status.optime`, LSNs as `X/Y` text, `"unknown"` when a member published none.
 pub fn cluster_json(scope: &str, view: &ClusterView) -> Value {
-    let leader = view.leader.as_ref().map(|l| l.name.as_str());
-    let sync = view.sync.as_ref().map(|s| s.members()).unwrap_or_default();
     let members: Vec<Value> = view
         .members
         .iter()
         .map(|m| {
-            let is_leader = Some(m.name.as_str()) == leader;
-            let role = if is_leader {
-                "leader"
-            } else if sync.contains(&m.name) {
-                "sync_standby"
-            } else {
-                "replica"
-            };
-            let state = if is_leader {
-                m.data.state.clone()
-            } else {
-                m.data
-                    .replication_state
-                    .clone()
-                    .unwrap_or_else(|| m.data.state.clone())
-            };
+            let (role, state) = view.cluster_role_and_state(m);
+            let is_leader = role == "leader";
             let mut o =
                 json!({"name": m.name, "role": role, "state": state, "api_url": m.data.api_url});
             let obj = o.as_object_mut().expect("object");

@@ -38,26 +38,15 @@ struct Row {
 }
 
 fn rows_for(group: Option<u32>, view: &ClusterView) -> Vec<Row> {
-    let leader = view.leader.as_ref().map(|l| l.name.as_str());
-    let sync = view.sync.as_ref().map(|s| s.members()).unwrap_or_default();
     view.members
         .iter()
         .map(|m| {
-            let is_leader = Some(m.name.as_str()) == leader;
-            let role = if is_leader {
-                "Leader"
-            } else if sync.contains(&m.name) {
-                "Sync Standby"
-            } else {
-                "Replica"
-            };
-            let state = if is_leader {
-                m.data.state.clone()
-            } else {
-                m.data
-                    .replication_state
-                    .clone()
-                    .unwrap_or_else(|| m.data.state.clone())
+            let (role, state) = view.cluster_role_and_state(m);
+            let is_leader = role == "leader";
+            let role = match role {
+                "leader" => "Leader",
+                "sync_standby" => "Sync Standby",
+                _ => "Replica",
             };
             let lag = if is_leader {
                 String::new()

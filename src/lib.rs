@@ -5,6 +5,8 @@
 //! (pure) and drives (I/O); [`api`] serves Patroni's REST endpoints; [`ctl`] backs `praetorctl`;
 //! [`testbed`] starts local clusters for the demo and the integration tests.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod config;
 pub mod ctl;

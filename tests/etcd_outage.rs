@@ -8,14 +8,7 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn primary_demotes_when_etcd_is_gone_and_group_recovers() {
     let (mut tb, leader) = common::three_member_group("outage", 3).await;
-    let c = tb.pg(&leader).await.unwrap();
-    c.batch_execute(
-        "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
-    )
-    .await
-    .unwrap();
-    drop(c);
-    let mut prober = common::Prober::start(common::member_ports(&tb)).await;
+    let mut prober = common::start_probing(&tb, &leader).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let stopped_at = Instant::now();

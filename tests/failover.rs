@@ -9,14 +9,7 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_killed_another_member_takes_over_without_split_brain() {
     let (mut tb, old) = common::three_member_group("failover", 3).await;
-    let c = tb.pg(&old).await.unwrap();
-    c.batch_execute(
-        "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
-    )
-    .await
-    .unwrap();
-    drop(c);
-    let mut prober = common::Prober::start(common::member_ports(&tb)).await;
+    let mut prober = common::start_probing(&tb, &old).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let killed_at = Instant::now();

@@ -16,7 +16,11 @@ impl Drop for Haproxy {
 }
 
 fn haproxy_bin() -> String {
-    for p in ["/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy"] {
+    for p in [
+        "/usr/sbin/haproxy",
+        "/usr/bin/haproxy",
+        "/usr/local/sbin/haproxy",
+    ] {
         if std::path::Path::new(p).exists() {
             return p.to_string();
         }
@@ -27,12 +31,18 @@ fn haproxy_bin() -> String {
 /// `(port, pg_is_in_recovery, server port)` through HAProxy, or None when no backend is up.
 async fn through(port: u16) -> Option<(bool, i32)> {
     let conn = format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname=postgres connect_timeout=2");
-    let (c, conn) = tokio::time::timeout(Duration::from_secs(3), tokio_postgres::connect(&conn, tokio_postgres::NoTls))
-        .await
-        .ok()?
-        .ok()?;
+    let (c, conn) = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio_postgres::connect(&conn, tokio_postgres::NoTls),
+    )
+    .await
+    .ok()?
+    .ok()?;
     tokio::spawn(conn);
-    let r = c.query_one("SELECT pg_is_in_recovery(), inet_server_port()", &[]).await.ok()?;
+    let r = c
+        .query_one("SELECT pg_is_in_recovery(), inet_server_port()", &[])
+        .await
+        .ok()?;
     Some((r.get(0), r.get(1)))
 }
 
@@ -49,7 +59,10 @@ async fn haproxy_httpchk_routes_primary_and_replicas_and_follows_failover() {
             "listen {name}\n  bind 127.0.0.1:{port}\n  option httpchk OPTIONS {check}\n  http-check expect status 200\n  default-server inter 300ms fall 1 rise 1 on-marked-down shutdown-sessions\n"
         ));
         for (m, a) in &tb.agents {
-            cfg.push_str(&format!("  server {m} 127.0.0.1:{} maxconn 100 check port {}\n", a.pg_port, a.rest_port));
+            cfg.push_str(&format!(
+                "  server {m} 127.0.0.1:{} maxconn 100 check port {}\n",
+                a.pg_port, a.rest_port
+            ));
         }
     }
     let path = tb.dir.join("haproxy.cfg");
@@ -67,10 +80,15 @@ async fn haproxy_httpchk_routes_primary_and_replicas_and_follows_failover() {
 
     let leader_port = tb.agents[&leader].pg_port as i32;
     let routed = common::wait_for(Duration::from_secs(20), || async {
-        through(rw).await.filter(|(rec, p)| !*rec && *p == leader_port)
+        through(rw)
+            .await
+            .filter(|(rec, p)| !*rec && *p == leader_port)
     })
     .await;
-    assert!(routed.is_some(), "the read-write port must reach the leader {leader}");
+    assert!(
+        routed.is_some(),
+        "the read-write port must reach the leader {leader}"
+    );
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..20 {
         if let Some((rec, p)) = through(ro).await {
@@ -79,7 +97,11 @@ async fn haproxy_httpchk_routes_primary_and_replicas_and_follows_failover() {
             seen.insert(p);
         }
     }
-    assert_eq!(seen.len(), 2, "both standbys serve the read-only port: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        2,
+        "both standbys serve the read-only port: {seen:?}"
+    );
 
     tb.kill_member(&leader);
     let new_leader = common::wait_for(Duration::from_secs(60), || async {
@@ -97,5 +119,8 @@ async fn haproxy_httpchk_routes_primary_and_replicas_and_follows_failover() {
     if routed.is_none() {
         common::dump_logs(&tb);
     }
-    assert!(routed.is_some(), "after failover the read-write port must reach {new_leader}");
+    assert!(
+        routed.is_some(),
+        "after failover the read-write port must reach {new_leader}"
+    );
 }

@@ -8,14 +8,7 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashed_postmaster_on_the_leader_is_restarted_in_place() {
     let (tb, leader) = common::three_member_group("crash", 3).await;
-    let c = tb.pg(&leader).await.unwrap();
-    c.batch_execute(
-        "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
-    )
-    .await
-    .unwrap();
-    drop(c);
-    let mut prober = common::Prober::start(common::member_ports(&tb)).await;
+    let mut prober = common::start_probing(&tb, &leader).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let pid = tb.postmaster_pid(&leader).expect("leader's postmaster");

@@ -84,6 +84,12 @@ impl EtcdDcs {
         }
     }
 
+    /// Runs a transaction; returns whether its comparison held.
+    async fn txn_succeeded(&self, what: &str, txn: Txn) -> Result<bool> {
+        let mut c = self.client.clone();
+        Ok(self.with_timeout(what, c.txn(txn)).await?.succeeded())
+    }
+
     /// Reads the whole group prefix.
     ///
     /// # Errors
@@ -258,9 +264,7 @@ impl EtcdDcs {
                 self.name.clone(),
                 Some(PutOptions::new().with_lease(lease)),
             )]);
-        let mut c = self.client.clone();
-        let r = self.with_timeout("take leader key", c.txn(txn)).await?;
-        Ok(r.succeeded())
+        self.txn_succeeded("take leader key", txn).await
     }
 
     /// Renews our hold on the leader key: lease keepalive, and when the key is bound to another
@@ -287,9 +291,7 @@ impl EtcdDcs {
                 self.name.clone(),
                 Some(PutOptions::new().with_lease(lease)),
             )]);
-        let mut c = self.client.clone();
-        let r = self.with_timeout("renew leader key", c.txn(txn)).await?;
-        Ok(r.succeeded())
+        self.txn_succeeded("renew leader key", txn).await
     }
 
     /// Deletes the leader key if it still holds our name. Returns whether it was deleted.
@@ -305,28 +307,55 @@ impl EtcdDcs {
                 self.name.clone(),
             )])
             .and_then(vec![TxnOp::delete(key, None)]);
-        let mut c = self.client.clone();
-        let r = self.with_timeout("release leader key", c.txn(txn)).await?;
-        Ok(r.succeeded())
+        self.txn_succeeded("release leader key", txn).await
     }
 
-    /// Puts the leader key unconditionally (only right after our own bootstrap).
+    /// Takes the leader key right after our own bootstrap. Like every leader-key change it is a
+    /// transaction: it succeeds only if the key does not exist (`create_revision == 0`) or already
+    /// holds our name.
     ///
     /// # Errors
-    /// etcd unreachable.
+    /// etcd unreachable, or another member holds the key.
     pub async fn take_leader(&self, ttl: u64) -> Result<()> {
         let lease = self.ensure_lease(ttl).await?;
-        let mut c = self.client.clone();
-        self.with_timeout(
-            "put leader key",
-            c.put(
-                self.key(keys::LEADER),
+        let key = self.key(keys::LEADER);
+        let put = || {
+            TxnOp::put(
+                key.clone(),
                 self.name.clone(),
                 Some(PutOptions::new().with_lease(lease)),
-            ),
-        )
-        .await?;
-        Ok(())
+            )
+        };
+        let txn = Txn::new()
+            .when(vec![Compare::create_revision(
+                key.clone(),
+                CompareOp::Equal,
+                0,
+            )])
+            .and_then(vec![put()])
+            .or_else(vec![TxnOp::txn(
+                Txn::new()
+                    .when(vec![Compare::value(
+                        key.clone(),
+                        CompareOp::Equal,
+                        self.name.clone(),
+                    )])
+                    .and_then(vec![put()]),
+            )]);
+        let mut c = self.client.clone();
+        let r = self.with_timeout("take leader key", c.txn(txn)).await?;
+        if r.succeeded() {
+            return Ok(());
+        }
+        let nested_ok = r.op_responses().into_iter().any(|op| match op {
+            etcd_client::TxnOpResponse::Txn(t) => t.succeeded(),
+            _ => false,
+        });
+        if nested_ok {
+            Ok(())
+        } else {
+            bail!("the leader key is held by another member")
+        }
     }
 
     /// Races for `initialize` with a create-only put of `value`. Returns whether we won.
@@ -342,11 +371,7 @@ impl EtcdDcs {
                 0,
             )])
             .and_then(vec![TxnOp::put(key, value, None)]);
-        let mut c = self.client.clone();
-        Ok(self
-            .with_timeout("race for initialize", c.txn(txn))
-            .await?
-            .succeeded())
+        self.txn_succeeded("race for initialize", txn).await
     }
 
     /// Plain put of a key relative to the prefix.
@@ -373,11 +398,8 @@ impl EtcdDcs {
                 revision,
             )])
             .and_then(vec![TxnOp::put(k, value, None)]);
-        let mut c = self.client.clone();
-        Ok(self
-            .with_timeout(&format!("compare-and-set {key}"), c.txn(txn))
-            .await?
-            .succeeded())
+        self.txn_succeeded(&format!("compare-and-set {key}"), txn)
+            .await
     }
 
     /// Deletes a key relative to the prefix.

@@ -356,6 +356,33 @@ impl ClusterView {
         self.leader.as_ref().and_then(|l| self.member(&l.name))
     }
 
+    /// A member's role in `/cluster` terms (`leader`, `sync_standby`, `replica`) and the state shown
+    /// for it: the replication state for non-leaders when published, else the member state
+    /// (Patroni's `cluster_as_json`).
+    pub fn cluster_role_and_state(&self, m: &Member) -> (&'static str, String) {
+        let is_leader = self.leader.as_ref().is_some_and(|l| l.name == m.name);
+        let role = if is_leader {
+            "leader"
+        } else if self
+            .sync
+            .as_ref()
+            .is_some_and(|s| s.members().contains(&m.name))
+        {
+            "sync_standby"
+        } else {
+            "replica"
+        };
+        let state = if is_leader {
+            m.data.state.clone()
+        } else {
+            m.data
+                .replication_state
+                .clone()
+                .unwrap_or_else(|| m.data.state.clone())
+        };
+        (role, state)
+    }
+
     /// The cluster's current timeline according to `/history` (last ended timeline + 1).
     pub fn history_timeline(&self) -> Option<u32> {
         self.history.iter().map(|h| h.timeline + 1).max()

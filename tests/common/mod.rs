@@ -161,6 +161,17 @@ impl Prober {
     }
 }
 
+/// Creates the `probe` table on the leader and starts probing every member.
+pub async fn start_probing(tb: &Testbed, leader: &str) -> Prober {
+    let c = tb.pg(leader).await.expect("connecting to the leader");
+    c.batch_execute(
+        "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
+    )
+    .await
+    .expect("creating the probe table");
+    Prober::start(member_ports(tb)).await
+}
+
 pub fn member_ports(tb: &Testbed) -> Vec<(String, u16)> {
     tb.agents
         .iter()
