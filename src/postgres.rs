@@ -82,9 +82,14 @@ pub struct LocalPostgres {
     stopping: AtomicBool,
     crashed: AtomicBool,
     following: std::sync::Mutex<Option<String>>,
+    watching: Arc<AtomicBool>,
     /// Notified when the postmaster exits.
     pub exited: Arc<Notify>,
 }
+
+/// Marker line in postgresql.conf naming the member a standby streams from, so an agent restarted
+/// under a running server knows what it follows.
+const FOLLOWING_MARK: &str = "# praetor: following member ";
 
 /// Finds the PostgreSQL binaries: `bin_dir` if given, else the newest `/usr/lib/postgresql/*/bin`,
 /// else the directory of `postgres` on PATH.
@@ -153,6 +158,12 @@ impl LocalPostgres {
     /// No PostgreSQL binaries (see [`find_bin_dir`]).
     pub fn new(cfg: Arc<Config>) -> Result<LocalPostgres> {
         let bin_dir = find_bin_dir(cfg.postgresql.bin_dir.as_deref())?;
+        let following = std::fs::read_to_string(cfg.postgresql.data_dir.join("postgresql.conf"))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix(FOLLOWING_MARK).map(|n| n.trim().to_string()))
+            });
         Ok(LocalPostgres {
             data_dir: cfg.postgresql.data_dir.clone(),
             cfg,
@@ -160,7 +171,8 @@ impl LocalPostgres {
             child: Mutex::new(None),
             stopping: AtomicBool::new(false),
             crashed: AtomicBool::new(false),
-            following: std::sync::Mutex::new(None),
+            following: std::sync::Mutex::new(following),
+            watching: Arc::new(AtomicBool::new(false)),
             exited: Arc::new(Notify::new()),
         })
     }
@@ -400,6 +412,9 @@ impl LocalPostgres {
         for (k, v) in &params {
             text.push_str(&format!("{k} = {v}\n"));
         }
+        if let Some(u) = upstream {
+            text.push_str(&format!("{FOLLOWING_MARK}{}\n", u.name));
+        }
         std::fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
         // postgresql.auto.conf may have come from another member (basebackup/rewind): keep only ours.
         let auto = d.join("postgresql.auto.conf");
@@ -533,13 +548,23 @@ impl LocalPostgres {
         }
     }
 
+    /// Makes sure a running postmaster (ours, or one found running when the agent started) is
+    /// watched, so its exit wakes the HA loop at once.
+    pub fn ensure_exit_watch(&self) {
+        self.spawn_exit_watch();
+    }
+
     fn spawn_exit_watch(&self) {
-        // The watcher polls the child so the HA loop is woken as soon as the postmaster dies.
+        // The watcher polls the pid so the HA loop is woken as soon as the postmaster dies.
         let exited = self.exited.clone();
         let pidfile = self.data_dir.join("postmaster.pid");
         let Some(pid) = self.postmaster_pid() else {
             return;
         };
+        if self.watching.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let watching = self.watching.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -553,6 +578,7 @@ impl LocalPostgres {
                     })
                     .unwrap_or(false);
                 if !alive || zombie || !pidfile.exists() {
+                    watching.store(false, Ordering::SeqCst);
                     exited.notify_one();
                     return;
                 }

@@ -248,6 +248,7 @@ impl Driver {
                 ServerInfo::default(),
             );
         }
+        self.pg.ensure_exit_watch();
         match self.pg.query_state().await {
             Ok((mut s, info)) => {
                 s.start_failures = self.start_failures;
