@@ -19,8 +19,14 @@ async fn restarted_agent_adopts_running_primary_and_keeps_the_lock() {
         common::dump_logs(&tb);
     }
     assert_eq!(v.leader.as_ref().unwrap().name, leader, "no failover");
-    assert_eq!(tb.postmaster_pid(&leader), Some(pid), "PostgreSQL was not restarted");
-    let m = v.member(&leader).expect("member key re-published on the new lease");
+    assert_eq!(
+        tb.postmaster_pid(&leader),
+        Some(pid),
+        "PostgreSQL was not restarted"
+    );
+    let m = v
+        .member(&leader)
+        .expect("member key re-published on the new lease");
     assert_eq!(m.data.timeline, Some(1));
     assert_eq!(m.role(), "primary");
     tb.wait_healthy(2, Duration::from_secs(10)).await.unwrap();

@@ -357,7 +357,10 @@ impl Driver {
             use_pg_rewind: self.cfg.use_pg_rewind(&self.dynamic),
             can_bootstrap: true,
             renew_failed: false,
-            starting_for: None,
+            now: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
         };
         if let Some(v) = &view {
             if v.member(&self.cfg.name).is_none() {
@@ -367,7 +370,8 @@ impl Driver {
                     tracing::warn!("publishing the member key: {e:#}");
                 }
             }
-            if v.leader.is_none() && snap.pg.running {
+            let i_lead = v.leader.as_ref().is_some_and(|l| l.name == self.cfg.name);
+            if snap.pg.running && (v.leader.is_none() || (i_lead && v.failover.is_some())) {
                 snap.peers = self.poll_peers(v).await;
             }
         }
@@ -736,6 +740,12 @@ impl Driver {
                             tracing::warn!("syncing replication slots: {e:#}");
                         }
                     }
+                }
+                Action::ClearFailover => {
+                    self.dcs
+                        .put_if_revision(keys::FAILOVER, "{}", view.failover_revision)
+                        .await
+                        .context("clearing the failover key")?;
                 }
                 Action::Fatal(msg) => {
                     tracing::error!("{msg}");

@@ -125,8 +125,8 @@ pub struct Snapshot {
     pub can_bootstrap: bool,
     /// A renewal of our leader key failed earlier in this cycle.
     pub renew_failed: bool,
-    /// Seconds since the postmaster was last started by us while holding the lock and not yet ready.
-    pub starting_for: Option<u64>,
+    /// Wall-clock time, Unix epoch seconds (for scheduled switchovers).
+    pub now: f64,
 }
 
 /// How to demote (reference §2.6).
@@ -190,6 +190,8 @@ pub enum Action {
     },
     /// Create/drop physical replication slots for the other members (primary only).
     SyncSlots,
+    /// Clear the `failover` key (compare-and-set on the revision read).
+    ClearFailover,
     /// Stop the agent with this error; PostgreSQL is stopped if we started it.
     Fatal(String),
 }
@@ -469,6 +471,17 @@ pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
             }
         }
     }
+    if let Some(f) = &view.failover {
+        if f.leader.as_deref() == Some(me)
+            && s.peers
+                .iter()
+                .any(|p| p.reachable && p.name != me && p.tags.can_failover())
+        {
+            return Some(
+                "I am the former leader of a switchover and another member is healthy".into(),
+            );
+        }
+    }
     if s.config.pause {
         return Some("maintenance mode is on".into());
     }
@@ -560,6 +573,100 @@ fn unhealthy_cluster(s: &Snapshot, view: &ClusterView) -> Decision {
     }
 }
 
+/// Parses a `scheduled_at` value (ISO 8601 with a zone) into Unix epoch seconds.
+pub fn parse_schedule(at: &str) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .or_else(|_| chrono::DateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .or_else(|_| chrono::DateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S%.f%z"))
+        .ok()
+        .map(|t| t.timestamp_millis() as f64 / 1000.0)
+}
+
+/// The peers that could take over from this leader now: reachable, allowed to fail over, within
+/// `maximum_lag_on_failover` of our WAL position, the named candidate only when there is one
+/// (Patroni's `is_failover_possible`).
+pub fn failover_candidates<'a>(s: &'a Snapshot, candidate: Option<&str>) -> Vec<&'a PeerStatus> {
+    let my_lsn = s.pg.lsn();
+    s.peers
+        .iter()
+        .filter(|p| p.reachable && p.name != s.name && p.tags.can_failover())
+        .filter(|p| candidate.is_none_or(|c| c == p.name))
+        .filter(|p| my_lsn.saturating_sub(p.lsn) <= s.config.maximum_lag_on_failover)
+        .collect()
+}
+
+/// The leader's handling of a `failover` key (reference §2.8); `None` when there is nothing to do.
+fn manual_switchover(s: &Snapshot, view: &ClusterView) -> Option<Decision> {
+    let f = view.failover.as_ref()?;
+    let me = s.name.as_str();
+    let clear = |why: String| {
+        Some(decide_with(
+            vec![Action::RenewLeader, Action::ClearFailover],
+            why,
+        ))
+    };
+    if f.leader.as_deref().is_some_and(|l| l != me) {
+        return clear(format!(
+            "cleaning up the failover key: it names leader {} but I ({me}) am the leader",
+            f.leader.as_deref().unwrap_or_default()
+        ));
+    }
+    if f.member.as_deref() == Some(me) {
+        return clear(format!(
+            "cleaning up the failover key: the candidate {me} is already the leader"
+        ));
+    }
+    if let Some(at) = &f.scheduled_at {
+        let Some(t) = parse_schedule(at) else {
+            return clear(format!(
+                "cleaning up the failover key: unparsable scheduled_at {at:?}"
+            ));
+        };
+        if s.config.pause {
+            return clear("cleaning up the failover key: scheduled switchovers are not run in maintenance mode".into());
+        }
+        let lw = s.config.loop_wait as f64;
+        if t > s.now + lw {
+            return Some(decide_with(
+                vec![Action::RenewLeader, Action::SyncSlots],
+                format!("Awaiting switchover at {at} (in {:.0} seconds)", t - s.now),
+            ));
+        }
+        if t < s.now - 1.5 * lw {
+            return clear(format!(
+                "cleaning up the failover key: the switchover scheduled at {at} is stale"
+            ));
+        }
+        if t > s.now {
+            // Within the next cycle: wait for the moment rather than act early.
+            return Some(decide_with(
+                vec![Action::RenewLeader],
+                format!("Awaiting switchover at {at} (in {:.1} seconds)", t - s.now),
+            ));
+        }
+    }
+    if s.config.pause && f.member.is_none() {
+        return clear(
+            "cleaning up the failover key: a candidate is required in maintenance mode".into(),
+        );
+    }
+    if failover_candidates(s, f.member.as_deref()).is_empty() {
+        return clear(match &f.member {
+            Some(c) => {
+                format!("manual failover: member {c} is not healthy, switchover is not possible")
+            }
+            None => "manual failover: no healthy members found, failover is not possible".into(),
+        });
+    }
+    Some(decide_with(
+        vec![Action::Demote(DemoteMode::Graceful)],
+        match &f.member {
+            Some(c) => format!("switchover: demoting myself so that {c} can take over"),
+            None => "switchover: demoting myself".into(),
+        },
+    ))
+}
+
 fn leading(s: &Snapshot) -> Decision {
     if s.renew_failed {
         if s.config.pause {
@@ -575,6 +682,11 @@ fn leading(s: &Snapshot) -> Decision {
             );
         }
         return decide_with(vec![], "failed to update leader lock in DCS");
+    }
+    if !s.pg.in_recovery {
+        if let Some(d) = s.dcs.as_ref().and_then(|v| manual_switchover(s, v)) {
+            return d;
+        }
     }
     if s.pg.in_recovery {
         if s.config.pause {

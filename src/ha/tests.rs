@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::config::{DynamicConfig, Tags};
-use crate::dcs::{ClusterView, HistoryEntry, LeaderKey, Member, MemberData};
+use crate::dcs::{ClusterView, Failover, HistoryEntry, LeaderKey, Member, MemberData};
 
 fn member(name: &str, role: &str, lsn: u64) -> Member {
     Member {
@@ -93,7 +93,7 @@ fn snap(name: &str, dcs: Option<ClusterView>, data: DataDir, pg: PgState) -> Sna
         use_pg_rewind: true,
         can_bootstrap: true,
         renew_failed: false,
-        starting_for: None,
+        now: 1_800_000_000.0,
     }
 }
 
@@ -482,4 +482,128 @@ fn starting_server_is_waited_for() {
     ));
     assert_eq!(d.actions, vec![]);
     assert_eq!(d.reason, "waiting for PostgreSQL to start");
+}
+
+fn with_failover(leader: Option<&str>, member: Option<&str>, at: Option<&str>) -> ClusterView {
+    let mut v = view(Some("a"));
+    v.failover = Some(Failover {
+        leader: leader.map(String::from),
+        member: member.map(String::from),
+        scheduled_at: at.map(String::from),
+    });
+    v
+}
+
+#[test]
+fn switchover_to_healthy_candidate_demotes_gracefully() {
+    let mut s = snap(
+        "a",
+        Some(with_failover(Some("a"), Some("b"), None)),
+        present("in production"),
+        primary_pg(100),
+    );
+    s.peers = vec![peer("b", "replica", 100), peer("c", "replica", 100)];
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::Graceful)]);
+    assert_eq!(
+        d.reason,
+        "switchover: demoting myself so that b can take over"
+    );
+}
+
+#[test]
+fn switchover_to_unhealthy_candidate_is_cancelled() {
+    let mut s = snap(
+        "a",
+        Some(with_failover(Some("a"), Some("b"), None)),
+        present("in production"),
+        primary_pg(100),
+    );
+    let mut p = peer("b", "replica", 100);
+    p.tags.nofailover = true;
+    s.peers = vec![p, peer("c", "replica", 100)];
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![Action::RenewLeader, Action::ClearFailover]);
+    assert!(d.reason.contains("not healthy"), "{}", d.reason);
+    // Lagging candidate.
+    s.peers = vec![peer("b", "replica", 1), peer("c", "replica", 100)];
+    s.pg.wal_lsn = Some(10_000_000);
+    assert_eq!(
+        decide(&s).actions,
+        vec![Action::RenewLeader, Action::ClearFailover]
+    );
+}
+
+#[test]
+fn failover_key_for_another_leader_is_cleared() {
+    let d = decide(&snap(
+        "a",
+        Some(with_failover(Some("z"), Some("b"), None)),
+        present("in production"),
+        primary_pg(100),
+    ));
+    assert_eq!(d.actions, vec![Action::RenewLeader, Action::ClearFailover]);
+}
+
+#[test]
+fn scheduled_switchover_waits_then_runs() {
+    // 2027-01-15T08:00:00Z is 1_800_000_000 + 0: use offsets from the snapshot's now.
+    let at = |secs: i64| {
+        chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0)
+            .unwrap()
+            .to_rfc3339()
+    };
+    let mut s = snap(
+        "a",
+        Some(with_failover(Some("a"), Some("b"), Some(&at(3600)))),
+        present("in production"),
+        primary_pg(100),
+    );
+    s.peers = vec![peer("b", "replica", 100)];
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![Action::RenewLeader, Action::SyncSlots]);
+    assert!(
+        d.reason.starts_with("Awaiting switchover at"),
+        "{}",
+        d.reason
+    );
+    s.dcs = Some(with_failover(Some("a"), Some("b"), Some(&at(-1))));
+    assert_eq!(
+        decide(&s).actions,
+        vec![Action::Demote(DemoteMode::Graceful)]
+    );
+    s.dcs = Some(with_failover(Some("a"), Some("b"), Some(&at(-3600))));
+    assert_eq!(
+        decide(&s).actions,
+        vec![Action::RenewLeader, Action::ClearFailover]
+    );
+}
+
+#[test]
+fn named_candidate_wins_the_race_and_former_leader_waits() {
+    let mut v = with_failover(Some("a"), Some("c"), None);
+    v.leader = None;
+    let mut s = snap(
+        "c",
+        Some(v.clone()),
+        present("in archive recovery"),
+        replica_pg(90, Some("a")),
+    );
+    s.peers = vec![peer("b", "replica", 100), peer("a", "replica", 100)];
+    assert_eq!(decide(&s).actions, vec![Action::AcquireLeader]);
+    let mut s = snap(
+        "b",
+        Some(v.clone()),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    );
+    s.peers = vec![peer("c", "replica", 90)];
+    assert_eq!(decide(&s).actions, vec![]);
+    let mut v2 = v;
+    v2.failover.as_mut().unwrap().member = None;
+    let mut s = snap("a", Some(v2), present("shut down"), replica_pg(100, None));
+    s.peers = vec![peer("b", "replica", 100)];
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![]);
+    assert!(d.reason.contains("former leader"), "{}", d.reason);
 }
