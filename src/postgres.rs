@@ -69,6 +69,8 @@ pub struct ServerInfo {
     pub replay_timestamp: Option<String>,
     /// Wal receiver status (`streaming`, …) on a replica.
     pub receiver_status: Option<String>,
+    /// Some changed setting needs a restart (`pg_settings.pending_restart`).
+    pub pending_restart: bool,
 }
 
 /// One local PostgreSQL server managed by this agent.
@@ -696,7 +698,8 @@ impl LocalPostgres {
                         current_setting('server_version_num')::int,
                         pg_postmaster_start_time()::text,
                         (SELECT status FROM pg_stat_wal_receiver),
-                        pg_last_xact_replay_timestamp()::text",
+                        pg_last_xact_replay_timestamp()::text,
+                        EXISTS (SELECT 1 FROM pg_settings WHERE pending_restart)",
                 &[],
             )
             .await
@@ -723,6 +726,7 @@ impl LocalPostgres {
             postmaster_start_time: row.get(6),
             receiver_status: row.get(7),
             replay_timestamp: row.get(8),
+            pending_restart: row.get(9),
             replication: vec![],
         };
         if !state.in_recovery {

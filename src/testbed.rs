@@ -83,6 +83,10 @@ pub struct Testbed {
     pub timing: Timing,
     /// Extra YAML appended to the `bootstrap.dcs` section (indented by the caller with 4 spaces).
     pub extra_dcs: String,
+    /// Per-member `tags` as a YAML flow mapping, e.g. `{nofailover: true}`.
+    pub tags: BTreeMap<String, String>,
+    /// `restapi.authentication` (user, password) for every member.
+    pub rest_auth: Option<(String, String)>,
 }
 
 /// Finds `etcd`, or says which package provides it.
@@ -157,6 +161,8 @@ impl Testbed {
             scope: scope.to_string(),
             timing,
             extra_dcs: String::new(),
+            tags: BTreeMap::new(),
+            rest_auth: None,
         })
     }
 
@@ -265,7 +271,7 @@ name: {name}
 restapi:
   listen: 127.0.0.1:{rest_port}
   connect_address: 127.0.0.1:{rest_port}
-etcd3:
+{rest_auth}etcd3:
   hosts: 127.0.0.1:{etcd}
 bootstrap:
   dcs:
@@ -298,8 +304,13 @@ postgresql:
     - local all all trust
     - host replication replicator 127.0.0.1/32 md5
     - host all all 127.0.0.1/32 md5
-"#,
+{tags}{auth}"#,
             scope = self.scope,
+            rest_auth = self
+                .rest_auth
+                .as_ref()
+                .map(|(u, p)| format!("  authentication: {{username: {u}, password: {p}}}\n"))
+                .unwrap_or_default(),
             etcd = self.etcd_port,
             ttl = t.ttl,
             lw = t.loop_wait,
@@ -307,6 +318,18 @@ postgresql:
             extra = self.extra_dcs,
             data = data_dir.display(),
             sock = self.dir.display(),
+            tags = self
+                .tags
+                .get(name)
+                .map(|t| format!("tags: {t}\n"))
+                .unwrap_or_default(),
+            auth = self
+                .rest_auth
+                .as_ref()
+                .map(|(u, p)| format!(
+                    "ctl: {{authentication: {{username: {u}, password: {p}}}}}\n"
+                ))
+                .unwrap_or_default(),
         )
     }
 

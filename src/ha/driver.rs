@@ -63,6 +63,55 @@ pub struct Shared {
     pub wake: Arc<Notify>,
     /// DCS handle (GET /cluster reads fresh).
     pub dcs: EtcdDcs,
+    /// Requests from the REST API to the driver.
+    pub commands: tokio::sync::mpsc::Sender<Command>,
+    /// A restart scheduled through POST /restart.
+    pub scheduled_restart: std::sync::Mutex<Option<ScheduledRestart>>,
+    /// HTTP client for calls to peers (2 s timeout).
+    pub http: reqwest::Client,
+}
+
+/// A request the REST API hands to the driver; the driver runs it between cycles and replies.
+#[derive(Debug)]
+pub enum Command {
+    /// Restart PostgreSQL in its current role.
+    Restart(tokio::sync::oneshot::Sender<Result<(), String>>),
+    /// Replace the data directory with a fresh basebackup from the leader (standbys only).
+    Reinitialize(tokio::sync::oneshot::Sender<Result<(), String>>),
+    /// Rewrite postgresql.conf from the current configuration and reload PostgreSQL.
+    Reload(tokio::sync::oneshot::Sender<Result<(), String>>),
+}
+
+/// A restart scheduled for later (POST /restart with `schedule`), with Patroni's filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledRestart {
+    /// When, Unix epoch seconds.
+    pub at: f64,
+    /// The `schedule` text as given.
+    pub schedule: String,
+    /// Only if this member then has this role (`primary` or `replica`).
+    pub role: Option<String>,
+    /// Only if the server's version is lower than this (`server_version_num` form).
+    pub postgres_version: Option<i64>,
+    /// Only if a restart is pending.
+    pub restart_pending: bool,
+}
+
+impl ScheduledRestart {
+    /// The member key / REST form: `{schedule, role?, postgres_version?, restart_pending?}`.
+    pub fn to_json(&self) -> Json {
+        let mut v = serde_json::json!({"schedule": self.schedule});
+        if let Some(r) = &self.role {
+            v["role"] = Json::String(r.clone());
+        }
+        if let Some(pv) = self.postgres_version {
+            v["postgres_version"] = Json::from(pv);
+        }
+        if self.restart_pending {
+            v["restart_pending"] = Json::Bool(true);
+        }
+        v
+    }
 }
 
 /// How the driver loop ended.
@@ -88,6 +137,7 @@ pub struct Driver {
     role: Role,
     last_member: Option<(MemberData, i64)>,
     last_history_tl: Option<u32>,
+    commands_rx: tokio::sync::mpsc::Receiver<Command>,
 }
 
 fn epoch() -> u64 {
@@ -112,6 +162,11 @@ impl Driver {
         )
         .await?;
         let pg = Arc::new(LocalPostgres::new(cfg.clone())?);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .danger_accept_invalid_certs(true)
+            .build()?;
+        let (commands, commands_rx) = tokio::sync::mpsc::channel(8);
         let shared = Arc::new(Shared {
             cfg: cfg.clone(),
             status: RwLock::new(NodeStatus {
@@ -128,11 +183,10 @@ impl Driver {
             }),
             wake: Arc::new(Notify::new()),
             dcs: dcs.clone(),
+            commands,
+            scheduled_restart: std::sync::Mutex::new(None),
+            http: http.clone(),
         });
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .danger_accept_invalid_certs(true)
-            .build()?;
         Ok((
             Driver {
                 cfg,
@@ -147,6 +201,7 @@ impl Driver {
                 role: Role::Uninitialized,
                 last_member: None,
                 last_history_tl: None,
+                commands_rx,
             },
             shared,
         ))
@@ -205,6 +260,7 @@ impl Driver {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.shared.wake.notified() => {}
                 _ = self.pg.exited.notified() => {}
+                Some(cmd) = self.commands_rx.recv() => self.handle_command(cmd).await,
                 _ = shutdown.changed() => {
                     self.shutdown().await;
                     return Exit::Shutdown;
@@ -232,6 +288,132 @@ impl Driver {
             }
         }
         let _ = self.dcs.revoke_lease().await;
+    }
+
+    async fn handle_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Restart(reply) => {
+                let r = self.restart().await.map_err(|e| format!("{e:#}"));
+                let _ = reply.send(r);
+            }
+            Command::Reinitialize(reply) => {
+                let r = self.reinitialize().await.map_err(|e| format!("{e:#}"));
+                let _ = reply.send(r);
+            }
+            Command::Reload(reply) => {
+                let r = self.reload().await.map_err(|e| format!("{e:#}"));
+                let _ = reply.send(r);
+            }
+        }
+        self.shared.wake.notify_one();
+    }
+
+    /// The member this standby should stream from, per the last DCS view.
+    async fn current_upstream(&self) -> Option<Upstream> {
+        let st = self.shared.status.read().await;
+        let view = st.view.as_ref()?;
+        let leader = view.leader.as_ref()?.name.clone();
+        if leader == self.cfg.name {
+            return None;
+        }
+        self.upstream(view, &leader).ok()
+    }
+
+    /// Restarts PostgreSQL in its current role (POST /restart). A leader keeps its lock: the
+    /// restart waits at most a third of ttl for the server to accept connections.
+    async fn restart(&mut self) -> Result<()> {
+        let leader = self.leader_until.is_some();
+        let up = if leader {
+            None
+        } else {
+            self.current_upstream().await
+        };
+        tracing::info!("restarting PostgreSQL (requested through the REST API)");
+        self.state = MemberState::Restarting;
+        self.pg.stop(StopMode::Fast).await?;
+        self.pg.write_config(&self.dynamic, up.as_ref(), !leader)?;
+        let wait = Duration::from_secs((self.dynamic.ttl / 3).max(2));
+        let ready = self.pg.start(wait).await?;
+        self.state = if ready {
+            MemberState::Running
+        } else {
+            MemberState::Starting
+        };
+        if !ready {
+            anyhow::bail!(
+                "PostgreSQL did not accept connections within {wait:?} after the restart"
+            );
+        }
+        Ok(())
+    }
+
+    /// Replaces the data directory with a fresh basebackup from the leader (POST /reinitialize).
+    async fn reinitialize(&mut self) -> Result<()> {
+        if self.leader_until.is_some() {
+            anyhow::bail!("I am the leader, can not reinitialize");
+        }
+        let view = self.dcs.load().await?;
+        let Some(l) = view.leader.as_ref() else {
+            anyhow::bail!("Cluster has no leader, can not reinitialize");
+        };
+        let up = self.upstream(&view, &l.name)?;
+        tracing::info!("reinitializing: fresh basebackup from {}", up.name);
+        self.pg.stop(StopMode::Immediate).await?;
+        self.pg.remove_data_dir()?;
+        self.state = MemberState::CreatingReplica;
+        self.pg.basebackup(&up).await?;
+        self.start(Some(&up), true).await
+    }
+
+    /// Rewrites postgresql.conf from the current configuration and reloads PostgreSQL (POST /reload).
+    async fn reload(&mut self) -> Result<()> {
+        if self.pg.postmaster_pid().is_none() {
+            return Ok(());
+        }
+        let leader = self.leader_until.is_some();
+        let up = if leader {
+            None
+        } else {
+            self.current_upstream().await
+        };
+        let standby = self.pg.data_dir.join("standby.signal").exists();
+        self.pg.write_config(&self.dynamic, up.as_ref(), standby)?;
+        let c = self.pg.connect().await?;
+        c.batch_execute("SELECT pg_reload_conf()").await?;
+        tracing::info!("reloaded PostgreSQL configuration");
+        Ok(())
+    }
+
+    /// Runs a scheduled restart whose time has come, if its filters match.
+    async fn maybe_scheduled_restart(&mut self, now: f64) {
+        let due = {
+            let guard = self.shared.scheduled_restart.lock().expect("not poisoned");
+            guard.as_ref().filter(|r| r.at <= now).cloned()
+        };
+        let Some(r) = due else { return };
+        *self.shared.scheduled_restart.lock().expect("not poisoned") = None;
+        let role = if self.leader_until.is_some() {
+            "primary"
+        } else {
+            "replica"
+        };
+        let (version, pending) = {
+            let st = self.shared.status.read().await;
+            (st.info.server_version, st.info.pending_restart)
+        };
+        if r.role.as_deref().is_some_and(|want| want != role)
+            || r.postgres_version.is_some_and(|v| version >= v)
+            || (r.restart_pending && !pending)
+        {
+            tracing::info!(
+                "scheduled restart at {} skipped: its conditions are not met",
+                r.schedule
+            );
+            return;
+        }
+        if let Err(e) = self.restart().await {
+            tracing::error!("scheduled restart: {e:#}");
+        }
     }
 
     async fn observe_pg(&mut self) -> (PgState, ServerInfo) {
@@ -399,6 +581,9 @@ impl Driver {
                     break;
                 }
             }
+        }
+        if exit.is_none() && view.is_some() && !self.dynamic.pause {
+            self.maybe_scheduled_restart(snap.now).await;
         }
         // Publish.
         let data = self.pg.data_dir_state().await;

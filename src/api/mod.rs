@@ -1,7 +1,10 @@
 //! The REST API (axum): Patroni's health and information endpoints with Patroni's status codes
 //! (reference §4.1–4.2), so HAProxy `httpchk` checks and monitoring keep working unchanged.
 //!
-//! [`router`] builds the app from the shared driver state and is tested without a socket.
+//! [`router`] builds the app from the shared driver state. The control endpoints live in
+//! [`control`].
+
+pub mod control;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +13,7 @@ use std::time::Instant;
 use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
@@ -36,7 +39,24 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/patroni", get(patroni))
         .route("/cluster", get(cluster))
         .route("/history", get(history))
-        .route("/config", get(config))
+        .route(
+            "/config",
+            get(config)
+                .patch(control::patch_config)
+                .put(control::put_config),
+        )
+        .route(
+            "/switchover",
+            post(control::post_switchover).delete(control::delete_switchover),
+        )
+        .route("/failover", post(control::post_failover))
+        .route(
+            "/restart",
+            post(control::post_restart).delete(control::delete_restart),
+        )
+        .route("/reinitialize", post(control::post_reinitialize))
+        .route("/reload", post(control::post_reload))
+        .route("/metrics", get(control::metrics))
         .fallback(fallback)
         .with_state(shared)
 }
