@@ -148,21 +148,6 @@ pub fn render_list(
     };
     match format {
         Format::Pretty => {
-            let mut t = Table::new();
-            t.load_preset(PRETTY)
-                .set_content_arrangement(ContentArrangement::Disabled);
-            t.set_header(headers.clone());
-            for r in &rows {
-                t.add_row(cells(r));
-            }
-            for (i, h) in headers.iter().enumerate() {
-                if matches!(*h, "Group" | "TL" | "Lag in MB") {
-                    if let Some(col) = t.column_mut(i) {
-                        col.set_cell_alignment(CellAlignment::Right);
-                    }
-                }
-            }
-            let text = t.to_string();
             let title = if citus {
                 format!(" Citus cluster: {scope} ")
             } else {
@@ -173,20 +158,9 @@ pub fn render_list(
                 };
                 format!(" Cluster: {scope} ({sysid}) ")
             };
-            let mut lines: Vec<String> = text.lines().map(String::from).collect();
-            if let Some(top) = lines.first_mut() {
-                let width = top.chars().count();
-                let mut new_top = String::from("+");
-                new_top.push_str(&title);
-                let rest: String = top.chars().skip(new_top.chars().count()).collect();
-                new_top.push_str(&rest);
-                if new_top.chars().count() > width {
-                    new_top = new_top.chars().take(width).collect();
-                }
-                *top = new_top;
-            }
-            let mut out = lines.join("\n");
-            out.push('\n');
+            let body: Vec<Vec<String>> = rows.iter().map(cells).collect();
+            let mut out =
+                pretty_table(Some(&title), &headers, &body, &["Group", "TL", "Lag in MB"]);
             for (g, v) in groups {
                 if v.config.as_ref().is_some_and(|c| c.pause) {
                     if let Some(g) = g {
@@ -240,6 +214,141 @@ pub fn render_list(
             }
         }
     }
+}
+
+/// Draws a PrettyTable-style box (patronictl's look) with `title` injected into the top border.
+pub fn pretty_table(
+    title: Option<&str>,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    right: &[&str],
+) -> String {
+    let mut t = Table::new();
+    t.load_preset(PRETTY)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(headers.to_vec());
+    for r in rows {
+        t.add_row(r.clone());
+    }
+    for (i, h) in headers.iter().enumerate() {
+        if right.contains(h) {
+            if let Some(col) = t.column_mut(i) {
+                col.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+    }
+    let text = t.to_string();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    if let (Some(title), Some(top)) = (title, lines.first_mut()) {
+        let width = top.chars().count();
+        let mut new_top = format!("+{title}");
+        let rest: String = top.chars().skip(new_top.chars().count()).collect();
+        new_top.push_str(&rest);
+        *top = new_top.chars().take(width).collect();
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+/// `praetorctl history`: `TL | LSN | Reason | Timestamp | New Leader`, LSN in bytes as patronictl.
+pub fn render_history(view: &ClusterView, format: Format) -> Result<String> {
+    let headers = ["TL", "LSN", "Reason", "Timestamp", "New Leader"];
+    let rows: Vec<Vec<String>> = view
+        .history
+        .iter()
+        .map(|h| {
+            vec![
+                h.timeline.to_string(),
+                h.switch_lsn.to_string(),
+                h.reason.clone(),
+                h.timestamp.clone().unwrap_or_default(),
+                h.new_leader.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    Ok(match format {
+        Format::Pretty => pretty_table(None, &headers, &rows, &["TL", "LSN"]),
+        Format::Tsv => {
+            let mut out = headers.join("\t") + "\n";
+            for r in &rows {
+                out.push_str(&r.join("\t"));
+                out.push('\n');
+            }
+            out
+        }
+        Format::Json | Format::Yaml => {
+            let list: Vec<Value> = view
+                .history
+                .iter()
+                .map(|h| json!({"TL": h.timeline, "LSN": h.switch_lsn, "Reason": h.reason, "Timestamp": h.timestamp, "New Leader": h.new_leader}))
+                .collect();
+            if format == Format::Json {
+                format!("{}\n", serde_json::to_string(&list)?)
+            } else {
+                serde_yaml::to_string(&list)?
+            }
+        }
+    })
+}
+
+/// Applies `-s key.path=value` to a dynamic configuration: the value is parsed as YAML (so `true`,
+/// `10` and `null` get their types); `null` deletes the key.
+///
+/// # Errors
+/// No `=` in the argument.
+pub fn apply_set(config: &mut Value, arg: &str) -> Result<()> {
+    let Some((path, raw)) = arg.split_once('=') else {
+        bail!("--set: expected key.path=value, got {arg:?}");
+    };
+    let value: Value = serde_yaml::from_str::<serde_yaml::Value>(raw)
+        .ok()
+        .and_then(|y| serde_json::to_value(y).ok())
+        .unwrap_or_else(|| Value::String(raw.to_string()));
+    let keys: Vec<&str> = path.split('.').filter(|k| !k.is_empty()).collect();
+    if keys.is_empty() {
+        bail!("--set: empty key in {arg:?}");
+    }
+    let mut cur = config;
+    for k in &keys[..keys.len() - 1] {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        cur = cur
+            .as_object_mut()
+            .expect("object")
+            .entry(k.to_string())
+            .or_insert_with(|| json!({}));
+    }
+    if !cur.is_object() {
+        *cur = json!({});
+    }
+    let obj = cur.as_object_mut().expect("object");
+    let last = keys[keys.len() - 1].to_string();
+    if value.is_null() {
+        obj.remove(&last);
+    } else {
+        obj.insert(last, value);
+    }
+    Ok(())
+}
+
+/// YAML text of a configuration, keys sorted (as patronictl shows it).
+pub fn config_yaml(v: &Value) -> String {
+    serde_yaml::to_string(v).unwrap_or_default()
+}
+
+/// A unified diff between two configurations' YAML forms; empty when equal.
+pub fn config_diff(old: &Value, new: &Value) -> String {
+    let (a, b) = (config_yaml(old), config_yaml(new));
+    if a == b {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(&a, &b)
+        .unified_diff()
+        .context_radius(3)
+        .header("", "")
+        .to_string()
 }
 
 /// Parses `--dcs-url etcd3://host:port[/namespace]` into (endpoint URL, namespace).
@@ -324,6 +433,23 @@ mod tests {
             "| b      | 127.0.0.1:5433 | Replica | streaming |  1 |         1 |"
         );
         assert_eq!(lines[0].len(), lines[1].len());
+    }
+
+    #[test]
+    fn set_paths() {
+        let mut c = json!({"ttl": 30, "postgresql": {"parameters": {"a": 1}}});
+        apply_set(&mut c, "loop_wait=5").unwrap();
+        apply_set(&mut c, "postgresql.parameters.max_connections=200").unwrap();
+        apply_set(&mut c, "postgresql.parameters.a=null").unwrap();
+        apply_set(&mut c, "pause=true").unwrap();
+        assert_eq!(
+            c,
+            json!({"ttl": 30, "loop_wait": 5, "pause": true, "postgresql": {"parameters": {"max_connections": 200}}})
+        );
+        assert!(apply_set(&mut c, "novalue").is_err());
+        let d = config_diff(&json!({"ttl": 30}), &json!({"ttl": 20}));
+        assert!(d.contains("-ttl: 30") && d.contains("+ttl: 20"), "{d}");
+        assert_eq!(config_diff(&json!({"a": 1}), &json!({"a": 1})), "");
     }
 
     #[test]

@@ -178,3 +178,11 @@ async fn demo(members: usize, keep: bool) -> anyhow::Result<()> {
     tb.stop_all();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

@@ -379,8 +379,16 @@ impl EtcdDcs {
     /// # Errors
     /// etcd unreachable.
     pub async fn put(&self, key: &str, value: &str) -> Result<()> {
+        self.put_absolute(&self.key(key), value).await
+    }
+
+    /// Plain put of a full key path (praetorctl acts on other groups' prefixes).
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn put_absolute(&self, key: &str, value: &str) -> Result<()> {
         let mut c = self.client.clone();
-        self.with_timeout(&format!("put {key}"), c.put(self.key(key), value, None))
+        self.with_timeout(&format!("put {key}"), c.put(key, value, None))
             .await?;
         Ok(())
     }
@@ -390,14 +398,23 @@ impl EtcdDcs {
     /// # Errors
     /// etcd unreachable.
     pub async fn put_if_revision(&self, key: &str, value: &str, revision: i64) -> Result<bool> {
-        let k = self.key(key);
+        self.put_absolute_if_revision(&self.key(key), value, revision)
+            .await
+    }
+
+    /// [`EtcdDcs::put_if_revision`] on a full key path.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn put_absolute_if_revision(
+        &self,
+        key: &str,
+        value: &str,
+        revision: i64,
+    ) -> Result<bool> {
         let txn = Txn::new()
-            .when(vec![Compare::mod_revision(
-                k.clone(),
-                CompareOp::Equal,
-                revision,
-            )])
-            .and_then(vec![TxnOp::put(k, value, None)]);
+            .when(vec![Compare::mod_revision(key, CompareOp::Equal, revision)])
+            .and_then(vec![TxnOp::put(key, value, None)]);
         self.txn_succeeded(&format!("compare-and-set {key}"), txn)
             .await
     }
@@ -407,8 +424,16 @@ impl EtcdDcs {
     /// # Errors
     /// etcd unreachable.
     pub async fn delete(&self, key: &str) -> Result<()> {
+        self.delete_absolute(&self.key(key)).await
+    }
+
+    /// Deletes a full key path.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn delete_absolute(&self, key: &str) -> Result<()> {
         let mut c = self.client.clone();
-        self.with_timeout(&format!("delete {key}"), c.delete(self.key(key), None))
+        self.with_timeout(&format!("delete {key}"), c.delete(key, None))
             .await?;
         Ok(())
     }
