@@ -87,6 +87,9 @@ pub struct Testbed {
     pub tags: BTreeMap<String, String>,
     /// `restapi.authentication` (user, password) for every member.
     pub rest_auth: Option<(String, String)>,
+    /// Program started for each member instead of praetor (for example Patroni's `patroni`, which
+    /// takes the same configuration file argument).
+    pub agent_program: Option<PathBuf>,
 }
 
 /// Finds `etcd`, or says which package provides it.
@@ -163,6 +166,7 @@ impl Testbed {
             extra_dcs: String::new(),
             tags: BTreeMap::new(),
             rest_auth: None,
+            agent_program: None,
         })
     }
 
@@ -292,6 +296,7 @@ postgresql:
   listen: 127.0.0.1:{pg_port}
   connect_address: 127.0.0.1:{pg_port}
   data_dir: {data}
+  bin_dir: {bin_dir}
   authentication:
     superuser: {{username: postgres, password: super-secret}}
     replication: {{username: replicator, password: rep-secret}}
@@ -318,6 +323,9 @@ postgresql:
             extra = self.extra_dcs,
             data = data_dir.display(),
             sock = self.dir.display(),
+            bin_dir = crate::postgres::find_bin_dir(None)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             tags = self
                 .tags
                 .get(name)
@@ -411,7 +419,7 @@ postgresql:
         if let Some((uid, gid)) = self.run_as {
             chown_r(&a.log, uid, gid)?;
         }
-        let mut cmd = Command::new(&self.exe);
+        let mut cmd = Command::new(self.agent_program.as_ref().unwrap_or(&self.exe));
         cmd.arg(&a.config)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

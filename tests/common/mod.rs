@@ -196,3 +196,47 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A virtualenv with the real Patroni 4.1.5 (and patronictl) from PyPI, created once under /var/tmp
+/// with Debian's python3 so the `postgres` OS user can run it. Returns its `bin` directory.
+pub fn patroni_venv() -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from("/var/tmp/praetor-test-patroni-4.1.5");
+    let bin = dir.join("bin");
+    if bin.join("patroni").exists() && bin.join("patronictl").exists() {
+        return bin;
+    }
+    let python = ["/usr/bin/python3", "python3"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists() || *p == "python3")
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let st = std::process::Command::new(python)
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .status()
+        .expect("running python3 -m venv");
+    assert!(
+        st.success(),
+        "python3 -m venv failed: install python3-venv (scripts/test.sh does it as root)"
+    );
+    let st = std::process::Command::new(bin.join("pip"))
+        .args([
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "patroni[etcd3]==4.1.5",
+            "psycopg2-binary",
+        ])
+        .status()
+        .expect("running pip");
+    assert!(
+        st.success(),
+        "pip install patroni[etcd3]==4.1.5 psycopg2-binary failed"
+    );
+    // Readable and executable by the postgres OS user.
+    let _ = std::process::Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(&dir)
+        .status();
+    bin
+}
