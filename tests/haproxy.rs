@@ -89,6 +89,8 @@ async fn haproxy_httpchk_routes_primary_and_replicas_and_follows_failover() {
         routed.is_some(),
         "the read-write port must reach the leader {leader}"
     );
+    // HAProxy starts servers as up until their first check: give every check a few rounds.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..20 {
         if let Some((rec, p)) = through(ro).await {
