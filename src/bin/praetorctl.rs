@@ -1115,7 +1115,8 @@ async fn switchover(
             bail!("Failover could be performed only to a specific candidate")
         }
         None if !force => {
-            let c = ask(&format!("Candidate {others:?}"), Some(""))?;
+            let listed = others.iter().map(|o| format!("'{o}'")).collect::<Vec<_>>().join(", ");
+            let c = ask(&format!("Candidate [{listed}]"), Some(""))?;
             (!c.is_empty()).then_some(c)
         }
         None => None,
