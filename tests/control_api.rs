@@ -207,6 +207,13 @@ async fn control_endpoints_behave_like_patroni() {
     );
     prober.stop().await;
     assert!(prober.split_brain_rounds().is_empty());
+    let missing = prober.missing_on(&tb, &other).await;
+    assert!(
+        missing.is_empty(),
+        "acknowledged rows lost by the switchover: {missing:?}"
+    );
+    let acked: usize = prober.acked.lock().unwrap().values().map(Vec::len).sum();
+    assert!(acked > 0);
     let rounds = prober.rounds.lock().unwrap().clone();
     let writes: Vec<Instant> = rounds
         .iter()

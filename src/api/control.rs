@@ -468,7 +468,14 @@ pub async fn post_restart(State(s): State<AppState>, headers: HeaderMap, body: B
             st.info.pending_restart,
         )
     };
-    match opt_string(&m, "schedule") {
+    let schedule = opt_string(&m, "schedule").and_then(|s| {
+        if s.is_some() {
+            Ok(s)
+        } else {
+            opt_string(&m, "scheduled_at")
+        }
+    });
+    match schedule {
         Ok(Some(at)) => {
             if paused {
                 return text(

@@ -751,6 +751,9 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                 }
             }
+            if schedule.is_none() {
+                print!("{}", ctx.table(ctx.view().await?).await?);
+            }
             if failed {
                 bail!("restart failed on some members");
             }
@@ -1115,7 +1118,11 @@ async fn switchover(
             bail!("Failover could be performed only to a specific candidate")
         }
         None if !force => {
-            let listed = others.iter().map(|o| format!("'{o}'")).collect::<Vec<_>>().join(", ");
+            let listed = others
+                .iter()
+                .map(|o| format!("'{o}'"))
+                .collect::<Vec<_>>()
+                .join(", ");
             let c = ask(&format!("Candidate [{listed}]"), Some(""))?;
             (!c.is_empty()).then_some(c)
         }

@@ -990,7 +990,11 @@ impl Driver {
                 timeline: parent,
                 switch_lsn: lsn,
                 reason,
-                timestamp: Some(chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f%:z").to_string()),
+                timestamp: Some(
+                    chrono::Local::now()
+                        .format("%Y-%m-%dT%H:%M:%S%.6f%:z")
+                        .to_string(),
+                ),
                 new_leader: Some(me.to_string()),
             }
             .to_json(),

@@ -134,6 +134,26 @@ impl Prober {
         }
     }
 
+    /// Acknowledged row ids that are missing on `member` (after a failover or switchover: must be
+    /// none with synchronous replication or a planned switchover).
+    pub async fn missing_on(&self, tb: &Testbed, member: &str) -> Vec<i64> {
+        let c = tb.pg(member).await.expect("connecting to the member");
+        let present: std::collections::BTreeSet<i64> = c
+            .query("SELECT id FROM probe", &[])
+            .await
+            .expect("reading probe")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let acked = self.acked.lock().unwrap();
+        acked
+            .values()
+            .flatten()
+            .filter(|id| !present.contains(id))
+            .copied()
+            .collect()
+    }
+
     /// Rounds in which more than one member acknowledged a commit.
     pub fn split_brain_rounds(&self) -> Vec<Round> {
         self.rounds
