@@ -26,6 +26,10 @@ struct Cli {
     /// etcd3://host:port[/namespace] instead of (or overriding) the file's etcd section.
     #[arg(short = 'd', long = "dcs-url", alias = "dcs", env = "DCS_URL")]
     dcs_url: Option<String>,
+    /// Cluster name, for use with --dcs-url instead of a configuration file (a positional
+    /// CLUSTER argument wins).
+    #[arg(long)]
+    scope: Option<String>,
     /// Do not verify the REST APIs' TLS certificates.
     #[arg(short = 'k', long)]
     insecure: bool,
@@ -545,6 +549,7 @@ async fn run(cli: Cli) -> Result<()> {
         | Cmd::Reload { cluster, .. } => Some(cluster.clone()),
     };
     let scope = cluster_arg
+        .or_else(|| cli.scope.clone())
         .or_else(|| file.as_ref().and_then(|f| f.scope.clone()))
         .ok_or_else(|| anyhow!("name the cluster: no scope in the configuration"))?;
     let group_arg = match &cli.command {
