@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod citus;
 pub mod config;
 pub mod ctl;
 pub mod dcs;

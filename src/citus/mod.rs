@@ -1,0 +1,479 @@
+//! Citus support: the pure pg_dist_node planner ([`plan_group`], [`plan_pause`]) and, in
+//! [`handler`], the coordinator side that applies plans and holds the pause transaction.
+//!
+//! Catalog shapes and function signatures are Citus's (`pg_dist_node`, `citus_add_node`,
+//! `citus_update_node`, `citus_remove_node`, `citus_set_coordinator_host`). The transition rules are
+//! the ones Patroni 4 follows (reference §3.7): nodename/nodeport are unique across rows, the primary
+//! row of a group keeps its nodeid, and rows are neither added nor removed in a batch that moved a
+//! group's primary (add/remove are two-phase across all primaries and fail while metadata is out of
+//! sync; the next reconciliation does them).
+
+pub mod handler;
+
+use std::collections::BTreeMap;
+
+/// `pg_dist_node.noderole` values praetor manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NodeRole {
+    /// The group's primary.
+    Primary,
+    /// A read-only standby registered for reads.
+    Secondary,
+}
+
+impl NodeRole {
+    /// Citus's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeRole::Primary => "primary",
+            NodeRole::Secondary => "secondary",
+        }
+    }
+}
+
+/// A host and port.
+pub type Addr = (String, u16);
+
+/// One `pg_dist_node` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistNode {
+    /// `nodeid`.
+    pub nodeid: i32,
+    /// `groupid`.
+    pub group: u32,
+    /// `nodename`.
+    pub host: String,
+    /// `nodeport`.
+    pub port: u16,
+    /// `noderole`.
+    pub role: NodeRole,
+}
+
+impl DistNode {
+    fn addr(&self) -> Addr {
+        (self.host.clone(), self.port)
+    }
+}
+
+/// What etcd says a group should look like: its primary (the leader-key holder, running, role
+/// primary) and its running standbys not tagged `noloadbalance`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DesiredGroup {
+    /// Citus group.
+    pub group: u32,
+    /// Primary address; `None` when the group has no usable leader (nothing is changed then).
+    pub primary: Option<Addr>,
+    /// Secondary addresses.
+    pub secondaries: Vec<Addr>,
+}
+
+/// One metadata change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CitusOp {
+    /// `SELECT pg_catalog.citus_add_node(host, port, group, role, 'default')`.
+    Add {
+        /// nodename.
+        host: String,
+        /// nodeport.
+        port: u16,
+        /// groupid.
+        group: u32,
+        /// noderole.
+        role: NodeRole,
+    },
+    /// `SELECT pg_catalog.citus_update_node(nodeid, host, port, true, cooldown_ms)`.
+    Update {
+        /// nodeid.
+        nodeid: i32,
+        /// new nodename.
+        host: String,
+        /// new nodeport.
+        port: u16,
+    },
+    /// `SELECT pg_catalog.citus_remove_node(host, port)`.
+    Remove {
+        /// nodename.
+        host: String,
+        /// nodeport.
+        port: u16,
+    },
+}
+
+/// The suffix a paused primary row's host gets while its group switches over.
+pub const DEMOTED_SUFFIX: &str = "-demoted";
+
+fn demoted(host: &str) -> String {
+    format!("{host}{DEMOTED_SUFFIX}")
+}
+
+/// Pausing writes to a group before its primary demotes: rename the primary row's host to
+/// `<host>-demoted` (Citus then holds new distributed writes to that group on the metadata lock).
+/// Empty when the group has no primary row or it is already paused.
+pub fn plan_pause(rows: &[DistNode]) -> Vec<CitusOp> {
+    rows.iter()
+        .find(|r| r.role == NodeRole::Primary)
+        .filter(|r| !r.host.ends_with(DEMOTED_SUFFIX))
+        .map(|r| {
+            vec![CitusOp::Update {
+                nodeid: r.nodeid,
+                host: demoted(&r.host),
+                port: r.port,
+            }]
+        })
+        .unwrap_or_default()
+}
+
+/// The minimal list of changes that turns one group's `rows` into `desired`, in execution order.
+pub fn plan_group(rows: &[DistNode], desired: &DesiredGroup) -> Vec<CitusOp> {
+    let Some(want_primary) = desired.primary.clone() else {
+        return vec![];
+    };
+    let primary_row = rows.iter().find(|r| r.role == NodeRole::Primary);
+    let mut secondaries: Vec<&DistNode> = rows
+        .iter()
+        .filter(|r| r.role == NodeRole::Secondary)
+        .collect();
+    secondaries.sort_by_key(|r| r.nodeid);
+    let mut ops = Vec::new();
+
+    let Some(primary_row) = primary_row else {
+        // Empty group (or one without a primary row): register everything.
+        ops.push(CitusOp::Add {
+            host: want_primary.0.clone(),
+            port: want_primary.1,
+            group: desired.group,
+            role: NodeRole::Primary,
+        });
+        for s in desired.secondaries.iter().filter(|s| **s != want_primary) {
+            if !secondaries.iter().any(|r| r.addr() == *s) {
+                ops.push(CitusOp::Add {
+                    host: s.0.clone(),
+                    port: s.1,
+                    group: desired.group,
+                    role: NodeRole::Secondary,
+                });
+            }
+        }
+        return ops;
+    };
+
+    // Which secondary rows are still wanted, and which wanted secondaries have no row.
+    let wanted: Vec<Addr> = desired
+        .secondaries
+        .iter()
+        .filter(|s| **s != want_primary)
+        .cloned()
+        .collect();
+    let mut missing: Vec<Addr> = wanted
+        .iter()
+        .filter(|s| !secondaries.iter().any(|r| r.addr() == **s))
+        .cloned()
+        .collect();
+    let primary_moves = primary_row.addr() != want_primary;
+    // Rows that hold an address nobody wants any more (the new primary's old row counts as free).
+    let mut free: Vec<&DistNode> = secondaries
+        .iter()
+        .filter(|r| !wanted.contains(&r.addr()))
+        .copied()
+        .collect();
+
+    if primary_moves {
+        let old = primary_row.addr();
+        let paused = primary_row.host.ends_with(DEMOTED_SUFFIX);
+        let new_primary_row = secondaries
+            .iter()
+            .find(|r| r.addr() == want_primary)
+            .copied();
+        if let Some(np) = new_primary_row {
+            // Free the new primary's address: first take the old primary's address out of the
+            // way (unless paused already), then give the secondary row another address.
+            if !paused {
+                ops.push(CitusOp::Update {
+                    nodeid: primary_row.nodeid,
+                    host: demoted(&old.0),
+                    port: old.1,
+                });
+            }
+            let old_plain = (old.0.trim_end_matches(DEMOTED_SUFFIX).to_string(), old.1);
+            // The promoted secondary's row goes to the old primary when it stays as a standby,
+            // else to a new standby that has no row yet, else (old primary gone) to the old
+            // primary's address, which a later reconciliation removes.
+            let replacement = if wanted.contains(&old_plain) || missing.is_empty() {
+                missing.retain(|m| *m != old_plain);
+                old_plain
+            } else {
+                missing.remove(0)
+            };
+            ops.push(CitusOp::Update {
+                nodeid: np.nodeid,
+                host: replacement.0,
+                port: replacement.1,
+            });
+            free.retain(|r| r.nodeid != np.nodeid);
+        }
+        ops.push(CitusOp::Update {
+            nodeid: primary_row.nodeid,
+            host: want_primary.0.clone(),
+            port: want_primary.1,
+        });
+        // Reuse free rows for missing secondaries; no adds or removes in this batch.
+        for (row, addr) in free.iter().zip(missing.iter()) {
+            if ops
+                .iter()
+                .any(|o| matches!(o, CitusOp::Update { nodeid, .. } if *nodeid == row.nodeid))
+            {
+                continue;
+            }
+            ops.push(CitusOp::Update {
+                nodeid: row.nodeid,
+                host: addr.0.clone(),
+                port: addr.1,
+            });
+        }
+        return ops;
+    }
+
+    // Same primary: reuse free secondary rows, then add or remove what is left.
+    let mut free_iter = free.into_iter();
+    let mut leftover_free = Vec::new();
+    for addr in missing {
+        match free_iter.next() {
+            Some(row) => ops.push(CitusOp::Update {
+                nodeid: row.nodeid,
+                host: addr.0,
+                port: addr.1,
+            }),
+            None => ops.push(CitusOp::Add {
+                host: addr.0,
+                port: addr.1,
+                group: desired.group,
+                role: NodeRole::Secondary,
+            }),
+        }
+    }
+    leftover_free.extend(free_iter);
+    for row in leftover_free {
+        ops.push(CitusOp::Remove {
+            host: row.host.clone(),
+            port: row.port,
+        });
+    }
+    ops
+}
+
+/// Plans every group: `rows` is the whole pg_dist_node, `desired` one entry per group known to etcd.
+/// Groups are planned independently; group 0 (the coordinator) first.
+pub fn plan(rows: &[DistNode], desired: &[DesiredGroup]) -> BTreeMap<u32, Vec<CitusOp>> {
+    let mut out = BTreeMap::new();
+    for d in desired {
+        let group_rows: Vec<DistNode> = rows
+            .iter()
+            .filter(|r| r.group == d.group)
+            .cloned()
+            .collect();
+        let ops = plan_group(&group_rows, d);
+        if !ops.is_empty() {
+            out.insert(d.group, ops);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(nodeid: i32, host: &str, role: NodeRole) -> DistNode {
+        DistNode {
+            nodeid,
+            group: 1,
+            host: host.into(),
+            port: 5432,
+            role,
+        }
+    }
+    fn a(h: &str) -> Addr {
+        (h.into(), 5432)
+    }
+    fn want(p: Option<&str>, s: &[&str]) -> DesiredGroup {
+        DesiredGroup {
+            group: 1,
+            primary: p.map(a),
+            secondaries: s.iter().map(|h| a(h)).collect(),
+        }
+    }
+    fn upd(nodeid: i32, host: &str) -> CitusOp {
+        CitusOp::Update {
+            nodeid,
+            host: host.into(),
+            port: 5432,
+        }
+    }
+    fn add(host: &str, role: NodeRole) -> CitusOp {
+        CitusOp::Add {
+            host: host.into(),
+            port: 5432,
+            group: 1,
+            role,
+        }
+    }
+    fn rm(host: &str) -> CitusOp {
+        CitusOp::Remove {
+            host: host.into(),
+            port: 5432,
+        }
+    }
+    use NodeRole::{Primary as P, Secondary as S};
+
+    #[test]
+    fn transitions() {
+        #[allow(clippy::type_complexity)]
+        let cases: Vec<(&str, Vec<DistNode>, DesiredGroup, Vec<CitusOp>)> = vec![
+            (
+                "empty group",
+                vec![],
+                want(Some("h1"), &["h2"]),
+                vec![add("h1", P), add("h2", S)],
+            ),
+            (
+                "steady",
+                vec![row(1, "h1", P), row(2, "h2", S)],
+                want(Some("h1"), &["h2"]),
+                vec![],
+            ),
+            (
+                "no leader: leave alone",
+                vec![row(1, "h1", P)],
+                want(None, &["h2"]),
+                vec![],
+            ),
+            (
+                "switchover to a registered secondary",
+                vec![row(1, "h1", P), row(2, "h2", S)],
+                want(Some("h2"), &["h1"]),
+                vec![upd(1, "h1-demoted"), upd(2, "h1"), upd(1, "h2")],
+            ),
+            (
+                "paused switchover",
+                vec![row(1, "h1-demoted", P), row(2, "h2", S)],
+                want(Some("h2"), &["h1"]),
+                vec![upd(2, "h1"), upd(1, "h2")],
+            ),
+            (
+                "failover, old primary gone: listed as secondary until a later loop",
+                vec![row(1, "h1", P), row(2, "h2", S)],
+                want(Some("h2"), &[]),
+                vec![upd(1, "h1-demoted"), upd(2, "h1"), upd(1, "h2")],
+            ),
+            (
+                "after that failover: remove the gone one",
+                vec![row(1, "h2", P), row(2, "h1", S)],
+                want(Some("h2"), &[]),
+                vec![rm("h1")],
+            ),
+            (
+                "failover, old primary gone, a new standby takes the freed row",
+                vec![row(1, "h1", P), row(2, "h2", S), row(3, "h3", S)],
+                want(Some("h2"), &["h3", "h4"]),
+                vec![upd(1, "h1-demoted"), upd(2, "h4"), upd(1, "h2")],
+            ),
+            (
+                "primary moved to an unregistered host: no add in that batch",
+                vec![row(1, "h1", P)],
+                want(Some("h3"), &["h1"]),
+                vec![upd(1, "h3")],
+            ),
+            (
+                "then the old primary is added as secondary",
+                vec![row(1, "h3", P)],
+                want(Some("h3"), &["h1"]),
+                vec![add("h1", S)],
+            ),
+            (
+                "secondary added",
+                vec![row(1, "h1", P)],
+                want(Some("h1"), &["h2"]),
+                vec![add("h2", S)],
+            ),
+            (
+                "secondary removed",
+                vec![row(1, "h1", P), row(2, "h2", S)],
+                want(Some("h1"), &[]),
+                vec![rm("h2")],
+            ),
+            (
+                "secondary replaced: nodeid reused",
+                vec![row(1, "h1", P), row(2, "h2", S)],
+                want(Some("h1"), &["h3"]),
+                vec![upd(2, "h3")],
+            ),
+            (
+                "two replaced, one more added",
+                vec![row(1, "h1", P), row(2, "h2", S), row(3, "h3", S)],
+                want(Some("h1"), &["h4", "h5", "h6"]),
+                vec![upd(2, "h4"), upd(3, "h5"), add("h6", S)],
+            ),
+            (
+                "primary moved, a gone secondary's row is reused, no removes",
+                vec![row(1, "h1", P), row(2, "h2", S), row(3, "h9", S)],
+                want(Some("h2"), &["h1", "h3"]),
+                vec![
+                    upd(1, "h1-demoted"),
+                    upd(2, "h1"),
+                    upd(1, "h2"),
+                    upd(3, "h3"),
+                ],
+            ),
+        ];
+        for (name, rows, desired, expected) in cases {
+            assert_eq!(plan_group(&rows, &desired), expected, "case: {name}");
+        }
+    }
+
+    #[test]
+    fn pause_marks_primary_demoted_once() {
+        let rows = vec![row(1, "h1", P), row(2, "h2", S)];
+        assert_eq!(plan_pause(&rows), vec![upd(1, "h1-demoted")]);
+        assert_eq!(plan_pause(&[row(1, "h1-demoted", P)]), vec![]);
+        assert_eq!(plan_pause(&[]), vec![]);
+    }
+
+    #[test]
+    fn plans_each_group_separately() {
+        let rows = vec![
+            DistNode {
+                nodeid: 1,
+                group: 0,
+                host: "c1".into(),
+                port: 5432,
+                role: P,
+            },
+            row(2, "h1", P),
+        ];
+        let desired = vec![
+            DesiredGroup {
+                group: 0,
+                primary: Some(a("c2")),
+                secondaries: vec![a("c1")],
+            },
+            want(Some("h1"), &[]),
+            DesiredGroup {
+                group: 2,
+                primary: Some(a("w2")),
+                secondaries: vec![],
+            },
+        ];
+        let p = plan(&rows, &desired);
+        assert_eq!(p[&0], vec![upd(1, "c2")]);
+        assert!(!p.contains_key(&1));
+        assert_eq!(
+            p[&2],
+            vec![CitusOp::Add {
+                host: "w2".into(),
+                port: 5432,
+                group: 2,
+                role: P
+            }]
+        );
+    }
+}
