@@ -620,6 +620,11 @@ impl Config {
         }
     }
 
+    /// The scope's prefix, `/<namespace>/<scope>/` (all Citus groups below it).
+    pub fn scope_prefix(&self) -> String {
+        format!("{}{}/", self.namespace, self.scope)
+    }
+
     /// Effective `use_pg_rewind`: the local setting when present, else the dynamic one.
     pub fn use_pg_rewind(&self, dynamic: &DynamicConfig) -> bool {
         self.postgresql

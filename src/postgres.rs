@@ -370,6 +370,9 @@ impl LocalPostgres {
                 params.insert(k.clone(), quote_guc(v));
             }
         }
+        if self.cfg.citus.is_some() {
+            self.citus_gucs(&mut params);
+        }
         let listen = &self.cfg.postgresql.listen;
         let (hosts, port) = listen.rsplit_once(':').unwrap_or((listen, "5432"));
         params.insert(
@@ -454,6 +457,62 @@ impl LocalPostgres {
         let _ = std::fs::remove_file(d.join("recovery.signal"));
         *self.following.lock().expect("not poisoned") = upstream.map(|u| u.name.clone());
         Ok(())
+    }
+
+    /// Whether the Citus library is installed for this PostgreSQL (`$pkglibdir/citus.so`).
+    pub fn citus_library_installed(&self) -> bool {
+        self.bin_dir
+            .parent()
+            .is_some_and(|p| p.join("lib").join("citus.so").exists())
+    }
+
+    /// The settings Citus needs (reference §3.2): `citus` first in shared_preload_libraries (when
+    /// the library is installed: a stand-in has none), max_prepared_transactions = 2 ×
+    /// max_connections when 0, wal_level logical, citus.local_hostname.
+    fn citus_gucs(&self, params: &mut BTreeMap<String, String>) {
+        if self.citus_library_installed() {
+            let current = params
+                .get("shared_preload_libraries")
+                .cloned()
+                .unwrap_or_default();
+            let libs: Vec<String> = current
+                .trim_matches('\'')
+                .split(',')
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty() && l != "citus")
+                .collect();
+            let all = std::iter::once("citus".to_string())
+                .chain(libs)
+                .collect::<Vec<_>>()
+                .join(",");
+            params.insert(
+                "shared_preload_libraries".into(),
+                quote_guc(&Json::String(all)),
+            );
+        }
+        let unquote = |v: &str| v.trim_matches('\'').to_string();
+        let prepared: i64 = params
+            .get("max_prepared_transactions")
+            .map(|v| unquote(v))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if prepared == 0 {
+            let max_conn: i64 = params
+                .get("max_connections")
+                .map(|v| unquote(v))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(100);
+            params.insert(
+                "max_prepared_transactions".into(),
+                (2 * max_conn).to_string(),
+            );
+        }
+        params.insert("wal_level".into(), "logical".into());
+        let (host, _) = split_host_port(&self.cfg.postgresql.listen);
+        params.insert(
+            "citus.local_hostname".into(),
+            quote_guc(&Json::String(host)),
+        );
     }
 
     /// The member this server is configured to stream from.
@@ -656,13 +715,21 @@ impl LocalPostgres {
     /// # Errors
     /// Not reachable or authentication failed.
     pub async fn connect(&self) -> Result<tokio_postgres::Client> {
+        self.connect_db("postgres").await
+    }
+
+    /// Connects to database `dbname` of the local server as the superuser.
+    ///
+    /// # Errors
+    /// Not reachable or authentication failed.
+    pub async fn connect_db(&self, dbname: &str) -> Result<tokio_postgres::Client> {
         let (host, port) = split_host_port(&self.cfg.postgresql.listen);
         let su = &self.cfg.postgresql.authentication.superuser;
         let mut cfg = tokio_postgres::Config::new();
         cfg.host(&host)
             .port(port)
             .user(su.username.as_deref().unwrap_or("postgres"))
-            .dbname("postgres")
+            .dbname(dbname)
             .application_name("praetor")
             .connect_timeout(Duration::from_secs(3));
         if let Some(p) = &su.password {
@@ -837,6 +904,51 @@ impl LocalPostgres {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Runs `bootstrap.post_bootstrap` (or its older name `post_init`) with a connection URL to
+    /// the new primary as its argument, as Patroni does; passwords come from the pgpass file.
+    ///
+    /// # Errors
+    /// The script failed.
+    pub async fn run_post_bootstrap(&self) -> Result<()> {
+        let other = &self.cfg.bootstrap.other;
+        let Some(cmd) = other
+            .get("post_bootstrap")
+            .or_else(|| other.get("post_init"))
+            .and_then(Json::as_str)
+        else {
+            return Ok(());
+        };
+        let (host, port) = split_host_port(&self.cfg.postgresql.listen);
+        let user = self
+            .cfg
+            .postgresql
+            .authentication
+            .superuser
+            .username
+            .as_deref()
+            .unwrap_or("postgres");
+        let url = format!("postgres://{user}@{host}:{port}/postgres");
+        let out = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{cmd} \"$1\""))
+            .arg("sh")
+            .arg(&url)
+            .env("PGPASSFILE", self.pgpass_path())
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .context("running bootstrap.post_bootstrap")?;
+        if !out.status.success() {
+            bail!(
+                "bootstrap.post_bootstrap {cmd:?} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        tracing::info!("ran bootstrap.post_bootstrap");
         Ok(())
     }
 

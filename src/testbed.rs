@@ -19,6 +19,9 @@ use crate::config::EtcdConfig;
 use crate::dcs::etcd::EtcdDcs;
 use crate::dcs::ClusterView;
 
+/// The SQL stand-in for Citus used when the real extension is not installed (see its header).
+pub const CITUS_STANDIN_SQL: &str = include_str!("../tests/fixtures/citus_standin.sql");
+
 /// A free TCP port on 127.0.0.1 (bound and released).
 ///
 /// # Errors
@@ -87,6 +90,8 @@ pub struct Testbed {
     pub tags: BTreeMap<String, String>,
     /// `restapi.authentication` (user, password) for every member.
     pub rest_auth: Option<(String, String)>,
+    /// Citus group of each member; members not listed get no `citus` section.
+    pub citus_groups: BTreeMap<String, u32>,
     /// Program started for each member instead of praetor (for example Patroni's `patroni`, which
     /// takes the same configuration file argument).
     pub agent_program: Option<PathBuf>,
@@ -167,6 +172,7 @@ impl Testbed {
             tags: BTreeMap::new(),
             rest_auth: None,
             agent_program: None,
+            citus_groups: BTreeMap::new(),
         })
     }
 
@@ -289,7 +295,7 @@ bootstrap:
       parameters:
         max_connections: 50
         shared_buffers: 16MB
-{extra}  initdb:
+{extra}{post_bootstrap}  initdb:
   - encoding: UTF8
   - data-checksums
 postgresql:
@@ -309,7 +315,7 @@ postgresql:
     - local all all trust
     - host replication replicator 127.0.0.1/32 md5
     - host all all 127.0.0.1/32 md5
-{tags}{auth}"#,
+{tags}{auth}{citus}"#,
             scope = self.scope,
             rest_auth = self
                 .rest_auth
@@ -331,6 +337,18 @@ postgresql:
                 .get(name)
                 .map(|t| format!("tags: {t}\n"))
                 .unwrap_or_default(),
+            citus = self
+                .citus_groups
+                .get(name)
+                .map(|g| format!("citus: {{group: {g}, database: citus}}\n"))
+                .unwrap_or_default(),
+            post_bootstrap = match (
+                self.citus_groups.contains_key(name),
+                self.citus_standin_script()
+            ) {
+                (true, Some(script)) => format!("  post_bootstrap: sh {}\n", script.display()),
+                _ => String::new(),
+            },
             auth = self
                 .rest_auth
                 .as_ref()
@@ -339,6 +357,49 @@ postgresql:
                 ))
                 .unwrap_or_default(),
         )
+    }
+
+    /// Whether the real Citus library is installed for the PostgreSQL in use.
+    pub fn citus_installed() -> bool {
+        crate::postgres::find_bin_dir(None)
+            .ok()
+            .and_then(|b| b.parent().map(|p| p.join("lib").join("citus.so").exists()))
+            .unwrap_or(false)
+    }
+
+    /// When Citus is not installed: writes the SQL stand-in (tests/fixtures/citus_standin.sql) and a
+    /// `post_bootstrap` script that loads it into template1, and returns the script's path.
+    fn citus_standin_script(&self) -> Option<PathBuf> {
+        if Self::citus_installed() {
+            return None;
+        }
+        let sql = self.dir.join("citus_standin.sql");
+        let script = self.dir.join("load-citus-standin.sh");
+        if !script.exists() {
+            let psql = crate::postgres::find_bin_dir(None).ok()?.join("psql");
+            std::fs::write(&sql, CITUS_STANDIN_SQL).ok()?;
+            let body = format!(
+                "#!/bin/sh\n# Loads the Citus stand-in into template1 (the Citus database is created from it).\nexec {} \"${{1%/*}}/template1\" -v ON_ERROR_STOP=1 -q -f {}\n",
+                psql.display(),
+                sql.display()
+            );
+            std::fs::write(&script, body).ok()?;
+            if let Some((uid, gid)) = self.run_as {
+                let _ = chown_r(&sql, uid, gid);
+                let _ = chown_r(&script, uid, gid);
+            }
+        }
+        Some(script)
+    }
+
+    /// Reads one Citus group of the scope.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn view_group(&self, group: u32) -> Result<ClusterView> {
+        let d = self.dcs().await?;
+        d.load_prefix(&format!("/service/{}/{group}/", self.scope))
+            .await
     }
 
     /// Writes member `name`'s configuration and starts its agent.
@@ -500,9 +561,26 @@ postgresql:
     /// # Errors
     /// Not reached within `timeout`.
     pub async fn wait_healthy(&self, standbys: usize, timeout: Duration) -> Result<String> {
+        self.wait_healthy_in(None, standbys, timeout).await
+    }
+
+    /// [`Testbed::wait_healthy`] for one Citus group (`None`: a plain scope).
+    ///
+    /// # Errors
+    /// Not reached within `timeout`.
+    pub async fn wait_healthy_in(
+        &self,
+        group: Option<u32>,
+        standbys: usize,
+        timeout: Duration,
+    ) -> Result<String> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(v) = self.view().await {
+            let view = match group {
+                Some(g) => self.view_group(g).await,
+                None => self.view().await,
+            };
+            if let Ok(v) = view {
                 if let Some(l) = &v.leader {
                     let leader_running = v
                         .member(&l.name)

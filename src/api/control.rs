@@ -893,3 +893,83 @@ mod tests {
         assert_eq!(parse_pg_version("x"), None);
     }
 }
+
+/// POST /citus (alias /mpp): a worker's switchover event (reference §3.5). Acted on only by the
+/// coordinator leader and only when `leader` holds its group's leader key; the answer comes once
+/// the event is applied (for `before_demote`: once writes to the group are held). Always 200 `OK`
+/// for well-formed events, as in Patroni; 400 for a malformed body.
+pub async fn post_citus(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(r) = check_auth(&s, &headers) {
+        return r;
+    }
+    let ev: crate::citus::handler::CitusEvent = match serde_json::from_slice(&body) {
+        Ok(ev) => ev,
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{type, group, leader, timeout, cooldown}}: {e}"),
+            )
+        }
+    };
+    if !matches!(
+        ev.kind.as_str(),
+        "before_demote" | "before_promote" | "after_promote"
+    ) {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "type: expected before_demote, before_promote or after_promote, got {:?}",
+                ev.kind
+            ),
+        );
+    }
+    let Some(handler) = s.citus.clone() else {
+        return text(StatusCode::OK, "OK");
+    };
+    if !s.status.read().await.holds_lock() {
+        return text(StatusCode::OK, "OK");
+    }
+    let view = match s
+        .dcs
+        .load_prefix(&format!("{}{}/", s.cfg.scope_prefix(), ev.group))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("DCS is not accessible: {e:#}"),
+            )
+        }
+    };
+    if view.leader.as_ref().map(|l| l.name.as_str()) != Some(ev.leader.as_str()) {
+        tracing::info!("citus: discarding event {} from {} (group {}): it does not hold the group's leader key", ev.kind, ev.leader, ev.group);
+        return text(StatusCode::OK, "OK");
+    }
+    // The group as it should be with the sender as its primary (it may still be promoting).
+    let primary = view.member(&ev.leader).and_then(|m| m.host_port());
+    let secondaries = view
+        .members
+        .iter()
+        .filter(|m| m.name != ev.leader && m.data.state == "running" && !m.tags().noloadbalance)
+        .filter_map(|m| m.host_port())
+        .collect();
+    let desired = crate::citus::DesiredGroup {
+        group: ev.group,
+        primary,
+        secondaries,
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let wait = Duration::from_secs_f64(ev.timeout.max(1.0));
+    handler
+        .send(crate::citus::handler::CitusMsg::Event(ev, desired, tx))
+        .await;
+    match tokio::time::timeout(wait, rx).await {
+        Ok(Ok(Ok(()))) => text(StatusCode::OK, "OK"),
+        Ok(Ok(Err(e))) => {
+            tracing::warn!("citus: event not applied: {e}");
+            text(StatusCode::OK, "OK")
+        }
+        _ => text(StatusCode::OK, "OK"),
+    }
+}

@@ -57,6 +57,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/reinitialize", post(control::post_reinitialize))
         .route("/reload", post(control::post_reload))
         .route("/metrics", get(control::metrics))
+        .route("/citus", post(control::post_citus))
+        .route("/mpp", post(control::post_citus))
         .fallback(fallback)
         .with_state(shared)
 }

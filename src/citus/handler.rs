@@ -1,1 +1,517 @@
-//! placeholder
+//! The coordinator side of Citus support, and each group's bootstrap.
+//!
+//! One task per coordinator agent ([`CitusHandler`]) owns a dedicated connection to the Citus
+//! database and serialises every pg_dist_node change, as Patroni's handler thread does (reference
+//! §3.3–3.6). Periodic reconciliations come from the HA loop ([`CitusMsg::Sync`]); worker switchover
+//! events come from `POST /citus` ([`CitusMsg::Event`]). A `before_demote` opens a transaction and
+//! renames the group's primary row to `<host>-demoted`, so Citus holds new distributed writes to the
+//! group; `before_promote` points the row at the new primary inside the same transaction;
+//! `after_promote` commits. If the deadline (the worker's ttl) passes first, the transaction is rolled
+//! back and the next reconciliation restores the rows from etcd.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::{plan, plan_group, plan_pause, CitusOp, DesiredGroup, DistNode, NodeRole};
+use crate::config::Config;
+use crate::dcs::ClusterView;
+use crate::postgres::LocalPostgres;
+
+/// A worker's switchover event (`POST /citus` body), Patroni's JSON.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CitusEvent {
+    /// `before_demote`, `before_promote` or `after_promote`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The worker's Citus group.
+    pub group: u32,
+    /// The sending member, which must hold its group's leader key.
+    pub leader: String,
+    /// The worker's ttl, seconds: the pause transaction's deadline.
+    pub timeout: f64,
+    /// The worker's retry_timeout, seconds: Citus's lock_cooldown.
+    pub cooldown: f64,
+}
+
+/// Messages to the handler task.
+#[derive(Debug)]
+pub enum CitusMsg {
+    /// Reconcile every group towards `desired`.
+    Sync(Vec<DesiredGroup>),
+    /// A worker event with its group's desired state; replied to once applied.
+    Event(
+        CitusEvent,
+        DesiredGroup,
+        oneshot::Sender<Result<(), String>>,
+    ),
+    /// We are no longer the coordinator leader: roll back and forget the connection.
+    Reset,
+}
+
+/// What etcd says each group should look like (reference §3.3): the leader-key holder when it runs
+/// as primary with a `conn_url`, and the other running members not tagged `noloadbalance` as
+/// secondaries. `me` is this coordinator's member name: in group 0 it is the primary.
+pub fn desired_groups(views: &BTreeMap<u32, ClusterView>) -> Vec<DesiredGroup> {
+    views
+        .iter()
+        .map(|(group, v)| {
+            let leader = v.leader.as_ref().map(|l| l.name.as_str());
+            let primary = v
+                .leader_member()
+                .filter(|m| m.role() == "primary" && m.data.state == "running")
+                .and_then(|m| m.host_port());
+            let secondaries = v
+                .members
+                .iter()
+                .filter(|m| Some(m.name.as_str()) != leader)
+                .filter(|m| m.data.state == "running" && !m.tags().noloadbalance)
+                .filter_map(|m| m.host_port())
+                .collect();
+            DesiredGroup {
+                group: *group,
+                primary,
+                secondaries,
+            }
+        })
+        .collect()
+}
+
+/// A handle on the coordinator's handler task.
+#[derive(Clone)]
+pub struct CitusHandler {
+    tx: mpsc::Sender<CitusMsg>,
+}
+
+impl CitusHandler {
+    /// Starts the task for the local coordinator server.
+    pub fn start(pg: std::sync::Arc<LocalPostgres>, database: String) -> CitusHandler {
+        let (tx, rx) = mpsc::channel(32);
+        tokio::spawn(run(pg, database, rx));
+        CitusHandler { tx }
+    }
+
+    /// Queues a message (dropped if the task is gone).
+    pub async fn send(&self, msg: CitusMsg) {
+        let _ = self.tx.send(msg).await;
+    }
+}
+
+struct InFlight {
+    group: u32,
+    deadline: Instant,
+}
+
+struct State {
+    pg: std::sync::Arc<LocalPostgres>,
+    database: String,
+    client: Option<tokio_postgres::Client>,
+    in_flight: Option<InFlight>,
+    cooldown_ms: i32,
+}
+
+impl State {
+    async fn client(&mut self) -> Result<&tokio_postgres::Client> {
+        if self.client.as_ref().is_none_or(|c| c.is_closed()) {
+            let c = self
+                .pg
+                .connect_db(&self.database)
+                .await
+                .context("connecting to the Citus database")?;
+            c.batch_execute(
+                "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0",
+            )
+            .await?;
+            self.client = Some(c);
+            self.in_flight = None;
+        }
+        Ok(self.client.as_ref().expect("just connected"))
+    }
+
+    async fn exec(&mut self, sql: &str) -> Result<()> {
+        tracing::info!("citus: {sql}");
+        self.client()
+            .await?
+            .batch_execute(sql)
+            .await
+            .with_context(|| format!("running {sql}"))
+    }
+
+    async fn rows(&mut self) -> Result<Vec<DistNode>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT nodeid, groupid, nodename, nodeport, noderole::text FROM pg_catalog.pg_dist_node
+                 WHERE noderole::text IN ('primary', 'secondary')",
+                &[],
+            )
+            .await
+            .context("reading pg_dist_node")?;
+        Ok(rows
+            .iter()
+            .map(|r| DistNode {
+                nodeid: r.get(0),
+                group: r.get::<_, i32>(1) as u32,
+                host: r.get(2),
+                port: r.get::<_, i32>(3) as u16,
+                role: if r.get::<_, String>(4) == "primary" {
+                    NodeRole::Primary
+                } else {
+                    NodeRole::Secondary
+                },
+            })
+            .collect())
+    }
+
+    fn sql(&self, op: &CitusOp) -> String {
+        let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        match op {
+            CitusOp::Add {
+                host,
+                port,
+                group,
+                role,
+            } => format!(
+                "SELECT pg_catalog.citus_add_node({}, {port}, {group}, {}, 'default')",
+                lit(host),
+                lit(role.as_str())
+            ),
+            CitusOp::Update { nodeid, host, port } => format!(
+                "SELECT pg_catalog.citus_update_node({nodeid}, {}, {port}, true, {})",
+                lit(host),
+                self.cooldown_ms
+            ),
+            CitusOp::Remove { host, port } => {
+                format!("SELECT pg_catalog.citus_remove_node({}, {port})", lit(host))
+            }
+        }
+    }
+
+    async fn apply(&mut self, ops: &[CitusOp], own_txn: bool) -> Result<()> {
+        let wrap = own_txn && ops.len() > 1;
+        if wrap {
+            self.exec("BEGIN").await?;
+        }
+        for op in ops {
+            let sql = self.sql(op);
+            if let Err(e) = self.exec(&sql).await {
+                if wrap {
+                    let _ = self.exec("ROLLBACK").await;
+                }
+                return Err(e);
+            }
+        }
+        if wrap {
+            self.exec("COMMIT").await?;
+        }
+        Ok(())
+    }
+
+    async fn rollback_in_flight(&mut self, why: &str) {
+        if let Some(f) = self.in_flight.take() {
+            tracing::warn!(
+                "citus: rolling back the pause transaction of group {}: {why}",
+                f.group
+            );
+            if self.exec("ROLLBACK").await.is_err() {
+                self.client = None;
+            }
+        }
+    }
+
+    async fn sync(&mut self, desired: Vec<DesiredGroup>) -> Result<()> {
+        if let Some(f) = &self.in_flight {
+            if Instant::now() < f.deadline {
+                return Ok(()); // the switchover in progress owns the connection until its deadline
+            }
+            self.rollback_in_flight("its deadline passed").await;
+        }
+        let rows = self.rows().await?;
+        for (group, ops) in plan(&rows, &desired) {
+            tracing::info!("citus: reconciling group {group}: {} change(s)", ops.len());
+            self.apply(&ops, true).await?;
+        }
+        Ok(())
+    }
+
+    async fn event(&mut self, ev: &CitusEvent, desired: &DesiredGroup) -> Result<()> {
+        self.cooldown_ms = (ev.cooldown * 1000.0).round().clamp(0.0, i32::MAX as f64) as i32;
+        if let Some(f) = &self.in_flight {
+            if f.group != ev.group {
+                if Instant::now() < f.deadline {
+                    bail!(
+                        "group {} is switching over; event for group {} refused",
+                        f.group,
+                        ev.group
+                    );
+                }
+                self.rollback_in_flight("its deadline passed").await;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs_f64(ev.timeout.max(1.0));
+        match ev.kind.as_str() {
+            "before_demote" | "before_promote" => {
+                if self.in_flight.is_none() {
+                    self.exec("BEGIN").await?;
+                    self.in_flight = Some(InFlight {
+                        group: ev.group,
+                        deadline,
+                    });
+                }
+                let rows: Vec<DistNode> = self
+                    .rows()
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.group == ev.group)
+                    .collect();
+                let ops = if ev.kind == "before_demote" {
+                    plan_pause(&rows)
+                } else {
+                    plan_group(&rows, desired)
+                };
+                for op in ops
+                    .iter()
+                    .filter(|o| !matches!(o, CitusOp::Add { .. } | CitusOp::Remove { .. }))
+                {
+                    let sql = self.sql(op);
+                    self.exec(&sql).await?;
+                }
+                if let Some(f) = &mut self.in_flight {
+                    f.deadline = deadline;
+                }
+                Ok(())
+            }
+            "after_promote" => {
+                let rows: Vec<DistNode> = self
+                    .rows()
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.group == ev.group)
+                    .collect();
+                let ops = plan_group(&rows, desired);
+                if self.in_flight.take().is_some() {
+                    for op in &ops {
+                        let sql = self.sql(op);
+                        self.exec(&sql).await?;
+                    }
+                    self.exec("COMMIT").await
+                } else {
+                    self.apply(&ops, true).await
+                }
+            }
+            other => bail!("unknown event type {other:?}"),
+        }
+    }
+}
+
+async fn run(
+    pg: std::sync::Arc<LocalPostgres>,
+    database: String,
+    mut rx: mpsc::Receiver<CitusMsg>,
+) {
+    let mut st = State {
+        pg,
+        database,
+        client: None,
+        in_flight: None,
+        cooldown_ms: 10_000,
+    };
+    loop {
+        let deadline = st.in_flight.as_ref().map(|f| f.deadline);
+        let msg = tokio::select! {
+            m = rx.recv() => m,
+            _ = async { tokio::time::sleep_until(deadline.expect("some")).await }, if deadline.is_some() => {
+                st.rollback_in_flight("its deadline passed before after_promote").await;
+                continue;
+            }
+        };
+        let Some(msg) = msg else { return };
+        match msg {
+            CitusMsg::Sync(desired) => {
+                if let Err(e) = st.sync(desired).await {
+                    tracing::warn!("citus: reconciling pg_dist_node: {e:#}");
+                    st.client = None;
+                    st.in_flight = None;
+                }
+            }
+            CitusMsg::Event(ev, desired, reply) => {
+                let r = st.event(&ev, &desired).await;
+                if let Err(e) = &r {
+                    tracing::warn!(
+                        "citus: handling {} from {} (group {}): {e:#}",
+                        ev.kind,
+                        ev.leader,
+                        ev.group
+                    );
+                    if st.client.as_ref().is_none_or(|c| c.is_closed()) {
+                        st.in_flight = None;
+                    }
+                }
+                let _ = reply.send(r.map_err(|e| format!("{e:#}")));
+            }
+            CitusMsg::Reset => {
+                st.rollback_in_flight("this member is no longer the coordinator leader")
+                    .await;
+                st.client = None;
+            }
+        }
+    }
+}
+
+/// Bootstraps Citus on a group's new primary (reference §3.2): the database (idempotent), the
+/// extension (or a pre-loaded stand-in), the `pg_dist_authinfo` row for the superuser's
+/// credentials, and on the coordinator `citus_set_coordinator_host`.
+///
+/// # Errors
+/// SQL failed, or neither Citus nor a stand-in is available.
+pub async fn bootstrap_node(pg: &LocalPostgres, cfg: &Config) -> Result<()> {
+    let citus = cfg
+        .citus
+        .as_ref()
+        .ok_or_else(|| anyhow!("no citus section"))?;
+    let c = pg.connect().await?;
+    c.batch_execute("SET synchronous_commit = local; SET statement_timeout = 0")
+        .await?;
+    if citus.database != "postgres" {
+        let sql = format!(
+            "CREATE DATABASE \"{}\"",
+            citus.database.replace('"', "\"\"")
+        );
+        match c.batch_execute(&sql).await {
+            Ok(()) => tracing::info!("citus: created database {}", citus.database),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(e) => return Err(e).context("creating the Citus database"),
+        }
+    }
+    let d = pg.connect_db(&citus.database).await?;
+    d.batch_execute("SET synchronous_commit = local; SET statement_timeout = 0")
+        .await?;
+    let available: bool = d
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'citus')",
+            &[],
+        )
+        .await?
+        .get(0);
+    if available {
+        d.batch_execute("CREATE EXTENSION IF NOT EXISTS citus")
+            .await
+            .context("CREATE EXTENSION citus")?;
+    } else {
+        let standin: bool = d
+            .query_one("SELECT to_regprocedure('pg_catalog.citus_add_node(text,integer,integer,noderole,name)') IS NOT NULL", &[])
+            .await?
+            .get(0);
+        if !standin {
+            bail!("the citus extension is not available (install Citus for PostgreSQL, or load a stand-in with bootstrap.post_bootstrap)");
+        }
+        tracing::warn!(
+            "citus: extension not available; using the stand-in loaded into {}",
+            citus.database
+        );
+    }
+    let su = &cfg.postgresql.authentication.superuser;
+    let mut authinfo = Vec::new();
+    for (k, v) in [
+        ("password", &su.password),
+        ("sslcert", &su.sslcert),
+        ("sslkey", &su.sslkey),
+    ] {
+        if let Some(v) = v {
+            authinfo.push(format!("{k}={}", crate::postgres::conninfo_value(v)));
+        }
+    }
+    if !authinfo.is_empty() {
+        d.execute(
+            "INSERT INTO pg_catalog.pg_dist_authinfo VALUES (0, pg_catalog.current_user(), $1) ON CONFLICT DO NOTHING",
+            &[&authinfo.join(" ")],
+        )
+        .await
+        .context("writing pg_dist_authinfo")?;
+    }
+    if citus.group == 0 {
+        let (host, port) = crate::postgres::split_host_port(&cfg.postgresql.connect_address);
+        d.execute(
+            "SELECT pg_catalog.citus_set_coordinator_host($1, $2, 'primary', 'default')",
+            &[&host, &(port as i32)],
+        )
+        .await
+        .context("citus_set_coordinator_host")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dcs::{LeaderKey, Member, MemberData};
+
+    fn m(name: &str, port: u16, role: &str, state: &str, noloadbalance: bool) -> Member {
+        Member {
+            name: name.into(),
+            data: MemberData {
+                conn_url: format!("postgres://10.0.0.1:{port}/postgres"),
+                role: role.into(),
+                state: state.into(),
+                tags: noloadbalance.then(|| crate::config::Tags {
+                    noloadbalance: true,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            lease: 0,
+        }
+    }
+
+    #[test]
+    fn desired_state_from_etcd() {
+        let mut views = BTreeMap::new();
+        views.insert(
+            1,
+            ClusterView {
+                leader: Some(LeaderKey {
+                    name: "w1".into(),
+                    lease: 1,
+                    mod_revision: 1,
+                }),
+                members: vec![
+                    m("w1", 5432, "primary", "running", false),
+                    m("w2", 5433, "replica", "running", false),
+                    m("w3", 5434, "replica", "running", true),
+                    m("w4", 5435, "replica", "stopped", false),
+                ],
+                ..Default::default()
+            },
+        );
+        views.insert(
+            2,
+            ClusterView {
+                leader: Some(LeaderKey {
+                    name: "x1".into(),
+                    lease: 1,
+                    mod_revision: 1,
+                }),
+                members: vec![m("x1", 6432, "replica", "running", false)],
+                ..Default::default()
+            },
+        );
+        let d = desired_groups(&views);
+        assert_eq!(
+            d[0],
+            DesiredGroup {
+                group: 1,
+                primary: Some(("10.0.0.1".into(), 5432)),
+                secondaries: vec![("10.0.0.1".into(), 5433)],
+            }
+        );
+        assert_eq!(
+            d[1].primary, None,
+            "a leader still promoting is not registered yet"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 //! Mechanics follow Patroni's `patroni/dcs/etcd3.py` (reference §1.2, §1.4): acquire compares
 //! `create_revision == 0`, renew and release compare the key's value with our name.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -442,22 +443,69 @@ impl EtcdDcs {
     /// HA loop must react to at once: any change of `leader`, `failover`, `config` or `initialize`,
     /// and other members' keys appearing, disappearing or changing role or state.
     pub fn spawn_watch(&self, wake: Arc<Notify>) -> tokio::task::JoinHandle<()> {
+        self.spawn_watch_on(self.prefix.clone(), false, wake)
+    }
+
+    /// Like [`EtcdDcs::spawn_watch`] on another prefix; with `groups`, keys below the prefix start
+    /// with a Citus group number (`1/leader`), as when the coordinator watches the whole scope.
+    pub fn spawn_watch_on(
+        &self,
+        prefix: String,
+        groups: bool,
+        wake: Arc<Notify>,
+    ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(e) = me.watch_once(&wake).await {
-                    tracing::debug!("etcd watch on {} ended: {e:#}; reconnecting", me.prefix);
+                if let Err(e) = me.watch_once(&prefix, groups, &wake).await {
+                    tracing::debug!("etcd watch on {prefix} ended: {e:#}; reconnecting");
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         })
     }
 
-    async fn watch_once(&self, wake: &Notify) -> Result<()> {
+    /// Reads a whole Citus scope (`/<namespace>/<scope>/`) and splits it by group.
+    ///
+    /// # Errors
+    /// etcd unreachable.
+    pub async fn load_groups(&self, scope_prefix: &str) -> Result<BTreeMap<u32, ClusterView>> {
+        let mut c = self.client.clone();
+        let resp = self
+            .with_timeout(
+                "range read",
+                c.get(scope_prefix, Some(GetOptions::new().with_prefix())),
+            )
+            .await?;
+        let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
+        let mut by_group: BTreeMap<u32, Vec<(String, Vec<u8>, i64, i64)>> = BTreeMap::new();
+        for kv in resp.kvs() {
+            let Ok(k) = kv.key_str() else { continue };
+            let Some(rel) = k.strip_prefix(scope_prefix) else {
+                continue;
+            };
+            let Some((g, rest)) = rel.split_once('/') else {
+                continue;
+            };
+            let Ok(g) = g.parse::<u32>() else { continue };
+            by_group.entry(g).or_default().push((
+                rest.to_string(),
+                kv.value().to_vec(),
+                kv.lease(),
+                kv.mod_revision(),
+            ));
+        }
+        Ok(by_group
+            .into_iter()
+            .map(|(g, kvs)| (g, ClusterView::decode(&kvs, revision)))
+            .collect())
+    }
+
+    async fn watch_once(&self, prefix: &str, groups: bool, wake: &Notify) -> Result<()> {
         let mut c = self.client.clone();
         let (_watcher, mut stream) = c
             .watch(
-                self.prefix.clone(),
+                prefix,
                 Some(WatchOptions::new().with_prefix().with_prev_key()),
             )
             .await?;
@@ -470,9 +518,15 @@ impl EtcdDcs {
             for ev in resp.events() {
                 let Some(kv) = ev.kv() else { continue };
                 let Ok(key) = kv.key_str() else { continue };
-                let Some(rel) = key.strip_prefix(&self.prefix) else {
+                let Some(mut rel) = key.strip_prefix(prefix) else {
                     continue;
                 };
+                if groups {
+                    match rel.split_once('/') {
+                        Some((g, rest)) if g.parse::<u32>().is_ok() => rel = rest,
+                        _ => continue,
+                    }
+                }
                 wake_up |= match rel {
                     keys::LEADER | keys::CONFIG | keys::INITIALIZE => true,
                     keys::FAILOVER => {

@@ -69,6 +69,8 @@ pub struct Shared {
     pub scheduled_restart: std::sync::Mutex<Option<ScheduledRestart>>,
     /// HTTP client for calls to peers (2 s timeout).
     pub http: reqwest::Client,
+    /// The Citus metadata handler, on coordinator (group 0) members.
+    pub citus: Option<crate::citus::handler::CitusHandler>,
 }
 
 /// A request the REST API hands to the driver; the driver runs it between cycles and replies.
@@ -138,6 +140,7 @@ pub struct Driver {
     last_member: Option<(MemberData, i64)>,
     last_history_tl: Option<u32>,
     commands_rx: tokio::sync::mpsc::Receiver<Command>,
+    citus_active: bool,
 }
 
 fn epoch() -> u64 {
@@ -186,6 +189,9 @@ impl Driver {
             commands,
             scheduled_restart: std::sync::Mutex::new(None),
             http: http.clone(),
+            citus: cfg.citus.as_ref().filter(|c| c.group == 0).map(|c| {
+                crate::citus::handler::CitusHandler::start(pg.clone(), c.database.clone())
+            }),
         });
         Ok((
             Driver {
@@ -202,6 +208,7 @@ impl Driver {
                 last_member: None,
                 last_history_tl: None,
                 commands_rx,
+                citus_active: false,
             },
             shared,
         ))
@@ -247,6 +254,11 @@ impl Driver {
             return Exit::Fatal(format!("{e:#}"));
         }
         let _watch = self.dcs.spawn_watch(self.shared.wake.clone());
+        // The coordinator reacts at once to any group's leader or member changes.
+        let _scope_watch = self.shared.citus.is_some().then(|| {
+            self.dcs
+                .spawn_watch_on(self.cfg.scope_prefix(), true, self.shared.wake.clone())
+        });
         loop {
             let started = Instant::now();
             match self.cycle().await {
@@ -288,6 +300,76 @@ impl Driver {
             }
         }
         let _ = self.dcs.revoke_lease().await;
+    }
+
+    /// On the coordinator leader: queue a reconciliation of pg_dist_node from every group's etcd
+    /// state. When it stops being the leader, the handler rolls back and drops its connection.
+    async fn citus_reconcile(&mut self) {
+        let Some(handler) = self.shared.citus.clone() else {
+            return;
+        };
+        let leading = self.leader_until.is_some() && self.pg.postmaster_pid().is_some();
+        if !leading {
+            if self.citus_active {
+                handler.send(crate::citus::handler::CitusMsg::Reset).await;
+                self.citus_active = false;
+            }
+            return;
+        }
+        match self.dcs.load_groups(&self.cfg.scope_prefix()).await {
+            Ok(groups) => {
+                self.citus_active = true;
+                let desired = crate::citus::handler::desired_groups(&groups);
+                handler
+                    .send(crate::citus::handler::CitusMsg::Sync(desired))
+                    .await;
+            }
+            Err(e) => tracing::warn!("citus: reading the groups from etcd: {e:#}"),
+        }
+    }
+
+    /// On a worker: tells the coordinator leader about a switchover step (`POST /citus`, reference
+    /// §3.5) and waits for its answer up to `wait`. Failures are logged, never fatal.
+    async fn notify_coordinator(&self, kind: &str, wait: Duration) {
+        let Some(c) = self.cfg.citus.as_ref().filter(|c| c.group != 0) else {
+            return;
+        };
+        let coord = match self
+            .dcs
+            .load_prefix(&format!("{}0/", self.cfg.scope_prefix()))
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("citus: reading the coordinator group for {kind}: {e:#}");
+                return;
+            }
+        };
+        let Some(leader) = coord.leader_member() else {
+            tracing::warn!("citus: the coordinator group has no leader; {kind} not sent");
+            return;
+        };
+        let url = format!("{}/citus", leader.data.api_url.trim_end_matches("/patroni"));
+        let body = serde_json::json!({
+            "type": kind,
+            "group": c.group,
+            "leader": self.cfg.name,
+            "timeout": self.dynamic.ttl,
+            "cooldown": self.dynamic.retry_timeout,
+        });
+        let mut req = self.http.post(&url).timeout(wait).json(&body);
+        if let Some(a) = &self.cfg.restapi.authentication {
+            req = req.basic_auth(&a.username, Some(&a.password));
+        }
+        let t0 = Instant::now();
+        match req.send().await {
+            Ok(r) if r.status().is_success() => tracing::info!(
+                "citus: {kind} acknowledged by the coordinator in {:?}",
+                t0.elapsed()
+            ),
+            Ok(r) => tracing::warn!("citus: {kind}: the coordinator answered {}", r.status()),
+            Err(e) => tracing::warn!("citus: sending {kind} to the coordinator: {e}"),
+        }
     }
 
     async fn handle_command(&mut self, cmd: Command) {
@@ -585,6 +667,9 @@ impl Driver {
         if exit.is_none() && view.is_some() && !self.dynamic.pause {
             self.maybe_scheduled_restart(snap.now).await;
         }
+        if exit.is_none() {
+            self.citus_reconcile().await;
+        }
         // Publish.
         let data = self.pg.data_dir_state().await;
         let (pg, info) = self.observe_pg().await;
@@ -827,13 +912,18 @@ impl Driver {
                     self.start(Some(&up), true).await?;
                 }
                 Action::Promote => {
+                    self.notify_coordinator("before_promote", Duration::from_secs(2))
+                        .await;
                     self.pg.promote().await?;
                     self.pg.checkpoint().await;
                     self.record_history(&snap.name).await;
                     // Announce at once rather than on the next cycle.
                     let (pg, info) = self.observe_pg().await;
                     self.role = Role::Primary;
+                    self.state = MemberState::Running;
                     let _ = self.touch_member(&pg, &info).await;
+                    self.notify_coordinator("after_promote", Duration::from_secs(2))
+                        .await;
                 }
                 Action::Demote(mode) => {
                     let leader = view
@@ -849,6 +939,12 @@ impl Driver {
                         }
                         DemoteMode::Graceful => {
                             self.pg.checkpoint().await;
+                            // Citus: the coordinator holds writes to this group before we stop.
+                            self.notify_coordinator(
+                                "before_demote",
+                                Duration::from_secs(self.dynamic.ttl),
+                            )
+                            .await;
                             self.pg.stop(StopMode::Fast).await?;
                             self.leader_until = None;
                             self.dcs.release_leader().await?;
@@ -1041,6 +1137,10 @@ impl Driver {
         }
         self.state = MemberState::Running;
         self.pg.create_roles().await?;
+        self.pg.run_post_bootstrap().await?;
+        if self.cfg.citus.is_some() {
+            crate::citus::handler::bootstrap_node(&self.pg, &self.cfg).await?;
+        }
         let DataDir::Present { sysid, .. } = self.pg.data_dir_state().await else {
             anyhow::bail!("data directory unreadable after initdb");
         };
