@@ -103,6 +103,12 @@ pub fn render_list(
     extended: bool,
 ) -> Result<String> {
     let citus = groups.iter().any(|(g, _)| g.is_some());
+    // One Citus group (`--group N`): its number goes into the title and the Group column goes away.
+    let one_group = match groups {
+        [(Some(g), _)] => Some(*g),
+        _ => None,
+    };
+    let group_column = citus && one_group.is_none();
     let mut rows: Vec<Row> = groups.iter().flat_map(|(g, v)| rows_for(*g, v)).collect();
     // Host shows host:port only if any port differs from 5432 or two members share a host.
     let mut hosts: BTreeMap<String, usize> = BTreeMap::new();
@@ -121,7 +127,7 @@ pub fn render_list(
     }
     let show_tags = extended || rows.iter().any(|r| !r.tags.is_empty());
     let mut headers: Vec<&str> = Vec::new();
-    if citus {
+    if group_column {
         headers.push("Group");
     }
     headers.extend(["Member", "Host", "Role", "State", "TL", "Lag in MB"]);
@@ -130,7 +136,7 @@ pub fn render_list(
     }
     let cells = |r: &Row| -> Vec<String> {
         let mut c = Vec::new();
-        if citus {
+        if group_column {
             c.push(r.group.map(|g| g.to_string()).unwrap_or_default());
         }
         c.extend([
@@ -148,15 +154,15 @@ pub fn render_list(
     };
     match format {
         Format::Pretty => {
-            let title = if citus {
-                format!(" Citus cluster: {scope} ")
-            } else {
-                let sysid = match groups.first().and_then(|(_, v)| v.initialize.as_deref()) {
-                    None => "uninitialized".to_string(),
-                    Some("") => "initializing".to_string(),
-                    Some(s) => s.to_string(),
-                };
-                format!(" Cluster: {scope} ({sysid}) ")
+            let sysid = match groups.first().and_then(|(_, v)| v.initialize.as_deref()) {
+                None => "uninitialized".to_string(),
+                Some("") => "initializing".to_string(),
+                Some(s) => s.to_string(),
+            };
+            let title = match (citus, one_group) {
+                (true, Some(g)) => format!(" Citus cluster: {scope} (group: {g}, {sysid}) "),
+                (true, None) => format!(" Citus cluster: {scope} "),
+                _ => format!(" Cluster: {scope} ({sysid}) "),
             };
             let body: Vec<Vec<String>> = rows.iter().map(cells).collect();
             let mut out =

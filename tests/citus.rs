@@ -108,3 +108,261 @@ async fn citus_groups_bootstrap_and_register_in_pg_dist_node() {
     }
     println!("{:?}", dist_nodes(&tb).await);
 }
+
+fn log_lines(tb: &Testbed, member: &str, needle: &str) -> Vec<String> {
+    std::fs::read_to_string(&tb.agents[member].log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(String::from)
+        .collect()
+}
+
+async fn authinfo(tb: &Testbed) -> Vec<(i32, String, String)> {
+    let coord = leader_of(tb, 0).await;
+    let port = tb.agents[&coord].pg_port;
+    let (c, conn) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname=citus"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    c.query(
+        "SELECT nodeid, rolename::text, authinfo FROM pg_dist_authinfo",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_switchover_failover_coordinator_failover_and_deadline() {
+    let mut tb = citus_cluster("citusha").await;
+    assert!(wait_metadata(&tb, Duration::from_secs(30)).await.is_some());
+    assert_eq!(
+        authinfo(&tb).await,
+        vec![(
+            0,
+            "postgres".to_string(),
+            "password='super-secret'".to_string()
+        )]
+    );
+
+    // praetorctl list: Patroni's Citus layout.
+    let url = format!("etcd3://127.0.0.1:{}", tb.etcd_port);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_praetorctl"))
+        .args(["--dcs-url", &url, "list", "citusha"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    println!("{table}");
+    assert!(table.starts_with("+ Citus cluster: citusha "), "{table}");
+    assert!(table.contains("| Group | Member "), "{table}");
+    let groups: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("|     "))
+        .map(|l| &l[..9])
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            "|     0 |",
+            "|     0 |",
+            "|     1 |",
+            "|     1 |",
+            "|     2 |",
+            "|     2 |"
+        ],
+        "{table}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_praetorctl"))
+        .args(["--dcs-url", &url, "list", "citusha", "--group", "1"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    let sysid = tb.view_group(1).await.unwrap().initialize.unwrap();
+    assert!(
+        table.starts_with(&format!("+ Citus cluster: citusha (group: 1, {sysid}) ")),
+        "{table}"
+    );
+    assert!(!table.contains("| Group |"), "{table}");
+
+    // Worker switchover in group 1: BEGIN, the -demoted update, the new primary's update, COMMIT.
+    let coord = leader_of(&tb, 0).await;
+    let old = leader_of(&tb, 1).await;
+    let new = if old == "work1-1" {
+        "work1-2"
+    } else {
+        "work1-1"
+    };
+    let before = log_lines(&tb, &coord, "citus: ").len();
+    let ctl_cfg = tb.dir.join("ctl.yml");
+    std::fs::write(
+        &ctl_cfg,
+        format!("scope: citusha\netcd3: {{hosts: 127.0.0.1:{}}}\nctl: {{authentication: {{username: admin, password: admin-secret}}}}\n", tb.etcd_port),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_praetorctl"))
+        .arg("-c")
+        .arg(&ctl_cfg)
+        .args([
+            "switchover",
+            "citusha",
+            "--group",
+            "1",
+            "--candidate",
+            new,
+            "--force",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(
+        wait_metadata(&tb, Duration::from_secs(20)).await.is_some(),
+        "{:?}",
+        dist_nodes(&tb).await
+    );
+    let sql: Vec<String> = log_lines(&tb, &coord, "citus: ")
+        .into_iter()
+        .skip(before)
+        .collect();
+    println!("{}", sql.join("\n"));
+    let pos = |pat: &str| {
+        sql.iter()
+            .position(|l| l.contains(pat))
+            .unwrap_or_else(|| panic!("no {pat:?} in {sql:#?}"))
+    };
+    let old_port = tb.agents[&old].pg_port;
+    let new_port = tb.agents[new].pg_port;
+    let begin = pos("citus: BEGIN");
+    let demoted = pos(&format!("'127.0.0.1-demoted', {old_port}"));
+    let promoted = pos(&format!("'127.0.0.1', {new_port}, true"));
+    let commit = pos("citus: COMMIT");
+    assert!(
+        begin < demoted && demoted < promoted && promoted < commit,
+        "{sql:#?}"
+    );
+
+    // Worker failover in group 2: kill -9 of the primary's agent and postmaster.
+    let old2 = leader_of(&tb, 2).await;
+    let killed = Instant::now();
+    tb.kill_member(&old2);
+    let new2 = common::wait_for(Duration::from_secs(40), || async {
+        let v = tb.view_group(2).await.ok()?;
+        v.leader.map(|l| l.name).filter(|l| *l != old2)
+    })
+    .await
+    .expect("group 2 elects a new leader");
+    let moved = common::wait_for(Duration::from_secs(40), || async {
+        let rows = dist_nodes(&tb).await;
+        rows.contains(&(
+            2,
+            format!("127.0.0.1:{}", tb.agents[&new2].pg_port),
+            "primary".into(),
+        ))
+        .then(|| killed.elapsed())
+    })
+    .await
+    .expect("pg_dist_node follows the new worker primary");
+    println!(
+        "group 2 primary row moved {moved:?} after the kill (ttl {} s)",
+        common::TIMING.ttl
+    );
+    tb.start_agent(&old2).unwrap();
+    tb.wait_healthy_in(Some(2), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(
+        wait_metadata(&tb, Duration::from_secs(20)).await.is_some(),
+        "{:?}",
+        dist_nodes(&tb).await
+    );
+
+    // A before_demote whose after_promote never comes: rolled back at the deadline.
+    let w1 = leader_of(&tb, 1).await;
+    let coord_rest = tb.agents[&coord].rest_port;
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{coord_rest}/citus"))
+        .basic_auth("admin", Some("admin-secret"))
+        .json(&serde_json::json!({"type": "before_demote", "group": 1, "leader": w1, "timeout": 2, "cooldown": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let rolled = common::wait_for(Duration::from_secs(15), || async {
+        (!log_lines(&tb, &coord, "rolling back the pause transaction of group 1").is_empty())
+            .then_some(())
+    })
+    .await;
+    assert!(
+        rolled.is_some(),
+        "the pause transaction was not rolled back at its deadline"
+    );
+    assert!(
+        wait_metadata(&tb, Duration::from_secs(10)).await.is_some(),
+        "{:?}",
+        dist_nodes(&tb).await
+    );
+    // An event from a member that does not hold its group's leader key is ignored.
+    let not_leader = if w1 == "work1-1" {
+        "work1-2"
+    } else {
+        "work1-1"
+    };
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{coord_rest}/citus"))
+        .basic_auth("admin", Some("admin-secret"))
+        .json(&serde_json::json!({"type": "before_demote", "group": 1, "leader": not_leader, "timeout": 30, "cooldown": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(!log_lines(&tb, &coord, "discarding event before_demote").is_empty());
+    let unauth = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{coord_rest}/citus"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauth.status().as_u16(), 401);
+
+    // Coordinator failover: the new coordinator leader fixes its own row and keeps reconciling.
+    tb.kill_member(&coord);
+    let new_coord = common::wait_for(Duration::from_secs(40), || async {
+        let v = tb.view_group(0).await.ok()?;
+        v.leader.map(|l| l.name).filter(|l| *l != coord)
+    })
+    .await
+    .expect("group 0 elects a new leader");
+    let fixed = common::wait_for(Duration::from_secs(30), || async {
+        let rows = dist_nodes(&tb).await;
+        rows.contains(&(
+            0,
+            format!("127.0.0.1:{}", tb.agents[&new_coord].pg_port),
+            "primary".into(),
+        ))
+        .then_some(())
+    })
+    .await;
+    assert!(fixed.is_some(), "{:?}", dist_nodes(&tb).await);
+    tb.start_agent(&coord).unwrap();
+    tb.wait_healthy_in(Some(0), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(
+        wait_metadata(&tb, Duration::from_secs(20)).await.is_some(),
+        "{:?}",
+        dist_nodes(&tb).await
+    );
+}
