@@ -33,6 +33,10 @@ enum Cmd {
         /// Keep the directory (logs, data) after stopping.
         #[arg(long)]
         keep: bool,
+        /// A Citus cluster instead: a coordinator group of 2 and two worker groups of 2 (the real
+        /// Citus extension when installed, else the SQL stand-in from tests/fixtures).
+        #[arg(long)]
+        citus: bool,
     },
 }
 
@@ -49,9 +53,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some(Cmd::Demo { members, keep }) = cli.command {
+    if let Some(Cmd::Demo {
+        members,
+        keep,
+        citus,
+    }) = cli.command
+    {
         praetor::logging::init(None);
-        return match rt.block_on(demo(members, keep)) {
+        return match rt.block_on(demo(members, keep, citus)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("praetor demo: {e:#}");
@@ -128,14 +137,15 @@ async fn agent(cfg: Config) -> anyhow::Result<Exit> {
     Ok(driver.run(rx).await)
 }
 
-async fn demo(members: usize, keep: bool) -> anyhow::Result<()> {
+async fn demo(members: usize, keep: bool, citus: bool) -> anyhow::Result<()> {
     use praetor::testbed::{find_etcd, Testbed, Timing};
     find_etcd()?;
     praetor::postgres::find_bin_dir(None)?;
     let exe = std::env::current_exe()?;
+    let scope = if citus { "citusdemo" } else { "demo" };
     let mut tb = Testbed::new(
         &exe,
-        "demo",
+        scope,
         Timing {
             ttl: 30,
             loop_wait: 10,
@@ -148,26 +158,105 @@ async fn demo(members: usize, keep: bool) -> anyhow::Result<()> {
     println!("praetor demo: directory {}", tb.dir.display());
     tb.start_etcd().await?;
     println!("praetor demo: etcd on {}", tb.etcd_url());
-    for i in 1..=members {
-        tb.add_agent(&format!("node{i}"))?;
+    let groups: Vec<(Option<u32>, Vec<String>)> = if citus {
+        if !Testbed::citus_installed() {
+            println!("praetor demo: the Citus extension is not installed; using the SQL stand-in (tests/fixtures/citus_standin.sql)");
+        }
+        [(0, "coord"), (1, "work1-"), (2, "work2-")]
+            .iter()
+            .map(|(g, p)| (Some(*g), (1..=2).map(|i| format!("{p}{i}")).collect()))
+            .collect()
+    } else {
+        vec![(None, (1..=members).map(|i| format!("node{i}")).collect())]
+    };
+    for (g, names) in &groups {
+        for n in names {
+            if let Some(g) = g {
+                tb.citus_groups.insert(n.clone(), *g);
+            }
+            tb.add_agent(n)?;
+        }
     }
-    let leader = tb
-        .wait_healthy(members.saturating_sub(1), Duration::from_secs(180))
-        .await?;
-    println!("praetor demo: {leader} is the leader; REST APIs:");
+    let mut views = Vec::new();
+    for (g, names) in &groups {
+        let leader = tb
+            .wait_healthy_in(*g, names.len().saturating_sub(1), Duration::from_secs(180))
+            .await?;
+        println!(
+            "praetor demo: {leader} leads{}",
+            g.map(|g| format!(" group {g}")).unwrap_or_default()
+        );
+        let view = match g {
+            Some(g) => tb.view_group(*g).await?,
+            None => tb.view().await?,
+        };
+        views.push((*g, view));
+    }
+    println!("REST APIs:");
     for (n, a) in &tb.agents {
         println!(
             "  {n}: http://127.0.0.1:{}/patroni   PostgreSQL 127.0.0.1:{}",
             a.rest_port, a.pg_port
         );
     }
-    let view = tb.view().await?;
     print!(
         "{}",
-        praetor::ctl::render_list("demo", &[(None, view)], praetor::ctl::Format::Pretty, false)?
+        praetor::ctl::render_list(scope, &views, praetor::ctl::Format::Pretty, false)?
     );
+    if citus {
+        let coord = views[0]
+            .1
+            .leader
+            .as_ref()
+            .map(|l| l.name.clone())
+            .unwrap_or_default();
+        let port = tb.agents[&coord].pg_port;
+        let (c, conn) = tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname=citus"),
+            tokio_postgres::NoTls,
+        )
+        .await?;
+        tokio::spawn(conn);
+        // The coordinator registers the workers on its next reconciliation: wait for them.
+        let want = tb.agents.len() as i64;
+        for _ in 0..150 {
+            let n: i64 = c
+                .query_one("SELECT count(*) FROM pg_dist_node", &[])
+                .await?
+                .get(0);
+            if n >= want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        println!("pg_dist_node on the coordinator ({coord}):");
+        let rows = c
+            .query("SELECT nodeid, groupid, nodename, nodeport, noderole::text FROM pg_dist_node ORDER BY groupid, noderole, nodeid", &[])
+            .await?;
+        let body: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.get::<_, i32>(0).to_string(),
+                    r.get::<_, i32>(1).to_string(),
+                    r.get::<_, String>(2),
+                    r.get::<_, i32>(3).to_string(),
+                    r.get::<_, String>(4),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            praetor::ctl::pretty_table(
+                None,
+                &["nodeid", "groupid", "nodename", "nodeport", "noderole"],
+                &body,
+                &["nodeid", "groupid", "nodeport"]
+            )
+        );
+    }
     println!(
-        "praetorctl --dcs-url etcd3://127.0.0.1:{} list demo    # from another terminal",
+        "praetorctl --dcs-url etcd3://127.0.0.1:{} list {scope}    # from another terminal",
         tb.etcd_port
     );
     println!("Press Ctrl-C to stop everything.");
