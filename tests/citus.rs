@@ -379,8 +379,11 @@ async fn distributed_writes_see_a_pause_not_errors_across_a_worker_switchover() 
     assert!(wait_metadata(&tb, Duration::from_secs(30)).await.is_some());
     let coord = leader_of(&tb, 0).await;
     let port = tb.agents[&coord].pg_port;
-    let conninfo = format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname=citus");
-    let (c, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await.unwrap();
+    let conninfo =
+        format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname=citus");
+    let (c, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
     c.batch_execute("CREATE TABLE events (id bigserial, at timestamptz DEFAULT now()); SELECT create_distributed_table('events', 'id')")
         .await
@@ -388,7 +391,8 @@ async fn distributed_writes_see_a_pause_not_errors_across_a_worker_switchover() 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let s2 = stop.clone();
     let writer = tokio::spawn(async move {
-        let (mut errors, mut acked, mut last, mut longest) = (0u64, 0u64, Instant::now(), Duration::ZERO);
+        let (mut errors, mut acked, mut last, mut longest) =
+            (0u64, 0u64, Instant::now(), Duration::ZERO);
         while !s2.load(std::sync::atomic::Ordering::SeqCst) {
             match c.execute("INSERT INTO events DEFAULT VALUES", &[]).await {
                 Ok(_) => {
@@ -407,16 +411,25 @@ async fn distributed_writes_see_a_pause_not_errors_across_a_worker_switchover() 
     });
     tokio::time::sleep(Duration::from_secs(1)).await;
     let old = leader_of(&tb, 1).await;
-    let new = if old == "work1-1" { "work1-2" } else { "work1-1" };
+    let new = if old == "work1-1" {
+        "work1-2"
+    } else {
+        "work1-1"
+    };
     let resp = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{}/switchover", tb.agents[&old].rest_port))
+        .post(format!(
+            "http://127.0.0.1:{}/switchover",
+            tb.agents[&old].rest_port
+        ))
         .basic_auth("admin", Some("admin-secret"))
         .json(&serde_json::json!({"leader": old, "candidate": new}))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60)).await.unwrap();
+    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let (errors, acked, longest) = writer.await.unwrap();

@@ -22,50 +22,104 @@ fn compose_file_and_every_mounted_config_agree() {
         compose.apply_merge().expect("merge keys resolve");
     }
     let services = compose["services"].as_mapping().expect("services");
-    let names: BTreeSet<String> = services.keys().map(|k| k.as_str().unwrap().to_string()).collect();
-    let etcd: BTreeSet<String> = names.iter().filter(|n| n.starts_with("etcd")).cloned().collect();
+    let names: BTreeSet<String> = services
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    let etcd: BTreeSet<String> = names
+        .iter()
+        .filter(|n| n.starts_with("etcd"))
+        .cloned()
+        .collect();
     assert_eq!(etcd.len(), 3, "three etcd members");
 
     let mut praetor_services: BTreeMap<String, Config> = BTreeMap::new();
     for (name, svc) in services {
         let name = name.as_str().unwrap();
-        assert_eq!(svc["image"].as_str(), Some("praetor-citus"), "{name} uses the demo image");
-        assert_eq!(svc["build"]["dockerfile"].as_str(), Some("Dockerfile.citus"), "{name} can build it");
-        let Some(vols) = svc["volumes"].as_sequence() else { continue };
+        assert_eq!(
+            svc["image"].as_str(),
+            Some("praetor-citus"),
+            "{name} uses the demo image"
+        );
+        assert_eq!(
+            svc["build"]["dockerfile"].as_str(),
+            Some("Dockerfile.citus"),
+            "{name} can build it"
+        );
+        let Some(vols) = svc["volumes"].as_sequence() else {
+            continue;
+        };
         for v in vols {
             let v = v.as_str().unwrap();
             let (src, dst) = v.split_once(':').unwrap();
-            assert!(root().join(src).exists(), "{name} mounts {src}, which exists");
+            assert!(
+                root().join(src).exists(),
+                "{name} mounts {src}, which exists"
+            );
             if dst.starts_with("/etc/praetor/praetor.yml") {
                 let env: BTreeMap<String, String> = svc["environment"]
                     .as_mapping()
-                    .map(|m| m.iter().map(|(k, v)| (k.as_str().unwrap().to_string(), v.as_str().unwrap_or("").to_string())).collect())
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.as_str().unwrap().to_string(),
+                                    v.as_str().unwrap_or("").to_string(),
+                                )
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
-                let cfg = Config::load(Some(&root().join(src)), &env).unwrap_or_else(|e| panic!("{e}"));
+                let cfg =
+                    Config::load(Some(&root().join(src)), &env).unwrap_or_else(|e| panic!("{e}"));
                 praetor_services.insert(name.to_string(), cfg);
             }
         }
     }
-    assert_eq!(praetor_services.len(), 7, "coord1..3, work1-1/1-2, work2-1/2-2");
+    assert_eq!(
+        praetor_services.len(),
+        7,
+        "coord1..3, work1-1/1-2, work2-1/2-2"
+    );
     for (name, cfg) in &praetor_services {
         assert_eq!(cfg.scope, "demo");
         assert_eq!(&cfg.name, name);
         assert_eq!(cfg.restapi.connect_address, format!("{name}:8008"));
         assert_eq!(cfg.postgresql.connect_address, format!("{name}:5432"));
         let group = cfg.citus.as_ref().expect("citus section").group;
-        let want = if name.starts_with("coord") { 0 } else { name[4..5].parse().unwrap() };
+        let want = if name.starts_with("coord") {
+            0
+        } else {
+            name[4..5].parse().unwrap()
+        };
         assert_eq!(group, want, "{name}'s Citus group");
         for ep in &cfg.etcd.endpoints {
             let host = ep.trim_start_matches("http://").split(':').next().unwrap();
-            assert!(etcd.contains(host), "{name} talks to etcd member {host} of the compose file");
+            assert!(
+                etcd.contains(host),
+                "{name} talks to etcd member {host} of the compose file"
+            );
         }
-        assert!(cfg.restapi.authentication.is_some(), "/citus needs the same REST credentials everywhere");
+        assert!(
+            cfg.restapi.authentication.is_some(),
+            "/citus needs the same REST credentials everywhere"
+        );
     }
     let creds: BTreeSet<String> = praetor_services
         .values()
-        .map(|c| format!("{:?}{:?}", c.restapi.authentication.as_ref().map(|a| &a.password), c.postgresql.authentication.superuser.password))
+        .map(|c| {
+            format!(
+                "{:?}{:?}",
+                c.restapi.authentication.as_ref().map(|a| &a.password),
+                c.postgresql.authentication.superuser.password
+            )
+        })
         .collect();
-    assert_eq!(creds.len(), 1, "superuser and REST credentials are identical on every member");
+    assert_eq!(
+        creds.len(),
+        1,
+        "superuser and REST credentials are identical on every member"
+    );
 
     // HAProxy: 5000 → the coordinator group's members, 5001 → the workers', checked on /primary.
     let hap = std::fs::read_to_string(root().join("config/haproxy.cfg")).unwrap();
@@ -78,22 +132,48 @@ fn compose_file_and_every_mounted_config_agree() {
             let parts: Vec<&str> = rest.split_whitespace().collect();
             let svc = parts[0];
             let cfg = &praetor_services[svc];
-            assert_eq!(parts[1], cfg.postgresql.connect_address, "haproxy server {svc}");
-            assert!(rest.ends_with(&format!("check port {}", cfg.restapi.connect_address.rsplit(':').next().unwrap())));
-            servers.entry(section.clone()).or_default().insert(svc.to_string());
+            assert_eq!(
+                parts[1], cfg.postgresql.connect_address,
+                "haproxy server {svc}"
+            );
+            assert!(rest.ends_with(&format!(
+                "check port {}",
+                cfg.restapi.connect_address.rsplit(':').next().unwrap()
+            )));
+            servers
+                .entry(section.clone())
+                .or_default()
+                .insert(svc.to_string());
         }
     }
-    let coords: BTreeSet<String> = praetor_services.keys().filter(|n| n.starts_with("coord")).cloned().collect();
-    let workers: BTreeSet<String> = praetor_services.keys().filter(|n| n.starts_with("work")).cloned().collect();
+    let coords: BTreeSet<String> = praetor_services
+        .keys()
+        .filter(|n| n.starts_with("coord"))
+        .cloned()
+        .collect();
+    let workers: BTreeSet<String> = praetor_services
+        .keys()
+        .filter(|n| n.starts_with("work"))
+        .cloned()
+        .collect();
     assert_eq!(servers["coordinator"], coords);
     assert_eq!(servers["workers"], workers);
-    assert!(hap.contains("bind *:5000") && hap.contains("bind *:5001") && hap.contains("OPTIONS /primary"));
+    assert!(
+        hap.contains("bind *:5000")
+            && hap.contains("bind *:5001")
+            && hap.contains("OPTIONS /primary")
+    );
     let ports = services["haproxy"]["ports"].as_sequence().unwrap();
-    assert!(ports.iter().any(|p| p.as_str() == Some("5000:5000")) && ports.iter().any(|p| p.as_str() == Some("5001:5001")));
+    assert!(
+        ports.iter().any(|p| p.as_str() == Some("5000:5000"))
+            && ports.iter().any(|p| p.as_str() == Some("5001:5001"))
+    );
 
     // The Dockerfile builds praetor and installs (never builds) Citus, etcd and HAProxy.
     let df = std::fs::read_to_string(root().join("Dockerfile.citus")).unwrap();
     assert!(df.contains("cargo build --release"));
     assert!(df.contains("FROM postgres:15"));
-    assert!(df.contains("postgresql-15-citus") && df.contains("etcd-server") && df.contains("haproxy"));
+    assert!(
+        df.contains("postgresql-15-citus") && df.contains("etcd-server") && df.contains("haproxy")
+    );
 }

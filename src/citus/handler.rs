@@ -55,7 +55,7 @@ pub enum CitusMsg {
 
 /// What etcd says each group should look like (reference §3.3): the leader-key holder when it runs
 /// as primary with a `conn_url`, and the other running members not tagged `noloadbalance` as
-/// secondaries. `me` is this coordinator's member name: in group 0 it is the primary.
+/// secondaries. Group 0's leader is the coordinator itself.
 pub fn desired_groups(views: &BTreeMap<u32, ClusterView>) -> Vec<DesiredGroup> {
     views
         .iter()
