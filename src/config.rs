@@ -272,6 +272,8 @@ pub struct DynamicConfig {
     pub synchronous_mode: Json,
     /// Keep the primary from committing without a sync standby.
     pub synchronous_mode_strict: bool,
+    /// How many synchronous standbys the primary waits for (default 1).
+    pub synchronous_node_count: u64,
     /// Keep running as primary while etcd is unreachable if every member agrees.
     pub failsafe_mode: bool,
     /// `postgresql` subsection of the dynamic config.
@@ -319,6 +321,7 @@ impl Default for DynamicConfig {
             pause: false,
             synchronous_mode: Json::Bool(false),
             synchronous_mode_strict: false,
+            synchronous_node_count: 1,
             failsafe_mode: false,
             postgresql: DynamicPostgresql::default(),
             other: BTreeMap::new(),

@@ -85,6 +85,8 @@ pub struct LocalPostgres {
     crashed: AtomicBool,
     following: std::sync::Mutex<Option<String>>,
     watching: Arc<AtomicBool>,
+    /// `synchronous_standby_names` members and count, written on a primary.
+    sync_standbys: std::sync::Mutex<(Vec<String>, usize)>,
     /// Notified when the postmaster exits.
     pub exited: Arc<Notify>,
 }
@@ -175,6 +177,7 @@ impl LocalPostgres {
             crashed: AtomicBool::new(false),
             following: std::sync::Mutex::new(following),
             watching: Arc::new(AtomicBool::new(false)),
+            sync_standbys: std::sync::Mutex::new((Vec::new(), 1)),
             exited: Arc::new(Notify::new()),
         })
     }
@@ -409,6 +412,18 @@ impl LocalPostgres {
             }
         }
         params.insert("recovery_target_timeline".into(), "'latest'".into());
+        {
+            let (names, count) = self.sync_standbys.lock().expect("not poisoned").clone();
+            let value = if standby {
+                String::new()
+            } else {
+                crate::ha::sync::guc_value(&names, count)
+            };
+            params.insert(
+                "synchronous_standby_names".into(),
+                quote_guc(&Json::String(value)),
+            );
+        }
         let mut text = String::from(
             "# Managed by praetor: rewritten before every start. Put local changes in postgresql.base.conf\n\
              # or in the postgresql.parameters section of the praetor configuration.\n\
@@ -513,6 +528,43 @@ impl LocalPostgres {
             "citus.local_hostname".into(),
             quote_guc(&Json::String(host)),
         );
+    }
+
+    /// The `synchronous_standby_names` members currently configured.
+    pub fn sync_standbys(&self) -> Vec<String> {
+        self.sync_standbys.lock().expect("not poisoned").0.clone()
+    }
+
+    /// Sets `synchronous_standby_names` (written by the next [`LocalPostgres::write_config`]).
+    pub fn set_sync_standbys(&self, names: Vec<String>, count: usize) {
+        *self.sync_standbys.lock().expect("not poisoned") = (names, count.max(1));
+    }
+
+    /// `pg_stat_replication` as the sync planner needs it.
+    ///
+    /// # Errors
+    /// Query failed.
+    pub async fn replication_rows(&self) -> Result<Vec<crate::ha::sync::ReplicationRow>> {
+        let c = self.connect().await?;
+        let rows = c
+            .query(
+                "SELECT application_name, state, sync_state, COALESCE(flush_lsn, '0/0')::text FROM pg_stat_replication",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| crate::ha::sync::ReplicationRow {
+                name: r.get::<_, Option<String>>(0).unwrap_or_default(),
+                state: r.get::<_, Option<String>>(1).unwrap_or_default(),
+                sync_state: r.get::<_, Option<String>>(2).unwrap_or_default(),
+                flush_lsn: r
+                    .get::<_, Option<String>>(3)
+                    .and_then(|l| Lsn::parse(&l))
+                    .map(|l| l.0)
+                    .unwrap_or(0),
+            })
+            .collect())
     }
 
     /// The member this server is configured to stream from.

@@ -244,6 +244,8 @@ pub struct ClusterView {
     pub failover_revision: i64,
     /// Sync state.
     pub sync: Option<SyncState>,
+    /// mod_revision of `sync` (0 when absent).
+    pub sync_revision: i64,
     /// `status.optime`: the leader's last published WAL position, bytes.
     pub optime: Option<u64>,
     /// Timeline history.
@@ -306,7 +308,10 @@ impl ClusterView {
                     }
                 }
                 keys::SYNC => match serde_json::from_str::<SyncState>(&text) {
-                    Ok(s) => v.sync = Some(s),
+                    Ok(s) => {
+                        v.sync_revision = *mod_rev;
+                        v.sync = Some(s)
+                    }
                     Err(e) => bad(format!("expected {{leader, sync_standby}}: {e}")),
                 },
                 keys::STATUS => match serde_json::from_str::<Json>(&text) {

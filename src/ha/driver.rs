@@ -302,6 +302,76 @@ impl Driver {
         let _ = self.dcs.revoke_lease().await;
     }
 
+    /// The primary's synchronous replication step: plan with [`crate::ha::sync::plan_sync`], then
+    /// write `/sync` before changing `synchronous_standby_names` (the plan is built so that this
+    /// order keeps every `/sync` member in the GUC).
+    async fn sync_replication(&mut self, view: &ClusterView, me: &str) -> Result<()> {
+        if !self.dynamic.synchronous()
+            && self.pg.sync_standbys().is_empty()
+            && view
+                .sync
+                .as_ref()
+                .is_none_or(|s| s.leader.as_deref() != Some(me))
+        {
+            return Ok(());
+        }
+        let rows = self.pg.replication_rows().await?;
+        let (pg, _) = self.observe_pg().await;
+        let tags = |name: &str| view.member(name).map(|m| m.tags());
+        let key = view
+            .sync
+            .as_ref()
+            .and_then(|s| s.leader.as_deref().map(|l| (l, s.members())));
+        let plan = crate::ha::sync::plan_sync(
+            me,
+            &self.dynamic,
+            key,
+            &self.pg.sync_standbys(),
+            &rows,
+            &tags,
+            pg.lsn(),
+        );
+        if plan.delete_sync_key {
+            self.dcs.delete(keys::SYNC).await?;
+            tracing::info!("synchronous mode is off: removed the sync key");
+        }
+        if let Some(members) = &plan.sync_key {
+            let standby = if members.is_empty() {
+                Json::Null
+            } else {
+                Json::String(members.join(","))
+            };
+            let value = serde_json::json!({"leader": me, "sync_standby": standby}).to_string();
+            if !self
+                .dcs
+                .put_if_revision(keys::SYNC, &value, view.sync_revision)
+                .await?
+            {
+                anyhow::bail!("the sync key changed concurrently; retrying next cycle");
+            }
+            tracing::info!(
+                "synchronous standbys in /sync: {}",
+                if members.is_empty() {
+                    "none".to_string()
+                } else {
+                    members.join(", ")
+                }
+            );
+        }
+        if let Some(names) = plan.guc {
+            self.pg
+                .set_sync_standbys(names.clone(), self.dynamic.synchronous_node_count as usize);
+            self.pg.write_config(&self.dynamic, None, false)?;
+            let c = self.pg.connect().await?;
+            c.batch_execute("SELECT pg_reload_conf()").await?;
+            tracing::info!(
+                "synchronous_standby_names: {}",
+                crate::ha::sync::guc_value(&names, self.dynamic.synchronous_node_count as usize)
+            );
+        }
+        Ok(())
+    }
+
     /// On the coordinator leader: queue a reconciliation of pg_dist_node from every group's etcd
     /// state. When it stops being the leader, the handler rolls back and drops its connection.
     async fn citus_reconcile(&mut self) {
@@ -1020,6 +1090,11 @@ impl Driver {
                         if let Err(e) = self.pg.sync_slots(&wanted).await {
                             tracing::warn!("syncing replication slots: {e:#}");
                         }
+                    }
+                }
+                Action::SyncReplication => {
+                    if let Err(e) = self.sync_replication(&view, &snap.name).await {
+                        tracing::warn!("synchronous replication: {e:#}");
                     }
                 }
                 Action::ClearFailover => {

@@ -10,6 +10,7 @@
 //! again within the same cycle. So every dangerous step is decided here over a snapshot.
 
 pub mod driver;
+pub mod sync;
 
 use crate::config::{DynamicConfig, Tags};
 use crate::dcs::ClusterView;
@@ -192,6 +193,8 @@ pub enum Action {
     SyncSlots,
     /// Clear the `failover` key (compare-and-set on the revision read).
     ClearFailover,
+    /// Primary only: plan and apply synchronous replication ([`sync::plan_sync`]).
+    SyncReplication,
     /// Stop the agent with this error; PostgreSQL is stopped if we started it.
     Fatal(String),
 }
@@ -628,7 +631,11 @@ fn manual_switchover(s: &Snapshot, view: &ClusterView) -> Option<Decision> {
         let lw = s.config.loop_wait as f64;
         if t > s.now + lw {
             return Some(decide_with(
-                vec![Action::RenewLeader, Action::SyncSlots],
+                vec![
+                    Action::RenewLeader,
+                    Action::SyncSlots,
+                    Action::SyncReplication,
+                ],
                 format!("Awaiting switchover at {at} (in {:.0} seconds)", t - s.now),
             ));
         }
@@ -696,12 +703,21 @@ fn leading(s: &Snapshot) -> Decision {
             );
         }
         return decide_with(
-            vec![Action::RenewLeader, Action::Promote, Action::SyncSlots],
+            vec![
+                Action::RenewLeader,
+                Action::Promote,
+                Action::SyncSlots,
+                Action::SyncReplication,
+            ],
             "promoted self to leader because I had the session lock",
         );
     }
     decide_with(
-        vec![Action::RenewLeader, Action::SyncSlots],
+        vec![
+            Action::RenewLeader,
+            Action::SyncSlots,
+            Action::SyncReplication,
+        ],
         format!("no action. I am ({}), the leader with the lock", s.name),
     )
 }

@@ -105,7 +105,14 @@ fn leader_renews_and_stays() {
         present("in production"),
         primary_pg(100),
     ));
-    assert_eq!(d.actions, vec![Action::RenewLeader, Action::SyncSlots]);
+    assert_eq!(
+        d.actions,
+        vec![
+            Action::RenewLeader,
+            Action::SyncSlots,
+            Action::SyncReplication
+        ]
+    );
     assert_eq!(d.reason, "no action. I am (a), the leader with the lock");
 }
 
@@ -242,7 +249,12 @@ fn lock_holder_promotes() {
     ));
     assert_eq!(
         d.actions,
-        vec![Action::RenewLeader, Action::Promote, Action::SyncSlots]
+        vec![
+            Action::RenewLeader,
+            Action::Promote,
+            Action::SyncSlots,
+            Action::SyncReplication
+        ]
     );
     assert_eq!(
         d.reason,
@@ -561,7 +573,14 @@ fn scheduled_switchover_waits_then_runs() {
     );
     s.peers = vec![peer("b", "replica", 100)];
     let d = decide(&s);
-    assert_eq!(d.actions, vec![Action::RenewLeader, Action::SyncSlots]);
+    assert_eq!(
+        d.actions,
+        vec![
+            Action::RenewLeader,
+            Action::SyncSlots,
+            Action::SyncReplication
+        ]
+    );
     assert!(
         d.reason.starts_with("Awaiting switchover at"),
         "{}",

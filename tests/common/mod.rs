@@ -73,6 +73,15 @@ pub struct Prober {
 
 impl Prober {
     pub async fn start(members: Vec<(String, u16)>) -> Prober {
+        Self::start_with(members, "local").await
+    }
+
+    /// Like [`Prober::start`] with the given `synchronous_commit` for the probing sessions (`on`
+    /// makes an acknowledgement wait for the synchronous standby).
+    pub async fn start_with(
+        members: Vec<(String, u16)>,
+        synchronous_commit: &'static str,
+    ) -> Prober {
         let stop = Arc::new(AtomicBool::new(false));
         let rounds = Arc::new(Mutex::new(Vec::new()));
         let acked: Arc<Mutex<BTreeMap<String, Vec<i64>>>> = Arc::new(Mutex::new(BTreeMap::new()));
@@ -96,7 +105,11 @@ impl Prober {
                         {
                             Ok(Ok((c, conn))) => {
                                 tokio::spawn(conn);
-                                let _ = c.batch_execute("SET synchronous_commit = local").await;
+                                let _ = c
+                                    .batch_execute(&format!(
+                                        "SET synchronous_commit = {synchronous_commit}"
+                                    ))
+                                    .await;
                                 clients.insert(name.clone(), c);
                             }
                             _ => continue,

@@ -1,0 +1,380 @@
+//! Synchronous replication on the primary (Patroni's priority mode, reference §2.11): which
+//! standbys go into `synchronous_standby_names`, and which are published in the `/sync` key.
+//!
+//! The invariant that makes failover safe: a standby is listed in `/sync` only once PostgreSQL
+//! reports it as `sync` (so it is already in `synchronous_standby_names`), and it leaves `/sync`
+//! before it leaves `synchronous_standby_names`. Only members named in `/sync` may be promoted, so
+//! every commit acknowledged to a client is on the member that takes over.
+
+use crate::config::{DynamicConfig, Tags};
+
+/// Name used in strict mode when no standby qualifies: commits wait instead of going async.
+pub const STRICT_PLACEHOLDER: &str = "__patroni_strict_sync_replica_placeholder__";
+
+/// One `pg_stat_replication` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicationRow {
+    /// `application_name` (the member name).
+    pub name: String,
+    /// `state` (`streaming`, `catchup`, …).
+    pub state: String,
+    /// `sync_state` (`sync`, `potential`, `async`, `quorum`).
+    pub sync_state: String,
+    /// `flush_lsn`, bytes.
+    pub flush_lsn: u64,
+}
+
+/// What the primary should do about synchronous replication this cycle.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SyncPlan {
+    /// New `/sync` member list, written first (`Some(vec![])` = `sync_standby: null`).
+    pub sync_key: Option<Vec<String>>,
+    /// Delete `/sync` (synchronous mode turned off).
+    pub delete_sync_key: bool,
+    /// New `synchronous_standby_names` members (`[]` = empty), applied after `sync_key`.
+    pub guc: Option<Vec<String>>,
+}
+
+/// `synchronous_standby_names` text for `names` with `count` synchronous standbys (FIRST
+/// semantics): `a`, or `2 (a,b)`; names that are not plain lower-case identifiers are double-quoted.
+pub fn guc_value(names: &[String], count: usize) -> String {
+    let quote = |n: &String| {
+        let plain = n
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !n.starts_with(|c: char| c.is_ascii_digit())
+            && n != "first"
+            && n != "any";
+        if plain {
+            n.clone()
+        } else {
+            format!("\"{}\"", n.replace('"', "\"\""))
+        }
+    };
+    let mut sorted: Vec<String> = names.iter().map(quote).collect();
+    sorted.sort();
+    match sorted.len() {
+        0 => String::new(),
+        1 => sorted[0].clone(),
+        _ => format!("{} ({})", count.min(sorted.len()), sorted.join(",")),
+    }
+}
+
+/// Plans synchronous replication for the primary `me`.
+///
+/// `sync_key` is the current `/sync` (leader and members), `guc` the names currently configured in
+/// `synchronous_standby_names`, `replication` the primary's `pg_stat_replication`, `tags` each
+/// member's tags, `primary_lsn` the primary's WAL position (bytes).
+pub fn plan_sync(
+    me: &str,
+    config: &DynamicConfig,
+    sync_key: Option<(&str, Vec<String>)>,
+    guc: &[String],
+    replication: &[ReplicationRow],
+    tags: &dyn Fn(&str) -> Option<Tags>,
+    primary_lsn: u64,
+) -> SyncPlan {
+    let mut plan = SyncPlan::default();
+    if !config.synchronous() {
+        if sync_key.is_some_and(|(l, _)| l == me) {
+            plan.delete_sync_key = true;
+        }
+        if !guc.is_empty() {
+            plan.guc = Some(vec![]);
+        }
+        return plan;
+    }
+    let current: Vec<String> = match &sync_key {
+        Some((l, members)) if *l == me => members.clone(),
+        _ => {
+            // Take ownership of /sync first, listing nobody; the GUC follows next cycle.
+            plan.sync_key = Some(vec![]);
+            return plan;
+        }
+    };
+    // Candidates: streaming members not tagged nosync, nofailover ones last, least lag first.
+    let mut candidates: Vec<&ReplicationRow> = replication
+        .iter()
+        .filter(|r| r.state == "streaming")
+        .filter(|r| tags(&r.name).is_some_and(|t| !t.nosync))
+        .collect();
+    candidates.sort_by_key(|r| {
+        let nofailover = tags(&r.name).map(|t| !t.can_failover()).unwrap_or(true);
+        (
+            nofailover,
+            primary_lsn.saturating_sub(r.flush_lsn),
+            r.name.clone(),
+        )
+    });
+    let count = config.synchronous_node_count.max(1) as usize;
+    let wanted: Vec<String> = candidates
+        .iter()
+        .take(count)
+        .map(|r| r.name.clone())
+        .collect();
+    let confirmed = |n: &String| {
+        replication
+            .iter()
+            .any(|r| r.name == *n && (r.sync_state == "sync" || r.sync_state == "quorum"))
+    };
+    // /sync: keep wanted members already listed, add wanted members PostgreSQL confirms as sync.
+    let mut new_sync: Vec<String> = wanted
+        .iter()
+        .filter(|n| current.contains(n) || (guc.contains(n) && confirmed(n)))
+        .cloned()
+        .collect();
+    new_sync.sort();
+    let mut cur_sorted = current.clone();
+    cur_sorted.sort();
+    if new_sync != cur_sorted {
+        plan.sync_key = Some(new_sync.clone());
+    }
+    // GUC: the wanted ones plus whatever stays in /sync (never drop a listed member first).
+    let mut new_guc: Vec<String> = wanted.clone();
+    for n in &new_sync {
+        if !new_guc.contains(n) {
+            new_guc.push(n.clone());
+        }
+    }
+    if new_guc.is_empty() && config.synchronous_mode_strict {
+        new_guc.push(STRICT_PLACEHOLDER.to_string());
+    }
+    new_guc.sort();
+    let mut guc_sorted = guc.to_vec();
+    guc_sorted.sort();
+    if new_guc != guc_sorted {
+        plan.guc = Some(new_guc);
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(sync: bool, strict: bool, count: u64) -> DynamicConfig {
+        DynamicConfig {
+            synchronous_mode: serde_json::Value::Bool(sync),
+            synchronous_mode_strict: strict,
+            synchronous_node_count: count,
+            ..Default::default()
+        }
+    }
+    fn row(name: &str, sync_state: &str, lsn: u64) -> ReplicationRow {
+        ReplicationRow {
+            name: name.into(),
+            state: "streaming".into(),
+            sync_state: sync_state.into(),
+            flush_lsn: lsn,
+        }
+    }
+    fn v(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+    fn tags_of(name: &str) -> Option<Tags> {
+        match name {
+            "ns" => Some(Tags {
+                nosync: true,
+                ..Default::default()
+            }),
+            "nf" => Some(Tags {
+                nofailover: true,
+                ..Default::default()
+            }),
+            "ghost" => None,
+            _ => Some(Tags::default()),
+        }
+    }
+
+    #[test]
+    fn takes_ownership_of_the_sync_key_first() {
+        let p = plan_sync(
+            "a",
+            &cfg(true, false, 1),
+            None,
+            &[],
+            &[row("b", "async", 10)],
+            &tags_of,
+            10,
+        );
+        assert_eq!(
+            p,
+            SyncPlan {
+                sync_key: Some(vec![]),
+                ..Default::default()
+            }
+        );
+        let p = plan_sync(
+            "a",
+            &cfg(true, false, 1),
+            Some(("z", v(&["b"]))),
+            &[],
+            &[],
+            &tags_of,
+            10,
+        );
+        assert_eq!(p.sync_key, Some(vec![]));
+    }
+
+    #[test]
+    fn adds_to_the_guc_before_listing_in_sync() {
+        let c = cfg(true, false, 1);
+        // Step 1: b goes into the GUC, not yet into /sync.
+        let p = plan_sync(
+            "a",
+            &c,
+            Some(("a", vec![])),
+            &[],
+            &[row("b", "async", 10), row("c", "async", 5)],
+            &tags_of,
+            10,
+        );
+        assert_eq!(
+            p,
+            SyncPlan {
+                guc: Some(v(&["b"])),
+                ..Default::default()
+            }
+        );
+        // Step 2: PostgreSQL reports b as sync: now /sync lists it.
+        let p = plan_sync(
+            "a",
+            &c,
+            Some(("a", vec![])),
+            &v(&["b"]),
+            &[row("b", "sync", 10), row("c", "async", 5)],
+            &tags_of,
+            10,
+        );
+        assert_eq!(
+            p,
+            SyncPlan {
+                sync_key: Some(v(&["b"])),
+                ..Default::default()
+            }
+        );
+        // Steady.
+        let p = plan_sync(
+            "a",
+            &c,
+            Some(("a", v(&["b"]))),
+            &v(&["b"]),
+            &[row("b", "sync", 10)],
+            &tags_of,
+            10,
+        );
+        assert_eq!(p, SyncPlan::default());
+    }
+
+    #[test]
+    fn removes_from_sync_before_the_guc() {
+        let c = cfg(true, false, 1);
+        // b is gone; c streams: /sync drops b now, the GUC swaps b for c in the same plan, applied after.
+        let p = plan_sync(
+            "a",
+            &c,
+            Some(("a", v(&["b"]))),
+            &v(&["b"]),
+            &[row("c", "async", 10)],
+            &tags_of,
+            10,
+        );
+        assert_eq!(p.sync_key, Some(vec![]));
+        assert_eq!(p.guc, Some(v(&["c"])));
+    }
+
+    #[test]
+    fn nosync_is_never_chosen_and_nofailover_comes_last() {
+        let c = cfg(true, false, 1);
+        let p = plan_sync(
+            "a",
+            &c,
+            Some(("a", vec![])),
+            &[],
+            &[
+                row("ns", "async", 10),
+                row("nf", "async", 10),
+                row("ghost", "async", 10),
+            ],
+            &tags_of,
+            10,
+        );
+        assert_eq!(p.guc, Some(v(&["nf"])));
+        let p = plan_sync(
+            "a",
+            &c,
+            Some(("a", vec![])),
+            &[],
+            &[row("nf", "async", 10), row("b", "async", 1)],
+            &tags_of,
+            10,
+        );
+        assert_eq!(p.guc, Some(v(&["b"])));
+    }
+
+    #[test]
+    fn strict_mode_blocks_commits_without_a_standby() {
+        let p = plan_sync(
+            "a",
+            &cfg(true, true, 1),
+            Some(("a", vec![])),
+            &[],
+            &[],
+            &tags_of,
+            10,
+        );
+        assert_eq!(p.guc, Some(v(&[STRICT_PLACEHOLDER])));
+        let p = plan_sync(
+            "a",
+            &cfg(true, false, 1),
+            Some(("a", vec![])),
+            &[],
+            &[],
+            &tags_of,
+            10,
+        );
+        assert_eq!(p, SyncPlan::default());
+    }
+
+    #[test]
+    fn turning_sync_mode_off_clears_both() {
+        let p = plan_sync(
+            "a",
+            &cfg(false, false, 1),
+            Some(("a", v(&["b"]))),
+            &v(&["b"]),
+            &[],
+            &tags_of,
+            10,
+        );
+        assert_eq!(
+            p,
+            SyncPlan {
+                delete_sync_key: true,
+                guc: Some(vec![]),
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn several_sync_standbys() {
+        let p = plan_sync(
+            "a",
+            &cfg(true, false, 2),
+            Some(("a", vec![])),
+            &[],
+            &[
+                row("b", "async", 10),
+                row("c", "async", 9),
+                row("d", "async", 1),
+            ],
+            &tags_of,
+            10,
+        );
+        assert_eq!(p.guc, Some(v(&["b", "c"])));
+        assert_eq!(guc_value(&v(&["c", "b"]), 2), "2 (b,c)");
+        assert_eq!(guc_value(&v(&["node-1"]), 1), "\"node-1\"");
+        assert_eq!(guc_value(&[], 1), "");
+    }
+}

@@ -1,0 +1,94 @@
+//! synchronous_mode: the primary lists a confirmed synchronous standby in /sync, only that member
+//! may take over, and a kill -9 of the primary loses no acknowledged commit.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_primary_in_synchronous_mode_loses_no_acknowledged_commit() {
+    let mut tb = common::testbed("syncmode");
+    tb.extra_dcs = "    synchronous_mode: true\n".into();
+    tb.start_etcd().await.unwrap();
+    for m in ["m1", "m2", "m3"] {
+        tb.add_agent(m).unwrap();
+    }
+    let leader = tb.wait_healthy(2, Duration::from_secs(120)).await.unwrap();
+    // The primary publishes one synchronous standby, confirmed by PostgreSQL.
+    let sync = common::wait_for(Duration::from_secs(30), || async {
+        let v = tb.view().await.ok()?;
+        let s = v.sync?;
+        (s.leader.as_deref() == Some(leader.as_str()) && s.members().len() == 1)
+            .then(|| s.members()[0].clone())
+    })
+    .await;
+    let Some(sync) = sync else {
+        common::dump_logs(&tb);
+        panic!("no synchronous standby in /sync");
+    };
+    let c = tb.pg(&leader).await.unwrap();
+    let rows = c.query("SELECT application_name, sync_state FROM pg_stat_replication WHERE sync_state = 'sync'", &[]).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, String>(0), sync);
+    let guc: String = c
+        .query_one("SHOW synchronous_standby_names", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(guc, sync);
+    c.batch_execute(
+        "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
+    )
+    .await
+    .unwrap();
+    drop(c);
+    // /cluster and praetorctl show the sync standby.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_praetorctl"))
+        .args([
+            "--dcs-url",
+            &format!("etcd3://127.0.0.1:{}", tb.etcd_port),
+            "list",
+            "syncmode",
+        ])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains(&format!("| {sync} ")) && table.contains("| Sync Standby |"),
+        "{table}"
+    );
+
+    let mut prober = common::Prober::start_with(common::member_ports(&tb), "on").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let killed = Instant::now();
+    tb.kill_member(&leader);
+    let new_leader = common::wait_for(Duration::from_secs(60), || async {
+        let v = tb.view().await.ok()?;
+        v.leader.map(|l| l.name).filter(|l| *l != leader)
+    })
+    .await
+    .expect("a new leader");
+    assert_eq!(
+        new_leader, sync,
+        "only the synchronous standby may take over"
+    );
+    let back = common::wait_for(Duration::from_secs(30), || async {
+        prober.first_write_after(killed, &leader)
+    })
+    .await;
+    assert!(back.is_some(), "the new primary accepts writes");
+    tb.start_agent(&leader).unwrap();
+    tb.wait_healthy(2, Duration::from_secs(90)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    prober.stop().await;
+    assert!(prober.split_brain_rounds().is_empty());
+    let acked: usize = prober.acked.lock().unwrap().values().map(Vec::len).sum();
+    let missing = prober.missing_on(&tb, &new_leader).await;
+    println!(
+        "{acked} acknowledged commits, {} lost, writes back {:?} after the kill",
+        missing.len(),
+        back.unwrap().0 - killed
+    );
+    assert!(acked > 10);
+    assert!(missing.is_empty(), "acknowledged commits lost: {missing:?}");
+}
