@@ -1,0 +1,805 @@
+//! Deterministic simulation of the HA decision core (`praetor::ha::decide` and the sync planner)
+//! for a group of members: a virtual clock, a simulated DCS with leases, simulated servers with
+//! LSNs, a client committing on whoever is writable, and seeded random faults — member crash and
+//! restart, postmaster crash, DCS unreachable for a member, DCS refusing a member's writes, lost
+//! peer answers, paused agents, slow promotions, wall-clock steps. After every step it checks:
+//!
+//! 1. promotion only by the holder of an unexpired leader lease;
+//! 2. at most one writable primary whose agent is running normally (a paused or dead agent's server
+//!    may linger — closing that needs fencing; the lease itself is held by at most one member);
+//! 3. with synchronous mode, no acknowledged commit is lost by a promotion;
+//! 4. an automatic failover never promotes a `nofailover` member or one lagging beyond
+//!    `maximum_lag_on_failover`.
+//!
+//! `PRAETOR_SIM_SCHEDULES=N` sets how many seeded schedules run (default 10,000);
+//! `PRAETOR_SIM_SEED=S` replays one seed with a trace. A failure prints the command that replays it.
+
+use std::collections::BTreeMap;
+
+use praetor::config::{DynamicConfig, Tags};
+use praetor::dcs::{ClusterView, Failover, HistoryEntry, LeaderKey, Member, MemberData, SyncState};
+use praetor::ha::sync::{plan_sync, ReplicationRow};
+use praetor::ha::{decide, Action, DataDir, DemoteMode, PeerStatus, PgState, Snapshot};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const STEP_MS: u64 = 100;
+
+#[derive(Clone, Debug)]
+struct Server {
+    initialized: bool,
+    running: bool,
+    in_recovery: bool,
+    lsn: u64,
+    timeline: u32,
+    was_primary: bool,
+    crashed: bool,
+    following: Option<String>,
+    guc: Vec<String>,
+    start_failures: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Agent {
+    name: String,
+    tags: Tags,
+    alive: bool,
+    paused_until: u64,
+    dcs_down_until: u64,
+    writes_fail_until: u64,
+    next_cycle: u64,
+    busy_until: u64,
+    down_until: u64,
+    clock_offset_ms: i64,
+    lease_expiry: u64,
+    server: Server,
+}
+
+#[derive(Default, Clone, Debug)]
+struct Dcs {
+    initialize: Option<String>,
+    leader: Option<(String, u64)>,
+    leader_rev: i64,
+    sync: Option<SyncState>,
+    failover: Option<Failover>,
+    optime: Option<u64>,
+    history: Vec<HistoryEntry>,
+    member_keys: BTreeMap<String, (MemberData, u64)>,
+}
+
+struct World {
+    rng: StdRng,
+    now: u64,
+    cfg: DynamicConfig,
+    agents: Vec<Agent>,
+    dcs: Dcs,
+    acked: Vec<u64>,
+    trace: bool,
+    max_lsn_acked: u64,
+    cfg_json: serde_json::Value,
+}
+
+fn fail(seed: u64, msg: String) -> ! {
+    panic!("simulation seed {seed}: {msg}\nreplay with: PRAETOR_SIM_SEED={seed} cargo test --test simulation -- --nocapture");
+}
+
+impl World {
+    fn new(seed: u64) -> World {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let ttl = rng.gen_range(8..=30);
+        let retry = rng.gen_range(1..=(ttl - 1) / 2).min(10);
+        let loop_wait = rng.gen_range(1..=(ttl - 2 * retry).clamp(1, 10));
+        let cfg = DynamicConfig {
+            ttl,
+            loop_wait,
+            retry_timeout: retry,
+            maximum_lag_on_failover: rng.gen_range(0..3) * 50,
+            synchronous_mode: serde_json::Value::Bool(rng.gen_bool(0.5)),
+            ..Default::default()
+        };
+        let n = rng.gen_range(2..=4);
+        let agents = (0..n)
+            .map(|i| Agent {
+                name: format!("m{i}"),
+                tags: Tags {
+                    nofailover: i > 0 && rng.gen_bool(0.15),
+                    failover_priority: rng.gen_bool(0.2).then(|| rng.gen_range(1..3)),
+                    ..Default::default()
+                },
+                alive: true,
+                paused_until: 0,
+                dcs_down_until: 0,
+                writes_fail_until: 0,
+                next_cycle: rng.gen_range(0..1000),
+                busy_until: 0,
+                down_until: 0,
+                clock_offset_ms: 0,
+                lease_expiry: 0,
+                server: Server {
+                    initialized: false,
+                    running: false,
+                    in_recovery: true,
+                    lsn: 0,
+                    timeline: 1,
+                    was_primary: false,
+                    crashed: false,
+                    following: None,
+                    guc: vec![],
+                    start_failures: 0,
+                },
+            })
+            .collect();
+        let cfg_json = cfg.to_json();
+        World {
+            rng,
+            now: 0,
+            cfg,
+            agents,
+            dcs: Dcs::default(),
+            acked: vec![],
+            trace: false,
+            max_lsn_acked: 0,
+            cfg_json,
+        }
+    }
+
+    fn log(&self, msg: impl FnOnce() -> String) {
+        if self.trace {
+            println!("{:>8} ms  {}", self.now, msg());
+        }
+    }
+
+    fn expire(&mut self) {
+        let now = self.now;
+        if let Some((name, exp)) = self.dcs.leader.clone() {
+            if exp <= now {
+                self.log(|| format!("leader key of {name} expired"));
+                self.dcs.leader = None;
+                // The watch wakes every agent that can reach the DCS.
+                for a in &mut self.agents {
+                    if a.dcs_down_until <= now {
+                        a.next_cycle = a.next_cycle.min(now + 100);
+                    }
+                }
+            }
+        }
+        self.dcs.member_keys.retain(|_, (_, exp)| *exp > now);
+    }
+
+    fn view(&self) -> ClusterView {
+        ClusterView {
+            initialize: self.dcs.initialize.clone(),
+            config: Some(self.cfg.clone()),
+            config_raw: Some(self.cfg_json.clone()),
+            leader: self.dcs.leader.as_ref().map(|(n, _)| LeaderKey {
+                name: n.clone(),
+                lease: 1,
+                mod_revision: self.dcs.leader_rev,
+            }),
+            members: self
+                .dcs
+                .member_keys
+                .iter()
+                .map(|(n, (d, _))| Member {
+                    name: n.clone(),
+                    data: d.clone(),
+                    lease: 1,
+                })
+                .collect(),
+            failover: self.dcs.failover.clone(),
+            sync: self.dcs.sync.clone(),
+            optime: self.dcs.optime,
+            history: self.dcs.history.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn pg_state(&self, i: usize) -> PgState {
+        let s = &self.agents[i].server;
+        PgState {
+            running: s.running,
+            starting: false,
+            in_recovery: s.in_recovery,
+            timeline: Some(s.timeline),
+            wal_lsn: (!s.in_recovery).then_some(s.lsn),
+            receive_lsn: s.in_recovery.then_some(s.lsn),
+            replay_lsn: s.in_recovery.then_some(s.lsn),
+            following: s.following.clone(),
+            crashed: s.crashed,
+            start_failures: s.start_failures,
+        }
+    }
+
+    fn data_dir(&self, i: usize) -> DataDir {
+        let s = &self.agents[i].server;
+        if !s.initialized {
+            return DataDir::Empty;
+        }
+        DataDir::Present {
+            sysid: "7000000000000000001".into(),
+            state: if s.was_primary {
+                "in production".into()
+            } else {
+                "in archive recovery".into()
+            },
+            timeline: s.timeline,
+            checkpoint_lsn: s.lsn,
+        }
+    }
+
+    fn peers(&mut self, i: usize) -> Vec<PeerStatus> {
+        let now = self.now;
+        let mut out = vec![];
+        for j in 0..self.agents.len() {
+            if j == i {
+                continue;
+            }
+            let lost = self.rng.gen_bool(0.05);
+            let a = &self.agents[j];
+            let reachable = a.alive && a.paused_until <= now && !lost;
+            out.push(PeerStatus {
+                name: a.name.clone(),
+                reachable,
+                role: if a.server.running && !a.server.in_recovery {
+                    "primary".into()
+                } else {
+                    "replica".into()
+                },
+                lsn: a.server.lsn,
+                timeline: Some(a.server.timeline),
+                tags: a.tags.clone(),
+            });
+        }
+        out
+    }
+
+    fn writable(&self, i: usize) -> bool {
+        let s = &self.agents[i].server;
+        s.running && !s.in_recovery
+    }
+
+    fn holds_lease(&self, i: usize) -> bool {
+        self.dcs
+            .leader
+            .as_ref()
+            .is_some_and(|(n, exp)| *n == self.agents[i].name && *exp > self.now)
+    }
+
+    fn by_name(&self, n: &str) -> Option<usize> {
+        self.agents.iter().position(|a| a.name == n)
+    }
+
+    /// One agent cycle: decide, execute, publish.
+    fn cycle(&mut self, i: usize, seed: u64) {
+        let dcs_ok = self.agents[i].dcs_down_until <= self.now;
+        let mut renew_failed = false;
+        let mut peers = if dcs_ok && self.dcs.leader.is_none() {
+            self.peers(i)
+        } else {
+            vec![]
+        };
+        if dcs_ok && self.dcs.failover.is_some() && self.holds_lease(i) {
+            peers = self.peers(i);
+        }
+        if !dcs_ok {
+            // The read times out after retry_timeout.
+            self.agents[i].busy_until = self.now + self.cfg.retry_timeout * 1000;
+        }
+        for _round in 0..4 {
+            let snap = Snapshot {
+                name: self.agents[i].name.clone(),
+                dcs: dcs_ok.then(|| self.view()),
+                config: self.cfg.clone(),
+                tags: self.agents[i].tags.clone(),
+                data: self.data_dir(i),
+                pg: self.pg_state(i),
+                peers: peers.clone(),
+                use_pg_rewind: true,
+                can_bootstrap: true,
+                renew_failed,
+                now: (self.now as i64 + self.agents[i].clock_offset_ms) as f64 / 1000.0 + 1.8e9,
+            };
+            let d = decide(&snap);
+            self.log(|| format!("{}: {}", self.agents[i].name, d.reason));
+            let mut redo = false;
+            for action in &d.actions {
+                match self.apply(i, action, seed) {
+                    Step::Continue => {}
+                    Step::Redecide { renew_failed: rf } => {
+                        renew_failed = rf;
+                        redo = true;
+                        break;
+                    }
+                    Step::Stop => return,
+                }
+            }
+            if !redo {
+                break;
+            }
+        }
+        if dcs_ok {
+            self.touch(i);
+        }
+    }
+
+    fn touch(&mut self, i: usize) {
+        if self.agents[i].writes_fail_until > self.now {
+            return; // the keepalive of the shared lease fails like any other write
+        }
+        let a = &self.agents[i];
+        let s = &a.server;
+        let data = MemberData {
+            conn_url: format!("postgres://10.0.0.{i}:5432/postgres"),
+            api_url: format!("http://10.0.0.{i}:8008/patroni"),
+            state: if s.running {
+                "running".into()
+            } else {
+                "stopped".into()
+            },
+            role: if s.running && !s.in_recovery {
+                "primary".into()
+            } else {
+                "replica".into()
+            },
+            xlog_location: Some(s.lsn),
+            timeline: Some(s.timeline),
+            tags: Some(a.tags.clone()),
+            replication_state: (s.running && s.in_recovery && s.following.is_some())
+                .then(|| "streaming".into()),
+            ..Default::default()
+        };
+        let exp = self.now + self.cfg.ttl * 1000;
+        self.agents[i].lease_expiry = exp;
+        if let Some((n, e)) = &mut self.dcs.leader {
+            if *n == self.agents[i].name && *e > self.now {
+                *e = exp.max(*e);
+            }
+        }
+        self.dcs
+            .member_keys
+            .insert(self.agents[i].name.clone(), (data, exp));
+        if self.holds_lease(i) && self.writable(i) {
+            self.dcs.optime = Some(self.agents[i].server.lsn);
+        }
+    }
+
+    fn apply(&mut self, i: usize, action: &Action, seed: u64) -> Step {
+        let now = self.now;
+        let name = self.agents[i].name.clone();
+        match action {
+            Action::RenewLeader => {
+                let writes_ok = self.agents[i].writes_fail_until <= now;
+                if self.holds_lease(i) && writes_ok && self.rng.gen_bool(0.98) {
+                    let exp = now + self.cfg.ttl * 1000;
+                    self.dcs.leader = Some((name, exp));
+                } else {
+                    return Step::Redecide { renew_failed: true };
+                }
+            }
+            Action::AcquireLeader => {
+                if self.dcs.leader.is_none() && self.agents[i].writes_fail_until <= now {
+                    // Invariant 4: automatic failover obeys nofailover and lag limits.
+                    let manual = self
+                        .dcs
+                        .failover
+                        .as_ref()
+                        .is_some_and(|f| f.member.as_deref() == Some(name.as_str()));
+                    let a = &self.agents[i];
+                    if !manual && a.server.initialized && a.server.in_recovery {
+                        if !a.tags.can_failover() {
+                            fail(
+                                seed,
+                                format!("{name} is tagged nofailover but took the leader key"),
+                            );
+                        }
+                        if let Some(opt) = self.dcs.optime {
+                            if opt.saturating_sub(a.server.lsn) > self.cfg.maximum_lag_on_failover {
+                                fail(
+                                    seed,
+                                    format!(
+                                        "{name} lags {} bytes but took the leader key",
+                                        opt - a.server.lsn
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                    self.dcs.leader = Some((name.clone(), now + self.cfg.ttl * 1000));
+                    self.dcs.leader_rev += 1;
+                    self.dcs.failover = None;
+                    self.log(|| format!("{name} acquired the leader key"));
+                }
+                return Step::Redecide {
+                    renew_failed: false,
+                };
+            }
+            Action::ReleaseLeader => {
+                if self.dcs.leader.as_ref().is_some_and(|(n, _)| *n == name) {
+                    self.dcs.leader = None;
+                    for a in &mut self.agents {
+                        a.next_cycle = a.next_cycle.min(now + 100);
+                    }
+                }
+            }
+            Action::WriteInitialize(s) => self.dcs.initialize = Some(s.clone()),
+            Action::WriteConfig | Action::SyncSlots => {}
+            Action::ClearFailover => self.dcs.failover = None,
+            Action::Bootstrap => {
+                if self.dcs.initialize.is_none() {
+                    self.dcs.initialize = Some("7000000000000000001".into());
+                    let s = &mut self.agents[i].server;
+                    s.initialized = true;
+                    s.running = true;
+                    s.in_recovery = false;
+                    s.was_primary = true;
+                    s.lsn = 1;
+                    self.dcs.leader = Some((name, now + self.cfg.ttl * 1000));
+                    self.dcs.leader_rev += 1;
+                }
+            }
+            Action::Basebackup { from } | Action::Reinitialize { from } => {
+                let Some(j) = self.by_name(from) else {
+                    return Step::Continue;
+                };
+                let src = self.agents[j].server.clone();
+                let s = &mut self.agents[i].server;
+                s.initialized = true;
+                s.running = true;
+                s.in_recovery = true;
+                s.was_primary = false;
+                s.crashed = false;
+                s.lsn = src.lsn;
+                s.timeline = src.timeline;
+                s.following = Some(from.clone());
+                s.guc.clear();
+                self.agents[i].busy_until = now + self.rng.gen_range(200..2000);
+            }
+            Action::Rewind { leader } => {
+                let Some(j) = self.by_name(leader) else {
+                    return Step::Continue;
+                };
+                let src = self.agents[j].server.clone();
+                let s = &mut self.agents[i].server;
+                // Rewind discards what diverged and follows the leader's timeline.
+                s.lsn = s.lsn.min(src.lsn);
+                s.timeline = src.timeline;
+                s.running = true;
+                s.in_recovery = true;
+                s.was_primary = false;
+                s.crashed = false;
+                s.following = Some(leader.clone());
+                s.guc.clear();
+            }
+            Action::Promote => {
+                // Invariant 1: promotion only by the lease holder.
+                if !self.holds_lease(i) {
+                    fail(
+                        seed,
+                        format!("{name} promoted without holding the leader lease"),
+                    );
+                }
+                // Invariant 3: no acknowledged commit lost.
+                if self.cfg.synchronous() && self.agents[i].server.lsn < self.max_lsn_acked {
+                    fail(
+                        seed,
+                        format!(
+                            "{name} promoted at LSN {} but commits up to {} were acknowledged",
+                            self.agents[i].server.lsn, self.max_lsn_acked
+                        ),
+                    );
+                }
+                if self.cfg.synchronous() {
+                    self.dcs.sync = Some(SyncState {
+                        leader: Some(name.clone()),
+                        sync_standby: None,
+                        quorum: None,
+                    });
+                }
+                let s = &mut self.agents[i].server;
+                s.history_push(&mut self.dcs.history, &name);
+                s.in_recovery = false;
+                s.was_primary = true;
+                s.following = None;
+                s.guc.clear();
+                // A slow promotion keeps the agent busy.
+                if self.rng.gen_bool(0.1) {
+                    self.agents[i].busy_until = now + self.rng.gen_range(100..3000);
+                }
+                self.log(|| format!("{name} promoted"));
+            }
+            Action::Demote(mode) => {
+                let s = &mut self.agents[i].server;
+                s.guc.clear();
+                match mode {
+                    DemoteMode::Offline | DemoteMode::Graceful => {
+                        s.running = true;
+                        s.in_recovery = true;
+                        s.following = None;
+                    }
+                    DemoteMode::Immediate | DemoteMode::ImmediateNoLock => {
+                        s.running = false;
+                        s.in_recovery = true;
+                    }
+                }
+                if matches!(mode, DemoteMode::Graceful | DemoteMode::Immediate)
+                    && self.dcs.leader.as_ref().is_some_and(|(n, _)| *n == name)
+                {
+                    self.dcs.leader = None;
+                }
+                self.log(|| format!("{name} demoted ({mode:?})"));
+                return if *mode == DemoteMode::Offline {
+                    Step::Stop
+                } else {
+                    Step::Redecide {
+                        renew_failed: false,
+                    }
+                };
+            }
+            Action::StartPrimary => {
+                let s = &mut self.agents[i].server;
+                s.running = true;
+                s.in_recovery = false;
+                s.crashed = false;
+            }
+            Action::StartReplica { leader } => {
+                let s = &mut self.agents[i].server;
+                s.running = true;
+                s.in_recovery = true;
+                s.crashed = false;
+                s.following = leader.clone();
+                s.guc.clear();
+            }
+            Action::Follow { leader } => self.agents[i].server.following = Some(leader.clone()),
+            Action::SyncReplication => {
+                let rows: Vec<ReplicationRow> = self
+                    .agents
+                    .iter()
+                    .filter(|a| {
+                        a.server.running
+                            && a.server.in_recovery
+                            && a.server.following.as_deref() == Some(name.as_str())
+                    })
+                    .map(|a| ReplicationRow {
+                        name: a.name.clone(),
+                        state: "streaming".into(),
+                        sync_state: if self.agents[i].server.guc.contains(&a.name) {
+                            "sync".into()
+                        } else {
+                            "async".into()
+                        },
+                        flush_lsn: a.server.lsn,
+                    })
+                    .collect();
+                let tags: BTreeMap<String, Tags> = self
+                    .agents
+                    .iter()
+                    .map(|a| (a.name.clone(), a.tags.clone()))
+                    .collect();
+                let key = self
+                    .dcs
+                    .sync
+                    .as_ref()
+                    .and_then(|s| s.leader.as_deref().map(|l| (l, s.members())));
+                let plan = plan_sync(
+                    &name,
+                    &self.cfg,
+                    key,
+                    &self.agents[i].server.guc.clone(),
+                    &rows,
+                    &|n| tags.get(n).cloned(),
+                    self.agents[i].server.lsn,
+                );
+                if plan.delete_sync_key {
+                    self.dcs.sync = None;
+                }
+                if let Some(m) = plan.sync_key {
+                    self.dcs.sync = Some(SyncState {
+                        leader: Some(name.clone()),
+                        sync_standby: (!m.is_empty()).then(|| m.join(",")),
+                        quorum: None,
+                    });
+                }
+                if let Some(g) = plan.guc {
+                    self.agents[i].server.guc = g;
+                }
+            }
+            Action::Fatal(msg) => fail(seed, format!("{name}: unexpected fatal decision: {msg}")),
+        }
+        Step::Continue
+    }
+
+    /// Replication and client commits.
+    fn data_plane(&mut self) {
+        let n = self.agents.len();
+        for i in 0..n {
+            let Some(up) = self.agents[i].server.following.clone() else {
+                continue;
+            };
+            let Some(j) = self.by_name(&up) else { continue };
+            if !(self.agents[i].server.running && self.agents[i].server.in_recovery) {
+                continue;
+            }
+            let src = &self.agents[j].server;
+            if src.running
+                && src.timeline >= self.agents[i].server.timeline
+                && self.rng.gen_bool(0.7)
+            {
+                let lsn = src.lsn;
+                let tl = src.timeline;
+                let s = &mut self.agents[i].server;
+                if lsn > s.lsn || tl > s.timeline {
+                    s.lsn = s.lsn.max(lsn);
+                    s.timeline = tl;
+                }
+            }
+        }
+        // A client commits on each writable server.
+        for i in 0..n {
+            if !self.writable(i) || !self.rng.gen_bool(0.5) {
+                continue;
+            }
+            self.agents[i].server.lsn += 1;
+            let lsn = self.agents[i].server.lsn;
+            let guc = self.agents[i].server.guc.clone();
+            let name = self.agents[i].name.clone();
+            let sync_on = !guc.is_empty();
+            let acked = if sync_on {
+                // Acknowledged once a synchronous standby streaming from it has the commit.
+                let standby = (0..n).find(|&k| {
+                    guc.contains(&self.agents[k].name)
+                        && self.agents[k].alive_server()
+                        && self.agents[k].server.following.as_deref() == Some(name.as_str())
+                        && self.agents[k].server.timeline == self.agents[i].server.timeline
+                });
+                match standby {
+                    Some(k) => {
+                        self.agents[k].server.lsn = self.agents[k].server.lsn.max(lsn);
+                        true
+                    }
+                    None => false,
+                }
+            } else {
+                !self.cfg.synchronous()
+            };
+            if acked && self.cfg.synchronous() {
+                self.acked.push(lsn);
+                self.max_lsn_acked = self.max_lsn_acked.max(lsn);
+            }
+        }
+    }
+
+    fn faults(&mut self) {
+        let now = self.now;
+        let n = self.agents.len();
+        let i = self.rng.gen_range(0..n);
+        let r: f64 = self.rng.gen();
+        let a = &mut self.agents[i];
+        if r < 0.0015 && a.alive {
+            a.alive = false;
+            a.server.running = false;
+            a.server.crashed = true;
+            a.down_until = now + self.rng.gen_range(1000..60_000);
+        } else if r < 0.0025 && a.server.running {
+            a.server.running = false;
+            a.server.crashed = true;
+        } else if r < 0.0040 {
+            a.dcs_down_until = now + self.rng.gen_range(1000..40_000);
+        } else if r < 0.0050 {
+            a.paused_until = now + self.rng.gen_range(1000..40_000);
+        } else if r < 0.0055 {
+            a.clock_offset_ms += self.rng.gen_range(-60_000..60_000);
+        } else if r < 0.0065 {
+            // etcd answers reads but refuses writes (e.g. it lost quorum).
+            a.writes_fail_until = now + self.rng.gen_range(1000..40_000);
+        }
+        for a in &mut self.agents {
+            if !a.alive && a.down_until <= now {
+                a.alive = true;
+                a.next_cycle = now;
+            }
+        }
+    }
+
+    fn check(&self, seed: u64) {
+        // Invariant 2: at most one writable primary whose agent runs normally.
+        let healthy_writable: Vec<&str> = (0..self.agents.len())
+            .filter(|&i| self.writable(i))
+            .filter(|&i| {
+                let a = &self.agents[i];
+                a.alive
+                    && a.paused_until <= self.now
+                    && a.dcs_down_until <= self.now
+                    && a.busy_until <= self.now
+            })
+            .map(|i| self.agents[i].name.as_str())
+            .collect();
+        if healthy_writable.len() > 1 {
+            fail(
+                seed,
+                format!(
+                    "two writable primaries with healthy agents at {} ms: {healthy_writable:?}",
+                    self.now
+                ),
+            );
+        }
+    }
+
+    fn run(&mut self, seed: u64, steps: u64) {
+        for _ in 0..steps {
+            self.now += STEP_MS;
+            self.faults();
+            self.expire();
+            let n = self.agents.len();
+            for i in 0..n {
+                let a = &self.agents[i];
+                if !a.alive
+                    || a.paused_until > self.now
+                    || a.next_cycle > self.now
+                    || a.busy_until > self.now
+                {
+                    continue;
+                }
+                self.cycle(i, seed);
+                let jitter = self.rng.gen_range(0..200);
+                self.agents[i].next_cycle = self.now + self.cfg.loop_wait * 1000 + jitter;
+            }
+            self.data_plane();
+            self.check(seed);
+        }
+    }
+}
+
+impl Agent {
+    fn alive_server(&self) -> bool {
+        self.server.running && self.server.in_recovery
+    }
+}
+
+impl Server {
+    fn history_push(&mut self, history: &mut Vec<HistoryEntry>, name: &str) {
+        history.push(HistoryEntry {
+            timeline: self.timeline,
+            switch_lsn: self.lsn,
+            reason: "no recovery target specified".into(),
+            timestamp: None,
+            new_leader: Some(name.to_string()),
+        });
+        self.timeline += 1;
+    }
+}
+
+enum Step {
+    Continue,
+    Redecide { renew_failed: bool },
+    Stop,
+}
+
+#[test]
+fn seeded_schedules_keep_the_invariants() {
+    let steps = 1200; // two virtual minutes per schedule
+    if let Ok(seed) = std::env::var("PRAETOR_SIM_SEED") {
+        let seed: u64 = seed.parse().expect("PRAETOR_SIM_SEED must be a number");
+        let mut w = World::new(seed);
+        w.trace = true;
+        println!("seed {seed}: config {:?}", w.cfg);
+        w.run(seed, steps);
+        return;
+    }
+    let schedules: u64 = std::env::var("PRAETOR_SIM_SCHEDULES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let mut promotions = 0usize;
+    let mut acked = 0usize;
+    for seed in 0..schedules {
+        let mut w = World::new(seed);
+        w.run(seed, steps);
+        promotions += w.dcs.history.len();
+        acked += w.acked.len();
+    }
+    println!("{schedules} schedules, {promotions} promotions, {acked} acknowledged synchronous commits: invariants held");
+    assert!(
+        promotions > schedules as usize / 10,
+        "the faults must actually cause failovers"
+    );
+}
