@@ -92,6 +92,8 @@ pub struct Testbed {
     pub rest_auth: Option<(String, String)>,
     /// Citus group of each member; members not listed get no `citus` section.
     pub citus_groups: BTreeMap<String, u32>,
+    /// Script configured for every `postgresql.callbacks` action.
+    pub callback_script: Option<PathBuf>,
     /// Program started for each member instead of praetor (for example Patroni's `patroni`, which
     /// takes the same configuration file argument).
     pub agent_program: Option<PathBuf>,
@@ -173,6 +175,7 @@ impl Testbed {
             rest_auth: None,
             agent_program: None,
             citus_groups: BTreeMap::new(),
+            callback_script: None,
         })
     }
 
@@ -311,7 +314,7 @@ postgresql:
     unix_socket_directories: {sock}
     fsync: 'off'
     log_min_messages: warning
-  pg_hba:
+{callbacks}  pg_hba:
     - local all all trust
     - host replication replicator 127.0.0.1/32 md5
     - host all all 127.0.0.1/32 md5
@@ -336,6 +339,14 @@ postgresql:
                 .tags
                 .get(name)
                 .map(|t| format!("tags: {t}\n"))
+                .unwrap_or_default(),
+            callbacks = self
+                .callback_script
+                .as_ref()
+                .map(|p| {
+                    let p = p.display();
+                    format!("  callbacks: {{on_start: {p}, on_stop: {p}, on_restart: {p}, on_reload: {p}, on_role_change: {p}}}\n")
+                })
                 .unwrap_or_default(),
             citus = self
                 .citus_groups

@@ -973,3 +973,45 @@ pub async fn post_citus(State(s): State<AppState>, headers: HeaderMap, body: Byt
         _ => text(StatusCode::OK, "OK"),
     }
 }
+
+/// POST /failsafe: a leader running without etcd in failsafe mode checks that it may go on
+/// (reference §2.5). A standby records the caller as the leader for one ttl (it will not race for
+/// the key meanwhile) and answers 200 `Accepted` with its WAL position in an `lsn` header; a member
+/// that runs as a primary itself answers 500; without failsafe mode, 502.
+pub async fn post_failsafe(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(r) = check_auth(&s, &headers) {
+        return r;
+    }
+    let m = match body_object(&body) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let Some(name) = m.get("name").and_then(Value::as_str).map(String::from) else {
+        return text(StatusCode::BAD_REQUEST, "name: required");
+    };
+    let st = s.status.read().await;
+    if !st.dynamic.failsafe_mode {
+        return text(StatusCode::BAD_GATEWAY, "Failsafe mode is not enabled");
+    }
+    if st.pg.running && !st.pg.in_recovery {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "Running as a leader");
+    }
+    let lsn = st.pg.lsn();
+    drop(st);
+    *s.failsafe_ping.lock().expect("not poisoned") = Some((name, Instant::now()));
+    (StatusCode::OK, [("lsn", lsn.to_string())], "Accepted").into_response()
+}
+
+/// GET /failsafe: the `/failsafe` member list (502 when failsafe mode is off).
+pub async fn get_failsafe(State(s): State<AppState>) -> Response {
+    let st = s.status.read().await;
+    if !st.dynamic.failsafe_mode {
+        return text(StatusCode::BAD_GATEWAY, "Failsafe mode is not enabled");
+    }
+    let list = st
+        .view
+        .as_ref()
+        .and_then(|v| v.failsafe.clone())
+        .unwrap_or_default();
+    (StatusCode::OK, Json(list)).into_response()
+}

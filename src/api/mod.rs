@@ -58,6 +58,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/reload", post(control::post_reload))
         .route("/metrics", get(control::metrics))
         .route("/citus", post(control::post_citus))
+        .route(
+            "/failsafe",
+            post(control::post_failsafe).get(control::get_failsafe),
+        )
         .route("/mpp", post(control::post_citus))
         .fallback(fallback)
         .with_state(shared)

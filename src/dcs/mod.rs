@@ -250,6 +250,8 @@ pub struct ClusterView {
     pub optime: Option<u64>,
     /// Timeline history.
     pub history: Vec<HistoryEntry>,
+    /// `failsafe`: every member's `api_url`, as last published by the leader (failsafe mode).
+    pub failsafe: Option<BTreeMap<String, String>>,
     /// Values that could not be decoded: `(key, problem)`; logged by the driver, never fatal.
     pub bad_values: Vec<(String, String)>,
     /// etcd revision of the read.
@@ -323,6 +325,10 @@ impl ClusterView {
                         v.optime = text.trim().parse().ok();
                     }
                 }
+                keys::FAILSAFE => match serde_json::from_str::<BTreeMap<String, String>>(&text) {
+                    Ok(m) => v.failsafe = Some(m),
+                    Err(e) => bad(format!("expected {{member: api_url}}: {e}")),
+                },
                 keys::HISTORY => match serde_json::from_str::<Json>(&text) {
                     Ok(Json::Array(rows)) => {
                         v.history = rows.iter().filter_map(HistoryEntry::from_json).collect()

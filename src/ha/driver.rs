@@ -71,6 +71,8 @@ pub struct Shared {
     pub http: reqwest::Client,
     /// The Citus metadata handler, on coordinator (group 0) members.
     pub citus: Option<crate::citus::handler::CitusHandler>,
+    /// The last `POST /failsafe` received: the calling leader's name and when.
+    pub failsafe_ping: std::sync::Mutex<Option<(String, Instant)>>,
 }
 
 /// A request the REST API hands to the driver; the driver runs it between cycles and replies.
@@ -141,6 +143,8 @@ pub struct Driver {
     last_history_tl: Option<u32>,
     commands_rx: tokio::sync::mpsc::Receiver<Command>,
     citus_active: bool,
+    /// Set by a demotion: the next start announces `on_role_change` instead of `on_start`.
+    role_change_pending: bool,
 }
 
 fn epoch() -> u64 {
@@ -189,6 +193,7 @@ impl Driver {
             commands,
             scheduled_restart: std::sync::Mutex::new(None),
             http: http.clone(),
+            failsafe_ping: std::sync::Mutex::new(None),
             citus: cfg.citus.as_ref().filter(|c| c.group == 0).map(|c| {
                 crate::citus::handler::CitusHandler::start(pg.clone(), c.database.clone())
             }),
@@ -209,6 +214,7 @@ impl Driver {
                 last_history_tl: None,
                 commands_rx,
                 citus_active: false,
+                role_change_pending: false,
             },
             shared,
         ))
@@ -293,6 +299,14 @@ impl Driver {
             tracing::error!("stopping PostgreSQL: {e:#}; keeping the leader key");
             return;
         }
+        self.callback(
+            "on_stop",
+            if self.leader_until.is_some() {
+                "primary"
+            } else {
+                "replica"
+            },
+        );
         if self.leader_until.is_some() {
             match self.dcs.release_leader().await {
                 Ok(_) => tracing::info!("released the leader key"),
@@ -300,6 +314,97 @@ impl Driver {
             }
         }
         let _ = self.dcs.revoke_lease().await;
+    }
+
+    /// Runs the `postgresql.callbacks.<action>` script, if configured, as Patroni does:
+    /// `<script> <action> <role> <scope>`, in the background (never holds up the HA loop).
+    fn callback(&self, action: &str, role: &str) {
+        let Some(cmd) = self
+            .cfg
+            .postgresql
+            .other
+            .get("callbacks")
+            .and_then(|c| c.get(action))
+            .and_then(Json::as_str)
+            .map(String::from)
+        else {
+            return;
+        };
+        let (action, role, scope) = (action.to_string(), role.to_string(), self.cfg.scope.clone());
+        tokio::spawn(async move {
+            let r = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{cmd} \"$@\""))
+                .arg("sh")
+                .args([&action, &role, &scope])
+                .stdin(std::process::Stdio::null())
+                .status()
+                .await;
+            match r {
+                Ok(st) if st.success() => tracing::info!("callback {action} {role}: done"),
+                Ok(st) => tracing::warn!("callback {action} {role}: {cmd} exited with {st}"),
+                Err(e) => tracing::warn!("callback {action} {role}: running {cmd}: {e}"),
+            }
+        });
+    }
+
+    /// Failsafe mode with etcd unreachable: `POST /failsafe` to every other member of the last
+    /// published `/failsafe` (2 s each, in parallel). True only when all of them answer 200.
+    async fn failsafe_check(&self) -> bool {
+        let members = {
+            let st = self.shared.status.read().await;
+            st.view.as_ref().and_then(|v| v.failsafe.clone())
+        };
+        let Some(members) = members else { return false };
+        let body = serde_json::json!({
+            "name": self.cfg.name,
+            "conn_url": format!("postgres://{}/postgres", self.cfg.postgresql.connect_address),
+            "api_url": self.api_url(),
+            "slots": {},
+        });
+        let calls = members
+            .iter()
+            .filter(|(n, _)| **n != self.cfg.name)
+            .map(|(n, url)| {
+                let url = format!("{}/failsafe", url.trim_end_matches("/patroni"));
+                let mut req = self.http.post(url).json(&body);
+                if let Some(a) = &self.cfg.restapi.authentication {
+                    req = req.basic_auth(&a.username, Some(&a.password));
+                }
+                let n = n.clone();
+                async move {
+                    let ok = matches!(req.send().await, Ok(r) if r.status().is_success());
+                    if !ok {
+                        tracing::warn!("failsafe: {n} did not accept our failsafe call");
+                    }
+                    ok
+                }
+            });
+        futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .all(|ok| ok)
+    }
+
+    /// The leader publishes `/failsafe` (every member's api_url) while failsafe mode is on, and
+    /// removes it when failsafe mode is turned off.
+    async fn publish_failsafe(&self, view: &ClusterView) {
+        if self.dynamic.failsafe_mode {
+            let mut want: std::collections::BTreeMap<String, String> = view
+                .members
+                .iter()
+                .map(|m| (m.name.clone(), m.data.api_url.clone()))
+                .collect();
+            want.insert(self.cfg.name.clone(), self.api_url());
+            if view.failsafe.as_ref() != Some(&want) {
+                let value = serde_json::to_string(&want).unwrap_or_default();
+                if let Err(e) = self.dcs.put(keys::FAILSAFE, &value).await {
+                    tracing::warn!("failsafe: publishing the member list: {e:#}");
+                }
+            }
+        } else if view.failsafe.is_some() {
+            let _ = self.dcs.delete(keys::FAILSAFE).await;
+        }
     }
 
     /// The primary's synchronous replication step: plan with [`crate::ha::sync::plan_sync`], then
@@ -496,6 +601,7 @@ impl Driver {
                 "PostgreSQL did not accept connections within {wait:?} after the restart"
             );
         }
+        self.callback("on_restart", if leader { "primary" } else { "replica" });
         Ok(())
     }
 
@@ -533,6 +639,7 @@ impl Driver {
         let c = self.pg.connect().await?;
         c.batch_execute("SELECT pg_reload_conf()").await?;
         tracing::info!("reloaded PostgreSQL configuration");
+        self.callback("on_reload", if leader { "primary" } else { "replica" });
         Ok(())
     }
 
@@ -695,7 +802,28 @@ impl Driver {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs_f64())
                 .unwrap_or(0.0),
+            failsafe_ok: false,
+            failsafe_leader: None,
         };
+        if self.dynamic.failsafe_mode {
+            let ttl = Duration::from_secs(self.dynamic.ttl);
+            snap.failsafe_leader = self
+                .shared
+                .failsafe_ping
+                .lock()
+                .expect("not poisoned")
+                .as_ref()
+                .filter(|(_, at)| at.elapsed() < ttl)
+                .map(|(n, _)| n.clone());
+            if view.is_none() && snap.pg.is_primary() {
+                let t0 = Instant::now();
+                snap.failsafe_ok = self.failsafe_check().await;
+                if snap.failsafe_ok {
+                    // Keep answering /primary: every member agreed we are still the leader.
+                    self.leader_until = Some(t0 + ttl);
+                }
+            }
+        }
         if let Some(v) = &view {
             if v.member(&self.cfg.name).is_none() {
                 // Announce ourselves before any long action, so the leader creates our slot.
@@ -892,6 +1020,12 @@ impl Driver {
                 if ready {
                     self.state = MemberState::Running;
                 }
+                let role = if standby { "replica" } else { "primary" };
+                if std::mem::take(&mut self.role_change_pending) {
+                    self.callback("on_role_change", role);
+                } else {
+                    self.callback("on_start", role);
+                }
                 Ok(())
             }
             Err(e) => {
@@ -920,7 +1054,10 @@ impl Driver {
                     let t0 = Instant::now();
                     let lease = view.leader.as_ref().map(|l| l.lease);
                     match self.dcs.update_leader(ttl, lease).await {
-                        Ok(true) => self.leader_until = Some(t0 + Duration::from_secs(ttl)),
+                        Ok(true) => {
+                            self.leader_until = Some(t0 + Duration::from_secs(ttl));
+                            self.publish_failsafe(&view).await;
+                        }
                         Ok(false) => {
                             tracing::warn!("the leader key no longer holds my name");
                             self.leader_until = None;
@@ -994,8 +1131,10 @@ impl Driver {
                     let _ = self.touch_member(&pg, &info).await;
                     self.notify_coordinator("after_promote", Duration::from_secs(2))
                         .await;
+                    self.callback("on_role_change", "primary");
                 }
                 Action::Demote(mode) => {
+                    self.role_change_pending = true;
                     let leader = view
                         .leader
                         .as_ref()
@@ -1211,6 +1350,7 @@ impl Driver {
             anyhow::bail!("PostgreSQL did not accept connections within {timeout:?} after initdb");
         }
         self.state = MemberState::Running;
+        self.callback("on_start", "primary");
         self.pg.create_roles().await?;
         self.pg.run_post_bootstrap().await?;
         if self.cfg.citus.is_some() {

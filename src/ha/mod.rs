@@ -128,6 +128,11 @@ pub struct Snapshot {
     pub renew_failed: bool,
     /// Wall-clock time, Unix epoch seconds (for scheduled switchovers).
     pub now: f64,
+    /// Failsafe mode, DCS unreachable, this primary: every member listed in `/failsafe` answered
+    /// its `POST /failsafe` with 200.
+    pub failsafe_ok: bool,
+    /// Failsafe mode: the member that pinged us through `POST /failsafe` within ttl, if any.
+    pub failsafe_leader: Option<String>,
 }
 
 /// How to demote (reference §2.6).
@@ -287,6 +292,12 @@ pub fn decide(s: &Snapshot) -> Decision {
 }
 
 fn dcs_unreachable(s: &Snapshot) -> Decision {
+    if s.pg.is_primary() && s.config.failsafe_mode && s.failsafe_ok {
+        return decide_with(
+            vec![],
+            "continue to run as a leader because failsafe mode is enabled and all members are accessible",
+        );
+    }
     if s.pg.is_primary() {
         if s.config.pause {
             return decide_with(
@@ -484,6 +495,9 @@ pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
                 "I am the former leader of a switchover and another member is healthy".into(),
             );
         }
+    }
+    if let Some(l) = s.failsafe_leader.as_deref().filter(|l| *l != me) {
+        return Some(format!("failsafe mode: {l} is still running as the leader"));
     }
     if s.config.pause {
         return Some("maintenance mode is on".into());

@@ -94,6 +94,8 @@ fn snap(name: &str, dcs: Option<ClusterView>, data: DataDir, pg: PgState) -> Sna
         can_bootstrap: true,
         renew_failed: false,
         now: 1_800_000_000.0,
+        failsafe_ok: false,
+        failsafe_leader: None,
     }
 }
 
@@ -625,4 +627,32 @@ fn named_candidate_wins_the_race_and_former_leader_waits() {
     let d = decide(&s);
     assert_eq!(d.actions, vec![]);
     assert!(d.reason.contains("former leader"), "{}", d.reason);
+}
+
+#[test]
+fn failsafe_keeps_the_primary_when_all_members_answer() {
+    let mut s = snap("a", None, present("in production"), primary_pg(100));
+    s.config.failsafe_mode = true;
+    assert_eq!(
+        decide(&s).actions,
+        vec![Action::Demote(DemoteMode::Offline)]
+    );
+    s.failsafe_ok = true;
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![]);
+    assert!(
+        d.reason
+            .starts_with("continue to run as a leader because failsafe mode"),
+        "{}",
+        d.reason
+    );
+    // A standby pinged by the failsafe leader does not race.
+    let mut r = snap(
+        "b",
+        Some(view(None)),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    );
+    r.failsafe_leader = Some("a".into());
+    assert_eq!(decide(&r).actions, vec![]);
 }
