@@ -30,6 +30,70 @@ pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// A TCP proxy between one agent and etcd, so a test can cut that agent off from etcd while
+/// clients still reach its PostgreSQL and REST API.
+pub struct EtcdProxy {
+    /// Port the agent connects to.
+    pub port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl EtcdProxy {
+    fn start(etcd_port: u16) -> Result<EtcdProxy> {
+        let std_listener = TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let port = std_listener.local_addr()?.port();
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> =
+            Default::default();
+        let (c2, k2) = (cut.clone(), conns.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if c2.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the agent sees a reset connection
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", etcd_port)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                k2.lock().expect("not poisoned").push(task.abort_handle());
+            }
+        });
+        Ok(EtcdProxy {
+            port,
+            cut,
+            conns,
+            accept,
+        })
+    }
+
+    /// Cuts the agent off from etcd: open connections are dropped, new ones refused.
+    pub fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for c in self.conns.lock().expect("not poisoned").drain(..) {
+            c.abort();
+        }
+    }
+
+    /// Lets the agent reach etcd again.
+    pub fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for EtcdProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
 /// One agent of the testbed.
 pub struct AgentProc {
     /// The agent process while it runs.
@@ -94,6 +158,10 @@ pub struct Testbed {
     pub citus_groups: BTreeMap<String, u32>,
     /// Script configured for every `postgresql.callbacks` action.
     pub callback_script: Option<PathBuf>,
+    /// Give each agent its own proxy in front of etcd (see [`EtcdProxy`]); needs a tokio runtime.
+    pub use_etcd_proxies: bool,
+    /// The per-agent etcd proxies.
+    pub etcd_proxies: BTreeMap<String, EtcdProxy>,
     /// Program started for each member instead of praetor (for example Patroni's `patroni`, which
     /// takes the same configuration file argument).
     pub agent_program: Option<PathBuf>,
@@ -176,6 +244,8 @@ impl Testbed {
             agent_program: None,
             citus_groups: BTreeMap::new(),
             callback_script: None,
+            use_etcd_proxies: false,
+            etcd_proxies: BTreeMap::new(),
         })
     }
 
@@ -276,6 +346,11 @@ impl Testbed {
 
     /// The YAML configuration of member `name`.
     pub fn config_yaml(&self, name: &str, rest_port: u16, pg_port: u16, data_dir: &Path) -> String {
+        let etcd_port = self
+            .etcd_proxies
+            .get(name)
+            .map(|p| p.port)
+            .unwrap_or(self.etcd_port);
         let t = self.timing;
         format!(
             r#"scope: {scope}
@@ -325,7 +400,7 @@ postgresql:
                 .as_ref()
                 .map(|(u, p)| format!("  authentication: {{username: {u}, password: {p}}}\n"))
                 .unwrap_or_default(),
-            etcd = self.etcd_port,
+            etcd = etcd_port,
             ttl = t.ttl,
             lw = t.loop_wait,
             rt = t.retry_timeout,
@@ -427,6 +502,10 @@ postgresql:
     /// # Errors
     /// I/O errors.
     pub fn configure_agent(&mut self, name: &str) -> Result<PathBuf> {
+        if self.use_etcd_proxies && !self.etcd_proxies.contains_key(name) {
+            self.etcd_proxies
+                .insert(name.to_string(), EtcdProxy::start(self.etcd_port)?);
+        }
         let rest_port = free_port()?;
         let pg_port = free_port()?;
         let data_dir = self.dir.join(format!("{name}-data"));

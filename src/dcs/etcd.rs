@@ -181,12 +181,19 @@ impl EtcdDcs {
             keeper.keep_alive().await?;
             stream.message().await
         };
-        match self.with_timeout("lease keepalive", fut).await? {
-            Some(r) if r.ttl() > 0 => Ok(true),
-            _ => {
+        match self.with_timeout("lease keepalive", fut).await {
+            Ok(Some(r)) if r.ttl() > 0 => Ok(true),
+            Ok(_) => {
                 *self.lease.lock().await = None;
                 Ok(false)
             }
+            // etcd says the lease expired (e.g. the agent was paused past its ttl): forget it so the
+            // next call grants a new one and the keys are written again.
+            Err(e) if e.to_string().contains("lease not found") => {
+                *self.lease.lock().await = None;
+                Ok(false)
+            }
+            Err(e) => Err(e),
         }
     }
 

@@ -68,6 +68,8 @@ pub struct Prober {
     pub rounds: Arc<Mutex<Vec<Round>>>,
     /// Acknowledged row ids per member.
     pub acked: Arc<Mutex<BTreeMap<String, Vec<i64>>>>,
+    /// Every probe: (member, when it finished, acknowledged?).
+    pub probes: Arc<Mutex<Vec<(String, Instant, bool)>>>,
     handle: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -85,7 +87,8 @@ impl Prober {
         let stop = Arc::new(AtomicBool::new(false));
         let rounds = Arc::new(Mutex::new(Vec::new()));
         let acked: Arc<Mutex<BTreeMap<String, Vec<i64>>>> = Arc::new(Mutex::new(BTreeMap::new()));
-        let (s, r, a) = (stop.clone(), rounds.clone(), acked.clone());
+        let probes: Arc<Mutex<Vec<(String, Instant, bool)>>> = Arc::new(Mutex::new(Vec::new()));
+        let (s, r, a, pr) = (stop.clone(), rounds.clone(), acked.clone(), probes.clone());
         let handle = tokio::spawn(async move {
             let mut clients: BTreeMap<String, tokio_postgres::Client> = BTreeMap::new();
             let mut id: i64 = 0;
@@ -94,8 +97,16 @@ impl Prober {
                 let mut writable = Vec::new();
                 for (name, port) in &members {
                     if !clients.get(name).is_some_and(|c| !c.is_closed()) {
+                        // A statement_timeout would cancel a commit's wait for the synchronous
+                        // standby, and PostgreSQL then reports the commit as done: with
+                        // synchronous_commit on, time out on the client side instead.
+                        let options = if synchronous_commit == "local" {
+                            " options='-c statement_timeout=1000'"
+                        } else {
+                            ""
+                        };
                         let conn = format!(
-                            "host=127.0.0.1 port={port} user=postgres password=super-secret dbname=postgres connect_timeout=1 options='-c statement_timeout=1000'"
+                            "host=127.0.0.1 port={port} user=postgres password=super-secret dbname=postgres connect_timeout=1{options}"
                         );
                         match tokio::time::timeout(
                             Duration::from_secs(1),
@@ -119,9 +130,21 @@ impl Prober {
                     id += 1;
                     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&id, name];
                     let q = c.execute("INSERT INTO probe(id, member) VALUES ($1, $2)", &params);
-                    if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), q).await {
-                        writable.push(name.clone());
-                        a.lock().unwrap().entry(name.clone()).or_default().push(id);
+                    match tokio::time::timeout(Duration::from_secs(1), q).await {
+                        Ok(Ok(_)) => {
+                            writable.push(name.clone());
+                            a.lock().unwrap().entry(name.clone()).or_default().push(id);
+                            pr.lock()
+                                .unwrap()
+                                .push((name.clone(), Instant::now(), true));
+                        }
+                        // An unanswered commit is not acknowledged; reconnect next round.
+                        _ => {
+                            clients.remove(name);
+                            pr.lock()
+                                .unwrap()
+                                .push((name.clone(), Instant::now(), false));
+                        }
                     }
                 }
                 r.lock().unwrap().push(Round {
@@ -136,6 +159,7 @@ impl Prober {
             stop,
             rounds,
             acked,
+            probes,
             handle: Some(handle),
         }
     }
@@ -165,6 +189,38 @@ impl Prober {
             .filter(|id| !present.contains(id))
             .copied()
             .collect()
+    }
+
+    /// Moments two members accepted writes at the same time: each member's runs of consecutive
+    /// acknowledged probes, as time intervals, overlapping another member's. A handover (the old
+    /// primary's last acknowledgement before the new one's first) is not counted.
+    pub fn dual_primary_moments(&self) -> usize {
+        let probes = self.probes.lock().unwrap();
+        let mut runs: Vec<(String, Instant, Instant)> = Vec::new();
+        let mut open: BTreeMap<String, (Instant, Instant)> = BTreeMap::new();
+        for (m, at, ok) in probes.iter() {
+            match (ok, open.get_mut(m)) {
+                (true, Some(run)) => run.1 = *at,
+                (true, None) => {
+                    open.insert(m.clone(), (*at, *at));
+                }
+                (false, _) => {
+                    if let Some((a, b)) = open.remove(m) {
+                        runs.push((m.clone(), a, b));
+                    }
+                }
+            }
+        }
+        runs.extend(open.into_iter().map(|(m, (a, b))| (m, a, b)));
+        let mut n = 0;
+        for (i, (m1, a1, b1)) in runs.iter().enumerate() {
+            for (m2, a2, b2) in runs.iter().skip(i + 1) {
+                if m1 != m2 && a1 <= b2 && a2 <= b1 {
+                    n += 1;
+                }
+            }
+        }
+        n
     }
 
     /// Rounds in which more than one member acknowledged a commit.
