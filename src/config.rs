@@ -247,6 +247,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Dynamic configuration from `bootstrap.dcs`, validated (used until `/config` exists).
     pub bootstrap_dcs: DynamicConfig,
+    /// The `watchdog` section.
+    pub watchdog: crate::watchdog::WatchdogConfig,
 }
 
 /// The dynamic (cluster-wide) configuration: the `config` key (Patroni §6.1), with Patroni's defaults.
@@ -578,6 +580,11 @@ impl Config {
             None => None,
             Some(v) => Some(typed::<Citus>(&v, "citus", source)?),
         };
+        let watchdog_json = doc
+            .get("watchdog")
+            .map(|w| serde_json::to_value(w).unwrap_or(Json::Null));
+        let watchdog = crate::watchdog::WatchdogConfig::from_json(watchdog_json.as_ref())
+            .map_err(|(k, m)| err(&k, m))?;
         let log = raw.log.unwrap_or_default();
         if let Some(level) = &log.level {
             if !matches!(
@@ -612,6 +619,7 @@ impl Config {
             citus,
             log,
             bootstrap_dcs,
+            watchdog,
         })
     }
 

@@ -17,3 +17,4 @@ pub mod logging;
 pub mod postgres;
 pub mod testbed;
 pub mod types;
+pub mod watchdog;

@@ -158,6 +158,9 @@ pub struct Testbed {
     pub citus_groups: BTreeMap<String, u32>,
     /// Script configured for every `postgresql.callbacks` action.
     pub callback_script: Option<PathBuf>,
+    /// Give each agent a `watchdog` section in automatic mode whose device is the plain file
+    /// `<dir>/<name>.watchdog` (keepalives and the magic close land in it).
+    pub file_watchdogs: bool,
     /// Give each agent its own proxy in front of etcd (see [`EtcdProxy`]); needs a tokio runtime.
     pub use_etcd_proxies: bool,
     /// The per-agent etcd proxies.
@@ -245,6 +248,7 @@ impl Testbed {
             citus_groups: BTreeMap::new(),
             callback_script: None,
             use_etcd_proxies: false,
+            file_watchdogs: false,
             etcd_proxies: BTreeMap::new(),
         })
     }
@@ -393,7 +397,7 @@ postgresql:
     - local all all trust
     - host replication replicator 127.0.0.1/32 md5
     - host all all 127.0.0.1/32 md5
-{tags}{auth}{citus}"#,
+{tags}{auth}{citus}{watchdog}"#,
             scope = self.scope,
             rest_auth = self
                 .rest_auth
@@ -415,6 +419,11 @@ postgresql:
                 .get(name)
                 .map(|t| format!("tags: {t}\n"))
                 .unwrap_or_default(),
+            watchdog = if self.file_watchdogs {
+                format!("watchdog: {{mode: automatic, device: {}, safety_margin: 5}}\n", self.dir.join(format!("{name}.watchdog")).display())
+            } else {
+                String::new()
+            },
             callbacks = self
                 .callback_script
                 .as_ref()
@@ -515,8 +524,14 @@ postgresql:
             self.config_yaml(name, rest_port, pg_port, &data_dir),
         )?;
         let log = self.dir.join(format!("{name}.log"));
+        if self.file_watchdogs {
+            std::fs::write(self.dir.join(format!("{name}.watchdog")), "")?;
+        }
         if let Some((uid, gid)) = self.run_as {
             chown_r(&config, uid, gid)?;
+            if self.file_watchdogs {
+                chown_r(&self.dir.join(format!("{name}.watchdog")), uid, gid)?;
+            }
         }
         self.agents.insert(
             name.to_string(),

@@ -54,7 +54,10 @@ impl WatchdogConfig {
         let mut c = WatchdogConfig::default();
         let Some(v) = v else { return Ok(c) };
         let Some(m) = v.as_object() else {
-            return Err(("watchdog".into(), "expected a mapping with mode, device, safety_margin".into()));
+            return Err((
+                "watchdog".into(),
+                "expected a mapping with mode, device, safety_margin".into(),
+            ));
         };
         if let Some(mode) = m.get("mode") {
             c.mode = match mode {
@@ -65,19 +68,31 @@ impl WatchdogConfig {
                     "automatic" | "on" | "true" => Mode::Automatic,
                     "required" => Mode::Required,
                     other => {
-                        return Err(("watchdog.mode".into(), format!("expected off, automatic or required, got {other:?}")))
+                        return Err((
+                            "watchdog.mode".into(),
+                            format!("expected off, automatic or required, got {other:?}"),
+                        ))
                     }
                 },
-                other => return Err(("watchdog.mode".into(), format!("expected off, automatic or required, got {other}"))),
+                other => {
+                    return Err((
+                        "watchdog.mode".into(),
+                        format!("expected off, automatic or required, got {other}"),
+                    ))
+                }
             };
         }
         if let Some(d) = m.get("device") {
-            c.device = PathBuf::from(d.as_str().ok_or(("watchdog.device".to_string(), "expected a path".to_string()))?);
+            c.device = PathBuf::from(
+                d.as_str()
+                    .ok_or(("watchdog.device".to_string(), "expected a path".to_string()))?,
+            );
         }
         if let Some(s) = m.get("safety_margin") {
-            c.safety_margin = s
-                .as_i64()
-                .ok_or(("watchdog.safety_margin".to_string(), "expected an integer number of seconds".to_string()))?;
+            c.safety_margin = s.as_i64().ok_or((
+                "watchdog.safety_margin".to_string(),
+                "expected an integer number of seconds".to_string(),
+            ))?;
         }
         Ok(c)
     }
@@ -94,11 +109,15 @@ impl WatchdogConfig {
     /// Whether this member may become leader as far as the watchdog is concerned: always unless
     /// `required`, then only if the device is present and writable (checked without arming it).
     pub fn usable(&self) -> bool {
-        self.mode != Mode::Required || nix::unistd::access(&self.device, nix::unistd::AccessFlags::W_OK).is_ok()
+        self.mode != Mode::Required
+            || nix::unistd::access(&self.device, nix::unistd::AccessFlags::W_OK).is_ok()
     }
 }
 
-nix::ioctl_readwrite!(wdioc_settimeout, b'W', 6, nix::libc::c_int);
+mod ioctl {
+    // WDIOC_SETTIMEOUT from linux/watchdog.h: _IOWR('W', 6, int).
+    nix::ioctl_readwrite!(wdioc_settimeout, b'W', 6, nix::libc::c_int);
+}
 
 /// An open (armed) watchdog device.
 #[derive(Debug)]
@@ -136,21 +155,31 @@ impl Watchdog {
             let mut t = timeout as nix::libc::c_int;
             // SAFETY: WDIOC_SETTIMEOUT reads and writes one c_int through the pointer, which
             // points to a live local for the duration of the call.
-            let set = unsafe { wdioc_settimeout(std::os::fd::AsRawFd::as_raw_fd(&file), &mut t) };
+            let set =
+                unsafe { ioctl::wdioc_settimeout(std::os::fd::AsRawFd::as_raw_fd(&file), &mut t) };
             Ok::<_, String>((file, set.map(|_| t)))
         })();
         match result {
             Ok((file, Ok(t))) => {
-                tracing::info!("watchdog {} armed with a {t} s timeout", self.cfg.device.display());
+                tracing::info!(
+                    "watchdog {} armed with a {t} s timeout",
+                    self.cfg.device.display()
+                );
                 self.file = Some(file);
                 self.keepalive();
                 Ok(())
             }
             Ok((file, Err(e))) => {
                 if self.cfg.mode == Mode::Required {
-                    return Err(format!("setting the timeout of {}: {e}", self.cfg.device.display()));
+                    return Err(format!(
+                        "setting the timeout of {}: {e}",
+                        self.cfg.device.display()
+                    ));
                 }
-                tracing::warn!("watchdog {}: cannot set its timeout ({e}); using it as it is", self.cfg.device.display());
+                tracing::warn!(
+                    "watchdog {}: cannot set its timeout ({e}); using it as it is",
+                    self.cfg.device.display()
+                );
                 self.file = Some(file);
                 self.keepalive();
                 Ok(())
@@ -195,10 +224,18 @@ mod tests {
     #[test]
     fn parses_patroni_settings() {
         assert_eq!(WatchdogConfig::from_json(None).unwrap().mode, Mode::Off);
-        let c = WatchdogConfig::from_json(Some(&json!({"mode": "required", "device": "/dev/wd", "safety_margin": -1}))).unwrap();
+        let c = WatchdogConfig::from_json(Some(
+            &json!({"mode": "required", "device": "/dev/wd", "safety_margin": -1}),
+        ))
+        .unwrap();
         assert_eq!(c.mode, Mode::Required);
         assert_eq!(c.timeout(30), 15);
-        assert_eq!(WatchdogConfig::from_json(Some(&json!({"mode": false}))).unwrap().mode, Mode::Off);
+        assert_eq!(
+            WatchdogConfig::from_json(Some(&json!({"mode": false})))
+                .unwrap()
+                .mode,
+            Mode::Off
+        );
         assert_eq!(WatchdogConfig::default().timeout(30), 25);
         let e = WatchdogConfig::from_json(Some(&json!({"mode": "sometimes"}))).unwrap_err();
         assert_eq!(e.0, "watchdog.mode");
@@ -209,16 +246,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dev = dir.path().join("watchdog");
         std::fs::write(&dev, "").unwrap();
-        let mut w = Watchdog::new(WatchdogConfig { mode: Mode::Automatic, device: dev.clone(), safety_margin: 5 });
+        let mut w = Watchdog::new(WatchdogConfig {
+            mode: Mode::Automatic,
+            device: dev.clone(),
+            safety_margin: 5,
+        });
         w.activate(30).unwrap();
         assert!(w.is_active());
         w.keepalive();
         w.disable();
         assert_eq!(std::fs::read_to_string(&dev).unwrap(), "11V");
         // Required mode refuses a device whose timeout cannot be set.
-        let mut r = Watchdog::new(WatchdogConfig { mode: Mode::Required, device: dev, safety_margin: 5 });
+        let mut r = Watchdog::new(WatchdogConfig {
+            mode: Mode::Required,
+            device: dev,
+            safety_margin: 5,
+        });
         assert!(r.activate(30).is_err());
-        let missing = WatchdogConfig { mode: Mode::Required, device: "/nonexistent/wd".into(), safety_margin: 5 };
+        let missing = WatchdogConfig {
+            mode: Mode::Required,
+            device: "/nonexistent/wd".into(),
+            safety_margin: 5,
+        };
         assert!(!missing.usable());
     }
 }

@@ -300,6 +300,7 @@ impl World {
                 now: (self.now as i64 + self.agents[i].clock_offset_ms) as f64 / 1000.0 + 1.8e9,
                 failsafe_ok: false,
                 failsafe_leader: None,
+                watchdog_ok: true,
             };
             let d = decide(&snap);
             self.log(|| format!("{}: {}", self.agents[i].name, d.reason));

@@ -145,6 +145,7 @@ pub struct Driver {
     citus_active: bool,
     /// Set by a demotion: the next start announces `on_role_change` instead of `on_start`.
     role_change_pending: bool,
+    watchdog: crate::watchdog::Watchdog,
 }
 
 fn epoch() -> u64 {
@@ -174,6 +175,7 @@ impl Driver {
             .danger_accept_invalid_certs(true)
             .build()?;
         let (commands, commands_rx) = tokio::sync::mpsc::channel(8);
+        let watchdog_cfg = cfg.watchdog.clone();
         let shared = Arc::new(Shared {
             cfg: cfg.clone(),
             status: RwLock::new(NodeStatus {
@@ -215,6 +217,7 @@ impl Driver {
                 commands_rx,
                 citus_active: false,
                 role_change_pending: false,
+                watchdog: crate::watchdog::Watchdog::new(watchdog_cfg),
             },
             shared,
         ))
@@ -295,6 +298,7 @@ impl Driver {
             return;
         }
         tracing::info!("shutting down: stopping PostgreSQL");
+        self.watchdog.disable();
         if let Err(e) = self.pg.stop(StopMode::Fast).await {
             tracing::error!("stopping PostgreSQL: {e:#}; keeping the leader key");
             return;
@@ -804,6 +808,7 @@ impl Driver {
                 .unwrap_or(0.0),
             failsafe_ok: false,
             failsafe_leader: None,
+            watchdog_ok: self.cfg.watchdog.usable(),
         };
         if self.dynamic.failsafe_mode {
             let ttl = Duration::from_secs(self.dynamic.ttl);
@@ -867,6 +872,9 @@ impl Driver {
         }
         if exit.is_none() {
             self.citus_reconcile().await;
+        }
+        if self.leader_until.is_none() || self.dynamic.pause {
+            self.watchdog.disable();
         }
         // Publish.
         let data = self.pg.data_dir_state().await;
@@ -1056,6 +1064,12 @@ impl Driver {
                     match self.dcs.update_leader(ttl, lease).await {
                         Ok(true) => {
                             self.leader_until = Some(t0 + Duration::from_secs(ttl));
+                            if snap.pg.is_primary() && !self.dynamic.pause {
+                                if let Err(e) = self.watchdog.activate(ttl) {
+                                    tracing::error!("watchdog: {e}");
+                                }
+                                self.watchdog.keepalive();
+                            }
                             self.publish_failsafe(&view).await;
                         }
                         Ok(false) => {
@@ -1119,6 +1133,26 @@ impl Driver {
                     self.start(Some(&up), true).await?;
                 }
                 Action::Promote => {
+                    if self.dynamic.synchronous() {
+                        // Claim /sync listing nobody first, so no former synchronous standby can
+                        // also be promoted (Patroni: "Postponing promotion ...").
+                        let value = serde_json::json!({"leader": snap.name, "sync_standby": null})
+                            .to_string();
+                        if !self
+                            .dcs
+                            .put_if_revision(keys::SYNC, &value, view.sync_revision)
+                            .await
+                            .unwrap_or(false)
+                        {
+                            anyhow::bail!(
+                                "Postponing promotion because synchronous replication state was updated by somebody else"
+                            );
+                        }
+                    }
+                    self.pg.set_sync_standbys(vec![], 1);
+                    self.watchdog
+                        .activate(ttl)
+                        .map_err(|e| anyhow!("refusing to promote: watchdog: {e}"))?;
                     self.notify_coordinator("before_promote", Duration::from_secs(2))
                         .await;
                     self.pg.promote().await?;
@@ -1135,6 +1169,7 @@ impl Driver {
                 }
                 Action::Demote(mode) => {
                     self.role_change_pending = true;
+                    self.watchdog.disable();
                     let leader = view
                         .leader
                         .as_ref()

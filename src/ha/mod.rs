@@ -133,6 +133,8 @@ pub struct Snapshot {
     pub failsafe_ok: bool,
     /// Failsafe mode: the member that pinged us through `POST /failsafe` within ttl, if any.
     pub failsafe_leader: Option<String>,
+    /// False when `watchdog.mode` is `required` and the device is not usable.
+    pub watchdog_ok: bool,
 }
 
 /// How to demote (reference §2.6).
@@ -496,6 +498,9 @@ pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
             );
         }
     }
+    if !s.watchdog_ok {
+        return Some("the watchdog is required but not usable".into());
+    }
     if let Some(l) = s.failsafe_leader.as_deref().filter(|l| *l != me) {
         return Some(format!("failsafe mode: {l} is still running as the leader"));
     }
@@ -708,6 +713,12 @@ fn leading(s: &Snapshot) -> Decision {
         if let Some(d) = s.dcs.as_ref().and_then(|v| manual_switchover(s, v)) {
             return d;
         }
+    }
+    if s.pg.in_recovery && !s.watchdog_ok && !s.config.pause {
+        return decide_with(
+            vec![Action::ReleaseLeader],
+            "released the leader lock: the watchdog is required but not usable, refusing to promote",
+        );
     }
     if s.pg.in_recovery {
         if s.config.pause {

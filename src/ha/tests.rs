@@ -96,6 +96,7 @@ fn snap(name: &str, dcs: Option<ClusterView>, data: DataDir, pg: PgState) -> Sna
         now: 1_800_000_000.0,
         failsafe_ok: false,
         failsafe_leader: None,
+        watchdog_ok: true,
     }
 }
 
@@ -655,4 +656,24 @@ fn failsafe_keeps_the_primary_when_all_members_answer() {
     );
     r.failsafe_leader = Some("a".into());
     assert_eq!(decide(&r).actions, vec![]);
+}
+
+#[test]
+fn required_watchdog_that_is_unusable_blocks_promotion() {
+    let mut s = snap(
+        "b",
+        Some(view(None)),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    );
+    s.watchdog_ok = false;
+    assert_eq!(decide(&s).actions, vec![]);
+    let mut s = snap(
+        "b",
+        Some(view(Some("b"))),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    );
+    s.watchdog_ok = false;
+    assert_eq!(decide(&s).actions, vec![Action::ReleaseLeader]);
 }
