@@ -1,6 +1,7 @@
 //! Deterministic simulation of the HA decision core (`praetor::ha::decide` and the sync planner)
 //! for a group of members: a virtual clock, a simulated DCS with leases, simulated servers with
-//! LSNs, a client committing on whoever is writable, and seeded random faults — member crash and
+//! LSNs, a client committing on whoever is writable, and seeded random faults — delayed watch
+//! events and lost peer answers, member crash and
 //! restart, postmaster crash, DCS unreachable for a member, DCS refusing a member's writes, lost
 //! peer answers, paused agents, slow promotions, wall-clock steps. After every step it checks:
 //!
@@ -155,10 +156,12 @@ impl World {
             if exp <= now {
                 self.log(|| format!("leader key of {name} expired"));
                 self.dcs.leader = None;
-                // The watch wakes every agent that can reach the DCS.
-                for a in &mut self.agents {
+                // The watch wakes every agent that can reach the DCS, each after its own delay.
+                for k in 0..self.agents.len() {
+                    let delay = self.rng.gen_range(0..1500);
+                    let a = &mut self.agents[k];
                     if a.dcs_down_until <= now {
-                        a.next_cycle = a.next_cycle.min(now + 100);
+                        a.next_cycle = a.next_cycle.min(now + delay);
                     }
                 }
             }
@@ -273,6 +276,7 @@ impl World {
     fn cycle(&mut self, i: usize, seed: u64) {
         let dcs_ok = self.agents[i].dcs_down_until <= self.now;
         let mut renew_failed = false;
+        let mut acquire_failed = false;
         let mut peers = if dcs_ok && self.dcs.leader.is_none() {
             self.peers(i)
         } else {
@@ -297,6 +301,7 @@ impl World {
                 use_pg_rewind: true,
                 can_bootstrap: true,
                 renew_failed,
+                acquire_failed,
                 now: (self.now as i64 + self.agents[i].clock_offset_ms) as f64 / 1000.0 + 1.8e9,
                 failsafe_ok: false,
                 failsafe_leader: None,
@@ -308,8 +313,12 @@ impl World {
             for action in &d.actions {
                 match self.apply(i, action, seed) {
                     Step::Continue => {}
-                    Step::Redecide { renew_failed: rf } => {
+                    Step::Redecide {
+                        renew_failed: rf,
+                        acquire_failed: af,
+                    } => {
                         renew_failed = rf;
+                        acquire_failed = af;
                         redo = true;
                         break;
                     }
@@ -376,11 +385,15 @@ impl World {
                     let exp = now + self.cfg.ttl * 1000;
                     self.dcs.leader = Some((name, exp));
                 } else {
-                    return Step::Redecide { renew_failed: true };
+                    return Step::Redecide {
+                        renew_failed: true,
+                        acquire_failed: false,
+                    };
                 }
             }
             Action::AcquireLeader => {
-                if self.dcs.leader.is_none() && self.agents[i].writes_fail_until <= now {
+                let won = self.dcs.leader.is_none() && self.agents[i].writes_fail_until <= now;
+                if won {
                     // Invariant 4: automatic failover obeys nofailover and lag limits.
                     let manual = self
                         .dcs
@@ -414,6 +427,7 @@ impl World {
                 }
                 return Step::Redecide {
                     renew_failed: false,
+                    acquire_failed: !won,
                 };
             }
             Action::ReleaseLeader => {
@@ -535,6 +549,7 @@ impl World {
                 } else {
                     Step::Redecide {
                         renew_failed: false,
+                        acquire_failed: false,
                     }
                 };
             }
@@ -773,7 +788,10 @@ impl Server {
 
 enum Step {
     Continue,
-    Redecide { renew_failed: bool },
+    Redecide {
+        renew_failed: bool,
+        acquire_failed: bool,
+    },
     Stop,
 }
 

@@ -802,6 +802,7 @@ impl Driver {
             use_pg_rewind: self.cfg.use_pg_rewind(&self.dynamic),
             can_bootstrap: true,
             renew_failed: false,
+            acquire_failed: false,
             now: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs_f64())
@@ -1093,10 +1094,16 @@ impl Driver {
                             self.leader_until = Some(t0 + Duration::from_secs(ttl));
                             let _ = self.dcs.put(keys::FAILOVER, "{}").await;
                         }
-                        Ok(false) => tracing::info!(
-                            "Could not take out TTL lock: another member got it first"
-                        ),
-                        Err(e) => tracing::warn!("taking the leader lock: {e:#}"),
+                        Ok(false) => {
+                            tracing::info!(
+                                "Could not take out TTL lock: another member got it first"
+                            );
+                            snap.acquire_failed = true;
+                        }
+                        Err(e) => {
+                            tracing::warn!("taking the leader lock: {e:#}");
+                            snap.acquire_failed = true;
+                        }
                     }
                     self.refresh(snap).await;
                     return Ok(Next::Redecide);

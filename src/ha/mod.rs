@@ -126,6 +126,9 @@ pub struct Snapshot {
     pub can_bootstrap: bool,
     /// A renewal of our leader key failed earlier in this cycle.
     pub renew_failed: bool,
+    /// Taking the free leader key failed earlier in this cycle (another member won, or etcd
+    /// refused the write).
+    pub acquire_failed: bool,
     /// Wall-clock time, Unix epoch seconds (for scheduled switchovers).
     pub now: f64,
     /// Failsafe mode, DCS unreachable, this primary: every member listed in `/failsafe` answered
@@ -577,6 +580,16 @@ pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
 }
 
 fn unhealthy_cluster(s: &Snapshot, view: &ClusterView) -> Decision {
+    if s.acquire_failed {
+        // A primary without the key must not stay writable: someone else may get it.
+        if s.pg.is_primary() && !s.config.pause {
+            return decide_with(
+                vec![Action::Demote(DemoteMode::ImmediateNoLock)],
+                "demoted self after trying and failing to obtain lock",
+            );
+        }
+        return decide_with(vec![], "failed to acquire the leader lock");
+    }
     match not_healthiest(s, view) {
         None => decide_with(
             vec![Action::AcquireLeader],

@@ -93,6 +93,7 @@ fn snap(name: &str, dcs: Option<ClusterView>, data: DataDir, pg: PgState) -> Sna
         use_pg_rewind: true,
         can_bootstrap: true,
         renew_failed: false,
+        acquire_failed: false,
         now: 1_800_000_000.0,
         failsafe_ok: false,
         failsafe_leader: None,
@@ -676,4 +677,30 @@ fn required_watchdog_that_is_unusable_blocks_promotion() {
     );
     s.watchdog_ok = false;
     assert_eq!(decide(&s).actions, vec![Action::ReleaseLeader]);
+}
+
+#[test]
+fn primary_that_fails_to_take_the_free_key_demotes() {
+    let mut s = snap(
+        "a",
+        Some(view(None)),
+        present("in production"),
+        primary_pg(100),
+    );
+    assert_eq!(decide(&s).actions, vec![Action::AcquireLeader]);
+    s.acquire_failed = true;
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::ImmediateNoLock)]);
+    assert_eq!(
+        d.reason,
+        "demoted self after trying and failing to obtain lock"
+    );
+    let mut r = snap(
+        "b",
+        Some(view(None)),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    );
+    r.acquire_failed = true;
+    assert_eq!(decide(&r).actions, vec![]);
 }
