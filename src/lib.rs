@@ -12,6 +12,7 @@ pub mod citus;
 pub mod config;
 pub mod ctl;
 pub mod dcs;
+pub mod fence;
 pub mod ha;
 pub mod logging;
 pub mod postgres;

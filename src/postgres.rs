@@ -633,6 +633,7 @@ impl LocalPostgres {
         cmd.process_group(0);
         self.stopping.store(false, Ordering::SeqCst);
         self.crashed.store(false, Ordering::SeqCst);
+        let _ = std::fs::remove_file(crate::fence::marker_path(&self.data_dir));
         let child = cmd.spawn().context("spawning postgres")?;
         *self.child.lock().await = Some(child);
         let started = Instant::now();

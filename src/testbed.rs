@@ -732,6 +732,16 @@ postgresql:
                 }
             }
             self.signal_agent(n, nix::sys::signal::Signal::SIGKILL);
+            if let Some((pid, _)) = self
+                .agents
+                .get(n)
+                .and_then(|a| crate::fence::previous_guard(&a.data_dir))
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
             if let Some(pid) = self.postmaster_pid(n) {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid),

@@ -94,6 +94,9 @@ pub enum MemberState {
     Stopped,
     /// The postmaster exited without being asked to.
     Crashed,
+    /// The fence guard stopped the postmaster because the agent stopped renewing the lease
+    /// (praetor only; see `fence`).
+    Fenced,
 }
 
 impl MemberState {
@@ -110,6 +113,7 @@ impl MemberState {
             MemberState::Stopping => "stopping",
             MemberState::Stopped => "stopped",
             MemberState::Crashed => "crashed",
+            MemberState::Fenced => "fenced",
         }
     }
 
@@ -126,6 +130,7 @@ impl MemberState {
             MemberState::Stopping => 11,
             MemberState::Stopped => 12,
             MemberState::Crashed => 14,
+            MemberState::Fenced => 15,
         }
     }
 }

@@ -27,14 +27,21 @@ async fn primary_demotes_when_etcd_is_gone_and_group_recovers() {
     let took = read_only_at - stopped_at;
     println!("primary read-only {took:?} after etcd stopped (ttl {ttl:?})");
     assert!(took < ttl, "demotion took {took:?}, not within ttl {ttl:?}");
-    // It is read-only, not stopped: it still answers queries.
-    let rc = tb.pg(&leader).await.unwrap();
-    let rec: bool = rc
-        .query_one("SELECT pg_is_in_recovery()", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert!(rec);
+    // It is read-only, not stopped: once restarted as a standby it answers queries.
+    let read_only = common::wait_for(Duration::from_secs(15), || async {
+        let rc = tb.pg(&leader).await.ok()?;
+        let rec: bool = rc
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .ok()?
+            .get(0);
+        rec.then_some(())
+    })
+    .await;
+    assert!(
+        read_only.is_some(),
+        "the former primary must be running read-only"
+    );
     // Nobody accepts writes while etcd is down.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(prober

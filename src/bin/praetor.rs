@@ -25,6 +25,19 @@ struct Cli {
 
 #[derive(clap::Subcommand)]
 enum Cmd {
+    /// Internal: the fence guard the agent starts beside itself (see ARCHITECTURE.md, fencing).
+    #[command(hide = true)]
+    FenceGuard {
+        /// Data directory of the guarded server.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Fence this many milliseconds before the lease deadline.
+        #[arg(long)]
+        margin_ms: u64,
+        /// Start armed with this many milliseconds left (taking over from a previous guard).
+        #[arg(long)]
+        armed_ms: Option<u64>,
+    },
     /// Start etcd and a three-member group on 127.0.0.1 in a temporary directory; Ctrl-C stops it all.
     Demo {
         /// Number of members.
@@ -53,6 +66,19 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(Cmd::FenceGuard {
+        data_dir,
+        margin_ms,
+        armed_ms,
+    }) = &cli.command
+    {
+        praetor::fence::run_guard(
+            data_dir,
+            Duration::from_millis(*margin_ms),
+            armed_ms.map(Duration::from_millis),
+        );
+        return ExitCode::SUCCESS;
+    }
     if let Some(Cmd::Demo {
         members,
         keep,

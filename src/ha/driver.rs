@@ -146,6 +146,8 @@ pub struct Driver {
     /// Set by a demotion: the next start announces `on_role_change` instead of `on_start`.
     role_change_pending: bool,
     watchdog: crate::watchdog::Watchdog,
+    guard: Option<crate::fence::Guard>,
+    guard_armed: bool,
 }
 
 fn epoch() -> u64 {
@@ -218,6 +220,8 @@ impl Driver {
                 citus_active: false,
                 role_change_pending: false,
                 watchdog: crate::watchdog::Watchdog::new(watchdog_cfg),
+                guard: None,
+                guard_armed: false,
             },
             shared,
         ))
@@ -262,6 +266,16 @@ impl Driver {
         if let Err(e) = self.pg.write_pgpass() {
             return Exit::Fatal(format!("{e:#}"));
         }
+        match crate::fence::Guard::start(
+            &self.cfg.postgresql.data_dir,
+            crate::fence::margin(self.dynamic.retry_timeout),
+        ) {
+            Ok(g) => {
+                tracing::info!("fence guard running (pid {})", g.pid());
+                self.guard = Some(g);
+            }
+            Err(e) => tracing::error!("starting the fence guard: {e}; this primary is not fenced"),
+        }
         let _watch = self.dcs.spawn_watch(self.shared.wake.clone());
         // The coordinator reacts at once to any group's leader or member changes.
         let _scope_watch = self.shared.citus.is_some().then(|| {
@@ -299,6 +313,9 @@ impl Driver {
         }
         tracing::info!("shutting down: stopping PostgreSQL");
         self.watchdog.disable();
+        if let Some(g) = &mut self.guard {
+            g.disarm();
+        }
         if let Err(e) = self.pg.stop(StopMode::Fast).await {
             tracing::error!("stopping PostgreSQL: {e:#}; keeping the leader key");
             return;
@@ -318,6 +335,19 @@ impl Driver {
             }
         }
         let _ = self.dcs.revoke_lease().await;
+    }
+
+    /// Arms the fence guard with the time left on a lease renewed (or taken) at `t0`.
+    fn arm_guard(&mut self, t0: Instant) {
+        if self.dynamic.pause {
+            return;
+        }
+        if let Some(g) = &mut self.guard {
+            let left = (t0 + Duration::from_secs(self.dynamic.ttl))
+                .saturating_duration_since(Instant::now());
+            g.arm(left);
+            self.guard_armed = true;
+        }
     }
 
     /// Runs the `postgresql.callbacks.<action>` script, if configured, as Patroni does:
@@ -876,6 +906,15 @@ impl Driver {
         }
         if self.leader_until.is_none() || self.dynamic.pause {
             self.watchdog.disable();
+            if self.guard_armed {
+                if let Some(g) = &mut self.guard {
+                    g.disarm();
+                }
+                self.guard_armed = false;
+            }
+        }
+        if let Some(g) = &mut self.guard {
+            g.check();
         }
         // Publish.
         let data = self.pg.data_dir_state().await;
@@ -889,6 +928,8 @@ impl Driver {
         };
         if pg.running {
             self.state = MemberState::Running;
+        } else if crate::fence::marker_path(&self.cfg.postgresql.data_dir).exists() {
+            self.state = MemberState::Fenced;
         } else if pg.starting {
             self.state = MemberState::Starting;
         } else if !matches!(
@@ -1065,6 +1106,7 @@ impl Driver {
                     match self.dcs.update_leader(ttl, lease).await {
                         Ok(true) => {
                             self.leader_until = Some(t0 + Duration::from_secs(ttl));
+                            self.arm_guard(t0);
                             if snap.pg.is_primary() && !self.dynamic.pause {
                                 if let Err(e) = self.watchdog.activate(ttl) {
                                     tracing::error!("watchdog: {e}");
@@ -1092,6 +1134,7 @@ impl Driver {
                         Ok(true) => {
                             tracing::info!("acquired the leader lock");
                             self.leader_until = Some(t0 + Duration::from_secs(ttl));
+                            self.arm_guard(t0);
                             let _ = self.dcs.put(keys::FAILOVER, "{}").await;
                         }
                         Ok(false) => {
