@@ -855,8 +855,10 @@ impl Driver {
                 let t0 = Instant::now();
                 snap.failsafe_ok = self.failsafe_check().await;
                 if snap.failsafe_ok {
-                    // Keep answering /primary: every member agreed we are still the leader.
+                    // Keep answering /primary: every member agreed we are still the leader, and
+                    // none of them will race; the fence guard is re-armed on that basis too.
                     self.leader_until = Some(t0 + ttl);
+                    self.arm_guard(t0);
                 }
             }
         }
