@@ -2,12 +2,12 @@
 //! for a group of members: a virtual clock, a simulated DCS with leases, simulated servers with
 //! LSNs, a client committing on whoever is writable, and seeded random faults — delayed watch
 //! events and lost peer answers, member crash and
-//! restart, postmaster crash, DCS unreachable for a member, DCS refusing a member's writes, lost
+//! restart, the agent alone killed (PostgreSQL left running), postmaster crash, DCS unreachable for a member, DCS refusing a member's writes, lost
 //! peer answers, paused agents, slow promotions, wall-clock steps. After every step it checks:
 //!
 //! 1. promotion only by the holder of an unexpired leader lease;
-//! 2. at most one writable primary whose agent is running normally (a paused or dead agent's server
-//!    may linger — closing that needs fencing; the lease itself is held by at most one member);
+//! 2. no two members can acknowledge a commit at the same time, whatever their agents' state: the
+//!    fence guard (modelled) stops a primary whose lease was not renewed before it can expire;
 //! 3. with synchronous mode, no acknowledged commit is lost by a promotion;
 //! 4. an automatic failover never promotes a `nofailover` member or one lagging beyond
 //!    `maximum_lag_on_failover`.
@@ -53,6 +53,8 @@ struct Agent {
     down_until: u64,
     clock_offset_ms: i64,
     lease_expiry: u64,
+    /// The fence guard's deadline (lease deadline minus the margin), while armed.
+    fence_at: Option<u64>,
     server: Server,
 }
 
@@ -116,6 +118,7 @@ impl World {
                 down_until: 0,
                 clock_offset_ms: 0,
                 lease_expiry: 0,
+                fence_at: None,
                 server: Server {
                     initialized: false,
                     running: false,
@@ -332,6 +335,31 @@ impl World {
         if dcs_ok {
             self.touch(i);
         }
+        if !self.holds_lease(i) {
+            self.agents[i].fence_at = None; // the agent disarms its guard
+        }
+    }
+
+    fn margin_ms(&self) -> u64 {
+        praetor::fence::margin(self.cfg.retry_timeout).as_millis() as u64
+    }
+
+    /// The fence guards: independent of the agents, they stop a server whose lease was not
+    /// renewed in time.
+    fn fences(&mut self) {
+        let now = self.now;
+        for k in 0..self.agents.len() {
+            if self.agents[k].fence_at.is_some_and(|t| t <= now) {
+                self.agents[k].fence_at = None;
+                if self.agents[k].server.running {
+                    let name = self.agents[k].name.clone();
+                    self.log(|| format!("{name}: fenced by its guard"));
+                    let s = &mut self.agents[k].server;
+                    s.running = false;
+                    s.crashed = true;
+                }
+            }
+        }
     }
 
     fn touch(&mut self, i: usize) {
@@ -384,6 +412,7 @@ impl World {
                 if self.holds_lease(i) && writes_ok && self.rng.gen_bool(0.98) {
                     let exp = now + self.cfg.ttl * 1000;
                     self.dcs.leader = Some((name, exp));
+                    self.agents[i].fence_at = Some(exp - self.margin_ms());
                 } else {
                     return Step::Redecide {
                         renew_failed: true,
@@ -423,6 +452,7 @@ impl World {
                     self.dcs.leader = Some((name.clone(), now + self.cfg.ttl * 1000));
                     self.dcs.leader_rev += 1;
                     self.dcs.failover = None;
+                    self.agents[i].fence_at = Some(now + self.cfg.ttl * 1000 - self.margin_ms());
                     self.log(|| format!("{name} acquired the leader key"));
                 }
                 return Step::Redecide {
@@ -452,6 +482,7 @@ impl World {
                     s.lsn = 1;
                     self.dcs.leader = Some((name, now + self.cfg.ttl * 1000));
                     self.dcs.leader_rev += 1;
+                    self.agents[i].fence_at = Some(now + self.cfg.ttl * 1000 - self.margin_ms());
                 }
             }
             Action::Basebackup { from } | Action::Reinitialize { from } => {
@@ -709,6 +740,10 @@ impl World {
         } else if r < 0.0065 {
             // etcd answers reads but refuses writes (e.g. it lost quorum).
             a.writes_fail_until = now + self.rng.gen_range(1000..40_000);
+        } else if r < 0.0075 && a.alive {
+            // The agent alone is killed; PostgreSQL keeps running.
+            a.alive = false;
+            a.down_until = now + self.rng.gen_range(1000..60_000);
         }
         for a in &mut self.agents {
             if !a.alive && a.down_until <= now {
@@ -719,25 +754,17 @@ impl World {
     }
 
     fn check(&self, seed: u64) {
-        // Invariant 2: at most one writable primary whose agent runs normally.
-        let healthy_writable: Vec<&str> = (0..self.agents.len())
+        // Invariant 2: no two members can acknowledge a commit at the same time — whatever state
+        // their agents are in (frozen, killed, cut off), because the fence guards stop a primary
+        // before its lease can expire.
+        let writable: Vec<&str> = (0..self.agents.len())
             .filter(|&i| self.writable(i))
-            .filter(|&i| {
-                let a = &self.agents[i];
-                a.alive
-                    && a.paused_until <= self.now
-                    && a.dcs_down_until <= self.now
-                    && a.busy_until <= self.now
-            })
             .map(|i| self.agents[i].name.as_str())
             .collect();
-        if healthy_writable.len() > 1 {
+        if writable.len() > 1 {
             fail(
                 seed,
-                format!(
-                    "two writable primaries with healthy agents at {} ms: {healthy_writable:?}",
-                    self.now
-                ),
+                format!("two writable primaries at {} ms: {writable:?}", self.now),
             );
         }
     }
@@ -746,6 +773,7 @@ impl World {
         for _ in 0..steps {
             self.now += STEP_MS;
             self.faults();
+            self.fences();
             self.expire();
             let n = self.agents.len();
             for i in 0..n {
