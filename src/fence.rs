@@ -264,7 +264,19 @@ impl Drop for Guard {
         // Graceful agent exit: the agent disarmed it already; stop it.
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(state_path(&self.data_dir));
+        // Only our own guard's state: a replacement may already have written its own.
+        let path = state_path(&self.data_dir);
+        let ours = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| {
+                t.split_whitespace()
+                    .next()
+                    .map(|p| p == self.child.id().to_string())
+            })
+            .unwrap_or(false);
+        if ours {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

@@ -25,6 +25,30 @@ async fn frozen_or_killed_agent_never_leaves_a_writable_primary_behind() {
     .unwrap();
     drop(c);
     let ttl = Duration::from_secs(common::TIMING.ttl);
+    // The guard is visible, and a dead guard is detected and restarted.
+    let status = |port: u16| async move {
+        reqwest::get(format!("http://127.0.0.1:{port}/patroni"))
+            .await
+            .ok()?
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+    };
+    let lp = tb.agents[&first].rest_port;
+    let g = status(lp).await.unwrap()["fence_guard"].clone();
+    assert_eq!(g["armed"], true, "{g}");
+    let pid = g["pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    let restarted = common::wait_for(Duration::from_secs(15), || async {
+        let g = status(lp).await?["fence_guard"].clone();
+        (g["restarts"] == 1 && g["pid"].as_i64() != Some(pid as i64) && g["armed"] == true)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        restarted.is_some(),
+        "the agent restarts a dead guard and re-arms it"
+    );
     let mut table = Vec::new();
     for fault in [
         "SIGSTOP agent for ttl + 5 s",

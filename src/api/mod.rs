@@ -156,6 +156,15 @@ pub fn patroni_json(shared: &Shared, st: &NodeStatus) -> Value {
     if let Some(s) = &st.sysid {
         o.insert("database_system_identifier".into(), json!(s));
     }
+    if let Some((pid, armed, restarts)) = st.fence {
+        o.insert(
+            "fence_guard".into(),
+            json!({"pid": pid, "armed": armed, "restarts": restarts}),
+        );
+    }
+    if st.state == MemberState::Fenced {
+        o.insert("fenced".into(), json!(true));
+    }
     v
 }
 

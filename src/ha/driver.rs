@@ -43,6 +43,8 @@ pub struct NodeStatus {
     pub dcs_last_seen: Option<u64>,
     /// When the last cycle finished.
     pub last_cycle: Instant,
+    /// The fence guard: pid, armed, times restarted (None when it could not be started).
+    pub fence: Option<(u32, bool, u32)>,
 }
 
 impl NodeStatus {
@@ -191,6 +193,7 @@ impl Driver {
                 sysid: None,
                 dcs_last_seen: None,
                 last_cycle: Instant::now(),
+                fence: None,
             }),
             wake: Arc::new(Notify::new()),
             dcs: dcs.clone(),
@@ -967,6 +970,10 @@ impl Driver {
             _ => None,
         };
         st.last_cycle = Instant::now();
+        st.fence = self
+            .guard
+            .as_ref()
+            .map(|g| (g.pid(), self.guard_armed, g.restarts));
         Ok(exit)
     }
 
