@@ -727,7 +727,13 @@ impl Driver {
             );
         }
         self.pg.ensure_exit_watch();
-        match self.pg.query_state().await {
+        // Bounded: a hung server must not hold up the lease renewal that follows.
+        let budget = Duration::from_secs(self.dynamic.retry_timeout.max(1));
+        let state = match tokio::time::timeout(budget, self.pg.query_state()).await {
+            Ok(r) => r,
+            Err(_) => Err(anyhow!("no answer from PostgreSQL within {budget:?}")),
+        };
+        match state {
             Ok((mut s, info)) => {
                 s.start_failures = self.start_failures;
                 (s, info)
