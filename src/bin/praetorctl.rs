@@ -428,6 +428,23 @@ fn confirm(prompt: &str) -> Result<bool> {
     Ok(matches!(a.to_lowercase().as_str(), "y" | "yes"))
 }
 
+/// patronictl's "Are you sure you want to <action> members a, b?" unless `--force`.
+fn confirm_members(action: &str, targets: &[&Member], force: bool) -> Result<()> {
+    let names = targets
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !force
+        && !confirm(&format!(
+            "Are you sure you want to {action} members {names}?"
+        ))?
+    {
+        bail!("Aborted {action}");
+    }
+    Ok(())
+}
+
 fn spinner(msg: &str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new_spinner();
     pb.set_message(msg.to_string());
@@ -698,22 +715,7 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
             print!("{}", ctx.table(view.clone()).await?);
-            if !force
-                && !confirm(
-                    "Are you sure you want to restart members {}?"
-                        .replace(
-                            "{}",
-                            &targets
-                                .iter()
-                                .map(|m| m.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        )
-                        .as_str(),
-                )?
-            {
-                bail!("Aborted restart");
-            }
+            confirm_members("restart", &targets, force)?;
             let mut body = json!({});
             if pending {
                 body["restart_pending"] = json!(true);
@@ -890,22 +892,7 @@ async fn run(cli: Cli) -> Result<()> {
             let view = ctx.view().await?;
             let targets = pick_members(&view, &members, &role)?;
             print!("{}", ctx.table(view.clone()).await?);
-            if !force
-                && !confirm(
-                    "Are you sure you want to reload members {}?"
-                        .replace(
-                            "{}",
-                            &targets
-                                .iter()
-                                .map(|m| m.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        )
-                        .as_str(),
-                )?
-            {
-                bail!("Aborted reload");
-            }
+            confirm_members("reload", &targets, force)?;
             let lw = view.config.as_ref().map(|c| c.loop_wait).unwrap_or(10);
             for m in targets {
                 match ctx.request(reqwest::Method::POST, m, "/reload", None, Duration::from_secs(10)).await {
