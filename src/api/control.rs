@@ -866,34 +866,6 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn patch_merges_and_deletes() {
-        let mut base =
-            json!({"ttl": 30, "postgresql": {"parameters": {"a": 1, "b": 2}}, "pause": true});
-        merge_patch(
-            &mut base,
-            &json!({"ttl": 20, "postgresql": {"parameters": {"a": null, "c": 3}}, "pause": null}),
-        );
-        assert_eq!(
-            base,
-            json!({"ttl": 20, "postgresql": {"parameters": {"b": 2, "c": 3}}})
-        );
-    }
-
-    #[test]
-    fn versions() {
-        assert_eq!(parse_pg_version("15.4"), Some(150004));
-        assert_eq!(parse_pg_version("15"), Some(150000));
-        assert_eq!(parse_pg_version("9.6.24"), Some(90624));
-        assert_eq!(parse_pg_version("x"), None);
-    }
-}
-
 /// POST /citus (alias /mpp): a worker's switchover event (reference §3.5). Acted on only by the
 /// coordinator leader and only when `leader` holds its group's leader key; the answer comes once
 /// the event is applied (for `before_demote`: once writes to the group are held). Always 200 `OK`
@@ -1014,4 +986,32 @@ pub async fn get_failsafe(State(s): State<AppState>) -> Response {
         .and_then(|v| v.failsafe.clone())
         .unwrap_or_default();
     (StatusCode::OK, Json(list)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn patch_merges_and_deletes() {
+        let mut base =
+            json!({"ttl": 30, "postgresql": {"parameters": {"a": 1, "b": 2}}, "pause": true});
+        merge_patch(
+            &mut base,
+            &json!({"ttl": 20, "postgresql": {"parameters": {"a": null, "c": 3}}, "pause": null}),
+        );
+        assert_eq!(
+            base,
+            json!({"ttl": 20, "postgresql": {"parameters": {"b": 2, "c": 3}}})
+        );
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_pg_version("15.4"), Some(150004));
+        assert_eq!(parse_pg_version("15"), Some(150000));
+        assert_eq!(parse_pg_version("9.6.24"), Some(90624));
+        assert_eq!(parse_pg_version("x"), None);
+    }
 }
