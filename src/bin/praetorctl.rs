@@ -1043,27 +1043,18 @@ fn pick_one<'a>(
         .ok_or_else(|| anyhow!("no running member with role {role}"))
 }
 
-/// Reads the scope; when its keys sit under numeric group directories (Citus), reads each group.
+/// Reads the scope; when its keys sit under numeric group directories (Citus), each group.
 async fn load_groups(ctx: &Ctx, only: Option<u32>) -> Result<Vec<(Option<u32>, ClusterView)>> {
     let prefix = format!("{}{}/", ctx.namespace, ctx.scope);
-    let keys = ctx.dcs.list_keys(&prefix).await?;
-    let mut groups: Vec<u32> = keys
-        .iter()
-        .filter_map(|k| k.strip_prefix(&prefix)?.split('/').next()?.parse().ok())
-        .collect();
-    groups.sort();
-    groups.dedup();
+    let groups = ctx.dcs.load_groups(&prefix).await?;
     if groups.is_empty() {
         return Ok(vec![(None, ctx.dcs.load_prefix(&prefix).await?)]);
     }
-    let mut out = Vec::new();
-    for g in groups.into_iter().filter(|g| only.is_none_or(|o| o == *g)) {
-        out.push((
-            Some(g),
-            ctx.dcs.load_prefix(&format!("{prefix}{g}/")).await?,
-        ));
-    }
-    Ok(out)
+    Ok(groups
+        .into_iter()
+        .filter(|(g, _)| only.is_none_or(|o| o == *g))
+        .map(|(g, v)| (Some(g), v))
+        .collect())
 }
 
 async fn switchover(
