@@ -840,6 +840,7 @@ impl LocalPostgres {
             following: self.following(),
             crashed: false,
             start_failures: 0,
+            receiver_down_for: None,
         };
         let mut info = ServerInfo {
             server_version: row.get::<_, i32>(5) as i64,

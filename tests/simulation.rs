@@ -213,6 +213,7 @@ impl World {
             following: s.following.clone(),
             crashed: s.crashed,
             start_failures: s.start_failures,
+            receiver_down_for: None,
         }
     }
 

@@ -150,6 +150,8 @@ pub struct Driver {
     watchdog: crate::watchdog::Watchdog,
     guard: Option<crate::fence::Guard>,
     guard_armed: bool,
+    /// A running standby's WAL receiver was first seen not streaming at this time.
+    receiver_seen: Option<Instant>,
 }
 
 fn epoch() -> u64 {
@@ -225,6 +227,7 @@ impl Driver {
                 watchdog: crate::watchdog::Watchdog::new(watchdog_cfg),
                 guard: None,
                 guard_armed: false,
+                receiver_seen: None,
             },
             shared,
         ))
@@ -736,6 +739,12 @@ impl Driver {
         match state {
             Ok((mut s, info)) => {
                 s.start_failures = self.start_failures;
+                if !s.in_recovery || info.receiver_status.as_deref() == Some("streaming") {
+                    self.receiver_seen = None;
+                } else {
+                    let since = *self.receiver_seen.get_or_insert_with(Instant::now);
+                    s.receiver_down_for = Some(since.elapsed().as_secs_f64());
+                }
                 (s, info)
             }
             Err(e) => {
@@ -1297,6 +1306,10 @@ impl Driver {
                 }
                 Action::Rewind { leader } => {
                     let up = self.upstream(&view, leader)?;
+                    if snap.pg.running || snap.pg.starting {
+                        // A standby stuck past the leader's switch point: pg_rewind needs it shut down.
+                        self.pg.stop(StopMode::Fast).await?;
+                    }
                     // pg_rewind's single-user crash recovery refuses to run with standby.signal.
                     self.pg.write_config(&self.dynamic, None, false)?;
                     self.remote_checkpoint(&up).await;
@@ -1313,6 +1326,9 @@ impl Driver {
                 }
                 Action::Reinitialize { from } => {
                     let up = self.upstream(&view, from)?;
+                    if snap.pg.running || snap.pg.starting {
+                        self.pg.stop(StopMode::Immediate).await?;
+                    }
                     self.pg.remove_data_dir()?;
                     self.state = MemberState::CreatingReplica;
                     self.pg.basebackup(&up).await?;

@@ -67,6 +67,9 @@ pub struct PgState {
     pub crashed: bool,
     /// Consecutive failed start attempts.
     pub start_failures: u32,
+    /// A running standby whose WAL receiver is not streaming: seconds since it was last seen
+    /// streaming (or since the server started, if never). `None` while streaming, or not a standby.
+    pub receiver_down_for: Option<f64>,
 }
 
 impl PgState {
@@ -287,7 +290,7 @@ pub fn decide(s: &Snapshot) -> Decision {
     } else if i_lead {
         leading(s)
     } else {
-        following(s, leader.unwrap_or_default())
+        following(s, view, leader.unwrap_or_default())
     };
     pre.extend(d.actions);
     Decision {
@@ -378,6 +381,33 @@ fn empty_data_dir(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
         }
         (None, Some(_)) => decide_with(vec![], "waiting for leader to bootstrap"),
     }
+}
+
+/// A running standby that already follows `leader` but cannot stream from it because it replayed or
+/// received WAL past the point where its timeline ended in the leader's history (it was fed by the
+/// old primary beyond what the new primary had when it was promoted). PostgreSQL then refuses the
+/// new timeline ("forked off ... before current recovery point") and the standby stays stuck, so
+/// it must be rewound. Decided only after the receiver has been down for a full loop_wait (at
+/// least 5 s): a briefly restarting walreceiver reports no timeline and would look the same.
+fn replica_diverged(s: &Snapshot, view: &ClusterView) -> Option<String> {
+    let down = s.pg.receiver_down_for?;
+    if !s.pg.running || !s.pg.in_recovery || s.pg.following.is_none() {
+        return None;
+    }
+    if down < s.config.loop_wait.max(5) as f64 {
+        return None;
+    }
+    let tl = s.pg.timeline?;
+    let entry = view.history.iter().find(|h| h.timeline == tl)?;
+    let lsn = s.pg.lsn();
+    (lsn > entry.switch_lsn).then(|| {
+        format!(
+            "my WAL position {} on timeline {tl} is past the leader's switch point {} to timeline {}",
+            crate::types::Lsn(lsn),
+            crate::types::Lsn(entry.switch_lsn),
+            tl + 1
+        )
+    })
 }
 
 /// Whether a former primary's history diverged from the leader's timeline (needs rewind/reinit).
@@ -760,7 +790,7 @@ fn leading(s: &Snapshot) -> Decision {
     )
 }
 
-fn following(s: &Snapshot, leader: &str) -> Decision {
+fn following(s: &Snapshot, view: &ClusterView, leader: &str) -> Decision {
     if s.pg.is_primary() {
         if s.config.pause {
             return decide_with(
@@ -772,6 +802,24 @@ fn following(s: &Snapshot, leader: &str) -> Decision {
             vec![Action::Demote(DemoteMode::ImmediateNoLock)],
             format!("demoting self because I do not have the lock and I was a leader; {leader} holds it"),
         );
+    }
+    if let Some(d) = replica_diverged(s, view) {
+        let leader = leader.to_string();
+        return if s.use_pg_rewind {
+            decide_with(
+                vec![Action::Rewind {
+                    leader: leader.clone(),
+                }],
+                format!("{d}: stopping and running pg_rewind from {leader}"),
+            )
+        } else {
+            decide_with(
+                vec![Action::Reinitialize {
+                    from: leader.clone(),
+                }],
+                format!("{d} and use_pg_rewind is off: reinitializing from {leader}"),
+            )
+        };
     }
     if s.pg.following.as_deref() != Some(leader) {
         return decide_with(

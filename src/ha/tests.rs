@@ -364,6 +364,51 @@ fn former_primary_rewinds_or_reinitializes() {
 }
 
 #[test]
+fn standby_stuck_past_the_leaders_switch_point_is_rewound() {
+    // m3 received WAL from the old primary up to 60 on timeline 1; the new leader b left timeline 1
+    // at 40. Its walreceiver has been down for 11 s (loop_wait 10): it cannot follow and must be rewound.
+    let mut v = view(Some("b"));
+    v.history = vec![HistoryEntry {
+        timeline: 1,
+        switch_lsn: 40,
+        reason: "".into(),
+        timestamp: None,
+        new_leader: Some("b".into()),
+    }];
+    let mut pg = replica_pg(60, Some("b"));
+    pg.receiver_down_for = Some(11.0);
+    let mut s = snap("c", Some(v), present("in archive recovery"), pg);
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![Action::Rewind { leader: "b".into() }]);
+    assert!(
+        d.reason.contains("past the leader's switch point"),
+        "{}",
+        d.reason
+    );
+    s.use_pg_rewind = false;
+    assert_eq!(
+        decide(&s).actions,
+        vec![Action::Reinitialize { from: "b".into() }]
+    );
+    s.use_pg_rewind = true;
+    // Down only briefly (a walreceiver restart): wait.
+    s.pg.receiver_down_for = Some(1.0);
+    assert_eq!(decide(&s).actions, vec![]);
+    // Streaming: nothing to do.
+    s.pg.receiver_down_for = None;
+    assert_eq!(decide(&s).actions, vec![]);
+    // At the switch point exactly: it can follow the new timeline.
+    s.pg.receiver_down_for = Some(11.0);
+    s.pg.receive_lsn = Some(40);
+    s.pg.replay_lsn = Some(40);
+    assert_eq!(decide(&s).actions, vec![]);
+    // Already on the leader's timeline: no history entry for it, nothing to do.
+    s.pg.receive_lsn = Some(60);
+    s.pg.timeline = Some(2);
+    assert_eq!(decide(&s).actions, vec![]);
+}
+
+#[test]
 fn stopped_replica_starts_following() {
     let d = decide(&snap(
         "b",
