@@ -83,6 +83,9 @@ pub struct LocalPostgres {
     child: Mutex<Option<tokio::process::Child>>,
     stopping: AtomicBool,
     crashed: AtomicBool,
+    /// The postmaster pid last read from `postmaster.pid`, to stop a server whose data directory
+    /// was removed under it (PostgreSQL itself notices that only within a minute).
+    last_pid: std::sync::atomic::AtomicI32,
     following: std::sync::Mutex<Option<String>>,
     watching: Arc<AtomicBool>,
     /// `synchronous_standby_names` members and count, written on a primary.
@@ -174,6 +177,7 @@ impl LocalPostgres {
             bin_dir,
             child: Mutex::new(None),
             stopping: AtomicBool::new(false),
+            last_pid: std::sync::atomic::AtomicI32::new(0),
             crashed: AtomicBool::new(false),
             following: std::sync::Mutex::new(following),
             watching: Arc::new(AtomicBool::new(false)),
@@ -604,7 +608,36 @@ impl LocalPostgres {
         let text = std::fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
         let pid: i32 = text.lines().next()?.trim().parse().ok()?;
         let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if alive {
+            self.last_pid.store(pid, Ordering::SeqCst);
+        }
         alive.then_some(pid)
+    }
+
+    /// The highest timeline among the WAL segment files in `pg_wal` (names of 24 hexadecimal
+    /// digits, the first 8 being the timeline). A standby has such files for a timeline only once
+    /// it has received WAL on it. `None` when there are none or the directory is unreadable.
+    pub fn wal_timeline(&self) -> Option<u32> {
+        std::fs::read_dir(self.data_dir.join("pg_wal"))
+            .ok()?
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                (name.len() == 24 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .then(|| u32::from_str_radix(&name[..8], 16).ok())
+                    .flatten()
+            })
+            .max()
+    }
+
+    /// A postmaster we saw earlier that still runs although its `postmaster.pid` is gone (the
+    /// data directory was removed or replaced under it).
+    fn orphaned_postmaster(&self) -> Option<i32> {
+        let pid = self.last_pid.load(Ordering::SeqCst);
+        if pid <= 0 {
+            return None;
+        }
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        (comm.trim() == "postgres").then_some(pid)
     }
 
     /// Starts the postmaster as our child and waits up to `wait` for it to accept connections.
@@ -720,7 +753,7 @@ impl LocalPostgres {
     /// It did not exit within `pg_ctl_timeout`.
     pub async fn stop(&self, mode: StopMode) -> Result<()> {
         self.stopping.store(true, Ordering::SeqCst);
-        let Some(pid) = self.postmaster_pid() else {
+        let Some(pid) = self.postmaster_pid().or_else(|| self.orphaned_postmaster()) else {
             let _ = self.reap().await;
             return Ok(());
         };
@@ -829,6 +862,12 @@ impl LocalPostgres {
                 .and_then(|s| Lsn::parse(&s))
                 .map(|l| l.0)
         };
+        let mut timeline = row.get::<_, Option<i32>>(4).map(|t| t as u32);
+        if row.get::<_, bool>(0) {
+            // Without a walreceiver the query falls back to the last restartpoint's timeline,
+            // which lags behind a timeline switch already replayed: the WAL files tell better.
+            timeline = timeline.max(self.wal_timeline());
+        }
         let state = PgState {
             running: true,
             starting: false,
@@ -836,11 +875,12 @@ impl LocalPostgres {
             wal_lsn: lsn(1),
             receive_lsn: lsn(2),
             replay_lsn: lsn(3),
-            timeline: row.get::<_, Option<i32>>(4).map(|t| t as u32),
+            timeline,
             following: self.following(),
             crashed: false,
             start_failures: 0,
             receiver_down_for: None,
+            starting_for: None,
         };
         let mut info = ServerInfo {
             server_version: row.get::<_, i32>(5) as i64,

@@ -214,6 +214,7 @@ impl World {
             crashed: s.crashed,
             start_failures: s.start_failures,
             receiver_down_for: None,
+            starting_for: None,
         }
     }
 

@@ -148,10 +148,12 @@ pub struct Driver {
     /// Set by a demotion: the next start announces `on_role_change` instead of `on_start`.
     role_change_pending: bool,
     watchdog: crate::watchdog::Watchdog,
-    guard: Option<crate::fence::Guard>,
-    guard_armed: bool,
+    /// The lease keeper and the fence guard it arms.
+    keep: super::lease::LeaseKeep,
     /// A running standby's WAL receiver was first seen not streaming at this time.
     receiver_seen: Option<Instant>,
+    /// The postmaster was first seen up but not accepting connections at this time.
+    starting_since: Option<Instant>,
 }
 
 fn epoch() -> u64 {
@@ -225,9 +227,9 @@ impl Driver {
                 citus_active: false,
                 role_change_pending: false,
                 watchdog: crate::watchdog::Watchdog::new(watchdog_cfg),
-                guard: None,
-                guard_armed: false,
+                keep: Default::default(),
                 receiver_seen: None,
+                starting_since: None,
             },
             shared,
         ))
@@ -278,11 +280,15 @@ impl Driver {
         ) {
             Ok(g) => {
                 tracing::info!("fence guard running (pid {})", g.pid());
-                self.guard = Some(g);
+                self.keep = super::lease::LeaseKeep::new(Some(g));
             }
             Err(e) => tracing::error!("starting the fence guard: {e}; this primary is not fenced"),
         }
         let _watch = self.dcs.spawn_watch(self.shared.wake.clone());
+        let keeper = self
+            .keep
+            .spawn_keeper(self.dcs.clone(), self.shared.wake.clone());
+        let _keeper = AbortOnDrop(keeper);
         // The coordinator reacts at once to any group's leader or member changes.
         let _scope_watch = self.shared.citus.is_some().then(|| {
             self.dcs
@@ -319,9 +325,7 @@ impl Driver {
         }
         tracing::info!("shutting down: stopping PostgreSQL");
         self.watchdog.disable();
-        if let Some(g) = &mut self.guard {
-            g.disarm();
-        }
+        self.keep.shutdown();
         if let Err(e) = self.pg.stop(StopMode::Fast).await {
             tracing::error!("stopping PostgreSQL: {e:#}; keeping the leader key");
             return;
@@ -344,16 +348,21 @@ impl Driver {
     }
 
     /// Arms the fence guard with the time left on a lease renewed (or taken) at `t0`.
+    /// Also endorses the lease for the keeper ([`super::lease`]) to renew between cycles.
     fn arm_guard(&mut self, t0: Instant) {
-        if self.dynamic.pause {
-            return;
+        self.keep.endorse(
+            t0,
+            Duration::from_secs(self.dynamic.ttl),
+            self.dynamic.pause,
+        );
+    }
+
+    /// Sets the in-memory lease expiry; `None` (not leading) also stops the keeper renewing.
+    fn set_leader_until(&mut self, until: Option<Instant>) {
+        if until.is_none() {
+            self.keep.withdraw();
         }
-        if let Some(g) = &mut self.guard {
-            let left = (t0 + Duration::from_secs(self.dynamic.ttl))
-                .saturating_duration_since(Instant::now());
-            g.arm(left);
-            self.guard_armed = true;
-        }
+        self.leader_until = until;
     }
 
     /// Runs the `postgresql.callbacks.<action>` script, if configured, as Patroni does:
@@ -718,6 +727,7 @@ impl Driver {
     async fn observe_pg(&mut self) -> (PgState, ServerInfo) {
         let crashed = self.pg.check_crashed().await;
         if self.pg.postmaster_pid().is_none() {
+            self.starting_since = None;
             return (
                 PgState {
                     crashed,
@@ -738,6 +748,7 @@ impl Driver {
         };
         match state {
             Ok((mut s, info)) => {
+                self.starting_since = None;
                 s.start_failures = self.start_failures;
                 if !s.in_recovery || info.receiver_status.as_deref() == Some("streaming") {
                     self.receiver_seen = None;
@@ -749,10 +760,12 @@ impl Driver {
             }
             Err(e) => {
                 tracing::debug!("postmaster is up but not answering: {e:#}");
+                let since = *self.starting_since.get_or_insert_with(Instant::now);
                 (
                     PgState {
                         running: false,
                         starting: true,
+                        starting_for: Some(since.elapsed().as_secs_f64()),
                         start_failures: self.start_failures,
                         following: self.pg.following(),
                         ..Default::default()
@@ -837,7 +850,7 @@ impl Driver {
         let (pg, _info) = self.observe_pg().await;
         let mut view = self.load_view().await;
         if self.leader_until.is_some_and(|t| Instant::now() >= t) {
-            self.leader_until = None;
+            self.set_leader_until(None);
         }
         let mut snap = Snapshot {
             name: self.cfg.name.clone(),
@@ -875,7 +888,7 @@ impl Driver {
                 if snap.failsafe_ok {
                     // Keep answering /primary: every member agreed we are still the leader, and
                     // none of them will race; the fence guard is re-armed on that basis too.
-                    self.leader_until = Some(t0 + ttl);
+                    self.set_leader_until(Some(t0 + ttl));
                     self.arm_guard(t0);
                 }
             }
@@ -926,16 +939,9 @@ impl Driver {
         }
         if self.leader_until.is_none() || self.dynamic.pause {
             self.watchdog.disable();
-            if self.guard_armed {
-                if let Some(g) = &mut self.guard {
-                    g.disarm();
-                }
-                self.guard_armed = false;
-            }
+            self.keep.disarm();
         }
-        if let Some(g) = &mut self.guard {
-            g.check();
-        }
+        self.keep.check_guard();
         // Publish.
         let data = self.pg.data_dir_state().await;
         let (pg, info) = self.observe_pg().await;
@@ -985,10 +991,7 @@ impl Driver {
             _ => None,
         };
         st.last_cycle = Instant::now();
-        st.fence = self
-            .guard
-            .as_ref()
-            .map(|g| (g.pid(), self.guard_armed, g.restarts));
+        st.fence = self.keep.guard_status();
         Ok(exit)
     }
 
@@ -1088,9 +1091,13 @@ impl Driver {
                 .unwrap_or(60)
                 .min(self.dynamic.loop_wait.max(2)),
         );
+        let began = Instant::now();
         match self.pg.start(wait).await {
             Ok(ready) => {
                 self.start_failures = 0;
+                if !ready {
+                    self.starting_since.get_or_insert(began);
+                }
                 if ready {
                     self.state = MemberState::Running;
                 }
@@ -1129,7 +1136,7 @@ impl Driver {
                     let lease = view.leader.as_ref().map(|l| l.lease);
                     match self.dcs.update_leader(ttl, lease).await {
                         Ok(true) => {
-                            self.leader_until = Some(t0 + Duration::from_secs(ttl));
+                            self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
                             self.arm_guard(t0);
                             if snap.pg.is_primary() && !self.dynamic.pause {
                                 if let Err(e) = self.watchdog.activate(ttl) {
@@ -1141,7 +1148,7 @@ impl Driver {
                         }
                         Ok(false) => {
                             tracing::warn!("the leader key no longer holds my name");
-                            self.leader_until = None;
+                            self.set_leader_until(None);
                             snap.renew_failed = true;
                             return Ok(Next::Redecide);
                         }
@@ -1157,7 +1164,7 @@ impl Driver {
                     match self.dcs.acquire_leader(ttl).await {
                         Ok(true) => {
                             tracing::info!("acquired the leader lock");
-                            self.leader_until = Some(t0 + Duration::from_secs(ttl));
+                            self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
                             self.arm_guard(t0);
                             let _ = self.dcs.put(keys::FAILOVER, "{}").await;
                         }
@@ -1176,7 +1183,7 @@ impl Driver {
                     return Ok(Next::Redecide);
                 }
                 Action::ReleaseLeader => {
-                    self.leader_until = None;
+                    self.set_leader_until(None);
                     self.dcs
                         .release_leader()
                         .await
@@ -1251,7 +1258,7 @@ impl Driver {
                         .filter(|l| *l != snap.name);
                     match mode {
                         DemoteMode::Offline => {
-                            self.leader_until = None;
+                            self.set_leader_until(None);
                             self.pg.stop(StopMode::Fast).await?;
                             self.start(None, true).await?;
                         }
@@ -1264,18 +1271,18 @@ impl Driver {
                             )
                             .await;
                             self.pg.stop(StopMode::Fast).await?;
-                            self.leader_until = None;
+                            self.set_leader_until(None);
                             self.dcs.release_leader().await?;
                             self.start(None, true).await?;
                         }
                         DemoteMode::Immediate => {
                             self.pg.stop(StopMode::Immediate).await?;
-                            self.leader_until = None;
+                            self.set_leader_until(None);
                             self.dcs.release_leader().await?;
                         }
                         DemoteMode::ImmediateNoLock => {
                             self.pg.stop(StopMode::Immediate).await?;
-                            self.leader_until = None;
+                            self.set_leader_until(None);
                         }
                     }
                     let _ = leader;
@@ -1306,13 +1313,17 @@ impl Driver {
                 }
                 Action::Rewind { leader } => {
                     let up = self.upstream(&view, leader)?;
+                    // Never touch the data while the source cannot be reached: a fallback
+                    // basebackup would then fail too, leaving this member with nothing.
+                    if !self.remote_checkpoint(&up).await {
+                        anyhow::bail!("cannot rewind from {leader}: it does not accept connections; retrying next cycle");
+                    }
                     if snap.pg.running || snap.pg.starting {
                         // A standby stuck past the leader's switch point: pg_rewind needs it shut down.
                         self.pg.stop(StopMode::Fast).await?;
                     }
                     // pg_rewind's single-user crash recovery refuses to run with standby.signal.
                     self.pg.write_config(&self.dynamic, None, false)?;
-                    self.remote_checkpoint(&up).await;
                     match self.pg.rewind(&up).await {
                         Ok(()) => tracing::info!("pg_rewind from {leader} succeeded"),
                         Err(e) => {
@@ -1371,7 +1382,9 @@ impl Driver {
         Ok(Next::Done)
     }
 
-    async fn remote_checkpoint(&self, up: &Upstream) {
+    /// Asks the rewind source for a CHECKPOINT (so pg_rewind sees its current timeline). Returns
+    /// whether the source accepted a connection at all.
+    async fn remote_checkpoint(&self, up: &Upstream) -> bool {
         let su = &self.cfg.postgresql.authentication.superuser;
         let mut cfg = tokio_postgres::Config::new();
         cfg.host(&up.host)
@@ -1388,7 +1401,9 @@ impl Driver {
             tokio::spawn(conn);
             let _ =
                 tokio::time::timeout(Duration::from_secs(30), c.batch_execute("CHECKPOINT")).await;
+            return true;
         }
+        false
     }
 
     async fn record_history(&mut self, me: &str) {
@@ -1480,7 +1495,7 @@ impl Driver {
         self.dcs.put_if_revision(keys::CONFIG, &json, 0).await?;
         let t0 = Instant::now();
         self.dcs.take_leader(self.dynamic.ttl).await?;
-        self.leader_until = Some(t0 + Duration::from_secs(self.dynamic.ttl));
+        self.set_leader_until(Some(t0 + Duration::from_secs(self.dynamic.ttl)));
         Ok(())
     }
 }
@@ -1490,4 +1505,13 @@ enum Next {
     Done,
     Redecide,
     Exit(Exit),
+}
+
+/// Aborts a background task when dropped (the HA loop returned).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -10,6 +10,7 @@
 //! again within the same cycle. So every dangerous step is decided here over a snapshot.
 
 pub mod driver;
+pub mod lease;
 pub mod sync;
 
 use crate::config::{DynamicConfig, Tags};
@@ -67,6 +68,8 @@ pub struct PgState {
     pub crashed: bool,
     /// Consecutive failed start attempts.
     pub start_failures: u32,
+    /// Seconds the postmaster has been up without accepting connections (while `starting`).
+    pub starting_for: Option<f64>,
     /// A running standby whose WAL receiver is not streaming: seconds since it was last seen
     /// streaming (or since the server started, if never). `None` while streaming, or not a standby.
     pub receiver_down_for: Option<f64>,
@@ -275,7 +278,20 @@ pub fn decide(s: &Snapshot) -> Decision {
     }
 
     let d = if s.pg.starting {
-        if i_lead && !s.renew_failed {
+        let timeout = s.config.primary_start_timeout as f64;
+        if i_lead
+            && !s.config.pause
+            && s.data.was_primary()
+            && s.pg.starting_for.is_some_and(|t| t >= timeout)
+        {
+            decide_with(
+                vec![Action::Demote(DemoteMode::Immediate)],
+                format!(
+                    "PostgreSQL did not come up as primary within primary_start_timeout ({timeout} s): \
+                     stopping it and releasing the leader key"
+                ),
+            )
+        } else if i_lead && !s.renew_failed {
             decide_with(
                 vec![Action::RenewLeader],
                 "updated leader lock while PostgreSQL is starting",
@@ -323,9 +339,10 @@ fn dcs_unreachable(s: &Snapshot) -> Decision {
 
 fn empty_data_dir(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
     if i_lead {
+        // A postmaster may still run on the removed directory: stop it before the key goes.
         return decide_with(
-            vec![Action::ReleaseLeader],
-            "released leader key: my data directory is empty",
+            vec![Action::Demote(DemoteMode::Immediate)],
+            "my data directory is empty: stopping PostgreSQL and releasing the leader key",
         );
     }
     match (&view.leader, view.initialize.as_deref()) {
@@ -391,7 +408,15 @@ fn empty_data_dir(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
 /// least 5 s): a briefly restarting walreceiver reports no timeline and would look the same.
 fn replica_diverged(s: &Snapshot, view: &ClusterView) -> Option<String> {
     let down = s.pg.receiver_down_for?;
-    if !s.pg.running || !s.pg.in_recovery || s.pg.following.is_none() {
+    let leader = s.pg.following.as_deref()?;
+    if !s.pg.running || !s.pg.in_recovery {
+        return None;
+    }
+    // A dead leader also leaves the receiver down; only a running one proves we cannot follow.
+    if !view
+        .member(leader)
+        .is_some_and(|m| m.data.state == "running")
+    {
         return None;
     }
     if down < s.config.loop_wait.max(5) as f64 {
@@ -455,6 +480,13 @@ fn not_running(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
             return decide_with(
                 vec![],
                 "failed to update leader lock in DCS; not starting PostgreSQL as primary",
+            );
+        }
+        if s.data.was_primary() && s.pg.crashed && s.config.primary_start_timeout == 0 {
+            return decide_with(
+                vec![Action::ReleaseLeader],
+                "PostgreSQL crashed and primary_start_timeout is 0: released the leader key \
+                 instead of restarting it",
             );
         }
         if s.data.was_primary() {

@@ -337,6 +337,48 @@ fn crashed_postmaster_on_leader_restarts_in_place() {
 }
 
 #[test]
+fn primary_that_cannot_start_releases_the_lease_at_once() {
+    // Crash recovery running longer than primary_start_timeout: stop it, release the key.
+    let pg = PgState {
+        starting: true,
+        starting_for: Some(31.0),
+        ..Default::default()
+    };
+    let mut s = snap("a", Some(view(Some("a"))), present("in crash recovery"), pg);
+    s.config.primary_start_timeout = 30;
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::Immediate)]);
+    assert!(d.reason.contains("primary_start_timeout"), "{}", d.reason);
+    // Within the timeout: keep the lease while it recovers.
+    s.pg.starting_for = Some(29.0);
+    assert_eq!(decide(&s).actions, vec![Action::RenewLeader]);
+    // In maintenance mode nothing is stopped.
+    s.pg.starting_for = Some(31.0);
+    s.config.pause = true;
+    assert_eq!(decide(&s).actions, vec![Action::RenewLeader]);
+
+    // primary_start_timeout 0: a crash hands over at once instead of restarting in place.
+    let pg = PgState {
+        crashed: true,
+        ..Default::default()
+    };
+    let mut s = snap("a", Some(view(Some("a"))), present("in production"), pg);
+    s.config.primary_start_timeout = 0;
+    assert_eq!(decide(&s).actions, vec![Action::ReleaseLeader]);
+
+    // The data directory vanished under a running primary: stop whatever still runs, release.
+    let s = snap(
+        "a",
+        Some(view(Some("a"))),
+        DataDir::Empty,
+        PgState::default(),
+    );
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::Immediate)]);
+    assert!(d.reason.contains("data directory is empty"), "{}", d.reason);
+}
+
+#[test]
 fn former_primary_rewinds_or_reinitializes() {
     let pg = PgState::default();
     let d = decide(&snap(
@@ -405,6 +447,15 @@ fn standby_stuck_past_the_leaders_switch_point_is_rewound() {
     // Already on the leader's timeline: no history entry for it, nothing to do.
     s.pg.receive_lsn = Some(60);
     s.pg.timeline = Some(2);
+    assert_eq!(decide(&s).actions, vec![]);
+    // The leader's server is not running (it died, its key not yet expired): the receiver being
+    // down proves nothing.
+    s.pg.timeline = Some(1);
+    if let Some(v) = s.dcs.as_mut() {
+        for m in v.members.iter_mut().filter(|m| m.name == "b") {
+            m.data.state = "stopped".into();
+        }
+    }
     assert_eq!(decide(&s).actions, vec![]);
 }
 

@@ -90,62 +90,74 @@ impl Prober {
         let probes: Arc<Mutex<Vec<(String, Instant, bool)>>> = Arc::new(Mutex::new(Vec::new()));
         let (s, r, a, pr) = (stop.clone(), rounds.clone(), acked.clone(), probes.clone());
         let handle = tokio::spawn(async move {
-            let mut clients: BTreeMap<String, tokio_postgres::Client> = BTreeMap::new();
-            let mut id: i64 = 0;
+            // Members are probed concurrently within a round, so a hung member does not delay
+            // the others (and the moment writes come back is seen within one round).
+            let mut clients: Vec<Option<tokio_postgres::Client>> =
+                members.iter().map(|_| None).collect();
+            let next_id = std::sync::atomic::AtomicI64::new(0);
             while !s.load(Ordering::SeqCst) {
                 let started = Instant::now();
-                let mut writable = Vec::new();
-                for (name, port) in &members {
-                    if !clients.get(name).is_some_and(|c| !c.is_closed()) {
-                        // A statement_timeout would cancel a commit's wait for the synchronous
-                        // standby, and PostgreSQL then reports the commit as done: with
-                        // synchronous_commit on, time out on the client side instead.
-                        let options = if synchronous_commit == "local" {
-                            " options='-c statement_timeout=1000'"
-                        } else {
-                            ""
-                        };
-                        let conn = format!(
-                            "host=127.0.0.1 port={port} user=postgres password=super-secret dbname=postgres connect_timeout=1{options}"
-                        );
-                        match tokio::time::timeout(
-                            Duration::from_secs(1),
-                            tokio_postgres::connect(&conn, tokio_postgres::NoTls),
-                        )
-                        .await
-                        {
-                            Ok(Ok((c, conn))) => {
-                                tokio::spawn(conn);
-                                let _ = c
-                                    .batch_execute(&format!(
-                                        "SET synchronous_commit = {synchronous_commit}"
-                                    ))
-                                    .await;
-                                clients.insert(name.clone(), c);
+                let results = futures::future::join_all(members.iter().zip(clients.iter_mut()).map(
+                    |((name, port), slot)| {
+                        let next_id = &next_id;
+                        async move {
+                            if !slot.as_ref().is_some_and(|c| !c.is_closed()) {
+                                *slot = None;
+                                // A statement_timeout would cancel a commit's wait for the
+                                // synchronous standby, and PostgreSQL then reports the commit as
+                                // done: with synchronous_commit on, time out on the client side.
+                                let options = if synchronous_commit == "local" {
+                                    " options='-c statement_timeout=1000'"
+                                } else {
+                                    ""
+                                };
+                                let conn = format!(
+                                    "host=127.0.0.1 port={port} user=postgres password=super-secret dbname=postgres connect_timeout=1{options}"
+                                );
+                                match tokio::time::timeout(
+                                    Duration::from_secs(1),
+                                    tokio_postgres::connect(&conn, tokio_postgres::NoTls),
+                                )
+                                .await
+                                {
+                                    Ok(Ok((c, conn))) => {
+                                        tokio::spawn(conn);
+                                        let _ = c
+                                            .batch_execute(&format!(
+                                                "SET synchronous_commit = {synchronous_commit}"
+                                            ))
+                                            .await;
+                                        *slot = Some(c);
+                                    }
+                                    _ => return None,
+                                }
                             }
-                            _ => continue,
+                            let c = slot.as_ref()?;
+                            let id = next_id.fetch_add(1, Ordering::SeqCst) + 1;
+                            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+                                [&id, name];
+                            let q =
+                                c.execute("INSERT INTO probe(id, member) VALUES ($1, $2)", &params);
+                            let ok = matches!(
+                                tokio::time::timeout(Duration::from_secs(1), q).await,
+                                Ok(Ok(_))
+                            );
+                            if !ok {
+                                // An unanswered commit is not acknowledged; reconnect next round.
+                                *slot = None;
+                            }
+                            Some((name.clone(), id, Instant::now(), ok))
                         }
+                    },
+                ))
+                .await;
+                let mut writable = Vec::new();
+                for (name, id, at, ok) in results.into_iter().flatten() {
+                    if ok {
+                        writable.push(name.clone());
+                        a.lock().unwrap().entry(name.clone()).or_default().push(id);
                     }
-                    let c = &clients[name];
-                    id += 1;
-                    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&id, name];
-                    let q = c.execute("INSERT INTO probe(id, member) VALUES ($1, $2)", &params);
-                    match tokio::time::timeout(Duration::from_secs(1), q).await {
-                        Ok(Ok(_)) => {
-                            writable.push(name.clone());
-                            a.lock().unwrap().entry(name.clone()).or_default().push(id);
-                            pr.lock()
-                                .unwrap()
-                                .push((name.clone(), Instant::now(), true));
-                        }
-                        // An unanswered commit is not acknowledged; reconnect next round.
-                        _ => {
-                            clients.remove(name);
-                            pr.lock()
-                                .unwrap()
-                                .push((name.clone(), Instant::now(), false));
-                        }
-                    }
+                    pr.lock().unwrap().push((name, at, ok));
                 }
                 r.lock().unwrap().push(Round {
                     at: started,
