@@ -919,13 +919,25 @@ impl LocalPostgres {
     /// Promotion failed or timed out.
     pub async fn promote(&self) -> Result<()> {
         let c = self.connect().await?;
-        let ok: bool = c
-            .query_one("SELECT pg_promote(true, 60)", &[])
+        // pg_promote(wait => true) checks for the end of recovery only every 100 ms; asking
+        // without waiting and polling every 5 ms makes the primary writable sooner.
+        c.query_one("SELECT pg_promote(false)", &[])
             .await
-            .context("running pg_promote()")?
-            .get(0);
-        if !ok {
-            bail!("pg_promote() did not finish within 60 s");
+            .context("running pg_promote()")?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let in_recovery: bool = c
+                .query_one("SELECT pg_is_in_recovery()", &[])
+                .await
+                .context("waiting for the promotion to finish")?
+                .get(0);
+            if !in_recovery {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("the promotion did not finish within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let signal = self.data_dir.join("standby.signal");
         let _ = std::fs::remove_file(signal);

@@ -108,6 +108,9 @@ async fn pump(
     delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Without this, Nagle's algorithm holds back small gRPC frames for a delayed ACK (40 ms).
+    let _ = inbound.set_nodelay(true);
+    let _ = outbound.set_nodelay(true);
     let (mut agent_r, mut agent_w) = inbound.into_split();
     let (mut etcd_r, mut etcd_w) = outbound.into_split();
     let up = async move {

@@ -176,17 +176,11 @@ impl EtcdDcs {
     pub async fn keepalive(&self, ttl: u64) -> Result<bool> {
         let id = self.ensure_lease(ttl).await?;
         let mut c = self.client.clone();
-        let fut = async move {
-            let (mut keeper, mut stream) = c.lease_keep_alive(id).await?;
-            keeper.keep_alive().await?;
-            stream.message().await
-        };
+        // Opening the keep-alive stream sends one renewal and waits for its answer (etcd-client
+        // reports a lease etcd no longer knows as "lease not found"): one round trip.
+        let fut = async move { c.lease_keep_alive(id).await.map(|_| ()) };
         match self.with_timeout("lease keepalive", fut).await {
-            Ok(Some(r)) if r.ttl() > 0 => Ok(true),
-            Ok(_) => {
-                *self.lease.lock().await = None;
-                Ok(false)
-            }
+            Ok(()) => Ok(true),
             // etcd says the lease expired (e.g. the agent was paused past its ttl): forget it so the
             // next call grants a new one and the keys are written again.
             Err(e) if e.to_string().contains("lease not found") => {
@@ -256,10 +250,26 @@ impl EtcdDcs {
     /// # Errors
     /// etcd unreachable.
     pub async fn acquire_leader(&self, ttl: u64) -> Result<bool> {
-        if !self.keepalive(ttl).await? {
-            self.ensure_lease(ttl).await?;
-        }
+        // The keepalive goes out together with the transaction, not before it (one round trip
+        // less at the moment that matters). Both leave after the caller's t0, so the lease
+        // still lasts at least ttl from t0 — provided the keepalive succeeded, hence the `?`.
+        // A put bound to an expired lease fails with "lease not found": grant a new one.
         let lease = self.ensure_lease(ttl).await?;
+        let (alive, taken) = tokio::join!(self.keepalive(ttl), self.try_acquire(lease));
+        match taken {
+            Err(e) if e.to_string().contains("lease not found") => {
+                self.forget_lease().await;
+                let lease = self.ensure_lease(ttl).await?;
+                self.try_acquire(lease).await
+            }
+            Ok(true) if !alive? => Err(anyhow!(
+                "the leader key was taken but etcd says our lease {lease} is gone"
+            )),
+            r => r,
+        }
+    }
+
+    async fn try_acquire(&self, lease: i64) -> Result<bool> {
         let key = self.key(keys::LEADER);
         let txn = Txn::new()
             .when(vec![Compare::create_revision(

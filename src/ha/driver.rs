@@ -154,6 +154,8 @@ pub struct Driver {
     receiver_seen: Option<Instant>,
     /// The postmaster was first seen up but not accepting connections at this time.
     starting_since: Option<Instant>,
+    /// When this cycle's [`Action::AcquireLeader`] sent its request (it renewed the lease too).
+    acquired_at: Option<Instant>,
 }
 
 fn epoch() -> u64 {
@@ -230,6 +232,7 @@ impl Driver {
                 keep: Default::default(),
                 receiver_seen: None,
                 starting_since: None,
+                acquired_at: None,
             },
             shared,
         ))
@@ -823,8 +826,9 @@ impl Driver {
         futures::future::join_all(futs).await
     }
 
-    async fn load_view(&mut self) -> Option<ClusterView> {
-        match self.dcs.load().await {
+    /// Takes in a DCS read: warns about bad values, adopts the dynamic configuration.
+    async fn apply_view(&mut self, read: Result<ClusterView>) -> Option<ClusterView> {
+        match read {
             Ok(v) => {
                 for (k, problem) in &v.bad_values {
                     tracing::warn!("ignoring DCS key {}{k}: {problem}", self.dcs.prefix);
@@ -846,9 +850,7 @@ impl Driver {
 
     /// One HA cycle. Returns `Some(exit)` to stop the agent.
     async fn cycle(&mut self) -> Result<Option<Exit>> {
-        let data = self.pg.data_dir_state().await;
-        let (pg, _info) = self.observe_pg().await;
-        let mut view = self.load_view().await;
+        let (data, (pg, _info), mut view) = self.observe_all().await;
         if self.leader_until.is_some_and(|t| Instant::now() >= t) {
             self.set_leader_until(None);
         }
@@ -1118,22 +1120,47 @@ impl Driver {
     }
 
     async fn refresh(&mut self, snap: &mut Snapshot) {
-        snap.dcs = self.load_view().await;
+        let (data, (pg, _), view) = self.observe_all().await;
+        snap.dcs = view;
         snap.config = self.dynamic.clone();
-        snap.data = self.pg.data_dir_state().await;
-        let (pg, _) = self.observe_pg().await;
+        snap.data = data;
         snap.pg = pg;
         snap.peers.clear();
+    }
+
+    /// Reads the data directory, the server's state and the DCS concurrently (the cycle's
+    /// reaction time to a watch event is the slowest of them, not their sum).
+    async fn observe_all(&mut self) -> (DataDir, (PgState, ServerInfo), Option<ClusterView>) {
+        let pg = self.pg.clone();
+        let dcs = self.dcs.clone();
+        let (data, read, state) = tokio::join!(
+            async move { pg.data_dir_state().await },
+            async move { dcs.load().await },
+            self.observe_pg()
+        );
+        let view = self.apply_view(read).await;
+        (data, state, view)
     }
 
     async fn execute(&mut self, d: &Decision, snap: &mut Snapshot) -> Result<Next> {
         let ttl = self.dynamic.ttl;
         let view = snap.dcs.clone().unwrap_or_default();
         for action in &d.actions {
+            let _timer = ActionTimer(action, Instant::now());
             match action {
                 Action::RenewLeader => {
                     let t0 = Instant::now();
                     let lease = view.leader.as_ref().map(|l| l.lease);
+                    // Taken moments ago in this cycle (and the fresh view shows it ours): the
+                    // lease was renewed with it, so go straight on to the promotion.
+                    let just_taken = self
+                        .acquired_at
+                        .take()
+                        .filter(|t| t.elapsed() < Duration::from_millis(500))
+                        .filter(|_| view.leader.as_ref().is_some_and(|l| l.name == snap.name));
+                    if just_taken.is_some() {
+                        continue;
+                    }
                     match self.dcs.update_leader(ttl, lease).await {
                         Ok(true) => {
                             self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
@@ -1164,6 +1191,7 @@ impl Driver {
                     match self.dcs.acquire_leader(ttl).await {
                         Ok(true) => {
                             tracing::info!("acquired the leader lock");
+                            self.acquired_at = Some(t0);
                             self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
                             self.arm_guard(t0);
                             let _ = self.dcs.put(keys::FAILOVER, "{}").await;
@@ -1513,5 +1541,14 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Logs (at debug level) how long an action took, when dropped.
+struct ActionTimer<'a>(&'a Action, Instant);
+
+impl Drop for ActionTimer<'_> {
+    fn drop(&mut self) {
+        tracing::debug!("{:?} took {} ms", self.0, self.1.elapsed().as_millis());
     }
 }
