@@ -98,6 +98,47 @@ pub struct LocalPostgres {
 /// under a running server knows what it follows.
 const FOLLOWING_MARK: &str = "# praetor: following member ";
 
+/// Resolves once process `pid` has exited (or is a zombie). The kernel wakes us through a pidfd
+/// (Linux 5.3 and later), so a postmaster's exit is noticed at once rather than on a polling
+/// tick; where pidfd is unavailable it checks every 20 ms.
+pub async fn process_exited(pid: i32) {
+    let dead = || {
+        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err();
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(false);
+        gone || zombie
+    };
+    if let Some(p) = rustix::process::Pid::from_raw(pid) {
+        match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
+            Ok(fd) => {
+                // SAFETY: `fd` is an OwnedFd that the AsyncFd owns and closes; nothing else
+                // closes or replaces it while registered.
+                let registered = unsafe {
+                    tokio::io::unix::AsyncFd::register_with_interest(
+                        fd,
+                        tokio::io::Interest::READABLE,
+                    )
+                };
+                if let Ok(afd) = registered {
+                    // A pidfd turns readable when the process exits.
+                    let _ = afd.readable().await;
+                    return;
+                }
+            }
+            Err(rustix::io::Errno::SRCH) => return,
+            Err(_) => {}
+        }
+    }
+    while !dead() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Finds the PostgreSQL binaries: `bin_dir` if given, else the newest `/usr/lib/postgresql/*/bin`,
 /// else the directory of `postgres` on PATH.
 ///
@@ -713,23 +754,19 @@ impl LocalPostgres {
         }
         let watching = self.watching.clone();
         tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-                let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .map(|s| {
-                        s.rsplit(')')
-                            .next()
-                            .map(|r| r.trim_start().starts_with('Z'))
-                            .unwrap_or(false)
-                    })
-                    .unwrap_or(false);
-                if !alive || zombie || !pidfile.exists() {
-                    watching.store(false, Ordering::SeqCst);
-                    exited.notify_one();
-                    return;
+            // The exit itself wakes us (pidfd); the pid file is checked every 100 ms for a data
+            // directory removed under a running server.
+            let gone = async {
+                while pidfile.exists() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
+            };
+            tokio::select! {
+                _ = process_exited(pid) => {}
+                _ = gone => {}
             }
+            watching.store(false, Ordering::SeqCst);
+            exited.notify_one();
         });
     }
 
@@ -761,28 +798,27 @@ impl LocalPostgres {
             StopMode::Fast => nix::sys::signal::Signal::SIGINT,
             StopMode::Immediate => nix::sys::signal::Signal::SIGQUIT,
         };
+        let exited = process_exited(pid);
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
         let timeout = Duration::from_secs(self.cfg.postgresql.pg_ctl_timeout.unwrap_or(60));
-        let started = Instant::now();
-        loop {
-            self.reap().await;
-            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
-                self.crashed.store(false, Ordering::SeqCst);
-                return Ok(());
+        tokio::pin!(exited);
+        if tokio::time::timeout(timeout, &mut exited).await.is_err() {
+            if mode == StopMode::Fast {
+                tracing::warn!(
+                    "postgres (pid {pid}) did not stop within {timeout:?}: sending SIGQUIT"
+                );
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGQUIT,
+                );
             }
-            if started.elapsed() > timeout {
-                if mode == StopMode::Fast {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGQUIT,
-                    );
-                }
-                if started.elapsed() > timeout * 2 {
-                    bail!("postgres (pid {pid}) did not stop within {:?}", timeout * 2);
-                }
+            if tokio::time::timeout(timeout, &mut exited).await.is_err() {
+                bail!("postgres (pid {pid}) did not stop within {:?}", timeout * 2);
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        self.reap().await;
+        self.crashed.store(false, Ordering::SeqCst);
+        Ok(())
     }
 
     async fn reap(&self) -> Option<std::process::ExitStatus> {

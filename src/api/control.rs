@@ -317,7 +317,7 @@ async fn manual_failover(s: &Shared, m: &Map<String, Value>, switchover: bool) -
         "failed over"
     };
     while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
         let Ok(v) = s.dcs.load().await else { continue };
         let now_leader = v.leader.as_ref().map(|l| l.name.clone());
         if let Some(n) = now_leader.filter(|n| Some(n) != current.as_ref()) {

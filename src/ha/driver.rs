@@ -156,6 +156,8 @@ pub struct Driver {
     starting_since: Option<Instant>,
     /// When this cycle's [`Action::AcquireLeader`] sent its request (it renewed the lease too).
     acquired_at: Option<Instant>,
+    /// When the HA loop last renewed the lease through [`Action::RenewLeader`].
+    lease_renewed_at: Option<Instant>,
 }
 
 fn epoch() -> u64 {
@@ -233,6 +235,7 @@ impl Driver {
                 receiver_seen: None,
                 starting_since: None,
                 acquired_at: None,
+                lease_renewed_at: None,
             },
             shared,
         ))
@@ -1043,7 +1046,11 @@ impl Driver {
 
     async fn touch_member(&mut self, pg: &PgState, info: &ServerInfo) -> Result<()> {
         let data = self.member_data(pg, info);
-        let alive = self.dcs.keepalive(self.dynamic.ttl).await?;
+        // The leader renewed the shared lease moments ago in this cycle: no second keepalive.
+        let renewed_now = self
+            .lease_renewed_at
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(self.dynamic.loop_wait.max(1)) / 2);
+        let alive = renewed_now || self.dcs.keepalive(self.dynamic.ttl).await?;
         let lease = self.dcs.ensure_lease(self.dynamic.ttl).await?;
         if alive && self.last_member.as_ref() == Some(&(data.clone(), lease)) {
             return Ok(());
@@ -1163,6 +1170,7 @@ impl Driver {
                     }
                     match self.dcs.update_leader(ttl, lease).await {
                         Ok(true) => {
+                            self.lease_renewed_at = Some(t0);
                             self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
                             self.arm_guard(t0);
                             if snap.pg.is_primary() && !self.dynamic.pause {

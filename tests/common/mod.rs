@@ -106,7 +106,7 @@ impl Prober {
                 let results = futures::future::join_all(members.iter().zip(clients.iter_mut()).map(
                     |((name, port), slot)| {
                         async move {
-                            if !slot.as_ref().is_some_and(|c| !c.is_closed()) {
+                            if slot.as_ref().is_none_or(|c| c.is_closed()) {
                                 *slot = None;
                                 // A statement_timeout would cancel a commit's wait for the
                                 // synchronous standby, and PostgreSQL then reports the commit as
