@@ -14,7 +14,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -51,28 +50,6 @@ impl Drop for CpuHog {
             let _ = c.wait();
         }
     }
-}
-
-/// Records when etcd deleted the leader key (lease expiry or release), seen on a direct watch.
-async fn watch_leader_deletes(tb: &Testbed) -> Arc<Mutex<Vec<Instant>>> {
-    let deletes: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let mut c = etcd_client::Client::connect([tb.etcd_url()], None)
-        .await
-        .expect("connecting to etcd");
-    let key = format!("/service/{}/leader", tb.scope);
-    let (watcher, mut stream) = c.watch(key, None).await.expect("watching the leader key");
-    let d = deletes.clone();
-    tokio::spawn(async move {
-        let _keep = (watcher, c);
-        while let Ok(Some(resp)) = stream.message().await {
-            for ev in resp.events() {
-                if ev.event_type() == etcd_client::EventType::Delete {
-                    d.lock().unwrap().push(Instant::now());
-                }
-            }
-        }
-    });
-    deletes
 }
 
 async fn leader(tb: &Testbed) -> String {
@@ -132,7 +109,10 @@ async fn fast_profile_survives_load_and_fails_over_in_seconds() {
         )
         .await
         .unwrap();
-    let deletes = watch_leader_deletes(&tb).await;
+    let deletes =
+        praetor::testbed::watch_deletes(&tb.etcd_url(), format!("/service/{}/leader", tb.scope))
+            .await
+            .expect("watching the leader key");
     let ttl = Duration::from_secs(FAST.ttl);
 
     // Part 1: load.
@@ -214,7 +194,7 @@ async fn fast_profile_survives_load_and_fails_over_in_seconds() {
         .await;
         assert!(listed.is_some(), "{fault}: no synchronous standby listed");
         let mut prober = common::Prober::start_with(common::member_ports(&tb), "on").await;
-        let mut writer = common::Writer::start(common::member_ports(&tb), "on");
+        let mut writer = praetor::testbed::Writer::start(common::member_ports(&tb), "on");
         tokio::time::sleep(Duration::from_secs(2)).await;
         let t0 = Instant::now();
         match fault {
@@ -277,7 +257,7 @@ async fn fast_profile_survives_load_and_fails_over_in_seconds() {
                 .map(|(a, d)| a.saturating_duration_since(d)),
             acked,
             lost: prober.missing_on(&tb, &now_leader).await.len()
-                + writer.missing_on(&tb, &now_leader).await.len(),
+                + writer.missing_on(&tb, &now_leader).await.unwrap().len(),
             dual: prober.dual_primary_moments(),
         });
         let wall = |i: Instant| {

@@ -1,0 +1,874 @@
+//! praetor against the real Patroni, side by side on this machine (issue: benchmarks).
+//!
+//! Run through `bash bench/run`, which installs what is needed and sets `PRAETOR_BENCH_VENV` to a
+//! virtualenv holding `patroni[etcd3]==4.1.5`. Each run starts a fresh three-member group on
+//! 127.0.0.1 (real etcd, real PostgreSQL 15, synchronous_mode on, the same generated YAML for both
+//! agents) and goes through: bootstrap, idle footprint, planned switchover under a writer,
+//! postmaster crash, node loss. Runs alternate Patroni, praetor, Patroni, praetor for each timing
+//! set (30/10/10 and 20/2/3), then praetor's fast profile (5/1/2) repeats node loss, and a scale run
+//! drives one coordinator through 64 worker groups. Raw numbers go to
+//! `bench/results/<utc>.json` (and `latest.json`); tables print as Markdown and go to `latest.md`.
+//!
+//! Environment: `PRAETOR_BENCH_RUNS` (runs per agent and timing set, default 2),
+//! `PRAETOR_BENCH_IDLE` (idle footprint window in seconds, default 60), `PRAETOR_BENCH_ONLY`
+//! (comma list of `compare`, `fast`, `scale`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+use praetor::testbed::{self, Testbed, Timing, Writer};
+use serde_json::{json, Value};
+
+const MEMBERS: [&str; 3] = ["m1", "m2", "m3"];
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Agent {
+    Patroni,
+    Praetor,
+}
+
+impl Agent {
+    fn name(self) -> &'static str {
+        match self {
+            Agent::Patroni => "patroni",
+            Agent::Praetor => "praetor",
+        }
+    }
+}
+
+struct Ctx {
+    praetor: PathBuf,
+    praetorctl: PathBuf,
+    venv: PathBuf,
+    idle: Duration,
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn timing_name(t: Timing) -> String {
+    format!("{}/{}/{}", t.ttl, t.loop_wait, t.retry_timeout)
+}
+
+async fn wait_until<T, F, Fut>(timeout: Duration, step: Duration, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            bail!("not reached within {timeout:?}");
+        }
+        tokio::time::sleep(step).await;
+    }
+}
+
+/// A member's PostgreSQL accepts a write right now.
+async fn writable(port: u16) -> bool {
+    let conn = format!(
+        "host=127.0.0.1 port={port} user=postgres password=super-secret dbname=postgres connect_timeout=1"
+    );
+    let Ok(Ok((c, conn))) = tokio::time::timeout(
+        Duration::from_secs(1),
+        tokio_postgres::connect(&conn, tokio_postgres::NoTls),
+    )
+    .await
+    else {
+        return false;
+    };
+    tokio::spawn(conn);
+    matches!(
+        c.query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .map(|r| r.get::<_, bool>(0)),
+        Ok(false)
+    )
+}
+
+fn new_testbed(ctx: &Ctx, agent: Agent, timing: Timing, scope: &str) -> Result<Testbed> {
+    let mut tb = Testbed::new(&ctx.praetor, scope, timing)?;
+    tb.extra_dcs = "    synchronous_mode: true\n".into();
+    if agent == Agent::Patroni {
+        tb.agent_program = Some(ctx.venv.join("bin/patroni"));
+    }
+    if std::env::var_os("PRAETOR_TEST_KEEP").is_some() {
+        tb.keep();
+        eprintln!("keeping {}", tb.dir.display());
+    }
+    Ok(tb)
+}
+
+/// Sum of `grpc_server_msg_received_total` on etcd's /metrics: every unary request and every
+/// message on a stream (lease keepalives, watch requests).
+async fn etcd_requests(tb: &Testbed) -> Result<f64> {
+    let text = reqwest::get(format!("{}/metrics", tb.etcd_url()))
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("grpc_server_msg_received_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+/// The agent's processes: its own pid plus, for praetor, its fence guard (a child).
+fn agent_pids(tb: &Testbed, name: &str) -> Vec<i32> {
+    let Some(pid) = tb.agents[name].child.as_ref().map(|c| c.id() as i32) else {
+        return vec![];
+    };
+    let mut pids = vec![pid];
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                continue;
+            };
+            let after = stat.rsplit(')').next().unwrap_or("");
+            let ppid: i32 = after
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            if ppid == pid && !comm.starts_with("postgres") {
+                pids.push(p);
+            }
+        }
+    }
+    pids
+}
+
+fn rss_bytes(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// utime + stime, seconds.
+fn cpu_seconds(pid: i32) -> f64 {
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let f: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / ticks)
+        })
+        .unwrap_or(0.0)
+}
+
+async fn leader(tb: &Testbed) -> Result<String> {
+    wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(50),
+        || async { tb.view().await.ok()?.leader.map(|l| l.name) },
+    )
+    .await
+}
+
+async fn sync_listed(tb: &Testbed, leader: &str) -> Result<()> {
+    wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || async {
+            let v = tb.view().await.ok()?;
+            v.sync
+                .filter(|s| s.leader.as_deref() == Some(leader) && !s.members().is_empty())
+                .map(|_| ())
+        },
+    )
+    .await
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round()
+}
+
+fn members(tb: &Testbed) -> Vec<(String, u16)> {
+    tb.agents
+        .iter()
+        .map(|(n, a)| (n.clone(), a.pg_port))
+        .collect()
+}
+
+/// One group's life: bootstrap, idle footprint, switchover, postmaster crash, node loss.
+async fn lifecycle(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -> Result<Value> {
+    let scope = format!("bench-{}-{}-{run}", agent.name(), timing.ttl);
+    let mut tb = new_testbed(ctx, agent, timing, &scope)?;
+    tb.start_etcd().await?;
+    let mut out = serde_json::Map::new();
+
+    // 1. Bootstrap.
+    let t0 = Instant::now();
+    for m in MEMBERS {
+        tb.add_agent(m)?;
+    }
+    let first = wait_until(
+        Duration::from_secs(180),
+        Duration::from_millis(50),
+        || async {
+            let l = tb.view().await.ok()?.leader?.name;
+            writable(tb.agents[&l].pg_port).await.then_some(l)
+        },
+    )
+    .await
+    .context("bootstrap: no writable leader")?;
+    out.insert(
+        "bootstrap_leader_writable_ms".into(),
+        json!(ms(t0.elapsed())),
+    );
+    tb.wait_healthy(2, Duration::from_secs(180))
+        .await
+        .context("bootstrap: standbys not streaming")?;
+    out.insert(
+        "bootstrap_standbys_streaming_ms".into(),
+        json!(ms(t0.elapsed())),
+    );
+    tb.pg(&first)
+        .await?
+        .batch_execute(
+            "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
+        )
+        .await?;
+    sync_listed(&tb, &first).await.context("no sync standby")?;
+
+    // 5. Footprint at steady state.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let pids: Vec<i32> = MEMBERS.iter().flat_map(|m| agent_pids(&tb, m)).collect();
+    let cpu0: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
+    let req0 = etcd_requests(&tb).await?;
+    let w0 = Instant::now();
+    let mut rss_max = 0u64;
+    while w0.elapsed() < ctx.idle {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        for m in MEMBERS {
+            let rss: u64 = agent_pids(&tb, m).iter().map(|p| rss_bytes(*p)).sum();
+            rss_max = rss_max.max(rss);
+        }
+    }
+    let window = w0.elapsed().as_secs_f64();
+    let cpu1: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
+    let req1 = etcd_requests(&tb).await?;
+    out.insert(
+        "rss_mib".into(),
+        json!((rss_max as f64 / 1048576.0 * 10.0).round() / 10.0),
+    );
+    out.insert(
+        "idle_cpu_s_per_hour".into(),
+        json!(((cpu1 - cpu0) / 3.0 / window * 3600.0 * 100.0).round() / 100.0),
+    );
+    out.insert(
+        "etcd_req_per_s_per_agent".into(),
+        json!(((req1 - req0) / 3.0 / window * 100.0).round() / 100.0),
+    );
+
+    // 2. Planned switchover, seen by a client committing every 10 ms.
+    let old = leader(&tb).await?;
+    let candidate = tb
+        .view()
+        .await?
+        .sync
+        .map(|s| s.members())
+        .unwrap_or_default();
+    let candidate = candidate
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow!("no sync standby to switch over to"))?;
+    let mut writer = Writer::start(members(&tb), "on");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ts = Instant::now();
+    let errors0 = writer.errors.load(std::sync::atomic::Ordering::SeqCst);
+    let cli = match agent {
+        Agent::Patroni => ctx.venv.join("bin/patronictl"),
+        Agent::Praetor => ctx.praetorctl.clone(),
+    };
+    let st = Command::new(&cli)
+        .arg("-c")
+        .arg(&tb.agents[&old].config)
+        .args([
+            "switchover",
+            "--leader",
+            &old,
+            "--candidate",
+            &candidate,
+            "--force",
+        ])
+        .arg(&scope)
+        .output()?;
+    if !st.status.success() {
+        bail!(
+            "switchover CLI failed: {}{}",
+            String::from_utf8_lossy(&st.stdout),
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+    out.insert("switchover_cli_ms".into(), json!(ms(ts.elapsed())));
+    let new_port = tb.agents[&candidate].pg_port;
+    wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(20),
+        || async { writer.first_ack_after(ts, new_port).map(|_| ()) },
+    )
+    .await
+    .context("switchover: no commit on the candidate")?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    writer.stop().await;
+    out.insert(
+        "switchover_longest_gap_ms".into(),
+        json!(ms(
+            writer.longest_gap(ts - Duration::from_millis(500), Instant::now())
+        )),
+    );
+    out.insert(
+        "switchover_client_errors".into(),
+        json!(writer.errors.load(std::sync::atomic::Ordering::SeqCst) - errors0),
+    );
+    out.insert(
+        "switchover_lost_rows".into(),
+        json!(writer.missing_on(&tb, &candidate).await?.len()),
+    );
+
+    // 4. Postmaster crash on the primary (agent alive).
+    tb.wait_healthy(2, Duration::from_secs(120))
+        .await
+        .context("not healthy after the switchover")?;
+    let primary = leader(&tb).await?;
+    sync_listed(&tb, &primary).await?;
+    let mut writer = Writer::start(members(&tb), "on");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = tb
+        .postmaster_pid(&primary)
+        .ok_or_else(|| anyhow!("no postmaster pid for {primary}"))?;
+    let tc = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )?;
+    let back = wait_until(
+        Duration::from_secs(120),
+        Duration::from_millis(20),
+        || async {
+            writer
+                .acks
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .find(|(_, _, at)| *at > tc + Duration::from_millis(1))
+                .map(|(_, _, at)| *at)
+        },
+    )
+    .await
+    .context("postmaster crash: writes did not come back")?;
+    writer.stop().await;
+    out.insert("crash_writes_back_ms".into(), json!(ms(back - tc)));
+
+    // 3. Node loss: kill -9 of the primary's agent and postmaster together.
+    tb.wait_healthy(2, Duration::from_secs(180))
+        .await
+        .context("not healthy after the crash")?;
+    let (nl, nl_deleted, nl_lost) = node_loss(&mut tb).await?;
+    out.insert("node_loss_writes_back_ms".into(), json!(ms(nl)));
+    out.insert(
+        "node_loss_after_lease_expiry_ms".into(),
+        json!(nl_deleted.map(ms)),
+    );
+    out.insert("node_loss_lost_rows".into(), json!(nl_lost));
+    tb.stop_all();
+    Ok(Value::Object(out))
+}
+
+/// Kills the primary's agent and postmaster; returns (kill → first commit on the new primary,
+/// leader key delete event → first commit, acknowledged rows missing on the new primary).
+async fn node_loss(tb: &mut Testbed) -> Result<(Duration, Option<Duration>, usize)> {
+    let old = leader(tb).await?;
+    sync_listed(tb, &old).await?;
+    let deletes =
+        testbed::watch_deletes(&tb.etcd_url(), format!("/service/{}/leader", tb.scope)).await?;
+    let mut writer = Writer::start(members(tb), "on");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let tk = Instant::now();
+    tb.kill_member(&old);
+    let (new, at) = wait_until(
+        Duration::from_secs(180),
+        Duration::from_millis(10),
+        || async {
+            let acks = writer.acks.lock().expect("not poisoned");
+            let old_port = tb.agents[&old].pg_port;
+            acks.iter()
+                .find(|(_, p, at)| *at > tk && *p != old_port)
+                .and_then(|(_, p, at)| {
+                    let name = tb.agents.iter().find(|(_, a)| a.pg_port == *p)?.0.clone();
+                    Some((name, *at))
+                })
+        },
+    )
+    .await
+    .context("node loss: no commit on another member")?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    writer.stop().await;
+    let deleted = deletes
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .copied()
+        .find(|d| *d > tk);
+    let lost = writer.missing_on(tb, &new).await?.len();
+    Ok((
+        at - tk,
+        deleted.map(|d| at.saturating_duration_since(d)),
+        lost,
+    ))
+}
+
+/// praetor's fast profile: node loss only.
+async fn fast_node_loss(ctx: &Ctx, run: usize) -> Result<Value> {
+    let timing = Timing {
+        ttl: 5,
+        loop_wait: 1,
+        retry_timeout: 2,
+    };
+    let mut tb = new_testbed(ctx, Agent::Praetor, timing, &format!("bench-fast-{run}"))?;
+    tb.start_etcd().await?;
+    for m in MEMBERS {
+        tb.add_agent(m)?;
+    }
+    tb.wait_healthy(2, Duration::from_secs(120)).await?;
+    let l = leader(&tb).await?;
+    tb.pg(&l)
+        .await?
+        .batch_execute(
+            "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
+        )
+        .await?;
+    let (nl, deleted, lost) = node_loss(&mut tb).await?;
+    tb.stop_all();
+    Ok(json!({
+        "node_loss_writes_back_ms": ms(nl),
+        "node_loss_after_lease_expiry_ms": deleted.map(ms),
+        "node_loss_lost_rows": lost,
+    }))
+}
+
+/// One praetor coordinator (group 0, two members) and `groups` worker groups whose leader and
+/// member keys the harness writes itself (stand-ins for worker agents, no servers behind them).
+/// Measures how long the coordinator takes to bring pg_dist_node in line after every worker
+/// primary changes at once, and the coordinator agents' etcd load.
+async fn scale(ctx: &Ctx, groups: u32) -> Result<Value> {
+    let timing = Timing {
+        ttl: 20,
+        loop_wait: 2,
+        retry_timeout: 3,
+    };
+    let mut tb = Testbed::new(&ctx.praetor, "bench-scale", timing)?;
+    for m in ["c1", "c2"] {
+        tb.citus_groups.insert(m.into(), 0);
+    }
+    tb.start_etcd().await?;
+    for m in ["c1", "c2"] {
+        tb.add_agent(m)?;
+    }
+    tb.wait_healthy_in(Some(0), 1, Duration::from_secs(120))
+        .await?;
+    let dcs = tb.dcs().await?;
+    let base = format!("/service/{}/", tb.scope);
+    let member = |port: u16, role: &str| {
+        json!({
+            "conn_url": format!("postgres://127.0.0.1:{port}/citus"),
+            "api_url": format!("http://127.0.0.1:1/patroni"),
+            "state": "running",
+            "role": role,
+            "version": "4.1.5",
+        })
+        .to_string()
+    };
+    let write_groups = |flip: bool| {
+        let dcs = dcs.clone();
+        let base = base.clone();
+        async move {
+            for g in 1..=groups {
+                let (a, b) = (format!("w{g}a"), format!("w{g}b"));
+                let (pa, pb) = (20000 + g as u16 * 2, 20001 + g as u16 * 2);
+                let (lead, lead_port, other, other_port) =
+                    if flip { (b, pb, a, pa) } else { (a, pa, b, pb) };
+                dcs.put_absolute(
+                    &format!("{base}{g}/members/{lead}"),
+                    &member(lead_port, "primary"),
+                )
+                .await?;
+                dcs.put_absolute(
+                    &format!("{base}{g}/members/{other}"),
+                    &member(other_port, "replica"),
+                )
+                .await?;
+                dcs.put_absolute(&format!("{base}{g}/leader"), &lead)
+                    .await?;
+            }
+            anyhow::Ok(())
+        }
+    };
+    let coord_port = |tb: &Testbed, l: &str| tb.agents[l].pg_port;
+    let primaries_match = |port: u16, flip: bool| async move {
+        let conn =
+            format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname=citus");
+        let (c, conn) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+            .await
+            .ok()?;
+        tokio::spawn(conn);
+        let rows = c
+            .query("SELECT groupid, nodeport FROM pg_dist_node WHERE noderole = 'primary' AND groupid > 0", &[])
+            .await
+            .ok()?;
+        let ok = (1..=groups).all(|g| {
+            let want = if flip {
+                20001 + g as i32 * 2
+            } else {
+                20000 + g as i32 * 2
+            };
+            rows.iter()
+                .any(|r| r.get::<_, i32>(0) == g as i32 && r.get::<_, i32>(1) == want)
+        });
+        ok.then_some(())
+    };
+    write_groups(false).await?;
+    let l = tb
+        .view_group(0)
+        .await?
+        .leader
+        .map(|l| l.name)
+        .unwrap_or_default();
+    let port = coord_port(&tb, &l);
+    let t_initial = Instant::now();
+    wait_until(Duration::from_secs(120), Duration::from_millis(20), || {
+        primaries_match(port, false)
+    })
+    .await
+    .context("scale: initial pg_dist_node")?;
+    let initial = t_initial.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let req0 = etcd_requests(&tb).await?;
+    let w0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let req_rate = (etcd_requests(&tb).await? - req0) / 2.0 / w0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    write_groups(true).await?;
+    let written = t0.elapsed();
+    wait_until(Duration::from_secs(120), Duration::from_millis(10), || {
+        primaries_match(port, true)
+    })
+    .await
+    .context("scale: pg_dist_node after the change")?;
+    let done = t0.elapsed();
+    tb.stop_all();
+    Ok(json!({
+        "groups": groups,
+        "initial_reconcile_ms": ms(initial),
+        "keys_written_ms": ms(written),
+        "reconciled_after_change_ms": ms(done),
+        "reconciled_after_last_key_ms": ms(done.saturating_sub(written)),
+        "etcd_req_per_s_per_coordinator_agent": (req_rate * 100.0).round() / 100.0,
+    }))
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+fn values(runs: &[Value], agent: &str, timing: &str, key: &str) -> Vec<f64> {
+    runs.iter()
+        .filter(|r| r["agent"] == agent && r["timing"] == timing)
+        .filter_map(|r| r["result"][key].as_f64())
+        .collect()
+}
+
+fn fmt(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
+        Some(x) => format!("{x:.2}"),
+        None => "-".into(),
+    }
+}
+
+fn table(runs: &[Value], fast: &[Value]) -> String {
+    let metrics = [
+        (
+            "bootstrap_leader_writable_ms",
+            "bootstrap: leader writable (ms)",
+        ),
+        (
+            "bootstrap_standbys_streaming_ms",
+            "bootstrap: both standbys streaming (ms)",
+        ),
+        (
+            "switchover_longest_gap_ms",
+            "switchover: longest client gap (ms)",
+        ),
+        ("switchover_client_errors", "switchover: client errors"),
+        ("switchover_lost_rows", "switchover: acknowledged rows lost"),
+        ("crash_writes_back_ms", "postmaster crash: writes back (ms)"),
+        (
+            "node_loss_writes_back_ms",
+            "node loss: writes back after the kill (ms)",
+        ),
+        (
+            "node_loss_after_lease_expiry_ms",
+            "node loss: first commit after the lease expired (ms)",
+        ),
+        (
+            "node_loss_lost_rows",
+            "node loss: acknowledged rows lost (sync mode)",
+        ),
+        ("rss_mib", "agent RSS (MiB)"),
+        ("idle_cpu_s_per_hour", "idle CPU (s per hour per agent)"),
+        (
+            "etcd_req_per_s_per_agent",
+            "etcd requests per second per agent",
+        ),
+    ];
+    let mut md = String::new();
+    for timing in ["30/10/10", "20/2/3"] {
+        md.push_str(&format!(
+            "\n### ttl/loop_wait/retry_timeout = {timing}\n\n| scenario | Patroni median | praetor median | ratio | Patroni min–max | praetor min–max | runs |\n|---|---|---|---|---|---|---|\n"
+        ));
+        for (key, label) in metrics {
+            let p = values(runs, "patroni", timing, key);
+            let q = values(runs, "praetor", timing, key);
+            let (mp, mq) = (median(p.clone()), median(q.clone()));
+            let ratio = match (mp, mq) {
+                (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
+                _ => "-".into(),
+            };
+            let range = |v: &[f64]| {
+                let min = v.iter().cloned().fold(f64::INFINITY, f64::min);
+                let max = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                if v.is_empty() {
+                    "-".to_string()
+                } else {
+                    format!("{}–{}", fmt(Some(min)), fmt(Some(max)))
+                }
+            };
+            md.push_str(&format!(
+                "| {label} | {} | {} | {ratio} | {} | {} | {}+{} |\n",
+                fmt(mp),
+                fmt(mq),
+                range(&p),
+                range(&q),
+                p.len(),
+                q.len()
+            ));
+        }
+    }
+    if !fast.is_empty() {
+        let p = values(runs, "patroni", "20/2/3", "node_loss_writes_back_ms");
+        let pe = values(runs, "patroni", "20/2/3", "node_loss_after_lease_expiry_ms");
+        let q: Vec<f64> = fast
+            .iter()
+            .filter_map(|r| r["node_loss_writes_back_ms"].as_f64())
+            .collect();
+        let qe: Vec<f64> = fast
+            .iter()
+            .filter_map(|r| r["node_loss_after_lease_expiry_ms"].as_f64())
+            .collect();
+        let lost: f64 = fast
+            .iter()
+            .filter_map(|r| r["node_loss_lost_rows"].as_f64())
+            .sum();
+        md.push_str(&format!(
+            "\n### Fast profile: praetor at 5/1/2 vs Patroni at its minimum 20/2/3\n\n| scenario | Patroni 20/2/3 median | praetor 5/1/2 median | ratio | runs |\n|---|---|---|---|---|\n| node loss: writes back after the kill (ms) | {} | {} | {} | {}+{} |\n| node loss: first commit after the lease expired (ms) | {} | {} | - | {}+{} |\n| node loss: acknowledged rows lost, all runs | - | {lost:.0} | - | {} |\n",
+            fmt(median(p.clone())),
+            fmt(median(q.clone())),
+            match (median(p.clone()), median(q.clone())) {
+                (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
+                _ => "-".into(),
+            },
+            p.len(),
+            q.len(),
+            fmt(median(pe.clone())),
+            fmt(median(qe.clone())),
+            pe.len(),
+            qe.len(),
+            q.len()
+        ));
+    }
+    md
+}
+
+fn utc_stamp() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("@{secs}"), "+%Y%m%dT%H%M%SZ"])
+        .output();
+    out.ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let venv = PathBuf::from(
+        std::env::var("PRAETOR_BENCH_VENV")
+            .context("PRAETOR_BENCH_VENV is not set: run bash bench/run")?,
+    );
+    let ctx = Ctx {
+        praetor: PathBuf::from(env!("CARGO_BIN_EXE_praetor")),
+        praetorctl: PathBuf::from(env!("CARGO_BIN_EXE_praetorctl")),
+        venv,
+        idle: Duration::from_secs(env_u64("PRAETOR_BENCH_IDLE", 60)),
+    };
+    let runs_per = env_u64("PRAETOR_BENCH_RUNS", 2) as usize;
+    let only = std::env::var("PRAETOR_BENCH_ONLY").unwrap_or_else(|_| "compare,fast,scale".into());
+    let started = Instant::now();
+    let mut runs: Vec<Value> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    if only.contains("compare") {
+        for timing in [
+            Timing {
+                ttl: 30,
+                loop_wait: 10,
+                retry_timeout: 10,
+            },
+            Timing {
+                ttl: 20,
+                loop_wait: 2,
+                retry_timeout: 3,
+            },
+        ] {
+            for run in 0..runs_per {
+                for agent in [Agent::Patroni, Agent::Praetor] {
+                    eprintln!(
+                        "[{:>5.0} s] {} {} run {}",
+                        started.elapsed().as_secs_f64(),
+                        agent.name(),
+                        timing_name(timing),
+                        run + 1
+                    );
+                    match lifecycle(&ctx, agent, timing, run).await {
+                        Ok(r) => {
+                            eprintln!("    {r}");
+                            runs.push(json!({"agent": agent.name(), "timing": timing_name(timing), "run": run + 1, "result": r}));
+                        }
+                        Err(e) => {
+                            eprintln!("    failed: {e:#}");
+                            failures.push(format!(
+                                "{} {} run {}: {e:#}",
+                                agent.name(),
+                                timing_name(timing),
+                                run + 1
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut fast = Vec::new();
+    if only.contains("fast") {
+        for run in 0..runs_per.max(3) {
+            eprintln!(
+                "[{:>5.0} s] praetor fast profile node loss run {}",
+                started.elapsed().as_secs_f64(),
+                run + 1
+            );
+            match fast_node_loss(&ctx, run).await {
+                Ok(r) => {
+                    eprintln!("    {r}");
+                    fast.push(r);
+                }
+                Err(e) => failures.push(format!("fast run {}: {e:#}", run + 1)),
+            }
+        }
+    }
+    let mut scale_result = Value::Null;
+    if only.contains("scale") {
+        eprintln!(
+            "[{:>5.0} s] praetor scale: 64 worker groups",
+            started.elapsed().as_secs_f64()
+        );
+        match scale(&ctx, 64).await {
+            Ok(r) => {
+                eprintln!("    {r}");
+                scale_result = r;
+            }
+            Err(e) => failures.push(format!("scale: {e:#}")),
+        }
+    }
+    let mut md = table(&runs, &fast);
+    if !scale_result.is_null() {
+        md.push_str(&format!(
+            "\n### Scale (praetor only): one coordinator, {} worker groups\n\n| measure | value |\n|---|---|\n| pg_dist_node reconciled after every worker primary changed at once (ms, from the first key written) | {} |\n| … from the last key written (ms) | {} |\n| initial reconcile of all groups (ms) | {} |\n| etcd requests per second per coordinator agent | {} |\n",
+            scale_result["groups"],
+            scale_result["reconciled_after_change_ms"],
+            scale_result["reconciled_after_last_key_ms"],
+            scale_result["initial_reconcile_ms"],
+            scale_result["etcd_req_per_s_per_coordinator_agent"],
+        ));
+    }
+    if !failures.is_empty() {
+        md.push_str("\nFailed runs:\n\n");
+        for f in &failures {
+            md.push_str(&format!("- {f}\n"));
+        }
+    }
+    println!("{md}");
+    let machine = json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+    });
+    let doc = json!({
+        "generated": utc_stamp(),
+        "machine": machine,
+        "patroni": "4.1.5",
+        "praetor": env!("CARGO_PKG_VERSION"),
+        "runs": runs,
+        "fast_profile": fast,
+        "scale": scale_result,
+        "failures": failures,
+        "duration_s": started.elapsed().as_secs(),
+    });
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results");
+    std::fs::create_dir_all(&dir)?;
+    let text = serde_json::to_string_pretty(&doc)?;
+    std::fs::write(
+        dir.join(format!(
+            "{}.json",
+            doc["generated"].as_str().unwrap_or("run")
+        )),
+        &text,
+    )?;
+    std::fs::write(dir.join("latest.json"), &text)?;
+    std::fs::write(dir.join("latest.md"), &md)?;
+    eprintln!("wrote {}", dir.join("latest.json").display());
+    Ok(())
+}
