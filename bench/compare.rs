@@ -11,8 +11,10 @@
 //!
 //! Environment: `PRAETOR_BENCH_RUNS` (runs per agent and timing set, default 2),
 //! `PRAETOR_BENCH_IDLE` (idle footprint window in seconds, default 60), `PRAETOR_BENCH_ONLY`
-//! (comma list of `compare`, `fast`, `scale`).
+//! (comma list of `compare`, `fast`, `scale`), `PRAETOR_BENCH_AGENTS` (`patroni,praetor`),
+//! `PRAETOR_BENCH_TIMINGS` (`30/10/10,20/2/3`): subsets for a quick look.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -108,18 +110,34 @@ fn new_testbed(ctx: &Ctx, agent: Agent, timing: Timing, scope: &str) -> Result<T
     Ok(tb)
 }
 
-/// Sum of `grpc_server_msg_received_total` on etcd's /metrics: every unary request and every
-/// message on a stream (lease keepalives, watch requests).
-async fn etcd_requests(tb: &Testbed) -> Result<f64> {
+/// `grpc_server_msg_received_total` on etcd's /metrics by gRPC method: every unary request and
+/// every message on a stream (lease keepalives, watch requests).
+async fn etcd_requests_by_method(tb: &Testbed) -> Result<BTreeMap<String, f64>> {
     let text = reqwest::get(format!("{}/metrics", tb.etcd_url()))
         .await?
         .text()
         .await?;
-    Ok(text
+    let mut by = BTreeMap::new();
+    for l in text
         .lines()
         .filter(|l| l.starts_with("grpc_server_msg_received_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
+    {
+        let method = l
+            .split("grpc_method=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("?")
+            .to_string();
+        if let Some(v) = l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
+            *by.entry(method).or_insert(0.0) += v;
+        }
+    }
+    Ok(by)
+}
+
+/// The sum over every method of [`etcd_requests_by_method`].
+async fn etcd_requests(tb: &Testbed) -> Result<f64> {
+    Ok(etcd_requests_by_method(tb).await?.values().sum())
 }
 
 /// The agent's processes: its own pid plus, for praetor, its fence guard (a child).
@@ -257,7 +275,8 @@ async fn lifecycle(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -> Resul
     tokio::time::sleep(Duration::from_secs(5)).await;
     let pids: Vec<i32> = MEMBERS.iter().flat_map(|m| agent_pids(&tb, m)).collect();
     let cpu0: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
-    let req0 = etcd_requests(&tb).await?;
+    let by0 = etcd_requests_by_method(&tb).await?;
+    let req0: f64 = by0.values().sum();
     let w0 = Instant::now();
     let mut rss_max = 0u64;
     while w0.elapsed() < ctx.idle {
@@ -269,7 +288,22 @@ async fn lifecycle(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -> Resul
     }
     let window = w0.elapsed().as_secs_f64();
     let cpu1: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
-    let req1 = etcd_requests(&tb).await?;
+    let by1 = etcd_requests_by_method(&tb).await?;
+    let req1: f64 = by1.values().sum();
+    let per_method: serde_json::Map<String, Value> = by1
+        .iter()
+        .map(|(m, v)| {
+            let rate = (v - by0.get(m).copied().unwrap_or(0.0)) / 3.0 / window;
+            (m.clone(), json!((rate * 1000.0).round() / 1000.0))
+        })
+        .filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0)
+        .collect();
+    out.insert(
+        "etcd_req_per_s_per_agent_by_method".into(),
+        Value::Object(per_method),
+    );
+    let rss_each: Vec<u64> = pids.iter().map(|p| rss_bytes(*p) / 1024).collect();
+    out.insert("rss_kib_per_process".into(), json!(rss_each));
     out.insert(
         "rss_mib".into(),
         json!((rss_max as f64 / 1048576.0 * 10.0).round() / 10.0),
@@ -749,6 +783,9 @@ async fn main() -> Result<()> {
     };
     let runs_per = env_u64("PRAETOR_BENCH_RUNS", 2) as usize;
     let only = std::env::var("PRAETOR_BENCH_ONLY").unwrap_or_else(|_| "compare,fast,scale".into());
+    let agents = std::env::var("PRAETOR_BENCH_AGENTS").unwrap_or_else(|_| "patroni,praetor".into());
+    let timings =
+        std::env::var("PRAETOR_BENCH_TIMINGS").unwrap_or_else(|_| "30/10/10,20/2/3".into());
     let started = Instant::now();
     let mut runs: Vec<Value> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
@@ -765,8 +802,14 @@ async fn main() -> Result<()> {
                 retry_timeout: 3,
             },
         ] {
+            if !timings.contains(&timing_name(timing)) {
+                continue;
+            }
             for run in 0..runs_per {
                 for agent in [Agent::Patroni, Agent::Praetor] {
+                    if !agents.contains(agent.name()) {
+                        continue;
+                    }
                     eprintln!(
                         "[{:>5.0} s] {} {} run {}",
                         started.elapsed().as_secs_f64(),

@@ -433,6 +433,12 @@ impl LocalPostgres {
             quote_guc(&Json::String(self.cfg.scope.clone())),
         );
         params.insert("hot_standby".into(), "on".into());
+        // PostgreSQL's default of 5 s between WAL-receiver reconnection attempts is what a
+        // synchronous-mode primary waits for after its restart (commits need a standby back);
+        // 1 s unless configured.
+        params
+            .entry("wal_retrieve_retry_interval".into())
+            .or_insert_with(|| "'1s'".into());
         if !params.contains_key("unix_socket_directories") {
             let default_dir = Path::new("/var/run/postgresql");
             let usable = default_dir.is_dir()
@@ -754,11 +760,11 @@ impl LocalPostgres {
         }
         let watching = self.watching.clone();
         tokio::spawn(async move {
-            // The exit itself wakes us (pidfd); the pid file is checked every 100 ms for a data
+            // The exit itself wakes us (pidfd); the pid file is checked every second for a data
             // directory removed under a running server.
             let gone = async {
                 while pidfile.exists() {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             };
             tokio::select! {

@@ -55,17 +55,7 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("praetor: starting the runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    // The guard is a small synchronous program: no async runtime (and none of its memory).
     if let Some(Cmd::FenceGuard {
         data_dir,
         margin_ms,
@@ -79,6 +69,17 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("praetor: starting the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
     if let Some(Cmd::Demo {
         members,
         keep,

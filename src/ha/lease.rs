@@ -38,6 +38,8 @@ struct Inner {
 #[derive(Clone, Default)]
 pub struct LeaseKeep {
     inner: Arc<Mutex<Inner>>,
+    /// Wakes the keeper when the HA loop endorses (it sleeps otherwise: no polling while idle).
+    endorsed: Arc<Notify>,
 }
 
 impl LeaseKeep {
@@ -48,6 +50,7 @@ impl LeaseKeep {
                 guard,
                 ..Default::default()
             })),
+            endorsed: Arc::default(),
         }
     }
 
@@ -66,6 +69,8 @@ impl LeaseKeep {
         if !pause {
             arm(&mut i, t0);
         }
+        drop(i);
+        self.endorsed.notify_one();
     }
 
     /// No longer leading (lost, released or demoting): the keeper stops renewing. The guard stays
@@ -127,12 +132,14 @@ impl LeaseKeep {
         tokio::spawn(async move {
             loop {
                 let Some((at, ttl)) = keep.due() else {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    // Not leading, or the endorsement ran out: sleep until the next one.
+                    keep.endorsed.notified().await;
                     continue;
                 };
                 let now = Instant::now();
                 if at > now {
-                    tokio::time::sleep((at - now).min(Duration::from_millis(200))).await;
+                    // A fresh endorsement (with its renewal) moves the due time: wake for it.
+                    let _ = tokio::time::timeout(at - now, keep.endorsed.notified()).await;
                     continue;
                 }
                 let t0 = Instant::now();

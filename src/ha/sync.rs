@@ -92,7 +92,10 @@ pub fn plan_sync(
             return plan;
         }
     };
-    // Candidates: streaming members not tagged nosync, nofailover ones last, least lag first.
+    // Candidates: streaming members not tagged nosync; nofailover ones last; members already in
+    // /sync first (a standby that is merely a little behind another keeps its place: every change
+    // of the synchronous standby passes through a moment when /sync lists fewer members, and
+    // nobody may be promoted then); then least lag.
     let mut candidates: Vec<&ReplicationRow> = replication
         .iter()
         .filter(|r| r.state == "streaming")
@@ -102,6 +105,7 @@ pub fn plan_sync(
         let nofailover = tags(&r.name).map(|t| !t.can_failover()).unwrap_or(true);
         (
             nofailover,
+            !current.contains(&r.name),
             primary_lsn.saturating_sub(r.flush_lsn),
             r.name.clone(),
         )
@@ -213,6 +217,35 @@ mod tests {
             &tags_of,
             10,
         );
+        assert_eq!(p.sync_key, Some(vec![]));
+    }
+
+    #[test]
+    fn keeps_the_listed_sync_standby_when_another_is_less_behind() {
+        // b is the listed sync standby; c is momentarily ahead of it. Nothing changes.
+        let p = plan_sync(
+            "a",
+            &cfg(true, false, 1),
+            Some(("a", v(&["b"]))),
+            &v(&["b"]),
+            &[row("b", "sync", 90), row("c", "potential", 100)],
+            &tags_of,
+            100,
+        );
+        assert_eq!(p, SyncPlan::default());
+        // b stops streaming: c replaces it (in the GUC first, /sync drops b).
+        let mut gone = row("b", "sync", 90);
+        gone.state = "catchup".into();
+        let p = plan_sync(
+            "a",
+            &cfg(true, false, 1),
+            Some(("a", v(&["b"]))),
+            &v(&["b"]),
+            &[gone, row("c", "potential", 100)],
+            &tags_of,
+            100,
+        );
+        assert_eq!(p.guc, Some(v(&["c"])));
         assert_eq!(p.sync_key, Some(vec![]));
     }
 
