@@ -28,6 +28,18 @@ pub struct EtcdDcs {
     lease: Arc<Mutex<Option<i64>>>,
     /// Per-request deadline.
     timeout: Duration,
+    /// The group prefix as the running watch last saw it; `None` while no watch is in sync.
+    cache: Arc<std::sync::Mutex<Option<Cache>>>,
+}
+
+/// A copy of the group prefix kept current by the watch (as Patroni's etcd3 client keeps one):
+/// one range read when the watch starts, then events from the revision after it.
+#[derive(Default)]
+struct Cache {
+    /// Relative key → (value, lease, mod_revision).
+    kvs: BTreeMap<String, (Vec<u8>, i64, i64)>,
+    /// Store revision of the last event or read applied.
+    revision: i64,
 }
 
 impl EtcdDcs {
@@ -66,6 +78,7 @@ impl EtcdDcs {
             name: name.to_string(),
             lease: Arc::new(Mutex::new(None)),
             timeout,
+            cache: Arc::default(),
         })
     }
 
@@ -91,11 +104,32 @@ impl EtcdDcs {
         Ok(self.with_timeout(what, c.txn(txn)).await?.succeeded())
     }
 
-    /// Reads the whole group prefix.
+    /// The group prefix: from the watch-fed copy while the watch ([`EtcdDcs::spawn_watch`]) is in
+    /// sync (no request), else read from etcd.
     ///
     /// # Errors
     /// etcd unreachable or slower than the request deadline.
     pub async fn load(&self) -> Result<ClusterView> {
+        {
+            let cache = self.cache.lock().expect("not poisoned");
+            if let Some(c) = cache.as_ref() {
+                let kvs: Vec<(String, Vec<u8>, i64, i64)> = c
+                    .kvs
+                    .iter()
+                    .map(|(k, (v, lease, rev))| (k.clone(), v.clone(), *lease, *rev))
+                    .collect();
+                return Ok(ClusterView::decode(&kvs, c.revision));
+            }
+        }
+        self.load_fresh().await
+    }
+
+    /// Reads the group prefix from etcd (one range request), bypassing the watch-fed copy: used
+    /// right after our own writes, which the watch may not have delivered yet.
+    ///
+    /// # Errors
+    /// As [`EtcdDcs::load`].
+    pub async fn load_fresh(&self) -> Result<ClusterView> {
         self.load_prefix(&self.prefix).await
     }
 
@@ -519,17 +553,80 @@ impl EtcdDcs {
     }
 
     async fn watch_once(&self, prefix: &str, groups: bool, wake: &Notify) -> Result<()> {
+        // Our own group prefix also feeds the cache: read it, then watch from the next revision.
+        let caching = !groups && prefix == self.prefix;
+        let mut opts = WatchOptions::new().with_prefix().with_prev_key();
+        let mut seed = None;
+        if caching {
+            let mut c = self.client.clone();
+            let resp = self
+                .with_timeout(
+                    "range read",
+                    c.get(prefix, Some(GetOptions::new().with_prefix())),
+                )
+                .await?;
+            let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
+            let mut cache = Cache {
+                revision,
+                ..Default::default()
+            };
+            for kv in resp.kvs() {
+                if let Some(rel) = kv.key_str().ok().and_then(|k| k.strip_prefix(prefix)) {
+                    cache.kvs.insert(
+                        rel.to_string(),
+                        (kv.value().to_vec(), kv.lease(), kv.mod_revision()),
+                    );
+                }
+            }
+            opts = opts.with_start_revision(revision + 1);
+            seed = Some(cache);
+        }
         let mut c = self.client.clone();
-        let (_watcher, mut stream) = c
-            .watch(
-                prefix,
-                Some(WatchOptions::new().with_prefix().with_prev_key()),
-            )
-            .await?;
+        let (_watcher, mut stream) = c.watch(prefix, Some(opts)).await?;
+        // Invalidates the cache however this function returns.
+        struct Invalidate<'a>(&'a std::sync::Mutex<Option<Cache>>, bool);
+        impl Drop for Invalidate<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    *self.0.lock().expect("not poisoned") = None;
+                }
+            }
+        }
+        let _invalidate = Invalidate(&self.cache, caching);
+        if let Some(seed) = seed {
+            *self.cache.lock().expect("not poisoned") = Some(seed);
+        }
         let own_member = self.key(&format!("{}{}", keys::MEMBERS, self.name));
         while let Some(resp) = stream.message().await? {
             if resp.canceled() {
                 bail!("watch canceled: {}", resp.cancel_reason());
+            }
+            if caching {
+                let mut guard = self.cache.lock().expect("not poisoned");
+                if let Some(cache) = guard.as_mut() {
+                    for ev in resp.events() {
+                        let Some(kv) = ev.kv() else { continue };
+                        let Some(rel) = kv.key_str().ok().and_then(|k| k.strip_prefix(prefix))
+                        else {
+                            continue;
+                        };
+                        match ev.event_type() {
+                            EventType::Put => {
+                                cache.kvs.insert(
+                                    rel.to_string(),
+                                    (kv.value().to_vec(), kv.lease(), kv.mod_revision()),
+                                );
+                            }
+                            EventType::Delete => {
+                                cache.kvs.remove(rel);
+                            }
+                        }
+                        cache.revision = cache.revision.max(kv.mod_revision());
+                    }
+                    if let Some(h) = resp.header() {
+                        cache.revision = cache.revision.max(h.revision());
+                    }
+                }
             }
             let mut wake_up = false;
             for ev in resp.events() {

@@ -853,7 +853,7 @@ impl Driver {
 
     /// One HA cycle. Returns `Some(exit)` to stop the agent.
     async fn cycle(&mut self) -> Result<Option<Exit>> {
-        let (data, (pg, _info), mut view) = self.observe_all().await;
+        let (data, (pg, _info), mut view) = self.observe_all(false).await;
         if self.leader_until.is_some_and(|t| Instant::now() >= t) {
             self.set_leader_until(None);
         }
@@ -1127,7 +1127,7 @@ impl Driver {
     }
 
     async fn refresh(&mut self, snap: &mut Snapshot) {
-        let (data, (pg, _), view) = self.observe_all().await;
+        let (data, (pg, _), view) = self.observe_all(true).await;
         snap.dcs = view;
         snap.config = self.dynamic.clone();
         snap.data = data;
@@ -1137,12 +1137,23 @@ impl Driver {
 
     /// Reads the data directory, the server's state and the DCS concurrently (the cycle's
     /// reaction time to a watch event is the slowest of them, not their sum).
-    async fn observe_all(&mut self) -> (DataDir, (PgState, ServerInfo), Option<ClusterView>) {
+    ///
+    /// `fresh`: read etcd itself rather than the watch-fed copy (right after our own writes).
+    async fn observe_all(
+        &mut self,
+        fresh: bool,
+    ) -> (DataDir, (PgState, ServerInfo), Option<ClusterView>) {
         let pg = self.pg.clone();
         let dcs = self.dcs.clone();
         let (data, read, state) = tokio::join!(
             async move { pg.data_dir_state().await },
-            async move { dcs.load().await },
+            async move {
+                if fresh {
+                    dcs.load_fresh().await
+                } else {
+                    dcs.load().await
+                }
+            },
             self.observe_pg()
         );
         let view = self.apply_view(read).await;
