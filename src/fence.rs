@@ -193,9 +193,16 @@ impl Guard {
     fn spawn(data_dir: &Path, margin: Duration, armed: Option<Duration>) -> std::io::Result<Guard> {
         use std::os::unix::process::CommandExt;
         let exe = std::env::current_exe()?;
-        let mut cmd = std::process::Command::new(exe);
-        cmd.arg("fence-guard")
-            .arg("--data-dir")
+        // The small standalone guard when installed next to us, else `praetor fence-guard`.
+        let standalone = exe.with_file_name("praetor-fence-guard");
+        let mut cmd = if standalone.exists() {
+            std::process::Command::new(standalone)
+        } else {
+            let mut c = std::process::Command::new(exe);
+            c.arg("fence-guard");
+            c
+        };
+        cmd.arg("--data-dir")
             .arg(data_dir)
             .arg("--margin-ms")
             .arg(margin.as_millis().to_string())

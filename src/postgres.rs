@@ -83,6 +83,10 @@ pub struct LocalPostgres {
     child: Mutex<Option<tokio::process::Child>>,
     stopping: AtomicBool,
     crashed: AtomicBool,
+    /// `pg_controldata`'s answer for the postmaster with this pid.
+    controldata_cache: std::sync::Mutex<Option<(i32, DataDir)>>,
+    /// The connection [`LocalPostgres::query_state`] reuses.
+    state_client: Mutex<Option<tokio_postgres::Client>>,
     /// The postmaster pid last read from `postmaster.pid`, to stop a server whose data directory
     /// was removed under it (PostgreSQL itself notices that only within a minute).
     last_pid: std::sync::atomic::AtomicI32,
@@ -219,6 +223,8 @@ impl LocalPostgres {
             child: Mutex::new(None),
             stopping: AtomicBool::new(false),
             last_pid: std::sync::atomic::AtomicI32::new(0),
+            controldata_cache: Default::default(),
+            state_client: Default::default(),
             crashed: AtomicBool::new(false),
             following: std::sync::Mutex::new(following),
             watching: Arc::new(AtomicBool::new(false)),
@@ -284,8 +290,34 @@ impl LocalPostgres {
         c
     }
 
-    /// Reads `pg_controldata`.
+    /// Reads `pg_controldata`. While the same postmaster keeps running the answer is reused (its
+    /// system identifier cannot change, and the other fields only matter once it has stopped), so
+    /// an idle cycle starts no process; a removed data directory is still noticed at once.
     pub async fn data_dir_state(&self) -> DataDir {
+        let pid = self.postmaster_pid();
+        if let Some(pid) = pid {
+            if self.data_dir.join("global/pg_control").exists() {
+                if let Some((p, d)) = self
+                    .controldata_cache
+                    .lock()
+                    .expect("not poisoned")
+                    .as_ref()
+                {
+                    if *p == pid {
+                        return d.clone();
+                    }
+                }
+            }
+        }
+        let state = self.read_data_dir_state().await;
+        *self.controldata_cache.lock().expect("not poisoned") = match (&state, pid) {
+            (DataDir::Present { .. }, Some(pid)) => Some((pid, state.clone())),
+            _ => None,
+        };
+        state
+    }
+
+    async fn read_data_dir_state(&self) -> DataDir {
         let d = &self.data_dir;
         match std::fs::read_dir(d) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return DataDir::Empty,
@@ -880,7 +912,21 @@ impl LocalPostgres {
     /// # Errors
     /// Not running or query failed.
     pub async fn query_state(&self) -> Result<(PgState, ServerInfo)> {
-        let c = self.connect().await?;
+        // One connection kept across cycles (no authentication handshake every loop_wait). It is
+        // taken out while in use: a query cut short by the caller's timeout drops it.
+        let cached = self.state_client.lock().await.take();
+        let c = match cached.filter(|c| !c.is_closed()) {
+            Some(c) => c,
+            None => self.connect().await?,
+        };
+        let r = self.query_state_on(&c).await;
+        if r.is_ok() {
+            *self.state_client.lock().await = Some(c);
+        }
+        r
+    }
+
+    async fn query_state_on(&self, c: &tokio_postgres::Client) -> Result<(PgState, ServerInfo)> {
         let row = c
             .query_one(
                 "SELECT pg_is_in_recovery(),

@@ -288,6 +288,12 @@ impl Testbed {
         let exe = dir.join("bin/praetor");
         std::fs::copy(praetor_exe, &exe)
             .with_context(|| format!("copying {}", praetor_exe.display()))?;
+        // The standalone fence guard, when it was built alongside.
+        let guard = praetor_exe.with_file_name("praetor-fence-guard");
+        if guard.exists() {
+            std::fs::copy(&guard, dir.join("bin/praetor-fence-guard"))
+                .with_context(|| format!("copying {}", guard.display()))?;
+        }
         if let Some((uid, gid)) = run_as {
             chown_r(&dir, uid, gid)?;
         }
