@@ -158,6 +158,9 @@ pub struct Driver {
     acquired_at: Option<Instant>,
     /// When the HA loop last renewed the lease through [`Action::RenewLeader`].
     lease_renewed_at: Option<Instant>,
+    /// Until then, cycles run every 200 ms: a standby was started or repointed and is not yet
+    /// seen streaming.
+    settle_until: Option<Instant>,
 }
 
 fn epoch() -> u64 {
@@ -236,6 +239,7 @@ impl Driver {
                 starting_since: None,
                 acquired_at: None,
                 lease_renewed_at: None,
+                settle_until: None,
             },
             shared,
         ))
@@ -307,8 +311,13 @@ impl Driver {
                 Ok(Some(exit)) => return exit,
                 Err(e) => tracing::error!("HA cycle failed: {e:#}"),
             }
-            let wait =
-                Duration::from_secs(self.dynamic.loop_wait).saturating_sub(started.elapsed());
+            // A standby just (re)started or repointed: look again soon, so its member key says
+            // `streaming` as soon as it does, not a whole loop_wait later.
+            let wait = if self.settle_until.is_some_and(|t| Instant::now() < t) {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_secs(self.dynamic.loop_wait).saturating_sub(started.elapsed())
+            };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.shared.wake.notified() => {}
@@ -758,6 +767,7 @@ impl Driver {
                 s.start_failures = self.start_failures;
                 if !s.in_recovery || info.receiver_status.as_deref() == Some("streaming") {
                     self.receiver_seen = None;
+                    self.settle_until = None;
                 } else {
                     let since = *self.receiver_seen.get_or_insert_with(Instant::now);
                     s.receiver_down_for = Some(since.elapsed().as_secs_f64());
@@ -1104,6 +1114,9 @@ impl Driver {
         match self.pg.start(wait).await {
             Ok(ready) => {
                 self.start_failures = 0;
+                if standby {
+                    self.settle_until = Some(Instant::now() + Duration::from_secs(10));
+                }
                 if !ready {
                     self.starting_since.get_or_insert(began);
                 }
@@ -1351,6 +1364,7 @@ impl Driver {
                 }
                 Action::Follow { leader } => {
                     let up = self.upstream(&view, leader)?;
+                    self.settle_until = Some(Instant::now() + Duration::from_secs(10));
                     self.pg.write_config(&self.dynamic, Some(&up), true)?;
                     // primary_conninfo is reloadable since PostgreSQL 13: no restart needed.
                     let c = self.pg.connect().await?;
