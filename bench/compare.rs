@@ -878,6 +878,13 @@ async fn main() -> Result<()> {
             scale_result["etcd_req_per_s_per_coordinator_agent"],
         ));
     }
+    if !Testbed::citus_installed() {
+        md.push_str(
+            "\nCitus worker switchover pause (scenario 7): not run, the citus extension is not \
+             installed on this machine (tests/citus.rs measures praetor's pause against the SQL \
+             stand-in instead).\n",
+        );
+    }
     if !failures.is_empty() {
         md.push_str("\nFailed runs:\n\n");
         for f in &failures {

@@ -56,7 +56,9 @@ impl EtcdDcs {
         let mut opts = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2).min(timeout))
             .with_timeout(timeout)
-            .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2));
+            // etcd's server drops a connection whose client pings more often than every 5 s
+            // while no data flows (--grpc-keepalive-min-time), which would cut the watch.
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
         if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
             opts = opts.with_user(u.clone(), p.clone());
         }
@@ -91,11 +93,16 @@ impl EtcdDcs {
         what: &str,
         f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
     ) -> Result<T> {
-        match tokio::time::timeout(self.timeout, f).await {
+        let r = match tokio::time::timeout(self.timeout, f).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(anyhow!("etcd {what}: {e}")),
             Err(_) => Err(anyhow!("etcd {what}: no answer within {:?}", self.timeout)),
+        };
+        if r.is_err() {
+            // etcd may be unreachable: stop trusting the watch-fed copy until the watch restarts.
+            *self.cache.lock().expect("not poisoned") = None;
         }
+        r
     }
 
     /// Runs a transaction; returns whether its comparison held.
@@ -603,6 +610,9 @@ impl EtcdDcs {
             }
             if caching {
                 let mut guard = self.cache.lock().expect("not poisoned");
+                if guard.is_none() {
+                    bail!("a request failed meanwhile: reading the prefix again");
+                }
                 if let Some(cache) = guard.as_mut() {
                     for ev in resp.events() {
                         let Some(kv) = ev.kv() else { continue };
