@@ -111,7 +111,7 @@ fn main() -> ExitCode {
         eprintln!("praetor: refusing to run as root: PostgreSQL does not run as root; start praetor as the postgres user");
         return ExitCode::from(1);
     }
-    match rt.block_on(agent(cfg)) {
+    match rt.block_on(agent(cfg, cli.config.clone())) {
         Ok(Exit::Shutdown) => ExitCode::SUCCESS,
         Ok(Exit::Fatal(msg)) => {
             eprintln!("praetor: {msg}");
@@ -124,7 +124,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn agent(cfg: Config) -> anyhow::Result<Exit> {
+async fn agent(cfg: Config, path: Option<std::path::PathBuf>) -> anyhow::Result<Exit> {
     use anyhow::Context;
     let cfg = Arc::new(cfg);
     let listener = tokio::net::TcpListener::bind(&cfg.restapi.listen)
@@ -136,10 +136,44 @@ async fn agent(cfg: Config) -> anyhow::Result<Exit> {
             )
         })?;
     let (driver, shared) = Driver::new(cfg.clone()).await?;
+    let commands = shared.commands.clone();
     let app = praetor::api::router(shared);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("REST API stopped: {e}");
+        }
+    });
+    // SIGHUP (`systemctl reload`): check the file again and rewrite + reload PostgreSQL's settings,
+    // as POST /reload does; a file that no longer loads is reported and the agent keeps running.
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match Config::load(path.as_deref(), &process_env()) {
+                Err(e) => tracing::error!(
+                    "SIGHUP: the configuration no longer loads ({e}); keeping the running one"
+                ),
+                Ok(_) => {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    if commands
+                        .send(praetor::ha::driver::Command::Reload(tx))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    match rx.await {
+                        Ok(Ok(())) => tracing::info!(
+                            "SIGHUP: configuration file checked, PostgreSQL settings rewritten and reloaded \
+                             (other changes to the file take effect when praetor restarts)"
+                        ),
+                        Ok(Err(e)) => tracing::error!("SIGHUP: reloading PostgreSQL: {e}"),
+                        Err(_) => return,
+                    }
+                }
+            }
         }
     });
     let (tx, rx) = tokio::sync::watch::channel(false);

@@ -304,12 +304,34 @@ impl Driver {
             self.dcs
                 .spawn_watch_on(self.cfg.scope_prefix(), true, self.shared.wake.clone())
         });
+        // systemd (Type=notify): ready after the first cycle, and a watchdog keep-alive after each
+        // one when WatchdogSec= is set. Both are no-ops outside systemd.
+        // As sd_watchdog_enabled(3): WATCHDOG_USEC set, and WATCHDOG_PID unset or ours.
+        let sd_watchdog = std::env::var("WATCHDOG_USEC")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|us| us > 0)
+            && std::env::var("WATCHDOG_PID")
+                .map(|p| p == std::process::id().to_string())
+                .unwrap_or(true);
+        let mut first = true;
         loop {
             let started = Instant::now();
             match self.cycle().await {
                 Ok(None) => {}
-                Ok(Some(exit)) => return exit,
+                Ok(Some(exit)) => {
+                    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+                    return exit;
+                }
                 Err(e) => tracing::error!("HA cycle failed: {e:#}"),
+            }
+            if std::mem::take(&mut first) {
+                if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]) {
+                    tracing::warn!("telling systemd we are ready (NOTIFY_SOCKET): {e}");
+                }
+            }
+            if sd_watchdog {
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
             }
             // A standby just (re)started or repointed: look again soon, so its member key says
             // `streaming` as soon as it does, not a whole loop_wait later.
@@ -324,6 +346,7 @@ impl Driver {
                 _ = self.pg.exited.notified() => {}
                 Some(cmd) = self.commands_rx.recv() => self.handle_command(cmd).await,
                 _ = shutdown.changed() => {
+                    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
                     self.shutdown().await;
                     return Exit::Shutdown;
                 }
