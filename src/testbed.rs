@@ -771,8 +771,19 @@ postgresql:
                 }
             }
             if Instant::now() > deadline {
+                // The directory goes with the testbed: put what happened into the error itself.
+                let mut tails = String::new();
+                for (n, a) in &self.agents {
+                    let log = std::fs::read_to_string(&a.log).unwrap_or_default();
+                    let lines: Vec<&str> = log.lines().rev().take(25).collect();
+                    tails.push_str(&format!("\n---- {n} ----\n"));
+                    for l in lines.iter().rev() {
+                        tails.push_str(l);
+                        tails.push('\n');
+                    }
+                }
                 bail!(
-                    "no leader with {standbys} streaming standbys within {timeout:?} (logs in {})",
+                    "no leader with {standbys} streaming standbys within {timeout:?} (logs in {}); last agent log lines:{tails}",
                     self.dir.display()
                 );
             }
