@@ -40,7 +40,13 @@ struct Cache {
     kvs: BTreeMap<String, (Vec<u8>, i64, i64)>,
     /// Store revision of the last event or read applied.
     revision: i64,
+    /// When the watch last delivered anything (or the copy was read).
+    touched: Option<std::time::Instant>,
 }
+
+/// A copy the watch has not refreshed for this long is not trusted (a watch that stalled without
+/// an error would otherwise serve an old view for ever); reads then go to etcd, as without it.
+const CACHE_TRUST: Duration = Duration::from_secs(60);
 
 impl EtcdDcs {
     /// Connects to `cfg.endpoints` (lazily: an unreachable etcd makes later calls fail, not this one).
@@ -119,7 +125,10 @@ impl EtcdDcs {
     pub async fn load(&self) -> Result<ClusterView> {
         {
             let cache = self.cache.lock().expect("not poisoned");
-            if let Some(c) = cache.as_ref() {
+            if let Some(c) = cache
+                .as_ref()
+                .filter(|c| c.touched.is_some_and(|t| t.elapsed() < CACHE_TRUST))
+            {
                 let kvs: Vec<(String, Vec<u8>, i64, i64)> = c
                     .kvs
                     .iter()
@@ -575,6 +584,7 @@ impl EtcdDcs {
             let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
             let mut cache = Cache {
                 revision,
+                touched: Some(std::time::Instant::now()),
                 ..Default::default()
             };
             for kv in resp.kvs() {
@@ -614,6 +624,7 @@ impl EtcdDcs {
                     bail!("a request failed meanwhile: reading the prefix again");
                 }
                 if let Some(cache) = guard.as_mut() {
+                    cache.touched = Some(std::time::Instant::now());
                     for ev in resp.events() {
                         let Some(kv) = ev.kv() else { continue };
                         let Some(rel) = kv.key_str().ok().and_then(|k| k.strip_prefix(prefix))
