@@ -79,13 +79,46 @@ pub struct RestApi {
     pub connect_address: String,
     /// Basic auth for the unsafe (state-changing) endpoints.
     pub authentication: Option<BasicAuth>,
-    /// Remaining Patroni keys (TLS, allowlist, …), kept for later features.
+    /// Server certificate (PEM); when set the REST API speaks HTTPS only.
+    #[serde(default)]
+    pub certfile: Option<PathBuf>,
+    /// Private key (PEM, unencrypted); the certificate file when absent.
+    #[serde(default)]
+    pub keyfile: Option<PathBuf>,
+    /// CA bundle client certificates must chain to (needed by `verify_client`).
+    #[serde(default)]
+    pub cafile: Option<PathBuf>,
+    /// Client certificates: `none` (default), `optional` (required for unsafe endpoints) or
+    /// `required` (for every request; refused during the TLS handshake). Patroni's semantics.
+    #[serde(default)]
+    pub verify_client: VerifyClient,
+    /// Hosts, IP addresses or CIDR networks allowed to call unsafe endpoints; empty allows all
+    /// unless `allowlist_include_members` is set (Patroni's `restapi.allowlist`).
+    #[serde(default)]
+    pub allowlist: Vec<String>,
+    /// Also allow the hosts of the members' `api_url`s registered in the DCS.
+    #[serde(default)]
+    pub allowlist_include_members: bool,
+    /// Remaining Patroni keys (`http_extra_headers`, …), accepted and ignored.
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,
 }
 
+/// `restapi.verify_client`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyClient {
+    /// Client certificates are not asked for.
+    #[default]
+    None,
+    /// Asked for; unsafe endpoints refuse clients without one (403).
+    Optional,
+    /// Required for every connection.
+    Required,
+}
+
 /// One etcd endpoint and the settings to reach the etcd cluster (`etcd3:` or `etcd:`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct EtcdConfig {
     /// Endpoint URLs, e.g. `http://127.0.0.1:2379`.
     pub endpoints: Vec<String>,
@@ -93,6 +126,12 @@ pub struct EtcdConfig {
     pub username: Option<String>,
     /// etcd password.
     pub password: Option<String>,
+    /// CA bundle to verify etcd's certificate (`cacert`); required with `protocol: https`.
+    pub cacert: Option<PathBuf>,
+    /// Client certificate for etcd's `--client-cert-auth` (`cert`).
+    pub cert: Option<PathBuf>,
+    /// Its private key (`key`).
+    pub key: Option<PathBuf>,
 }
 
 /// `tags`: per-member flags published in the member key (Patroni §2.14).
@@ -440,6 +479,10 @@ struct RawEtcd {
     password: Option<String>,
     srv: Option<String>,
     proxy: Option<String>,
+    cacert: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    key_password: Option<String>,
     #[serde(flatten)]
     _other: BTreeMap<String, Yaml>,
 }
@@ -524,6 +567,39 @@ impl Config {
             .restapi
             .ok_or_else(|| err("restapi", "required section is missing".into()))?;
         let restapi: RestApi = typed(&restapi_v, "restapi", source)?;
+        if restapi.other.contains_key("keyfile_password") {
+            return Err(err(
+                "restapi.keyfile_password",
+                "encrypted keys are not supported; give an unencrypted key file with mode 0600"
+                    .into(),
+            ));
+        }
+        if restapi.verify_client != VerifyClient::None && restapi.certfile.is_none() {
+            return Err(err(
+                "restapi.verify_client",
+                "needs restapi.certfile: client certificates are only asked for over HTTPS".into(),
+            ));
+        }
+        if restapi.verify_client != VerifyClient::None && restapi.cafile.is_none() {
+            return Err(err(
+                "restapi.cafile",
+                "required when restapi.verify_client is optional or required".into(),
+            ));
+        }
+        for (i, a) in restapi.allowlist.iter().enumerate() {
+            if a.trim().is_empty() || a.contains(' ') {
+                return Err(err(
+                    &format!("restapi.allowlist[{i}]"),
+                    format!("expected a host name, an IP address or a CIDR network, got {a:?}"),
+                ));
+            }
+            if a.contains('/') && a.parse::<ipnet::IpNet>().is_err() {
+                return Err(err(
+                    &format!("restapi.allowlist[{i}]"),
+                    format!("expected a CIDR network such as 10.0.0.0/8, got {a:?}"),
+                ));
+            }
+        }
         check_host_port(&restapi.listen, "restapi.listen", source)?;
         check_host_port(&restapi.connect_address, "restapi.connect_address", source)?;
 
@@ -636,6 +712,18 @@ impl Config {
         format!("{}{}/", self.namespace, self.scope)
     }
 
+    /// TLS for the agent's own calls to other members' REST APIs: `restapi.cafile` verifies them
+    /// (without it their certificates are not checked, as the agent has no other trust anchor),
+    /// `restapi.certfile` / `keyfile` is presented where peers ask for a client certificate.
+    pub fn http_client_tls(&self) -> crate::tls::HttpClientTls {
+        crate::tls::HttpClientTls {
+            cacert: self.restapi.cafile.clone(),
+            certfile: self.restapi.certfile.clone(),
+            keyfile: self.restapi.keyfile.clone(),
+            insecure: self.restapi.cafile.is_none(),
+        }
+    }
+
     /// Effective `use_pg_rewind`: the local setting when present, else the dynamic one.
     pub fn use_pg_rewind(&self, dynamic: &DynamicConfig) -> bool {
         self.postgresql
@@ -660,6 +748,9 @@ pub struct CtlConfig {
     pub citus_group: Option<u32>,
     /// Superuser credentials for `praetorctl query` (`postgresql.authentication.superuser`).
     pub superuser: Credentials,
+    /// TLS for the members' REST APIs: `ctl.cacert` (else `restapi.cafile`), `ctl.certfile` /
+    /// `ctl.keyfile` (else `restapi.certfile` / `keyfile`), `ctl.insecure`.
+    pub http_tls: crate::tls::HttpClientTls,
 }
 
 impl CtlConfig {
@@ -725,7 +816,33 @@ impl CtlConfig {
             Some(v) => typed::<Credentials>(v, "postgresql.authentication.superuser", &source)?,
             None => Credentials::default(),
         };
+        let path_at = |sec: &str, k: &str| -> Result<Option<PathBuf>, ConfigError> {
+            Ok(
+                get_str(doc.get(sec).and_then(|c| c.get(k)), &format!("{sec}.{k}"))?
+                    .map(PathBuf::from),
+            )
+        };
+        let insecure = match doc.get("ctl").and_then(|c| c.get("insecure")) {
+            None | Some(Yaml::Null) => false,
+            Some(Yaml::Bool(b)) => *b,
+            Some(_) => return Err(err("ctl.insecure", "expected true or false".into())),
+        };
+        let http_tls = match path_at("ctl", "certfile")? {
+            Some(certfile) => crate::tls::HttpClientTls {
+                cacert: path_at("ctl", "cacert")?.or(path_at("restapi", "cafile")?),
+                certfile: Some(certfile),
+                keyfile: path_at("ctl", "keyfile")?,
+                insecure,
+            },
+            None => crate::tls::HttpClientTls {
+                cacert: path_at("ctl", "cacert")?.or(path_at("restapi", "cafile")?),
+                certfile: path_at("restapi", "certfile")?,
+                keyfile: path_at("restapi", "keyfile")?,
+                insecure,
+            },
+        };
         Ok(CtlConfig {
+            http_tls,
             scope: get_str(doc.get("scope"), "scope")?,
             namespace: normalise_namespace(
                 get_str(doc.get("namespace"), "namespace")?
@@ -856,10 +973,42 @@ fn parse_etcd(v: &Yaml, section: &str, source: &str) -> Result<EtcdConfig, Confi
     for (key, a) in addrs {
         endpoints.push(endpoint_url(&a, &protocol, raw.port).map_err(|m| err(&key, m))?);
     }
+    if raw.key_password.is_some() {
+        return Err(err(
+            "key_password",
+            "encrypted keys are not supported; give an unencrypted key file with mode 0600".into(),
+        ));
+    }
+    if raw.cert.is_some() != raw.key.is_some() {
+        return Err(err(
+            if raw.cert.is_some() { "key" } else { "cert" },
+            "cert and key go together: expected both or neither".into(),
+        ));
+    }
+    let tls = endpoints.iter().any(|e| e.starts_with("https://"));
+    if tls && raw.cacert.is_none() {
+        return Err(err(
+            "cacert",
+            "required with https endpoints: the CA bundle that signed etcd's certificate".into(),
+        ));
+    }
+    if raw.username.is_some() != raw.password.is_some() {
+        return Err(err(
+            if raw.username.is_some() {
+                "password"
+            } else {
+                "username"
+            },
+            "username and password go together: expected both or neither".into(),
+        ));
+    }
     Ok(EtcdConfig {
         endpoints,
         username: raw.username,
         password: raw.password,
+        cacert: raw.cacert,
+        cert: raw.cert,
+        key: raw.key,
     })
 }
 

@@ -17,5 +17,6 @@ pub mod ha;
 pub mod logging;
 pub mod postgres;
 pub mod testbed;
+pub mod tls;
 pub mod types;
 pub mod watchdog;

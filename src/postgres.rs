@@ -895,16 +895,12 @@ impl LocalPostgres {
         if let Some(p) = &su.password {
             cfg.password(p);
         }
-        let (client, conn) =
-            tokio::time::timeout(Duration::from_secs(3), cfg.connect(tokio_postgres::NoTls))
-                .await
-                .map_err(|_| {
-                    anyhow!("connecting to local PostgreSQL at {host}:{port}: timed out")
-                })??;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(client)
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            crate::tls::pg_connect(&mut cfg, su, "postgresql.authentication.superuser"),
+        )
+        .await
+        .map_err(|_| anyhow!("connecting to local PostgreSQL at {host}:{port}: timed out"))?
     }
 
     /// Queries role, timeline and LSNs of the running server.

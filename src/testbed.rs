@@ -397,8 +397,7 @@ impl Testbed {
         EtcdDcs::connect(
             &EtcdConfig {
                 endpoints: vec![self.etcd_url()],
-                username: None,
-                password: None,
+                ..Default::default()
             },
             &format!("/service/{}/", self.scope),
             "testbed",

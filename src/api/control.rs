@@ -1,6 +1,6 @@
 //! Patroni's control endpoints (reference §4.3): switchover, failover, restart, reinitialize,
 //! reload, dynamic configuration, and the Prometheus metrics. The state-changing ("unsafe")
-//! endpoints require HTTP basic auth when `restapi.authentication` is set (401 otherwise).
+//! endpoints pass [`super::access::guard`] first (allowlist, client certificate, basic auth).
 //! Bodies are plain text as in Patroni, so patronictl prints them unchanged.
 
 use std::sync::Arc;
@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::config::DynamicConfig;
@@ -24,35 +23,6 @@ type AppState = Arc<Shared>;
 
 fn text(code: StatusCode, body: impl Into<String>) -> Response {
     (code, body.into()).into_response()
-}
-
-/// 401 with Patroni's realm when `restapi.authentication` is set and the request lacks the right
-/// basic credentials; `None` when the request may proceed.
-pub fn check_auth(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
-    let auth = shared.cfg.restapi.authentication.as_ref()?;
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-        })
-        .and_then(|b| String::from_utf8(b).ok());
-    let expected = format!("{}:{}", auth.username, auth.password);
-    if given.as_deref() == Some(expected.as_str()) {
-        return None;
-    }
-    tracing::warn!("rejected an unauthenticated request to a control endpoint");
-    Some(
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"Patroni\"")],
-            "no auth header received",
-        )
-            .into_response(),
-    )
 }
 
 /// Parses a JSON object body; an empty body is an empty object.
@@ -143,14 +113,7 @@ async fn check_candidate(shared: &Shared, view: &ClusterView, name: &str) -> Res
 }
 
 /// POST /switchover.
-pub async fn post_switchover(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(r) = check_auth(&s, &headers) {
-        return r;
-    }
+pub async fn post_switchover(State(s): State<AppState>, body: Bytes) -> Response {
     let m = match body_object(&body) {
         Ok(m) => m,
         Err(r) => return r,
@@ -159,10 +122,7 @@ pub async fn post_switchover(
 }
 
 /// POST /failover (a body with `leader` is treated as a switchover, as in Patroni).
-pub async fn post_failover(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = check_auth(&s, &headers) {
-        return r;
-    }
+pub async fn post_failover(State(s): State<AppState>, body: Bytes) -> Response {
     let m = match body_object(&body) {
         Ok(m) => m,
         Err(r) => return r,
@@ -340,10 +300,7 @@ async fn manual_failover(s: &Shared, m: &Map<String, Value>, switchover: bool) -
 }
 
 /// DELETE /switchover: cancels a scheduled switchover.
-pub async fn delete_switchover(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = check_auth(&s, &headers) {
-        return r;
-    }
+pub async fn delete_switchover(State(s): State<AppState>) -> Response {
     let view = match load_view(&s).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -383,10 +340,7 @@ pub fn parse_pg_version(v: &str) -> Option<i64> {
 }
 
 /// POST /restart.
-pub async fn post_restart(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = check_auth(&s, &headers) {
-        return r;
-    }
+pub async fn post_restart(State(s): State<AppState>, body: Bytes) -> Response {
     let m = match body_object(&body) {
         Ok(m) => m,
         Err(r) => return r,
@@ -538,10 +492,7 @@ pub async fn post_restart(State(s): State<AppState>, headers: HeaderMap, body: B
 }
 
 /// DELETE /restart: cancels a scheduled restart.
-pub async fn delete_restart(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = check_auth(&s, &headers) {
-        return r;
-    }
+pub async fn delete_restart(State(s): State<AppState>) -> Response {
     let had = s
         .scheduled_restart
         .lock()
@@ -557,14 +508,7 @@ pub async fn delete_restart(State(s): State<AppState>, headers: HeaderMap) -> Re
 }
 
 /// POST /reinitialize.
-pub async fn post_reinitialize(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(r) = check_auth(&s, &headers) {
-        return r;
-    }
+pub async fn post_reinitialize(State(s): State<AppState>, body: Bytes) -> Response {
     let m = match body_object(&body) {
         Ok(m) => m,
         Err(r) => return r,
@@ -607,10 +551,7 @@ pub async fn post_reinitialize(
 }
 
 /// POST /reload.
-pub async fn post_reload(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = check_auth(&s, &headers) {
-        return r;
-    }
+pub async fn post_reload(State(s): State<AppState>) -> Response {
     let (tx, _rx) = tokio::sync::oneshot::channel();
     if s.commands.send(Command::Reload(tx)).await.is_err() {
         return text(
@@ -656,10 +597,7 @@ fn validate_config(v: &Value) -> Result<(), Response> {
 }
 
 /// PATCH /config.
-pub async fn patch_config(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = check_auth(&s, &headers) {
-        return r;
-    }
+pub async fn patch_config(State(s): State<AppState>, body: Bytes) -> Response {
     let patch = match body_object(&body) {
         Ok(m) => Value::Object(m),
         Err(r) => return r,
@@ -693,10 +631,7 @@ pub async fn patch_config(State(s): State<AppState>, headers: HeaderMap, body: B
 }
 
 /// PUT /config.
-pub async fn put_config(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = check_auth(&s, &headers) {
-        return r;
-    }
+pub async fn put_config(State(s): State<AppState>, body: Bytes) -> Response {
     let cfg = match body_object(&body) {
         Ok(m) => Value::Object(m),
         Err(r) => return r,
@@ -870,10 +805,7 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
 /// coordinator leader and only when `leader` holds its group's leader key; the answer comes once
 /// the event is applied (for `before_demote`: once writes to the group are held). Always 200 `OK`
 /// for well-formed events, as in Patroni; 400 for a malformed body.
-pub async fn post_citus(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = check_auth(&s, &headers) {
-        return r;
-    }
+pub async fn post_citus(State(s): State<AppState>, body: Bytes) -> Response {
     let ev: crate::citus::handler::CitusEvent = match serde_json::from_slice(&body) {
         Ok(ev) => ev,
         Err(e) => {
@@ -950,10 +882,7 @@ pub async fn post_citus(State(s): State<AppState>, headers: HeaderMap, body: Byt
 /// (reference §2.5). A standby records the caller as the leader for one ttl (it will not race for
 /// the key meanwhile) and answers 200 `Accepted` with its WAL position in an `lsn` header; a member
 /// that runs as a primary itself answers 500; without failsafe mode, 502.
-pub async fn post_failsafe(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = check_auth(&s, &headers) {
-        return r;
-    }
+pub async fn post_failsafe(State(s): State<AppState>, body: Bytes) -> Response {
     let m = match body_object(&body) {
         Ok(m) => m,
         Err(r) => return r,

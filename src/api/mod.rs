@@ -4,7 +4,9 @@
 //! [`router`] builds the app from the shared driver state. The control endpoints live in
 //! [`control`].
 
+pub mod access;
 pub mod control;
+pub mod server;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -64,6 +66,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/mpp", post(control::post_citus))
         .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            access::guard,
+        ))
         .with_state(shared)
 }
 

@@ -135,14 +135,19 @@ async fn agent(cfg: Config, path: Option<std::path::PathBuf>) -> anyhow::Result<
                 cfg.restapi.listen
             )
         })?;
+    let tls = match &cfg.restapi.certfile {
+        Some(certfile) => Some(praetor::tls::server_config(&praetor::tls::ServerTls {
+            certfile: certfile.clone(),
+            keyfile: cfg.restapi.keyfile.clone(),
+            cafile: cfg.restapi.cafile.clone(),
+            verify_client: cfg.restapi.verify_client,
+        })?),
+        None => None,
+    };
     let (driver, shared) = Driver::new(cfg.clone()).await?;
     let commands = shared.commands.clone();
     let app = praetor::api::router(shared);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("REST API stopped: {e}");
-        }
-    });
+    tokio::spawn(praetor::api::server::serve(listener, app, tls));
     // SIGHUP (`systemctl reload`): check the file again and rewrite + reload PostgreSQL's settings,
     // as POST /reload does; a file that no longer loads is reported and the agent keeps running.
     tokio::spawn(async move {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use praetor::config::{process_env, BasicAuth, Credentials, CtlConfig, EtcdConfig};
+use praetor::config::{process_env, BasicAuth, Credentials, CtlConfig};
 use praetor::ctl::{
     apply_set, config_diff, config_yaml, parse_dcs_url, render_history, render_list, Format,
 };
@@ -531,18 +531,14 @@ async fn run(cli: Cli) -> Result<()> {
             let ns = ns
                 .or_else(|| f.as_ref().map(|f| f.namespace.clone()))
                 .unwrap_or_else(|| "/service/".into());
-            let (username, password) = f
-                .as_ref()
-                .map(|f| (f.etcd.username.clone(), f.etcd.password.clone()))
-                .unwrap_or_default();
-            (
-                EtcdConfig {
-                    endpoints: vec![ep],
-                    username,
-                    password,
-                },
-                ns,
-            )
+            // The file's credentials and TLS files still apply to the endpoint given by URL.
+            let mut etcd = f.as_ref().map(|f| f.etcd.clone()).unwrap_or_default();
+            etcd.endpoints = vec![if etcd.cacert.is_some() {
+                ep.replacen("http://", "https://", 1)
+            } else {
+                ep
+            }];
+            (etcd, ns)
         }
         (None, Some(f)) => (f.etcd.clone(), f.namespace.clone()),
         (None, None) => bail!("give -c CONFIG or --dcs-url etcd3://host:port"),
@@ -594,9 +590,12 @@ async fn run(cli: Cli) -> Result<()> {
         Duration::from_secs(5),
     )
     .await?;
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(cli.insecure)
-        .build()?;
+    let mut http_tls = file
+        .as_ref()
+        .map(|f| f.http_tls.clone())
+        .unwrap_or_default();
+    http_tls.insecure |= cli.insecure;
+    let http = praetor::tls::http_client(&http_tls, Duration::from_secs(60))?;
     let mut ctx = Ctx {
         dcs,
         namespace,
@@ -959,11 +958,13 @@ async fn run(cli: Cli) -> Result<()> {
             } else if let Some(pw) = &ctx.superuser.password {
                 cfg.password(pw);
             }
-            let (client, conn) = cfg
-                .connect(tokio_postgres::NoTls)
-                .await
-                .with_context(|| format!("connecting to {}", m.name))?;
-            tokio::spawn(conn);
+            let client = praetor::tls::pg_connect(
+                &mut cfg,
+                &ctx.superuser,
+                "postgresql.authentication.superuser",
+            )
+            .await
+            .with_context(|| format!("connecting to {}", m.name))?;
             for msg in client.simple_query(&sql).await? {
                 match msg {
                     tokio_postgres::SimpleQueryMessage::RowDescription(cols) => {

@@ -48,6 +48,32 @@ struct Cache {
 /// an error would otherwise serve an old view for ever); reads then go to etcd, as without it.
 const CACHE_TRUST: Duration = Duration::from_secs(60);
 
+/// TLS settings for https endpoints: `cacert` verifies etcd's certificate (host name included),
+/// `cert`/`key` are presented for etcd's `--client-cert-auth`.
+///
+/// # Errors
+/// Unreadable files, named by their key.
+fn tls_options(cfg: &EtcdConfig) -> Result<Option<etcd_client::TlsOptions>> {
+    let Some(ca) = &cfg.cacert else {
+        return Ok(None);
+    };
+    let read = |p: &std::path::Path, key: &str| {
+        std::fs::read(p).with_context(|| format!("etcd3.{key}: cannot read {}", p.display()))
+    };
+    crate::tls::load_certs(ca, "etcd3.cacert")?;
+    let mut tls = etcd_client::TlsOptions::new()
+        .ca_certificate(etcd_client::Certificate::from_pem(read(ca, "cacert")?));
+    if let (Some(cert), Some(key)) = (&cfg.cert, &cfg.key) {
+        crate::tls::load_certs(cert, "etcd3.cert")?;
+        crate::tls::load_key(key, "etcd3.key")?;
+        tls = tls.identity(etcd_client::Identity::from_pem(
+            read(cert, "cert")?,
+            read(key, "key")?,
+        ));
+    }
+    Ok(Some(tls))
+}
+
 impl EtcdDcs {
     /// Connects to `cfg.endpoints` (lazily: an unreachable etcd makes later calls fail, not this one).
     ///
@@ -67,6 +93,9 @@ impl EtcdDcs {
             .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
         if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
             opts = opts.with_user(u.clone(), p.clone());
+        }
+        if let Some(tls) = tls_options(cfg)? {
+            opts = opts.with_tls(tls);
         }
         let client = tokio::time::timeout(
             timeout + Duration::from_secs(1),

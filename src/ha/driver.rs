@@ -185,10 +185,7 @@ impl Driver {
         )
         .await?;
         let pg = Arc::new(LocalPostgres::new(cfg.clone())?);
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .danger_accept_invalid_certs(true)
-            .build()?;
+        let http = crate::tls::http_client(&cfg.http_client_tls(), Duration::from_secs(2))?;
         let (commands, commands_rx) = tokio::sync::mpsc::channel(8);
         let watchdog_cfg = cfg.watchdog.clone();
         let shared = Arc::new(Shared {
@@ -273,7 +270,12 @@ impl Driver {
     }
 
     fn api_url(&self) -> String {
-        format!("http://{}/patroni", self.cfg.restapi.connect_address)
+        let scheme = if self.cfg.restapi.certfile.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}/patroni", self.cfg.restapi.connect_address)
     }
 
     /// Runs the HA loop until a shutdown signal or a fatal condition.

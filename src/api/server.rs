@@ -1,0 +1,97 @@
+//! Serving the router over plain TCP or TLS (rustls), one task per connection.
+//!
+//! Each request carries a [`Peer`] extension (the client's address and whether it presented a
+//! verified client certificate), which [`super::access`] uses for the allowlist and
+//! `verify_client: optional`. With `verify_client: required` a client without a certificate is
+//! refused during the handshake and never reaches the router.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+/// Who is on the other end of a request's connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// A client certificate was presented and verified against `restapi.cafile`.
+    pub client_cert: bool,
+}
+
+/// How long a client may take to complete the TLS handshake, seconds.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts connections on `listener` for ever, over TLS when `tls` is given.
+pub async fn serve(listener: TcpListener, app: Router, tls: Option<Arc<rustls::ServerConfig>>) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("REST API: accepting a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            match acceptor {
+                None => {
+                    let peer = Peer {
+                        addr,
+                        client_cert: false,
+                    };
+                    serve_connection(TokioIo::new(stream), app, peer).await
+                }
+                Some(acceptor) => {
+                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::warn!("REST API: refused a TLS connection from {addr}: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::warn!(
+                                "REST API: TLS handshake from {addr} did not finish within {}s",
+                                HANDSHAKE_TIMEOUT.as_secs()
+                            );
+                            return;
+                        }
+                    };
+                    let client_cert = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .is_some_and(|c| !c.is_empty());
+                    serve_connection(TokioIo::new(tls), app, Peer { addr, client_cert }).await
+                }
+            }
+        });
+    }
+}
+
+async fn serve_connection<I>(io: TokioIo<I>, app: Router, peer: Peer)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(peer);
+        app.clone().oneshot(req.map(axum::body::Body::new))
+    });
+    if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(io, svc)
+        .await
+    {
+        tracing::debug!("REST API: connection from {}: {e}", peer.addr);
+    }
+}

@@ -1,0 +1,352 @@
+//! TLS with rustls (no OpenSSL): PEM loading, the REST API's server configuration
+//! (`restapi.certfile`, `keyfile`, `cafile`, `verify_client`, as Patroni reads them), the client
+//! configuration for PostgreSQL connections (libpq's `sslmode` semantics, PostgreSQL docs
+//! §34.19 "SSL Support"), and the HTTP client members and praetorctl use to reach REST APIs.
+//!
+//! Every error names the configuration key whose file could not be used.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+
+use crate::config::{Credentials, VerifyClient};
+
+/// The crypto provider praetor uses everywhere (ring).
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads every certificate in the PEM file at `path`; `key` names the setting in errors.
+///
+/// # Errors
+/// The file cannot be read or holds no PEM certificate.
+pub fn load_certs(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("{key}: cannot read {}", path.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{key}: {} is not valid PEM", path.display()))?;
+    if certs.is_empty() {
+        bail!(
+            "{key}: {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
+            path.display()
+        );
+    }
+    Ok(certs)
+}
+
+/// Reads the private key in the PEM file at `path` (PKCS#8, PKCS#1 or SEC1, unencrypted).
+///
+/// # Errors
+/// The file cannot be read or holds no unencrypted private key.
+pub fn load_key(path: &Path, key: &str) -> Result<PrivateKeyDer<'static>> {
+    let text =
+        std::fs::read(path).with_context(|| format!("{key}: cannot read {}", path.display()))?;
+    if text
+        .windows(b"ENCRYPTED PRIVATE KEY".len())
+        .any(|w| w == b"ENCRYPTED PRIVATE KEY")
+    {
+        bail!(
+            "{key}: {} is an encrypted key; praetor reads unencrypted keys only (protect the file with mode 0600 instead)",
+            path.display()
+        );
+    }
+    PrivateKeyDer::from_pem_slice(&text).map_err(|e| {
+        anyhow!(
+            "{key}: {} holds no PEM private key ({e}); expected PKCS#8, PKCS#1 or SEC1",
+            path.display()
+        )
+    })
+}
+
+fn roots(path: &Path, key: &str) -> Result<RootCertStore> {
+    let mut store = RootCertStore::empty();
+    for c in load_certs(path, key)? {
+        store.add(c).with_context(|| {
+            format!("{key}: {} holds an unusable CA certificate", path.display())
+        })?;
+    }
+    Ok(store)
+}
+
+/// The REST API's TLS settings (`restapi.certfile` …).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// Server certificate chain (PEM).
+    pub certfile: std::path::PathBuf,
+    /// Its private key (PEM); the certificate file when absent, as in Patroni.
+    pub keyfile: Option<std::path::PathBuf>,
+    /// CA bundle client certificates must chain to.
+    pub cafile: Option<std::path::PathBuf>,
+    /// Whether clients must present a certificate.
+    pub verify_client: VerifyClient,
+}
+
+/// Builds the REST API's rustls server configuration.
+///
+/// `verify_client: optional` accepts connections without a certificate (the access check then
+/// refuses unsafe requests from them, Patroni's behaviour); `required` refuses them during the
+/// handshake. A certificate that is presented must chain to `cafile` in both cases.
+///
+/// # Errors
+/// Unreadable files (named by their key), or `verify_client` set without `cafile`.
+pub fn server_config(t: &ServerTls) -> Result<Arc<ServerConfig>> {
+    let certs = load_certs(&t.certfile, "restapi.certfile")?;
+    let key = match &t.keyfile {
+        Some(k) => load_key(k, "restapi.keyfile")?,
+        None => load_key(&t.certfile, "restapi.certfile")?,
+    };
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("restapi: TLS protocol versions")?;
+    let builder = match t.verify_client {
+        VerifyClient::None => builder.with_no_client_auth(),
+        VerifyClient::Optional | VerifyClient::Required => {
+            let ca = t.cafile.as_ref().ok_or_else(|| {
+                anyhow!(
+                    "restapi.cafile: required when restapi.verify_client is optional or required"
+                )
+            })?;
+            let store = Arc::new(roots(ca, "restapi.cafile")?);
+            let v = WebPkiClientVerifier::builder_with_provider(store, provider());
+            let v = if t.verify_client == VerifyClient::Optional {
+                v.allow_unauthenticated()
+            } else {
+                v
+            };
+            builder.with_client_cert_verifier(v.build().context("restapi.cafile: client verifier")?)
+        }
+    };
+    let mut cfg = builder
+        .with_single_cert(certs, key)
+        .context("restapi.certfile/keyfile: the key does not match the certificate")?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// The HTTP client settings for reaching members' REST APIs: Patroni's `ctl` section, falling back
+/// to `restapi.cafile` / `certfile` / `keyfile` for the agent's own calls.
+#[derive(Debug, Clone, Default)]
+pub struct HttpClientTls {
+    /// CA bundle to verify the members' certificates.
+    pub cacert: Option<std::path::PathBuf>,
+    /// Client certificate to present.
+    pub certfile: Option<std::path::PathBuf>,
+    /// Its key; the certificate file when absent.
+    pub keyfile: Option<std::path::PathBuf>,
+    /// Accept any server certificate (`ctl.insecure`).
+    pub insecure: bool,
+}
+
+/// Builds a reqwest client with `timeout` honouring `t`.
+///
+/// Server certificates are verified against `cacert`, or against the built-in web roots when no
+/// CA is given, unless `insecure` is set.
+///
+/// # Errors
+/// Unreadable certificate or key files.
+pub fn http_client(t: &HttpClientTls, timeout: std::time::Duration) -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder().timeout(timeout).use_rustls_tls();
+    match &t.cacert {
+        _ if t.insecure => b = b.danger_accept_invalid_certs(true),
+        None => {}
+        Some(ca) => {
+            b = b.tls_built_in_root_certs(false);
+            for c in load_certs(ca, "ctl.cacert")? {
+                b = b.add_root_certificate(
+                    reqwest::Certificate::from_der(&c)
+                        .context("ctl.cacert: unusable certificate")?,
+                );
+            }
+        }
+    }
+    if let Some(cert) = &t.certfile {
+        let mut pem = std::fs::read(cert)
+            .with_context(|| format!("ctl.certfile: cannot read {}", cert.display()))?;
+        if let Some(k) = &t.keyfile {
+            load_key(k, "ctl.keyfile")?;
+            pem.push(b'\n');
+            pem.extend(
+                std::fs::read(k)
+                    .with_context(|| format!("ctl.keyfile: cannot read {}", k.display()))?,
+            );
+        }
+        b = b.identity(
+            reqwest::Identity::from_pem(&pem)
+                .context("ctl.certfile/keyfile: expected a PEM certificate and private key")?,
+        );
+    }
+    b.build().context("building the HTTP client")
+}
+
+/// A server-certificate verifier that accepts any certificate (libpq's `sslmode=require`).
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A verifier that checks the chain against the CA but not the host name (`sslmode=verify-ca`).
+#[derive(Debug)]
+struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end: &CertificateDer<'_>,
+        inter: &[CertificateDer<'_>],
+        name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.0.verify_server_cert(end, inter, name, ocsp, now) {
+            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
+            | Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            r => r,
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(m, c, d)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// How praetor's own PostgreSQL connections use TLS, from libpq's `sslmode`.
+pub enum PgTls {
+    /// `disable`, `allow`, `prefer` or unset: plain connections (tokio-postgres tries TLS first
+    /// only with a connector; praetor's local connections do not need it).
+    Plain,
+    /// `require`, `verify-ca` or `verify-full`: TLS with this connector.
+    Tls(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+/// The TLS connector for connections made with `creds` (`sslmode`, `sslrootcert`, `sslcert`,
+/// `sslkey`), following libpq: `require` encrypts without verifying, `verify-ca` checks the chain,
+/// `verify-full` also the host name.
+///
+/// # Errors
+/// An unknown `sslmode`, `verify-*` without `sslrootcert`, or unreadable files; `key` names the
+/// credentials section (e.g. `postgresql.authentication.superuser`).
+pub fn pg_tls(creds: &Credentials, key: &str) -> Result<PgTls> {
+    let mode = creds.sslmode.as_deref().unwrap_or("prefer");
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?;
+    let builder = match mode {
+        "disable" | "allow" | "prefer" => return Ok(PgTls::Plain),
+        "require" => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider()))),
+        "verify-ca" | "verify-full" => {
+            let ca = creds.sslrootcert.as_ref().ok_or_else(|| {
+                anyhow!("{key}.sslrootcert: required with sslmode {mode}")
+            })?;
+            let store = Arc::new(roots(Path::new(ca), &format!("{key}.sslrootcert"))?);
+            if mode == "verify-full" {
+                builder.with_root_certificates(store)
+            } else {
+                let v = rustls::client::WebPkiServerVerifier::builder_with_provider(store, provider())
+                    .build()
+                    .with_context(|| format!("{key}.sslrootcert: verifier"))?;
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(ChainOnly(v)))
+            }
+        }
+        other => bail!(
+            "{key}.sslmode: expected disable, allow, prefer, require, verify-ca or verify-full, got {other:?}"
+        ),
+    };
+    let cfg = match (&creds.sslcert, &creds.sslkey) {
+        (Some(c), Some(k)) => builder
+            .with_client_auth_cert(
+                load_certs(Path::new(c), &format!("{key}.sslcert"))?,
+                load_key(Path::new(k), &format!("{key}.sslkey"))?,
+            )
+            .with_context(|| format!("{key}.sslcert/sslkey: the key does not match"))?,
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(PgTls::Tls(tokio_postgres_rustls::MakeRustlsConnect::new(
+        cfg,
+    )))
+}
+
+/// Connects with `cfg`, using TLS as `creds.sslmode` asks (see [`pg_tls`]), and drives the
+/// connection on a background task.
+///
+/// # Errors
+/// TLS set-up errors (naming `key`), or the connection or authentication failed.
+pub async fn pg_connect(
+    cfg: &mut tokio_postgres::Config,
+    creds: &Credentials,
+    key: &str,
+) -> Result<tokio_postgres::Client> {
+    match pg_tls(creds, key)? {
+        PgTls::Plain => {
+            let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            Ok(client)
+        }
+        PgTls::Tls(tls) => {
+            cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+            let (client, conn) = cfg.connect(tls).await?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            Ok(client)
+        }
+    }
+}
