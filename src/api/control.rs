@@ -278,7 +278,11 @@ async fn manual_failover(s: &Shared, m: &Map<String, Value>, switchover: bool) -
     };
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let Ok(v) = s.dcs.load().await else { continue };
+        // Read etcd itself: the watch-fed copy may not have seen the key written above yet, and
+        // would then look like a switchover that was already given up.
+        let Ok(v) = s.dcs.load_fresh().await else {
+            continue;
+        };
         let now_leader = v.leader.as_ref().map(|l| l.name.clone());
         if let Some(n) = now_leader.filter(|n| Some(n) != current.as_ref()) {
             return match &candidate {

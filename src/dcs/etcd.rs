@@ -21,7 +21,10 @@ use crate::config::EtcdConfig;
 /// A connection to the etcd cluster scoped to one group prefix.
 #[derive(Clone)]
 pub struct EtcdDcs {
-    client: Client,
+    /// Replaced by a new login when etcd forgets the auth token (see [`EtcdDcs::with_timeout`]).
+    client: Arc<std::sync::RwLock<Client>>,
+    /// What [`EtcdDcs::connect`] was given, for logging in again.
+    etcd: Arc<EtcdConfig>,
     /// `/<namespace>/<scope>[/<group>]/`.
     pub prefix: String,
     name: String,
@@ -74,6 +77,15 @@ fn tls_options(cfg: &EtcdConfig) -> Result<Option<etcd_client::TlsOptions>> {
     Ok(Some(tls))
 }
 
+/// Marks a watch etcd refused at creation (see `watch_once`).
+const WATCH_REFUSED: &str = "permission denied or unknown auth token";
+
+/// Whether an etcd error means the auth token is unknown or expired (etcd's
+/// `ErrInvalidAuthToken` / `ErrAuthOldRevision`), so logging in again will help.
+fn is_auth_token_error(msg: &str) -> bool {
+    msg.contains("invalid auth token") || msg.contains("revision of auth store is old")
+}
+
 impl EtcdDcs {
     /// Connects to `cfg.endpoints` (lazily: an unreachable etcd makes later calls fail, not this one).
     ///
@@ -85,6 +97,42 @@ impl EtcdDcs {
         name: &str,
         timeout: Duration,
     ) -> Result<EtcdDcs> {
+        let client = connect_client(cfg, timeout).await?;
+        Ok(EtcdDcs {
+            client: Arc::new(std::sync::RwLock::new(client)),
+            etcd: Arc::new(cfg.clone()),
+            prefix: prefix.to_string(),
+            name: name.to_string(),
+            lease: Arc::new(Mutex::new(None)),
+            timeout,
+            cache: Arc::default(),
+        })
+    }
+
+    fn client(&self) -> Client {
+        self.client.read().expect("not poisoned").clone()
+    }
+
+    /// Logs in to etcd again with a new connection (etcd's simple auth tokens live only in the
+    /// memory of the etcd member that issued them and expire after `--auth-token-ttl` unused; the
+    /// client library does not renew them).
+    async fn login_again(&self) {
+        match connect_client(&self.etcd, self.timeout).await {
+            Ok(c) => {
+                *self.client.write().expect("not poisoned") = c;
+                tracing::info!("etcd: the auth token was no longer valid; logged in again");
+            }
+            Err(e) => tracing::warn!("etcd: logging in again after an invalid auth token: {e:#}"),
+        }
+    }
+}
+
+/// Opens a client for `cfg` (endpoints, TLS files, user and password) with per-request `timeout`.
+///
+/// # Errors
+/// Invalid endpoints or TLS files, etcd unreachable within the timeout, or the login refused.
+async fn connect_client(cfg: &EtcdConfig, timeout: Duration) -> Result<Client> {
+    {
         let mut opts = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2).min(timeout))
             .with_timeout(timeout)
@@ -109,16 +157,11 @@ impl EtcdDcs {
             )
         })?
         .with_context(|| format!("connecting to etcd at {}", cfg.endpoints.join(",")))?;
-        Ok(EtcdDcs {
-            client,
-            prefix: prefix.to_string(),
-            name: name.to_string(),
-            lease: Arc::new(Mutex::new(None)),
-            timeout,
-            cache: Arc::default(),
-        })
+        Ok(client)
     }
+}
 
+impl EtcdDcs {
     fn key(&self, k: &str) -> String {
         format!("{}{}", self.prefix, k)
     }
@@ -133,16 +176,19 @@ impl EtcdDcs {
             Ok(Err(e)) => Err(anyhow!("etcd {what}: {e}")),
             Err(_) => Err(anyhow!("etcd {what}: no answer within {:?}", self.timeout)),
         };
-        if r.is_err() {
+        if let Err(e) = &r {
             // etcd may be unreachable: stop trusting the watch-fed copy until the watch restarts.
             *self.cache.lock().expect("not poisoned") = None;
+            if self.etcd.username.is_some() && is_auth_token_error(&e.to_string()) {
+                self.login_again().await;
+            }
         }
         r
     }
 
     /// Runs a transaction; returns whether its comparison held.
     async fn txn_succeeded(&self, what: &str, txn: Txn) -> Result<bool> {
-        let mut c = self.client.clone();
+        let mut c = self.client();
         Ok(self.with_timeout(what, c.txn(txn)).await?.succeeded())
     }
 
@@ -183,7 +229,7 @@ impl EtcdDcs {
     /// # Errors
     /// As [`EtcdDcs::load`].
     pub async fn load_prefix(&self, prefix: &str) -> Result<ClusterView> {
-        let mut c = self.client.clone();
+        let mut c = self.client();
         let resp = self
             .with_timeout(
                 "range read",
@@ -213,7 +259,7 @@ impl EtcdDcs {
     /// # Errors
     /// As [`EtcdDcs::load`].
     pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut c = self.client.clone();
+        let mut c = self.client();
         let resp = self
             .with_timeout(
                 "range read",
@@ -239,7 +285,7 @@ impl EtcdDcs {
         if let Some(id) = *guard {
             return Ok(id);
         }
-        let mut c = self.client.clone();
+        let mut c = self.client();
         let resp = self
             .with_timeout("lease grant", c.lease_grant(ttl as i64, None))
             .await?;
@@ -254,7 +300,7 @@ impl EtcdDcs {
     /// etcd unreachable or slower than the request deadline.
     pub async fn keepalive(&self, ttl: u64) -> Result<bool> {
         let id = self.ensure_lease(ttl).await?;
-        let mut c = self.client.clone();
+        let mut c = self.client();
         // Opening the keep-alive stream sends one renewal and waits for its answer (etcd-client
         // reports a lease etcd no longer knows as "lease not found"): one round trip.
         let fut = async move { c.lease_keep_alive(id).await.map(|_| ()) };
@@ -282,7 +328,7 @@ impl EtcdDcs {
     pub async fn revoke_lease(&self) -> Result<()> {
         let id = self.lease.lock().await.take();
         if let Some(id) = id {
-            let mut c = self.client.clone();
+            let mut c = self.client();
             self.with_timeout("lease revoke", c.lease_revoke(id))
                 .await?;
         }
@@ -296,7 +342,7 @@ impl EtcdDcs {
     pub async fn touch_member(&self, data: &MemberData, ttl: u64) -> Result<()> {
         let lease = self.ensure_lease(ttl).await?;
         let value = serde_json::to_string(data)?;
-        let mut c = self.client.clone();
+        let mut c = self.client();
         let key = self.key(&format!("{}{}", keys::MEMBERS, self.name));
         let r = self
             .with_timeout(
@@ -439,7 +485,7 @@ impl EtcdDcs {
                     )])
                     .and_then(vec![put()]),
             )]);
-        let mut c = self.client.clone();
+        let mut c = self.client();
         let r = self.with_timeout("take leader key", c.txn(txn)).await?;
         if r.succeeded() {
             return Ok(());
@@ -484,7 +530,7 @@ impl EtcdDcs {
     /// # Errors
     /// etcd unreachable.
     pub async fn put_absolute(&self, key: &str, value: &str) -> Result<()> {
-        let mut c = self.client.clone();
+        let mut c = self.client();
         self.with_timeout(&format!("put {key}"), c.put(key, value, None))
             .await?;
         Ok(())
@@ -529,7 +575,7 @@ impl EtcdDcs {
     /// # Errors
     /// etcd unreachable.
     pub async fn delete_absolute(&self, key: &str) -> Result<()> {
-        let mut c = self.client.clone();
+        let mut c = self.client();
         self.with_timeout(&format!("delete {key}"), c.delete(key, None))
             .await?;
         Ok(())
@@ -555,6 +601,12 @@ impl EtcdDcs {
             loop {
                 if let Err(e) = me.watch_once(&prefix, groups, &wake).await {
                     tracing::debug!("etcd watch on {prefix} ended: {e:#}; reconnecting");
+                    let msg = format!("{e:#}");
+                    if me.etcd.username.is_some()
+                        && (is_auth_token_error(&msg) || msg.contains(WATCH_REFUSED))
+                    {
+                        me.login_again().await;
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -566,7 +618,7 @@ impl EtcdDcs {
     /// # Errors
     /// etcd unreachable.
     pub async fn load_groups(&self, scope_prefix: &str) -> Result<BTreeMap<u32, ClusterView>> {
-        let mut c = self.client.clone();
+        let mut c = self.client();
         let resp = self
             .with_timeout(
                 "range read",
@@ -603,7 +655,7 @@ impl EtcdDcs {
         let mut opts = WatchOptions::new().with_prefix().with_prev_key();
         let mut seed = None;
         if caching {
-            let mut c = self.client.clone();
+            let mut c = self.client();
             let resp = self
                 .with_timeout(
                     "range read",
@@ -627,8 +679,14 @@ impl EtcdDcs {
             opts = opts.with_start_revision(revision + 1);
             seed = Some(cache);
         }
-        let mut c = self.client.clone();
-        let (_watcher, mut stream) = c.watch(prefix, Some(opts)).await?;
+        let mut c = self.client();
+        let (watcher, mut stream) = c.watch(prefix, Some(opts)).await?;
+        if watcher.watch_id() < 0 {
+            // etcd answers a watch it refuses (permission denied, which is also what an auth
+            // token it no longer knows yields) with a created-and-canceled response and no id;
+            // the stream then stays silent, so it must not feed the cache.
+            bail!("watch refused by etcd: {WATCH_REFUSED}");
+        }
         // Invalidates the cache however this function returns.
         struct Invalidate<'a>(&'a std::sync::Mutex<Option<Cache>>, bool);
         impl Drop for Invalidate<'_> {

@@ -129,6 +129,38 @@ pub enum Exit {
     Fatal(String),
 }
 
+/// Reads the group from etcd, retrying failed reads (refused connections, an etcd restart, an
+/// auth token etcd forgot) until `retry` has passed since the first attempt, as Patroni's etcd
+/// client retries within `retry_timeout` before the HA loop treats etcd as unreachable.
+/// Retries always read etcd itself, not the watch-fed copy.
+///
+/// # Errors
+/// The last read's error once `retry` is spent.
+async fn read_view_retrying(dcs: &EtcdDcs, fresh: bool, retry: Duration) -> Result<ClusterView> {
+    let deadline = tokio::time::Instant::now() + retry;
+    let first = if fresh {
+        dcs.load_fresh().await
+    } else {
+        dcs.load().await
+    };
+    let mut err = match first {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let mut delay = Duration::from_millis(50);
+    while tokio::time::Instant::now() + delay < deadline {
+        tracing::debug!("reading the cluster state from etcd: {err:#}; retrying");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(1));
+        match tokio::time::timeout_at(deadline, dcs.load_fresh()).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => err = e,
+            Err(_) => break,
+        }
+    }
+    Err(err)
+}
+
 /// The driver of one member.
 pub struct Driver {
     cfg: Arc<Config>,
@@ -829,8 +861,17 @@ impl Driver {
                 let tags = m.tags();
                 async move {
                     let body: Option<Json> = match http.get(&url).send().await {
-                        Ok(r) => r.json().await.ok(),
-                        Err(_) => None,
+                        Ok(r) => match r.json().await {
+                            Ok(b) => Some(b),
+                            Err(e) => {
+                                tracing::debug!("asking member {name} at {url}: {e:#}");
+                                None
+                            }
+                        },
+                        Err(e) => {
+                            tracing::debug!("asking member {name} at {url}: {e:#}");
+                            None
+                        }
                     };
                     match body {
                         Some(b) => {
@@ -941,8 +982,7 @@ impl Driver {
                     tracing::warn!("publishing the member key: {e:#}");
                 }
             }
-            let i_lead = v.leader.as_ref().is_some_and(|l| l.name == self.cfg.name);
-            if snap.pg.running && (v.leader.is_none() || (i_lead && v.failover.is_some())) {
+            if self.wants_peers(&snap, v) {
                 snap.peers = self.poll_peers(v).await;
             }
         }
@@ -1171,6 +1211,23 @@ impl Driver {
         snap.data = data;
         snap.pg = pg;
         snap.peers.clear();
+        // Decisions after a demotion or a lost race need the peers as much as the first one:
+        // without them a former leader would see no healthy switchover candidate.
+        if let Some(v) = snap.dcs.clone() {
+            if self.wants_peers(snap, &v) {
+                snap.peers = self.poll_peers(&v).await;
+            }
+        }
+    }
+
+    /// Whether the decision needs the other members' REST status: when there is no leader (who
+    /// is healthiest?), and while a switchover is pending for its leader or without a leader
+    /// (is the candidate healthy?) — even while this server is down, so a former leader
+    /// restarting as a standby does not outrun the candidate.
+    fn wants_peers(&self, snap: &Snapshot, v: &ClusterView) -> bool {
+        let i_lead = v.leader.as_ref().is_some_and(|l| l.name == self.cfg.name);
+        (snap.pg.running && v.leader.is_none())
+            || (v.failover.is_some() && (v.leader.is_none() || i_lead))
     }
 
     /// Reads the data directory, the server's state and the DCS concurrently (the cycle's
@@ -1183,15 +1240,10 @@ impl Driver {
     ) -> (DataDir, (PgState, ServerInfo), Option<ClusterView>) {
         let pg = self.pg.clone();
         let dcs = self.dcs.clone();
+        let retry = Duration::from_secs(self.dynamic.retry_timeout.max(1));
         let (data, read, state) = tokio::join!(
             async move { pg.data_dir_state().await },
-            async move {
-                if fresh {
-                    dcs.load_fresh().await
-                } else {
-                    dcs.load().await
-                }
-            },
+            read_view_retrying(&dcs, fresh, retry),
             self.observe_pg()
         );
         let view = self.apply_view(read).await;

@@ -1,0 +1,540 @@
+//! A production-style group: TLS on every hop and credentials everywhere, with certificates made
+//! in the test (rcgen). Shows that
+//! - etcd over TLS with client-certificate auth and etcd user/password auth works for the agents
+//!   and praetorctl, survives an etcd restart (the agents log in again), and refuses a client
+//!   without a certificate, with a certificate from another CA, or with a wrong password;
+//! - the REST API serves HTTPS; `verify_client: required` refuses clients without a valid
+//!   certificate in the handshake, `optional` refuses them on unsafe endpoints (403), the allowlist
+//!   refuses other addresses (403), and wrong basic credentials get 401 with a log line that does
+//!   not hold the secret;
+//! - standbys stream over TLS (`hostssl` only, `sslmode: verify-full`);
+//! - praetorctl drives a switchover through all of it;
+//! - no password appears in the agents' logs, the REST output, etcd, the written PostgreSQL
+//!   configuration, or any process's command line while the group bootstraps; pgpass is 0600.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use praetor::config::EtcdConfig;
+use praetor::dcs::etcd::EtcdDcs;
+use praetor::testbed::TestTls;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+
+const SECRETS: [&str; 6] = [
+    "super-secret",
+    "rep-secret",
+    "rewind-secret",
+    "admin-secret",
+    "etcd-secret",
+    "not-the-password",
+];
+
+/// A CA and a certificate for 127.0.0.1/localhost signed by it, written under `dir` as
+/// `<prefix>ca.pem`, `<prefix>cert.pem`, `<prefix>key.pem`.
+fn make_pki(dir: &Path, prefix: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name
+        .push(DnType::CommonName, format!("praetor test CA {prefix}"));
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = p.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut p =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    p.distinguished_name
+        .push(DnType::CommonName, "praetor member");
+    p.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    let cert = p.signed_by(&key, &ca, &ca_key).unwrap();
+    let paths = (
+        dir.join(format!("{prefix}ca.pem")),
+        dir.join(format!("{prefix}cert.pem")),
+        dir.join(format!("{prefix}key.pem")),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+/// Reads every process's command line every few milliseconds until stopped; records any line
+/// holding a secret.
+fn scan_cmdlines(
+    stop: Arc<AtomicBool>,
+    leaks: Arc<Mutex<Vec<String>>>,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let mut seen = 0usize;
+        while !stop.load(Ordering::Relaxed) {
+            for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
+                    continue;
+                };
+                seen += 1;
+                let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+                if SECRETS.iter().any(|s| line.contains(s)) {
+                    leaks.lock().unwrap().push(line);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        seen
+    })
+}
+
+struct Clients {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl Clients {
+    fn build(&self, ca: &Path, identity: Option<(&Path, &Path)>, from: &str) -> reqwest::Client {
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .timeout(Duration::from_secs(10))
+            .local_address(from.parse::<std::net::IpAddr>().unwrap())
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap(),
+            );
+        if let Some((c, k)) = identity {
+            let mut pem = std::fs::read(c).unwrap();
+            pem.extend(std::fs::read(k).unwrap());
+            b = b.identity(reqwest::Identity::from_pem(&pem).unwrap());
+        }
+        b.build().unwrap()
+    }
+    fn with_cert(&self) -> reqwest::Client {
+        self.build(&self.ca, Some((&self.cert, &self.key)), "127.0.0.1")
+    }
+    fn with_cert_from(&self, addr: &str) -> reqwest::Client {
+        self.build(&self.ca, Some((&self.cert, &self.key)), addr)
+    }
+    fn without_cert(&self) -> reqwest::Client {
+        self.build(&self.ca, None, "127.0.0.1")
+    }
+}
+
+async fn status(
+    c: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    auth: Option<(&str, &str)>,
+) -> Result<u16, String> {
+    let mut r = c.request(method, url);
+    if let Some((u, p)) = auth {
+        r = r.basic_auth(u, Some(p));
+    }
+    r.send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| format!("{e:?}"))
+}
+
+fn praetorctl(config: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_praetorctl"))
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("$ praetorctl {}\n{text}", args.join(" "));
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_on_every_hop_refuses_wrong_credentials_and_leaks_no_secret() {
+    let mut tb = common::testbed("tls");
+    let (ca, cert, key) = make_pki(&tb.dir, "");
+    let (_other_ca, rogue_cert, rogue_key) = make_pki(&tb.dir, "rogue-");
+    tb.rest_auth = Some(("admin".into(), "admin-secret".into()));
+    tb.tls = Some(TestTls {
+        ca: ca.clone(),
+        cert: cert.clone(),
+        key: key.clone(),
+        etcd_password: "etcd-secret".into(),
+        verify_client: BTreeMap::from([("m2".to_string(), "optional".to_string())]),
+        allowlist: BTreeMap::from([("m1".to_string(), "[127.0.0.1]".to_string())]),
+    });
+    tb.own_tls_files().unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let leaks = Arc::new(Mutex::new(Vec::new()));
+    let scanner = scan_cmdlines(stop.clone(), leaks.clone());
+
+    tb.start_etcd().await.unwrap();
+    tb.enable_etcd_auth().await.unwrap();
+    tb.add_agent("m1").unwrap();
+    tb.add_agent("m2").unwrap();
+    let leader = match tb.wait_healthy(1, Duration::from_secs(120)).await {
+        Ok(l) => l,
+        Err(e) => {
+            common::dump_logs(&tb);
+            panic!("{e:#}");
+        }
+    };
+    let standby = if leader == "m1" { "m2" } else { "m1" };
+
+    // Replication runs over TLS: the primary's walsender connection is encrypted.
+    let pg = tb.pg(&leader).await.unwrap();
+    let row = pg
+        .query_one(
+            "SELECT count(*) FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE s.ssl",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 1, "the standby streams over TLS");
+
+    // ---- etcd: TLS, client certificates and user/password ----
+    let good = tb.etcd_config();
+    let try_etcd = |cfg: EtcdConfig| async move {
+        match EtcdDcs::connect(&cfg, "/service/tls/", "probe", Duration::from_secs(3)).await {
+            Ok(d) => d.load_fresh().await.map(|_| ()),
+            Err(e) => Err(e),
+        }
+    };
+    try_etcd(good.clone())
+        .await
+        .expect("the right credentials work");
+    let wrong_password = EtcdConfig {
+        password: Some("not-the-password".into()),
+        ..good.clone()
+    };
+    let e = try_etcd(wrong_password).await.unwrap_err();
+    assert!(format!("{e:#}").contains("authentication failed"), "{e:#}");
+    let no_cert = EtcdConfig {
+        cert: None,
+        key: None,
+        ..good.clone()
+    };
+    assert!(
+        try_etcd(no_cert).await.is_err(),
+        "etcd requires a client certificate"
+    );
+    let rogue = EtcdConfig {
+        cert: Some(rogue_cert.clone()),
+        key: Some(rogue_key.clone()),
+        ..good.clone()
+    };
+    assert!(
+        try_etcd(rogue).await.is_err(),
+        "a certificate from another CA is refused"
+    );
+    let plain = EtcdConfig {
+        endpoints: vec![good.endpoints[0].replace("https://", "http://")],
+        cacert: None,
+        cert: None,
+        key: None,
+        ..good.clone()
+    };
+    assert!(try_etcd(plain).await.is_err(), "plain HTTP is refused");
+
+    // ---- REST API ----
+    let clients = Clients {
+        ca: ca.clone(),
+        cert: cert.clone(),
+        key: key.clone(),
+    };
+    let ports: BTreeMap<String, u16> = tb
+        .agents
+        .iter()
+        .map(|(n, a)| (n.clone(), a.rest_port))
+        .collect();
+    let url = |m: &str, path: &str| format!("https://127.0.0.1:{}{path}", ports[m]);
+    let get = reqwest::Method::GET;
+    let post = reqwest::Method::POST;
+    let admin = Some(("admin", "admin-secret"));
+    let wrong = Some(("admin", "not-the-password"));
+
+    // m1: verify_client required, allowlist [127.0.0.1].
+    assert_eq!(
+        status(
+            &clients.with_cert(),
+            get.clone(),
+            &url("m1", "/patroni"),
+            None
+        )
+        .await,
+        Ok(200)
+    );
+    assert!(status(
+        &clients.without_cert(),
+        get.clone(),
+        &url("m1", "/patroni"),
+        None
+    )
+    .await
+    .is_err());
+    let rogue_client = clients.build(&ca, Some((&rogue_cert, &rogue_key)), "127.0.0.1");
+    assert!(
+        status(&rogue_client, get.clone(), &url("m1", "/patroni"), None)
+            .await
+            .is_err()
+    );
+    let plain_http = reqwest::Client::new();
+    let plain_url = url("m1", "/patroni").replace("https://", "http://");
+    assert!(
+        status(&plain_http, get.clone(), &plain_url, None).await != Ok(200),
+        "plain HTTP does not reach the API"
+    );
+    assert_eq!(
+        status(
+            &clients.with_cert_from("127.0.0.2"),
+            post.clone(),
+            &url("m1", "/reload"),
+            admin
+        )
+        .await,
+        Ok(403),
+        "an address outside the allowlist is refused"
+    );
+    assert_eq!(
+        status(
+            &clients.with_cert_from("127.0.0.2"),
+            get.clone(),
+            &url("m1", "/health"),
+            None
+        )
+        .await,
+        Ok(200),
+        "the allowlist applies to unsafe endpoints only"
+    );
+    let ok = status(
+        &clients.with_cert(),
+        post.clone(),
+        &url("m1", "/reload"),
+        admin,
+    )
+    .await;
+    assert!(matches!(ok, Ok(200) | Ok(202)), "{ok:?}");
+
+    // m2: verify_client optional.
+    assert_eq!(
+        status(
+            &clients.without_cert(),
+            get.clone(),
+            &url("m2", "/patroni"),
+            None
+        )
+        .await,
+        Ok(200)
+    );
+    assert_eq!(
+        status(
+            &clients.without_cert(),
+            post.clone(),
+            &url("m2", "/reload"),
+            admin
+        )
+        .await,
+        Ok(403),
+        "optional: unsafe endpoints need a client certificate"
+    );
+    assert_eq!(
+        status(
+            &clients.with_cert(),
+            post.clone(),
+            &url("m2", "/reload"),
+            None
+        )
+        .await,
+        Ok(401)
+    );
+    assert_eq!(
+        status(
+            &clients.with_cert(),
+            post.clone(),
+            &url("m2", "/reload"),
+            wrong
+        )
+        .await,
+        Ok(401)
+    );
+    let ok = status(
+        &clients.with_cert(),
+        post.clone(),
+        &url("m2", "/reload"),
+        admin,
+    )
+    .await;
+    assert!(matches!(ok, Ok(200) | Ok(202)), "{ok:?}");
+    let m2_log = std::fs::read_to_string(&tb.agents["m2"].log).unwrap();
+    assert!(
+        m2_log.contains(
+            "refused POST /reload from 127.0.0.1: wrong password for user \"admin\" (401)"
+        ),
+        "the refusal is logged:\n{m2_log}"
+    );
+    assert!(m2_log.contains("no client certificate (403)"), "{m2_log}");
+
+    // ---- praetorctl against both ----
+    let ctl_yml = |name: &str, extra_etcd: &str, ctl: &str| {
+        let p = tb.dir.join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "scope: tls\netcd3:\n  hosts: {}\n  cacert: {}\n  cert: {}\n  key: {}\n  username: root\n{extra_etcd}ctl:\n{ctl}",
+                good.endpoints[0], ca.display(), cert.display(), key.display()
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let full_ctl = format!(
+        "  certfile: {}\n  keyfile: {}\n  cacert: {}\n  authentication: {{username: admin, password: admin-secret}}\n",
+        cert.display(),
+        key.display(),
+        ca.display()
+    );
+    let good_ctl = ctl_yml("ctl.yml", "  password: etcd-secret\n", &full_ctl);
+    let (ok, out) = praetorctl(&good_ctl, &["list"]);
+    assert!(ok && out.contains("| streaming |"), "{out}");
+    let (ok, out) = praetorctl(&good_ctl, &["reload", "tls", "--force"]);
+    assert!(
+        ok && out.matches("Reload request received").count() == 2,
+        "{out}"
+    );
+    let bad_etcd = ctl_yml(
+        "ctl-bad-etcd.yml",
+        "  password: not-the-password\n",
+        &full_ctl,
+    );
+    let (ok, out) = praetorctl(&bad_etcd, &["list"]);
+    assert!(
+        !ok && out.contains("etcd"),
+        "a wrong etcd password is refused: {out}"
+    );
+    let no_cert_ctl = ctl_yml(
+        "ctl-no-cert.yml",
+        "  password: etcd-secret\n",
+        &format!(
+            "  cacert: {}\n  authentication: {{username: admin, password: admin-secret}}\n",
+            ca.display()
+        ),
+    );
+    let (ok, out) = praetorctl(&no_cert_ctl, &["reload", "tls", "m1", "--force"]);
+    assert!(
+        !ok || out.contains("Failed: reload"),
+        "m1 requires a client certificate: {out}"
+    );
+    assert!(!out.contains("Reload request received"), "{out}");
+    let (ok, out) = praetorctl(&no_cert_ctl, &["reload", "tls", "m2", "--force"]);
+    assert!(
+        !ok || out.contains("403"),
+        "m2 refuses unsafe calls without one: {out}"
+    );
+    let bad_auth_ctl = ctl_yml(
+        "ctl-bad-auth.yml",
+        "  password: etcd-secret\n",
+        &full_ctl.replace("admin-secret", "not-the-password"),
+    );
+    let (ok, out) = praetorctl(&bad_auth_ctl, &["reload", "tls", "m2", "--force"]);
+    assert!(
+        !ok || out.contains("401"),
+        "wrong REST credentials are refused: {out}"
+    );
+
+    // etcd restarts and forgets the agents' auth tokens: they log in again.
+    tb.stop_etcd();
+    tb.start_etcd().await.unwrap();
+    let still = tb.wait_healthy(1, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(still, leader);
+
+    // A switchover through TLS and auth end to end: praetorctl → leader's REST API → the
+    // leader asks the candidate's REST API (with its own client certificate) → etcd.
+    let (ok, out) = praetorctl(
+        &good_ctl,
+        &[
+            "switchover",
+            "tls",
+            "--leader",
+            &leader,
+            "--candidate",
+            standby,
+            "--force",
+        ],
+    );
+    assert!(ok, "{out}");
+    let new_leader = common::wait_for(Duration::from_secs(60), || async {
+        let l = tb.wait_healthy(1, Duration::from_secs(5)).await.ok()?;
+        (l == standby).then_some(l)
+    })
+    .await;
+    if new_leader.is_none() {
+        common::dump_logs(&tb);
+        panic!("the switchover to {standby} did not complete");
+    }
+
+    // ---- no secret anywhere ----
+    stop.store(true, Ordering::Relaxed);
+    let seen = scanner.join().unwrap();
+    assert!(seen > 100, "the scanner read command lines ({seen})");
+    let leaks = leaks.lock().unwrap().clone();
+    assert!(leaks.is_empty(), "secrets on command lines: {leaks:?}");
+
+    let mut haystack = String::new();
+    for m in ["m1", "m2"] {
+        for path in ["/patroni", "/config", "/cluster", "/history", "/metrics"] {
+            let body = clients
+                .with_cert()
+                .get(url(m, path))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            haystack.push_str(&body);
+        }
+        let a = &tb.agents[m];
+        haystack.push_str(&std::fs::read_to_string(&a.log).unwrap());
+        for f in ["postgresql.conf", "postgresql.auto.conf"] {
+            haystack.push_str(&std::fs::read_to_string(a.data_dir.join(f)).unwrap_or_default());
+        }
+        let mut pgpass = a.data_dir.clone().into_os_string();
+        pgpass.push(".pgpass");
+        let mode = std::fs::metadata(&pgpass).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "pgpass {:?} mode", pgpass);
+    }
+    let etcd = tb.dcs().await.unwrap();
+    for k in etcd.list_keys("/service/tls/").await.unwrap() {
+        haystack.push_str(&k);
+    }
+    let view = etcd.load_fresh().await.unwrap();
+    haystack.push_str(&format!("{view:?}"));
+    for s in SECRETS {
+        assert!(
+            !haystack.contains(s),
+            "{s} leaked into logs, REST output, etcd or configuration"
+        );
+    }
+}
