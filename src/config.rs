@@ -25,13 +25,38 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Reads a password given as a YAML string or a bare number (`password: 12345`), so a typo in its
+/// type never ends up quoting the value in an error message.
+fn password_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<Yaml>::deserialize(d)? {
+        None | Some(Yaml::Null) => Ok(None),
+        Some(Yaml::String(s)) => Ok(Some(s)),
+        Some(Yaml::Number(n)) => Ok(Some(n.to_string())),
+        Some(Yaml::Bool(b)) => Ok(Some(b.to_string())),
+        Some(_) => Err(serde::de::Error::custom(
+            "expected a password string (value not shown)",
+        )),
+    }
+}
+
+fn password<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    password_opt(d)?.ok_or_else(|| serde::de::Error::custom("expected a password string"))
+}
+
+/// `Some("<redacted>")` for a set password: what `Debug` output shows instead of it.
+fn redacted(p: &Option<String>) -> Option<&'static str> {
+    p.as_ref().map(|_| "<redacted>")
+}
+
 /// Credentials of one PostgreSQL role (`postgresql.authentication.{superuser,replication,rewind}`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+/// `Debug` output hides the password.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// Role name.
     pub username: Option<String>,
     /// Password; written only to the pgpass file (mode 0600), never to logs or argv.
+    #[serde(default, deserialize_with = "password_opt")]
     pub password: Option<String>,
     /// libpq `sslmode` for connections made with this role.
     pub sslmode: Option<String>,
@@ -45,6 +70,19 @@ pub struct Credentials {
     pub channel_binding: Option<String>,
     /// libpq `gssencmode`.
     pub gssencmode: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &redacted(&self.password))
+            .field("sslmode", &self.sslmode)
+            .field("sslcert", &self.sslcert)
+            .field("sslkey", &self.sslkey)
+            .field("sslrootcert", &self.sslrootcert)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `postgresql.authentication`.
@@ -61,13 +99,24 @@ pub struct Authentication {
     pub rewind: Option<Credentials>,
 }
 
-/// HTTP basic credentials (`restapi.authentication`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// HTTP basic credentials (`restapi.authentication`, `ctl.authentication`); `Debug` hides the
+/// password.
+#[derive(Clone, Default, Deserialize, Serialize)]
 pub struct BasicAuth {
     /// User name.
     pub username: String,
     /// Password.
+    #[serde(deserialize_with = "password")]
     pub password: String,
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 /// `restapi`.
@@ -118,7 +167,7 @@ pub enum VerifyClient {
 }
 
 /// One etcd endpoint and the settings to reach the etcd cluster (`etcd3:` or `etcd:`).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Clone, Default, Serialize)]
 pub struct EtcdConfig {
     /// Endpoint URLs, e.g. `http://127.0.0.1:2379`.
     pub endpoints: Vec<String>,
@@ -132,6 +181,19 @@ pub struct EtcdConfig {
     pub cert: Option<PathBuf>,
     /// Its private key (`key`).
     pub key: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for EtcdConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdConfig")
+            .field("endpoints", &self.endpoints)
+            .field("username", &self.username)
+            .field("password", &redacted(&self.password))
+            .field("cacert", &self.cacert)
+            .field("cert", &self.cert)
+            .field("key", &self.key)
+            .finish()
+    }
 }
 
 /// `tags`: per-member flags published in the member key (Patroni §2.14).
@@ -476,6 +538,7 @@ struct RawEtcd {
     port: Option<u16>,
     protocol: Option<String>,
     username: Option<String>,
+    #[serde(default, deserialize_with = "password_opt")]
     password: Option<String>,
     srv: Option<String>,
     proxy: Option<String>,
@@ -1178,6 +1241,64 @@ tags: {nofailover: false, failover_priority: 2, custom: x}
 
     fn parse(t: &str) -> Result<Config, ConfigError> {
         Config::parse("test.yml", t, &BTreeMap::new())
+    }
+
+    #[test]
+    fn passwords_may_be_numbers_and_never_show_in_debug_output() {
+        let t = GOOD.replace("password: secret", "password: 90210").replace(
+            "etcd3: {hosts: \"127.0.0.1:2379,127.0.0.2:2379\"}",
+            "etcd3: {hosts: \"127.0.0.1:2379\", username: u, password: 4242}",
+        );
+        let c = parse(&t).unwrap();
+        let su = &c.postgresql.authentication.superuser;
+        assert_eq!(su.password.as_deref(), Some("90210"));
+        assert_eq!(c.etcd.password.as_deref(), Some("4242"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("90210") && !shown.contains("4242") && !shown.contains("rep,"));
+        assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn tls_settings_are_checked_by_key() {
+        let with = |restapi: &str, etcd: &str| {
+            let t = GOOD
+                .replace(
+                    "restapi: {listen: \"127.0.0.1:8008\", connect_address: \"127.0.0.1:8008\"}",
+                    &format!("restapi: {{listen: \"127.0.0.1:8008\", connect_address: \"127.0.0.1:8008\"{restapi}}}"),
+                )
+                .replace(
+                    "etcd3: {hosts: \"127.0.0.1:2379,127.0.0.2:2379\"}",
+                    &format!("etcd3: {{hosts: \"127.0.0.1:2379\"{etcd}}}"),
+                );
+            parse(&t)
+        };
+        assert!(with(
+            ", certfile: /c.pem, cafile: /ca.pem, verify_client: required",
+            ""
+        )
+        .is_ok());
+        let e = with(", certfile: /c.pem, verify_client: optional", "").unwrap_err();
+        assert_eq!(e.key, "restapi.cafile");
+        let e = with(", verify_client: required, cafile: /ca.pem", "").unwrap_err();
+        assert_eq!(e.key, "restapi.verify_client");
+        let e = with(", certfile: /c.pem, verify_client: sometimes", "").unwrap_err();
+        assert!(e.key.starts_with("restapi"), "{e}");
+        let e = with(", allowlist: [10.0.0.0/33]", "").unwrap_err();
+        assert_eq!(e.key, "restapi.allowlist[0]");
+        let e = with(", keyfile_password: x", "").unwrap_err();
+        assert_eq!(e.key, "restapi.keyfile_password");
+        let e = with("", ", protocol: https").unwrap_err();
+        assert_eq!(e.key, "etcd3.cacert");
+        let e = with("", ", cert: /c.pem").unwrap_err();
+        assert_eq!(e.key, "etcd3.key");
+        let e = with("", ", username: u").unwrap_err();
+        assert_eq!(e.key, "etcd3.password");
+        let c = with(
+            "",
+            ", protocol: https, cacert: /ca.pem, cert: /c.pem, key: /k.pem",
+        )
+        .unwrap();
+        assert_eq!(c.etcd.endpoints, vec!["https://127.0.0.1:2379"]);
     }
 
     #[test]
