@@ -75,7 +75,8 @@ pub struct ServerInfo {
 
 /// One local PostgreSQL server managed by this agent.
 pub struct LocalPostgres {
-    cfg: Arc<Config>,
+    /// Replaced on a configuration reload ([`LocalPostgres::set_config`]).
+    cfg: std::sync::RwLock<Arc<Config>>,
     /// Directory of the PostgreSQL binaries.
     pub bin_dir: PathBuf,
     /// Data directory.
@@ -218,7 +219,7 @@ impl LocalPostgres {
             });
         Ok(LocalPostgres {
             data_dir: cfg.postgresql.data_dir.clone(),
-            cfg,
+            cfg: std::sync::RwLock::new(cfg),
             bin_dir,
             child: Mutex::new(None),
             stopping: AtomicBool::new(false),
@@ -233,12 +234,23 @@ impl LocalPostgres {
         })
     }
 
+    /// The configuration in force (the latest one applied by a reload).
+    pub fn cfg(&self) -> Arc<Config> {
+        self.cfg.read().expect("not poisoned").clone()
+    }
+
+    /// Applies a reloaded configuration: later starts, configuration writes, pgpass and
+    /// connections use it. The data directory and binaries stay those the agent started with.
+    pub fn set_config(&self, cfg: Arc<Config>) {
+        *self.cfg.write().expect("not poisoned") = cfg;
+    }
+
     fn bin(&self, name: &str) -> PathBuf {
         self.bin_dir.join(name)
     }
 
     fn pgpass_path(&self) -> PathBuf {
-        self.cfg.postgresql.pgpass.clone().unwrap_or_else(|| {
+        self.cfg().postgresql.pgpass.clone().unwrap_or_else(|| {
             let mut p = self.data_dir.clone().into_os_string();
             p.push(".pgpass");
             PathBuf::from(p)
@@ -259,7 +271,7 @@ impl LocalPostgres {
     /// File not writable.
     pub fn write_pgpass(&self) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
-        let a = &self.cfg.postgresql.authentication;
+        let a = &self.cfg().postgresql.authentication;
         let mut lines = String::new();
         for c in [Some(&a.superuser), Some(&a.replication), a.rewind.as_ref()]
             .into_iter()
@@ -372,11 +384,11 @@ impl LocalPostgres {
     pub async fn initdb(&self) -> Result<()> {
         let mut cmd = self.command("initdb");
         cmd.arg("-D").arg(&self.data_dir);
-        let su = &self.cfg.postgresql.authentication.superuser;
+        let su = &self.cfg().postgresql.authentication.superuser;
         cmd.arg("-U")
             .arg(su.username.as_deref().unwrap_or("postgres"));
         let mut has_auth = false;
-        for o in &self.cfg.bootstrap.initdb {
+        for o in &self.cfg().bootstrap.initdb {
             match o {
                 InitdbOption::Flag(f) => {
                     cmd.arg(format!("--{f}"));
@@ -445,15 +457,15 @@ impl LocalPostgres {
         for (k, v) in &dynamic.postgresql.parameters {
             params.insert(k.clone(), quote_guc(v));
         }
-        for (k, v) in &self.cfg.postgresql.parameters {
+        for (k, v) in &self.cfg().postgresql.parameters {
             if !CLUSTER_WIDE_GUCS.iter().any(|(n, _)| n == k) {
                 params.insert(k.clone(), quote_guc(v));
             }
         }
-        if self.cfg.citus.is_some() {
+        if self.cfg().citus.is_some() {
             self.citus_gucs(&mut params);
         }
-        let listen = &self.cfg.postgresql.listen;
+        let listen = &self.cfg().postgresql.listen;
         let (hosts, port) = listen.rsplit_once(':').unwrap_or((listen, "5432"));
         params.insert(
             "listen_addresses".into(),
@@ -462,7 +474,7 @@ impl LocalPostgres {
         params.insert("port".into(), port.to_string());
         params.insert(
             "cluster_name".into(),
-            quote_guc(&Json::String(self.cfg.scope.clone())),
+            quote_guc(&Json::String(self.cfg().scope.clone())),
         );
         params.insert("hot_standby".into(), "on".into());
         // PostgreSQL's default of 5 s between WAL-receiver reconnection attempts is what a
@@ -484,13 +496,13 @@ impl LocalPostgres {
             }
         }
         if let Some(u) = upstream {
-            let rep = &self.cfg.postgresql.authentication.replication;
+            let rep = &self.cfg().postgresql.authentication.replication;
             let ci = self.conninfo(&u.host, u.port, rep, "postgres");
             params.insert("primary_conninfo".into(), quote_guc(&Json::String(ci)));
             if dynamic.postgresql.use_slots {
                 params.insert(
                     "primary_slot_name".into(),
-                    quote_guc(&Json::String(slot_name_for(&self.cfg.name))),
+                    quote_guc(&Json::String(slot_name_for(&self.cfg().name))),
                 );
             }
         }
@@ -533,10 +545,10 @@ impl LocalPostgres {
             std::fs::write(&auto, kept)?;
         }
 
-        let hba: &Vec<String> = if !self.cfg.postgresql.pg_hba.is_empty() {
-            &self.cfg.postgresql.pg_hba
+        let hba: &Vec<String> = if !self.cfg().postgresql.pg_hba.is_empty() {
+            &self.cfg().postgresql.pg_hba
         } else {
-            &self.cfg.bootstrap.pg_hba
+            &self.cfg().bootstrap.pg_hba
         };
         if !hba.is_empty() {
             let mut t = String::from("# Managed by praetor (postgresql.pg_hba)\n");
@@ -606,7 +618,7 @@ impl LocalPostgres {
             );
         }
         params.insert("wal_level".into(), "logical".into());
-        let (host, _) = split_host_port(&self.cfg.postgresql.listen);
+        let (host, _) = split_host_port(&self.cfg().postgresql.listen);
         params.insert(
             "citus.local_hostname".into(),
             quote_guc(&Json::String(host)),
@@ -661,7 +673,7 @@ impl LocalPostgres {
             "host={} port={port} user={} dbname={dbname} application_name={} connect_timeout=3",
             conninfo_value(host),
             conninfo_value(role.username.as_deref().unwrap_or("postgres")),
-            conninfo_value(&self.cfg.name),
+            conninfo_value(&self.cfg().name),
         );
         s.push_str(&format!(
             " passfile={}",
@@ -838,7 +850,7 @@ impl LocalPostgres {
         };
         let exited = process_exited(pid);
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
-        let timeout = Duration::from_secs(self.cfg.postgresql.pg_ctl_timeout.unwrap_or(60));
+        let timeout = Duration::from_secs(self.cfg().postgresql.pg_ctl_timeout.unwrap_or(60));
         tokio::pin!(exited);
         if tokio::time::timeout(timeout, &mut exited).await.is_err() {
             if mode == StopMode::Fast {
@@ -883,8 +895,8 @@ impl LocalPostgres {
     /// # Errors
     /// Not reachable or authentication failed.
     pub async fn connect_db(&self, dbname: &str) -> Result<tokio_postgres::Client> {
-        let (host, port) = split_host_port(&self.cfg.postgresql.listen);
-        let su = &self.cfg.postgresql.authentication.superuser;
+        let (host, port) = split_host_port(&self.cfg().postgresql.listen);
+        let su = &self.cfg().postgresql.authentication.superuser;
         let mut cfg = tokio_postgres::Config::new();
         cfg.host(&host)
             .port(port)
@@ -1035,7 +1047,7 @@ impl LocalPostgres {
     /// SQL failed.
     pub async fn create_roles(&self) -> Result<()> {
         let c = self.connect().await?;
-        let a = &self.cfg.postgresql.authentication;
+        let a = &self.cfg().postgresql.authentication;
         let ident = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
         let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
         let su = a.superuser.username.as_deref().unwrap_or("postgres");
@@ -1103,7 +1115,7 @@ impl LocalPostgres {
     /// # Errors
     /// The script failed.
     pub async fn run_post_bootstrap(&self) -> Result<()> {
-        let other = &self.cfg.bootstrap.other;
+        let other = &self.cfg().bootstrap.other;
         let Some(cmd) = other
             .get("post_bootstrap")
             .or_else(|| other.get("post_init"))
@@ -1111,9 +1123,9 @@ impl LocalPostgres {
         else {
             return Ok(());
         };
-        let (host, port) = split_host_port(&self.cfg.postgresql.listen);
-        let user = self
-            .cfg
+        let (host, port) = split_host_port(&self.cfg().postgresql.listen);
+        let cfg = self.cfg();
+        let user = cfg
             .postgresql
             .authentication
             .superuser
@@ -1147,7 +1159,7 @@ impl LocalPostgres {
     /// # Errors
     /// pg_basebackup failed; the partial directory is removed.
     pub async fn basebackup(&self, from: &Upstream) -> Result<()> {
-        let rep = &self.cfg.postgresql.authentication.replication;
+        let rep = &self.cfg().postgresql.authentication.replication;
         let mut cmd = self.command("pg_basebackup");
         cmd.arg("-D")
             .arg(&self.data_dir)
@@ -1157,7 +1169,7 @@ impl LocalPostgres {
             .arg("fast")
             .arg("-d")
             .arg(self.conninfo(&from.host, from.port, rep, "postgres"));
-        if let Some(Json::Object(m)) = &self.cfg.postgresql.basebackup {
+        if let Some(Json::Object(m)) = &self.cfg().postgresql.basebackup {
             for (k, v) in m {
                 if k != "checkpoint" {
                     cmd.arg(format!(
@@ -1187,7 +1199,7 @@ impl LocalPostgres {
     /// # Errors
     /// pg_rewind failed.
     pub async fn rewind(&self, from: &Upstream) -> Result<()> {
-        let a = &self.cfg.postgresql.authentication;
+        let a = &self.cfg().postgresql.authentication;
         let role = a.rewind.as_ref().unwrap_or(&a.superuser);
         let out = self
             .command("pg_rewind")

@@ -58,7 +58,10 @@ fn readme_usage_matches_praetor_help() {
     let h = help(env!("CARGO_BIN_EXE_praetor"));
     let readme = readme();
     for c in commands(&h) {
-        assert!(readme.contains(&format!("praetor {c}")), "README.md lacks `praetor {c}`");
+        assert!(
+            readme.contains(&format!("praetor {c}")),
+            "README.md lacks `praetor {c}`"
+        );
     }
     assert!(h.contains("--validate-config") && readme.contains("praetor --validate-config"));
 }

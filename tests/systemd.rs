@@ -1,5 +1,6 @@
 //! Running under systemd: the unit file passes `systemd-analyze verify`, the agent reports
-//! READY=1 and WATCHDOG=1 over `$NOTIFY_SOCKET`, and SIGHUP (`systemctl reload`) re-checks the
+//! READY=1 and WATCHDOG=1 over `$NOTIFY_SOCKET`, and SIGHUP (`systemctl reload`) applies the
+//! file's new tags (keeping a renamed member's old name until a restart) and re-checks the
 //! configuration file without stopping the agent, also when the file has become invalid.
 
 mod common;
@@ -81,13 +82,30 @@ async fn agent_notifies_systemd_and_survives_sighup() {
             .is_some()
         }
     };
+    // New tags apply at once; a new member name is kept until a restart, and said so.
+    let config = tb.agents["s1"].config.clone();
+    let original = std::fs::read_to_string(&config).unwrap();
+    let edited = original.replace("\nname: s1\n", "\nname: s1-renamed\n")
+        + "tags: {nofailover: true, custom: reloaded}\n";
+    assert_ne!(edited, original);
+    std::fs::write(&config, edited).unwrap();
     tb.signal_agent("s1", Signal::SIGHUP);
     assert!(
         log_has("SIGHUP: configuration file checked").await,
         "no reload after SIGHUP"
     );
+    assert!(
+        log_has("reload: name changed in the file; it takes effect when praetor restarts").await,
+        "a restart-only change was not reported"
+    );
+    let tagged = common::wait_for(Duration::from_secs(20), || async {
+        let v = tb.view().await.ok()?;
+        let m = v.member("s1")?;
+        m.tags().nofailover.then_some(())
+    })
+    .await;
+    assert!(tagged.is_some(), "the reloaded tags were not published");
     // A broken file: reported, and the agent keeps running.
-    let config = tb.agents["s1"].config.clone();
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("\nloop_wait: [not, a, number\n");
     std::fs::write(&config, text).unwrap();

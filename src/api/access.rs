@@ -38,7 +38,7 @@ pub async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Re
         || "an unknown address".to_string(),
         |p| p.addr.ip().to_string(),
     );
-    let api = &s.cfg.restapi;
+    let api = &s.cfg().restapi;
     if !allowed(&s, api, peer.map(|p| p.addr.ip())).await {
         tracing::warn!(
             "REST API: refused {what} from {who}: address not in restapi.allowlist (403)"
@@ -128,8 +128,8 @@ async fn allowed(s: &Shared, api: &RestApi, ip: Option<IpAddr>) -> bool {
 /// The hosts of every registered member's `api_url` (all Citus groups on a Citus cluster, since
 /// workers call the coordinator's `/citus`).
 async fn member_hosts(s: &Shared) -> Vec<String> {
-    let views = if s.cfg.citus.is_some() {
-        match s.dcs.load_groups(&s.cfg.scope_prefix()).await {
+    let views = if s.cfg().citus.is_some() {
+        match s.dcs.load_groups(&s.cfg().scope_prefix()).await {
             Ok(g) => g.into_values().collect(),
             Err(e) => {
                 tracing::warn!(

@@ -69,7 +69,7 @@ async fn check_candidate(shared: &Shared, view: &ClusterView, name: &str) -> Res
     if !m.tags().can_failover() {
         return Err(format!("candidate {name} is tagged nofailover"));
     }
-    let body: Value = match shared.http.get(&m.data.api_url).send().await {
+    let body: Value = match shared.http().get(&m.data.api_url).send().await {
         Ok(r) => r
             .json()
             .await
@@ -655,7 +655,7 @@ pub async fn put_config(State(s): State<AppState>, body: Bytes) -> Response {
 /// GET /metrics: Prometheus text format with Patroni's metric names (reference §4.2).
 pub async fn metrics(State(s): State<AppState>) -> Response {
     let st = s.status.read().await;
-    let labels = format!("{{scope=\"{}\",name=\"{}\"}}", s.cfg.scope, s.cfg.name);
+    let labels = format!("{{scope=\"{}\",name=\"{}\"}}", s.cfg().scope, s.cfg().name);
     let mut out = String::new();
     let mut metric = |name: &str, help: &str, value: String| {
         out.push_str(&format!(
@@ -716,7 +716,7 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         .view
         .as_ref()
         .and_then(|v| v.sync.as_ref())
-        .is_some_and(|x| x.members().contains(&s.cfg.name));
+        .is_some_and(|x| x.members().contains(&s.cfg().name));
     metric(
         "patroni_sync_standby",
         "Value is 1 if this node is a sync standby replica, 0 otherwise.",
@@ -839,7 +839,7 @@ pub async fn post_citus(State(s): State<AppState>, body: Bytes) -> Response {
     }
     let view = match s
         .dcs
-        .load_prefix(&format!("{}{}/", s.cfg.scope_prefix(), ev.group))
+        .load_prefix(&format!("{}{}/", s.cfg().scope_prefix(), ev.group))
         .await
     {
         Ok(v) => v,

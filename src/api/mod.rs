@@ -100,7 +100,7 @@ pub fn parse_lag(s: &str) -> Option<u64> {
 
 /// The `/patroni` body.
 pub fn patroni_json(shared: &Shared, st: &NodeStatus) -> Value {
-    let cfg = &shared.cfg;
+    let cfg = shared.cfg();
     let role = match st.role {
         Role::Primary => "primary",
         Role::Uninitialized => "uninitialized",
@@ -256,7 +256,7 @@ fn replica_ok(shared: &Shared, st: &NodeStatus, q: &HashMap<String, String>) -> 
     {
         return false;
     }
-    if shared.cfg.tags.noloadbalance {
+    if shared.cfg().tags.noloadbalance {
         return false;
     }
     if let Some(lag) = q.get("lag") {
@@ -283,7 +283,7 @@ fn replica_ok(shared: &Shared, st: &NodeStatus, q: &HashMap<String, String>) -> 
 }
 
 fn tags_match(shared: &Shared, q: &HashMap<String, String>) -> bool {
-    let tags = serde_json::to_value(&shared.cfg.tags).unwrap_or_default();
+    let tags = serde_json::to_value(&shared.cfg().tags).unwrap_or_default();
     for (k, want) in q {
         let Some(tag) = k.strip_prefix("tag_") else {
             continue;
@@ -379,7 +379,7 @@ async fn cluster(State(s): State<AppState>) -> Response {
         Ok(v) => v,
         Err(_) => s.status.read().await.view.clone().unwrap_or_default(),
     };
-    (StatusCode::OK, Json(cluster_json(&s.cfg.scope, &view))).into_response()
+    (StatusCode::OK, Json(cluster_json(&s.cfg().scope, &view))).into_response()
 }
 
 async fn history(State(s): State<AppState>) -> Response {

@@ -26,9 +26,12 @@ pub struct Peer {
 /// How long a client may take to complete the TLS handshake, seconds.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Accepts connections on `listener` for ever, over TLS when `tls` is given.
-pub async fn serve(listener: TcpListener, app: Router, tls: Option<Arc<rustls::ServerConfig>>) {
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+/// Where each new connection gets its TLS configuration (`None`: plain HTTP); a reload may swap
+/// it (renewed certificate files).
+pub type TlsSource = Arc<dyn Fn() -> Option<Arc<rustls::ServerConfig>> + Send + Sync>;
+
+/// Accepts connections on `listener` for ever, over TLS when `tls` yields a configuration.
+pub async fn serve(listener: TcpListener, app: Router, tls: TlsSource) {
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(c) => c,
@@ -41,7 +44,7 @@ pub async fn serve(listener: TcpListener, app: Router, tls: Option<Arc<rustls::S
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let acceptor = acceptor.clone();
+        let acceptor = tls().map(tokio_rustls::TlsAcceptor::from);
         tokio::spawn(async move {
             match acceptor {
                 None => {

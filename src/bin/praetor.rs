@@ -111,7 +111,7 @@ fn main() -> ExitCode {
         eprintln!("praetor: refusing to run as root: PostgreSQL does not run as root; start praetor as the postgres user");
         return ExitCode::from(1);
     }
-    match rt.block_on(agent(cfg, cli.config.clone())) {
+    match rt.block_on(agent(cfg)) {
         Ok(Exit::Shutdown) => ExitCode::SUCCESS,
         Ok(Exit::Fatal(msg)) => {
             eprintln!("praetor: {msg}");
@@ -124,7 +124,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn agent(cfg: Config, path: Option<std::path::PathBuf>) -> anyhow::Result<Exit> {
+async fn agent(cfg: Config) -> anyhow::Result<Exit> {
     use anyhow::Context;
     let cfg = Arc::new(cfg);
     let listener = tokio::net::TcpListener::bind(&cfg.restapi.listen)
@@ -135,49 +135,37 @@ async fn agent(cfg: Config, path: Option<std::path::PathBuf>) -> anyhow::Result<
                 cfg.restapi.listen
             )
         })?;
-    let tls = match &cfg.restapi.certfile {
-        Some(certfile) => Some(praetor::tls::server_config(&praetor::tls::ServerTls {
-            certfile: certfile.clone(),
-            keyfile: cfg.restapi.keyfile.clone(),
-            cafile: cfg.restapi.cafile.clone(),
-            verify_client: cfg.restapi.verify_client,
-        })?),
-        None => None,
-    };
     let (driver, shared) = Driver::new(cfg.clone()).await?;
     let commands = shared.commands.clone();
-    let app = praetor::api::router(shared);
+    let app = praetor::api::router(shared.clone());
+    let tls = {
+        let shared = shared.clone();
+        Arc::new(move || shared.rest_tls()) as praetor::api::server::TlsSource
+    };
     tokio::spawn(praetor::api::server::serve(listener, app, tls));
-    // SIGHUP (`systemctl reload`): check the file again and rewrite + reload PostgreSQL's settings,
-    // as POST /reload does; a file that no longer loads is reported and the agent keeps running.
+    // SIGHUP (`systemctl reload`): the same reload as POST /reload — the file is read again and
+    // what can change while running is applied (see `Driver::reload_config_file`); a file that no
+    // longer loads is reported and the running configuration stays.
     tokio::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
         let Ok(mut hup) = signal(SignalKind::hangup()) else {
             return;
         };
         while hup.recv().await.is_some() {
-            match Config::load(path.as_deref(), &process_env()) {
-                Err(e) => tracing::error!(
-                    "SIGHUP: the configuration no longer loads ({e}); keeping the running one"
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if commands
+                .send(praetor::ha::driver::Command::Reload(tx))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            match rx.await {
+                Ok(Ok(())) => tracing::info!(
+                    "SIGHUP: configuration file checked and applied, PostgreSQL settings rewritten and reloaded"
                 ),
-                Ok(_) => {
-                    let (tx, rx) = tokio::sync::oneshot::channel();
-                    if commands
-                        .send(praetor::ha::driver::Command::Reload(tx))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    match rx.await {
-                        Ok(Ok(())) => tracing::info!(
-                            "SIGHUP: configuration file checked, PostgreSQL settings rewritten and reloaded \
-                             (other changes to the file take effect when praetor restarts)"
-                        ),
-                        Ok(Err(e)) => tracing::error!("SIGHUP: reloading PostgreSQL: {e}"),
-                        Err(_) => return,
-                    }
-                }
+                Ok(Err(e)) => tracing::error!("SIGHUP: {e}"),
+                Err(_) => return,
             }
         }
     });

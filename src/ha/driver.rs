@@ -57,8 +57,8 @@ impl NodeStatus {
 
 /// State shared between the driver and the REST API.
 pub struct Shared {
-    /// Local configuration.
-    pub cfg: Arc<Config>,
+    /// Local configuration; replaced by a reload (read it with [`Shared::cfg`]).
+    pub cfg: std::sync::RwLock<Arc<Config>>,
     /// Latest status.
     pub status: RwLock<NodeStatus>,
     /// Wakes the HA loop early.
@@ -69,12 +69,85 @@ pub struct Shared {
     pub commands: tokio::sync::mpsc::Sender<Command>,
     /// A restart scheduled through POST /restart.
     pub scheduled_restart: std::sync::Mutex<Option<ScheduledRestart>>,
-    /// HTTP client for calls to peers (2 s timeout).
-    pub http: reqwest::Client,
+    /// HTTP client for calls to peers (2 s timeout); replaced by a reload.
+    pub http: std::sync::RwLock<reqwest::Client>,
+    /// The REST API's TLS configuration (`None`: plain HTTP); replaced by a reload, so renewed
+    /// certificate files serve new connections.
+    pub rest_tls: std::sync::RwLock<Option<Arc<rustls::ServerConfig>>>,
     /// The Citus metadata handler, on coordinator (group 0) members.
     pub citus: Option<crate::citus::handler::CitusHandler>,
     /// The last `POST /failsafe` received: the calling leader's name and when.
     pub failsafe_ping: std::sync::Mutex<Option<(String, Instant)>>,
+}
+
+impl Shared {
+    /// The configuration in force.
+    pub fn cfg(&self) -> Arc<Config> {
+        self.cfg.read().expect("not poisoned").clone()
+    }
+
+    /// The HTTP client for peers' REST APIs.
+    pub fn http(&self) -> reqwest::Client {
+        self.http.read().expect("not poisoned").clone()
+    }
+
+    /// The REST API's current TLS configuration.
+    pub fn rest_tls(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.rest_tls.read().expect("not poisoned").clone()
+    }
+}
+
+/// `new` with every setting that cannot change while the agent runs put back to its value in
+/// `old`, and the names of those that differed.
+pub fn reloadable(old: &Config, mut new: Config) -> (Config, Vec<&'static str>) {
+    let mut kept = Vec::new();
+    macro_rules! keep {
+        ($name:literal, $($field:tt)+) => {
+            if old.$($field)+ != new.$($field)+ {
+                kept.push($name);
+                new.$($field)+ = old.$($field)+.clone();
+            }
+        };
+    }
+    keep!("scope", scope);
+    keep!("namespace", namespace);
+    keep!("name", name);
+    keep!("restapi.listen", restapi.listen);
+    keep!("restapi.connect_address", restapi.connect_address);
+    if old.restapi.certfile.is_some() != new.restapi.certfile.is_some() {
+        kept.push("restapi.certfile (switching between HTTP and HTTPS)");
+        new.restapi.certfile = old.restapi.certfile.clone();
+        new.restapi.keyfile = old.restapi.keyfile.clone();
+        new.restapi.cafile = old.restapi.cafile.clone();
+        new.restapi.verify_client = old.restapi.verify_client;
+    }
+    let json = |v: &dyn erased::Ser| v.json();
+    if json(&old.etcd) != json(&new.etcd) {
+        kept.push("etcd3");
+        new.etcd = old.etcd.clone();
+    }
+    if json(&old.citus) != json(&new.citus) {
+        kept.push("citus");
+        new.citus = old.citus.clone();
+    }
+    keep!("postgresql.data_dir", postgresql.data_dir);
+    keep!("postgresql.bin_dir", postgresql.bin_dir);
+    keep!("postgresql.listen", postgresql.listen);
+    keep!("postgresql.connect_address", postgresql.connect_address);
+    keep!("watchdog", watchdog);
+    (new, kept)
+}
+
+/// Comparing configuration sections by their JSON form (some have no `PartialEq`).
+mod erased {
+    pub trait Ser {
+        fn json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or_default()
+        }
+    }
 }
 
 /// A request the REST API hands to the driver; the driver runs it between cycles and replies.
@@ -218,10 +291,19 @@ impl Driver {
         .await?;
         let pg = Arc::new(LocalPostgres::new(cfg.clone())?);
         let http = crate::tls::http_client(&cfg.http_client_tls(), Duration::from_secs(2))?;
+        let rest_tls = match &cfg.restapi.certfile {
+            Some(certfile) => Some(crate::tls::server_config(&crate::tls::ServerTls {
+                certfile: certfile.clone(),
+                keyfile: cfg.restapi.keyfile.clone(),
+                cafile: cfg.restapi.cafile.clone(),
+                verify_client: cfg.restapi.verify_client,
+            })?),
+            None => None,
+        };
         let (commands, commands_rx) = tokio::sync::mpsc::channel(8);
         let watchdog_cfg = cfg.watchdog.clone();
         let shared = Arc::new(Shared {
-            cfg: cfg.clone(),
+            cfg: std::sync::RwLock::new(cfg.clone()),
             status: RwLock::new(NodeStatus {
                 role: Role::Uninitialized,
                 state: MemberState::Stopped,
@@ -239,7 +321,8 @@ impl Driver {
             dcs: dcs.clone(),
             commands,
             scheduled_restart: std::sync::Mutex::new(None),
-            http: http.clone(),
+            http: std::sync::RwLock::new(http.clone()),
+            rest_tls: std::sync::RwLock::new(rest_tls),
             failsafe_ping: std::sync::Mutex::new(None),
             citus: cfg.citus.as_ref().filter(|c| c.group == 0).map(|c| {
                 crate::citus::handler::CitusHandler::start(pg.clone(), c.database.clone())
@@ -746,6 +829,7 @@ impl Driver {
 
     /// Rewrites postgresql.conf from the current configuration and reloads PostgreSQL (POST /reload).
     async fn reload(&mut self) -> Result<()> {
+        self.reload_config_file()?;
         if self.pg.postmaster_pid().is_none() {
             return Ok(());
         }
@@ -761,6 +845,54 @@ impl Driver {
         c.batch_execute("SELECT pg_reload_conf()").await?;
         tracing::info!("reloaded PostgreSQL configuration");
         self.callback("on_reload", if leader { "primary" } else { "replica" });
+        Ok(())
+    }
+
+    /// Reads the configuration file again and applies it (Patroni's reload): tags,
+    /// `restapi.authentication` / `allowlist*`, the REST API's certificate files (re-read, so a
+    /// renewed certificate is served to new connections), and everything under `postgresql`
+    /// except where the server lives (written to the server by the caller). Settings that
+    /// identify the member or where it connects are kept and logged as needing a restart.
+    ///
+    /// # Errors
+    /// The file no longer loads, or its new certificate files cannot be used; nothing is applied.
+    fn reload_config_file(&mut self) -> Result<()> {
+        let path = (self.cfg.source != "PATRONI_CONFIGURATION")
+            .then(|| std::path::PathBuf::from(&self.cfg.source));
+        let new = Config::load(path.as_deref(), &crate::config::process_env()).map_err(|e| {
+            anyhow!("the configuration no longer loads ({e}); keeping the running one")
+        })?;
+        let (new, kept) = reloadable(&self.cfg, new);
+        let tls = match (&new.restapi.certfile, self.shared.rest_tls()) {
+            (Some(certfile), Some(_)) => Some(crate::tls::server_config(&crate::tls::ServerTls {
+                certfile: certfile.clone(),
+                keyfile: new.restapi.keyfile.clone(),
+                cafile: new.restapi.cafile.clone(),
+                verify_client: new.restapi.verify_client,
+            })?),
+            _ => None,
+        };
+        let http = crate::tls::http_client(&new.http_client_tls(), Duration::from_secs(2))?;
+        for k in kept {
+            tracing::warn!(
+                "reload: {k} changed in the file; it takes effect when praetor restarts"
+            );
+        }
+        if new.tags != self.cfg.tags {
+            tracing::info!("reload: new tags {:?}", new.tags);
+        }
+        let new = Arc::new(new);
+        self.cfg = new.clone();
+        self.pg.set_config(new.clone());
+        *self.shared.cfg.write().expect("not poisoned") = new;
+        if let Some(tls) = tls {
+            *self.shared.rest_tls.write().expect("not poisoned") = Some(tls);
+        }
+        *self.shared.http.write().expect("not poisoned") = http.clone();
+        self.http = http;
+        if let Err(e) = self.pg.write_pgpass() {
+            tracing::warn!("reload: writing the pgpass file: {e:#}");
+        }
         Ok(())
     }
 
