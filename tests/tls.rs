@@ -39,43 +39,86 @@ const SECRETS: [&str; 6] = [
     "not-the-password",
 ];
 
-/// A CA and a certificate for 127.0.0.1/localhost signed by it, written under `dir` as
-/// `<prefix>ca.pem`, `<prefix>cert.pem`, `<prefix>key.pem`.
-fn make_pki(dir: &Path, prefix: &str) -> (PathBuf, PathBuf, PathBuf) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name
-        .push(DnType::CommonName, format!("praetor test CA {prefix}"));
-    p.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = p.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut p =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    p.distinguished_name
-        .push(DnType::CommonName, "praetor member");
-    p.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    p.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    let cert = p.signed_by(&key, &ca, &ca_key).unwrap();
-    let paths = (
-        dir.join(format!("{prefix}ca.pem")),
-        dir.join(format!("{prefix}cert.pem")),
-        dir.join(format!("{prefix}key.pem")),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
+/// A test CA that signs member certificates.
+struct Pki {
+    ca: rcgen::Certificate,
+    ca_key: KeyPair,
+}
+
+impl Pki {
+    fn new(name: &str) -> Pki {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name
+            .push(DnType::CommonName, format!("praetor test CA {name}"));
+        p.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = p.self_signed(&ca_key).unwrap();
+        Pki { ca, ca_key }
+    }
+
+    /// A certificate for 127.0.0.1/localhost, for server and client use: (PEM, key PEM).
+    fn member(&self) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let mut p =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        p.distinguished_name
+            .push(DnType::CommonName, "praetor member");
+        p.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        p.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        let cert = p.signed_by(&key, &self.ca, &self.ca_key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// Writes `<prefix>ca.pem`, `<prefix>cert.pem` and `<prefix>key.pem` under `dir`.
+    fn write(&self, dir: &Path, prefix: &str) -> (PathBuf, PathBuf, PathBuf) {
+        let paths = (
+            dir.join(format!("{prefix}ca.pem")),
+            dir.join(format!("{prefix}cert.pem")),
+            dir.join(format!("{prefix}key.pem")),
+        );
+        let (cert, key) = self.member();
+        std::fs::write(&paths.0, self.ca.pem()).unwrap();
+        std::fs::write(&paths.1, cert).unwrap();
+        std::fs::write(&paths.2, key).unwrap();
+        paths
+    }
+}
+
+/// The certificate the TLS server at 127.0.0.1:`port` presents (DER), using `client_cert`.
+async fn served_certificate(port: u16, ca: &Path, cert: &Path, key: &Path) -> Vec<u8> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in praetor::tls::load_certs(ca, "ca").unwrap() {
+        roots.add(c).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(praetor::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            praetor::tls::load_certs(cert, "cert").unwrap(),
+            praetor::tls::load_key(key, "key").unwrap(),
+        )
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
 }
 
 /// Reads every process's command line every few milliseconds until stopped; records any line
@@ -173,8 +216,9 @@ fn praetorctl(config: &Path, args: &[&str]) -> (bool, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_on_every_hop_refuses_wrong_credentials_and_leaks_no_secret() {
     let mut tb = common::testbed("tls");
-    let (ca, cert, key) = make_pki(&tb.dir, "");
-    let (_other_ca, rogue_cert, rogue_key) = make_pki(&tb.dir, "rogue-");
+    let pki = Pki::new("main");
+    let (ca, cert, key) = pki.write(&tb.dir, "");
+    let (_other_ca, rogue_cert, rogue_key) = Pki::new("rogue").write(&tb.dir, "rogue-");
     tb.rest_auth = Some(("admin".into(), "admin-secret".into()));
     tb.tls = Some(TestTls {
         ca: ca.clone(),
@@ -493,6 +537,28 @@ async fn tls_on_every_hop_refuses_wrong_credentials_and_leaks_no_secret() {
         common::dump_logs(&tb);
         panic!("the switchover to {standby} did not complete");
     }
+
+    // Certificate rotation: new files in place and a reload; m1 serves the new certificate to
+    // new connections, m2 (not reloaded) still the old one.
+    let before = served_certificate(ports["m1"], &ca, &cert, &key).await;
+    let (new_cert, new_key) = pki.member();
+    std::fs::write(&cert, new_cert).unwrap();
+    std::fs::write(&key, new_key).unwrap();
+    tb.signal_agent("m1", nix::sys::signal::Signal::SIGHUP);
+    let rotated = common::wait_for(Duration::from_secs(20), || async {
+        let now = served_certificate(ports["m1"], &ca, &cert, &key).await;
+        (now != before).then_some(())
+    })
+    .await;
+    assert!(
+        rotated.is_some(),
+        "m1 still serves the old certificate after a reload"
+    );
+    assert_eq!(
+        served_certificate(ports["m2"], &ca, &cert, &key).await,
+        before,
+        "m2 was not reloaded"
+    );
 
     // ---- no secret anywhere ----
     stop.store(true, Ordering::Relaxed);
