@@ -15,7 +15,8 @@ fi
 # The package is built in its own target directory: a `cargo test` of the same checkout may be
 # holding the main one.
 export CARGO_TARGET_DIR="${PRAETOR_PACKAGE_TARGET:-$PWD/target/package}"
-deb=$(cargo deb --locked --output "$CARGO_TARGET_DIR/debian/" 2>&1 | tee /dev/stderr | tail -n 1)
+# cargo deb reports progress on stderr and the package's path on stdout.
+deb=$(cargo deb --locked --output "$CARGO_TARGET_DIR/debian/" | tail -n 1)
 [ -f "$deb" ] || { echo "cargo deb did not report a package file (got: $deb)" >&2; exit 1; }
 echo "built $deb"
 [ "${1:-}" = --check ] || exit 0
