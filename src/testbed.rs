@@ -252,6 +252,8 @@ pub struct Testbed {
     /// TLS everywhere (see [`TestTls`]); set before [`Testbed::start_etcd`], then call
     /// [`Testbed::enable_etcd_auth`].
     pub tls: Option<TestTls>,
+    /// YAML appended to a member's configuration file (top-level sections it lacks, e.g. `log`).
+    pub extra_config: BTreeMap<String, String>,
     etcd_auth: bool,
 }
 
@@ -342,6 +344,7 @@ impl Testbed {
             file_watchdogs: false,
             etcd_proxies: BTreeMap::new(),
             tls: None,
+            extra_config: BTreeMap::new(),
             etcd_auth: false,
         })
     }
@@ -558,7 +561,8 @@ postgresql:
     - local all all trust
     - {hba} replication replicator 127.0.0.1/32 md5
     - {hba} all all 127.0.0.1/32 md5
-{tags}{auth}{citus}{watchdog}"#,
+{tags}{auth}{citus}{watchdog}{extra_config}"#,
+            extra_config = self.extra_config.get(name).cloned().unwrap_or_default(),
             rest_tls = self.tls.as_ref().map(|t| {
                 let mut y = format!(
                     "  certfile: {}\n  keyfile: {}\n  cafile: {}\n  verify_client: {}\n",

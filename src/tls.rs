@@ -184,47 +184,16 @@ pub fn http_client(t: &HttpClientTls, timeout: std::time::Duration) -> Result<re
     b.build().context("building the HTTP client")
 }
 
-/// A server-certificate verifier that accepts any certificate (libpq's `sslmode=require`).
+/// libpq's server-certificate checks below `verify-full`: `sslmode=require` accepts any
+/// certificate (`chain: None`); `verify-ca` checks the chain against the CA but not the host name.
+/// Handshake signatures are always checked.
 #[derive(Debug)]
-struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct LibpqVerifier {
+    chain: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-/// A verifier that checks the chain against the CA but not the host name (`sslmode=verify-ca`).
-#[derive(Debug)]
-struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for LibpqVerifier {
     fn verify_server_cert(
         &self,
         end: &CertificateDer<'_>,
@@ -233,7 +202,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end, inter, name, ocsp, now) {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end, inter, name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
             | Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::NotValidForNameContext { .. },
@@ -247,7 +219,8 @@ impl ServerCertVerifier for ChainOnly {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(m, c, d)
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(m, c, d, algs)
     }
     fn verify_tls13_signature(
         &self,
@@ -255,10 +228,13 @@ impl ServerCertVerifier for ChainOnly {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(m, c, d)
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(m, c, d, algs)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -287,7 +263,10 @@ pub fn pg_tls(creds: &Credentials, key: &str) -> Result<PgTls> {
         "disable" | "allow" | "prefer" => return Ok(PgTls::Plain),
         "require" => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider()))),
+            .with_custom_certificate_verifier(Arc::new(LibpqVerifier {
+                chain: None,
+                provider: provider(),
+            })),
         "verify-ca" | "verify-full" => {
             let ca = creds.sslrootcert.as_ref().ok_or_else(|| {
                 anyhow!("{key}.sslrootcert: required with sslmode {mode}")
@@ -301,7 +280,10 @@ pub fn pg_tls(creds: &Credentials, key: &str) -> Result<PgTls> {
                     .with_context(|| format!("{key}.sslrootcert: verifier"))?;
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(ChainOnly(v)))
+                    .with_custom_certificate_verifier(Arc::new(LibpqVerifier {
+                        chain: Some(v),
+                        provider: provider(),
+                    }))
             }
         }
         other => bail!(

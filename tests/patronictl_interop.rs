@@ -20,19 +20,13 @@ async fn real_patronictl_lists_and_switches_over_a_praetor_group() {
     )
     .unwrap();
     let patronictl = |args: &[&str]| {
-        let out = Command::new(bin.join("patronictl"))
-            .arg("-c")
-            .arg(&cfg)
-            .args(args)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        println!("$ patronictl {}\n{text}", args.join(" "));
-        (out.status.success(), text)
+        common::run_cli(
+            Command::new(bin.join("patronictl"))
+                .arg("-c")
+                .arg(&cfg)
+                .args(args),
+            &format!("patronictl {}", args.join(" ")),
+        )
     };
 
     let (ok, table) = patronictl(&["list"]);

@@ -197,20 +197,14 @@ async fn status(
 }
 
 fn praetorctl(config: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_praetorctl"))
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("$ praetorctl {}\n{text}", args.join(" "));
-    (out.status.success(), text)
+    common::run_cli(
+        Command::new(env!("CARGO_BIN_EXE_praetorctl"))
+            .arg("-c")
+            .arg(config)
+            .args(args)
+            .stdin(Stdio::null()),
+        &format!("praetorctl {}", args.join(" ")),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,6 +223,9 @@ async fn tls_on_every_hop_refuses_wrong_credentials_and_leaks_no_secret() {
         allowlist: BTreeMap::from([("m1".to_string(), "[127.0.0.1]".to_string())]),
     });
     tb.own_tls_files().unwrap();
+    // m1 logs JSON lines (`log.format: json`); m2 the default plain lines.
+    tb.extra_config
+        .insert("m1".into(), "log: {format: json, level: INFO}\n".into());
 
     let stop = Arc::new(AtomicBool::new(false));
     let leaks = Arc::new(Mutex::new(Vec::new()));
@@ -319,118 +316,46 @@ async fn tls_on_every_hop_refuses_wrong_credentials_and_leaks_no_secret() {
     let admin = Some(("admin", "admin-secret"));
     let wrong = Some(("admin", "not-the-password"));
 
-    // m1: verify_client required, allowlist [127.0.0.1].
-    assert_eq!(
-        status(
-            &clients.with_cert(),
-            get.clone(),
-            &url("m1", "/patroni"),
-            None
-        )
-        .await,
-        Ok(200)
-    );
-    assert!(status(
-        &clients.without_cert(),
-        get.clone(),
-        &url("m1", "/patroni"),
-        None
-    )
-    .await
-    .is_err());
+    // What each client gets: a status code, or no HTTP answer at all (refused in the handshake).
     let rogue_client = clients.build(&ca, Some((&rogue_cert, &rogue_key)), "127.0.0.1");
-    assert!(
-        status(&rogue_client, get.clone(), &url("m1", "/patroni"), None)
-            .await
-            .is_err()
+    let (certified, no_cert, outsider) = (
+        clients.with_cert(),
+        clients.without_cert(),
+        clients.with_cert_from("127.0.0.2"),
     );
-    let plain_http = reqwest::Client::new();
+    const REFUSED: u16 = 0;
+    #[rustfmt::skip]
+    let cases: [(&str, &reqwest::Client, &reqwest::Method, &str, &str, Option<(&str, &str)>, &[u16]); 12] = [
+        // m1: verify_client required, allowlist [127.0.0.1].
+        ("m1 with a certificate", &certified, &get, "m1", "/patroni", None, &[200]),
+        ("m1 without a certificate", &no_cert, &get, "m1", "/patroni", None, &[REFUSED]),
+        ("m1 with another CA's certificate", &rogue_client, &get, "m1", "/patroni", None, &[REFUSED]),
+        ("m1 from outside the allowlist", &outsider, &post, "m1", "/reload", admin, &[403]),
+        ("m1 GET from outside the allowlist", &outsider, &get, "m1", "/health", None, &[200]),
+        ("m1 with certificate and password", &certified, &post, "m1", "/reload", admin, &[200, 202]),
+        // m2: verify_client optional.
+        ("m2 GET without a certificate", &no_cert, &get, "m2", "/patroni", None, &[200]),
+        ("m2 POST without a certificate", &no_cert, &post, "m2", "/reload", admin, &[403]),
+        ("m2 POST without a password", &certified, &post, "m2", "/reload", None, &[401]),
+        ("m2 POST with a wrong password", &certified, &post, "m2", "/reload", wrong, &[401]),
+        ("m2 POST with certificate and password", &certified, &post, "m2", "/reload", admin, &[200, 202]),
+        ("m2 GET with a certificate", &certified, &get, "m2", "/patroni", None, &[200]),
+    ];
+    for (what, client, method, member, path, auth, expect) in cases {
+        let got = status(client, method.clone(), &url(member, path), auth)
+            .await
+            .unwrap_or(REFUSED);
+        assert!(
+            expect.contains(&got),
+            "{what}: got {got}, expected {expect:?} (0 = refused)"
+        );
+    }
     let plain_url = url("m1", "/patroni").replace("https://", "http://");
-    assert!(
-        status(&plain_http, get.clone(), &plain_url, None).await != Ok(200),
+    assert_ne!(
+        status(&reqwest::Client::new(), get.clone(), &plain_url, None).await,
+        Ok(200),
         "plain HTTP does not reach the API"
     );
-    assert_eq!(
-        status(
-            &clients.with_cert_from("127.0.0.2"),
-            post.clone(),
-            &url("m1", "/reload"),
-            admin
-        )
-        .await,
-        Ok(403),
-        "an address outside the allowlist is refused"
-    );
-    assert_eq!(
-        status(
-            &clients.with_cert_from("127.0.0.2"),
-            get.clone(),
-            &url("m1", "/health"),
-            None
-        )
-        .await,
-        Ok(200),
-        "the allowlist applies to unsafe endpoints only"
-    );
-    let ok = status(
-        &clients.with_cert(),
-        post.clone(),
-        &url("m1", "/reload"),
-        admin,
-    )
-    .await;
-    assert!(matches!(ok, Ok(200) | Ok(202)), "{ok:?}");
-
-    // m2: verify_client optional.
-    assert_eq!(
-        status(
-            &clients.without_cert(),
-            get.clone(),
-            &url("m2", "/patroni"),
-            None
-        )
-        .await,
-        Ok(200)
-    );
-    assert_eq!(
-        status(
-            &clients.without_cert(),
-            post.clone(),
-            &url("m2", "/reload"),
-            admin
-        )
-        .await,
-        Ok(403),
-        "optional: unsafe endpoints need a client certificate"
-    );
-    assert_eq!(
-        status(
-            &clients.with_cert(),
-            post.clone(),
-            &url("m2", "/reload"),
-            None
-        )
-        .await,
-        Ok(401)
-    );
-    assert_eq!(
-        status(
-            &clients.with_cert(),
-            post.clone(),
-            &url("m2", "/reload"),
-            wrong
-        )
-        .await,
-        Ok(401)
-    );
-    let ok = status(
-        &clients.with_cert(),
-        post.clone(),
-        &url("m2", "/reload"),
-        admin,
-    )
-    .await;
-    assert!(matches!(ok, Ok(200) | Ok(202)), "{ok:?}");
     let m2_log = std::fs::read_to_string(&tb.agents["m2"].log).unwrap();
     assert!(
         m2_log.contains(
@@ -507,6 +432,32 @@ async fn tls_on_every_hop_refuses_wrong_credentials_and_leaks_no_secret() {
         "wrong REST credentials are refused: {out}"
     );
 
+    // Without a CA to check the members' certificates against, praetorctl refuses them (rustls'
+    // built-in roots do not hold the test CA) unless `ctl.insecure: true` says not to check.
+    let no_ca = |insecure: &str| {
+        format!(
+            "  certfile: {}\n  keyfile: {}\n{insecure}  authentication: {{username: admin, password: admin-secret}}\n",
+            cert.display(),
+            key.display()
+        )
+    };
+    let unverified_ctl = ctl_yml("ctl-no-ca.yml", "  password: etcd-secret\n", &no_ca(""));
+    let (ok, out) = praetorctl(&unverified_ctl, &["reload", "tls", "m2", "--force"]);
+    assert!(
+        !out.contains("Reload request received"),
+        "an unverifiable member certificate was accepted ({ok}): {out}"
+    );
+    let insecure_ctl = ctl_yml(
+        "ctl-insecure.yml",
+        "  password: etcd-secret\n",
+        &no_ca("  insecure: true\n"),
+    );
+    let (ok, out) = praetorctl(&insecure_ctl, &["reload", "tls", "m2", "--force"]);
+    assert!(
+        ok && out.contains("Reload request received"),
+        "ctl.insecure: {out}"
+    );
+
     // etcd restarts and forgets the agents' auth tokens: they log in again.
     tb.stop_etcd();
     tb.start_etcd().await.unwrap();
@@ -559,6 +510,18 @@ async fn tls_on_every_hop_refuses_wrong_credentials_and_leaks_no_secret() {
         before,
         "m2 was not reloaded"
     );
+
+    // JSON logs: every line of m1's log is one JSON object, one per HA cycle among them.
+    let m1_log = std::fs::read_to_string(&tb.agents["m1"].log).unwrap();
+    let mut cycles = 0;
+    for line in m1_log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        let msg = v["fields"]["message"].as_str().unwrap_or_default();
+        assert!(v["level"].is_string() && !msg.is_empty(), "{line}");
+        cycles += usize::from(msg.contains("I am (m1)"));
+    }
+    assert!(cycles > 0, "no HA cycle line in m1's JSON log");
 
     // ---- no secret anywhere ----
     stop.store(true, Ordering::Relaxed);

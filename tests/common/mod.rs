@@ -339,3 +339,16 @@ pub fn patroni_venv() -> std::path::PathBuf {
         .status();
     bin
 }
+
+/// Runs a command-line tool to completion: (success, stdout followed by stderr), echoed with the
+/// `label` as the command line for the test's output.
+pub fn run_cli(cmd: &mut std::process::Command, label: &str) -> (bool, String) {
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("$ {label}\n{text}");
+    (out.status.success(), text)
+}
