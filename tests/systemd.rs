@@ -124,3 +124,113 @@ async fn agent_notifies_systemd_and_survives_sighup() {
     assert!(alive, "the agent exited after SIGHUP with a broken file");
     tb.wait_healthy(0, Duration::from_secs(30)).await.unwrap();
 }
+
+/// `systemctl stop` on the leader (SIGTERM to the agent alone, as KillMode=process sends it): the
+/// agent fast-stops PostgreSQL, publishes the shutdown checkpoint with the leader key's release and
+/// exits 0; the standby takes the key at once rather than when the lease runs out (ttl 30 s here,
+/// and the new leader must be in place within half of it); no acknowledged commit is lost; and the
+/// stopped member, started again, streams from the new leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_leader_hands_over_at_once() {
+    let timing = praetor::testbed::Timing {
+        ttl: 30,
+        loop_wait: 2,
+        retry_timeout: 4,
+    };
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_praetor"));
+    let mut tb = praetor::testbed::Testbed::new(exe, "stop", timing).unwrap();
+    tb.start_etcd().await.unwrap();
+    tb.add_agent("m1").unwrap();
+    tb.add_agent("m2").unwrap();
+    let old = match tb.wait_healthy(1, Duration::from_secs(120)).await {
+        Ok(l) => l,
+        Err(e) => {
+            common::dump_logs(&tb);
+            panic!("{e:#}");
+        }
+    };
+    let standby = if old == "m1" { "m2" } else { "m1" };
+    tb.pg(&old)
+        .await
+        .unwrap()
+        .batch_execute(
+            "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
+        )
+        .await
+        .unwrap();
+    let mut writer = praetor::testbed::Writer::start(common::member_ports(&tb), "on");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let t0 = std::time::Instant::now();
+    tb.signal_agent(&old, Signal::SIGTERM);
+    let mut child = tb
+        .agents
+        .get_mut(&old)
+        .and_then(|a| a.child.take())
+        .unwrap();
+    let exited = common::wait_for(Duration::from_secs(60), || {
+        let st = child.try_wait().ok().flatten();
+        async move { st }
+    })
+    .await;
+    let Some(status) = exited else {
+        common::dump_logs(&tb);
+        panic!("the agent did not exit within 60 s of SIGTERM");
+    };
+    assert!(status.success(), "the agent exited with {status}");
+    assert!(
+        tb.postmaster_pid(&old).is_none(),
+        "PostgreSQL still runs after the agent stopped"
+    );
+    let log = std::fs::read_to_string(&tb.agents[&old].log).unwrap();
+    assert!(
+        log.contains("shutting down: stopping the primary, then handing the leader key over"),
+        "{log}"
+    );
+    assert!(
+        log.contains("shutting down: released the leader key (shutdown checkpoint at "),
+        "the key was not released with a clean shutdown checkpoint:\n{log}"
+    );
+
+    // The standby takes over well before the old lease (30 s) could have run out.
+    let new_leader = common::wait_for(Duration::from_secs(timing.ttl / 2), || async {
+        let l = tb.view().await.ok()?.leader?.name;
+        (l == standby).then_some(l)
+    })
+    .await;
+    if new_leader.is_none() {
+        common::dump_logs(&tb);
+        panic!("{standby} did not take the leader key within half the ttl");
+    }
+    let new_port = tb.agents[standby].pg_port;
+    let resumed = common::wait_for(Duration::from_secs(30), || async {
+        writer
+            .acks
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, p, _)| *p == new_port)
+            .then_some(())
+    })
+    .await;
+    assert!(resumed.is_some(), "no write acknowledged by {standby}");
+    let first = writer.first_ack_after(t0, new_port).unwrap();
+    println!(
+        "SIGTERM to the leader's agent: writes acknowledged by {standby} {:?} later (ttl {} s)",
+        first - t0,
+        timing.ttl
+    );
+    writer.stop().await;
+    let lost = writer.missing_on(&tb, standby).await.unwrap();
+    assert!(lost.is_empty(), "acknowledged rows lost: {lost:?}");
+
+    // Started again, the old leader follows the new one.
+    tb.start_agent(&old).unwrap();
+    match tb.wait_healthy(1, Duration::from_secs(90)).await {
+        Ok(l) => assert_eq!(l, standby),
+        Err(e) => {
+            common::dump_logs(&tb);
+            panic!("{e:#}");
+        }
+    }
+}

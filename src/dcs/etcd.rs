@@ -439,17 +439,29 @@ impl EtcdDcs {
 
     /// Deletes the leader key if it still holds our name. Returns whether it was deleted.
     ///
+    /// With `optime` (an LSN, bytes: the primary's shutdown checkpoint), the same transaction
+    /// writes `/status` as `{"optime": <lsn>}`, as Patroni does when its leader shuts down, so the
+    /// standbys racing for the key compare their position with the primary's last one.
+    ///
     /// # Errors
     /// etcd unreachable.
-    pub async fn release_leader(&self) -> Result<bool> {
+    pub async fn release_leader(&self, optime: Option<u64>) -> Result<bool> {
         let key = self.key(keys::LEADER);
+        let mut ops = vec![TxnOp::delete(key.clone(), None)];
+        if let Some(lsn) = optime {
+            ops.push(TxnOp::put(
+                self.key(keys::STATUS),
+                serde_json::json!({ "optime": lsn }).to_string(),
+                None,
+            ));
+        }
         let txn = Txn::new()
             .when(vec![Compare::value(
-                key.clone(),
+                key,
                 CompareOp::Equal,
                 self.name.clone(),
             )])
-            .and_then(vec![TxnOp::delete(key, None)]);
+            .and_then(ops);
         self.txn_succeeded("release leader key", txn).await
     }
 

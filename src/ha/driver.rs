@@ -471,35 +471,100 @@ impl Driver {
         }
     }
 
-    /// Graceful stop: fast-stop PostgreSQL (unless paused), release the leader key so a standby can
-    /// take over at once, and revoke our lease.
+    /// Graceful stop (SIGTERM): carries out [`super::shutdown::plan_shutdown`]'s steps in order; a
+    /// failing step ends the list, so the leader key is never released while PostgreSQL runs.
     async fn shutdown(&mut self) {
-        if self.dynamic.pause {
-            tracing::info!("shutting down in maintenance mode: leaving PostgreSQL running and the leader key in place");
-            return;
-        }
-        tracing::info!("shutting down: stopping PostgreSQL");
-        self.watchdog.disable();
-        self.keep.shutdown();
-        if let Err(e) = self.pg.stop(StopMode::Fast).await {
-            tracing::error!("stopping PostgreSQL: {e:#}; keeping the leader key");
-            return;
-        }
-        self.callback(
-            "on_stop",
-            if self.leader_until.is_some() {
-                "primary"
-            } else {
-                "replica"
-            },
+        use super::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
+        let leading = self.leader_until.is_some();
+        let facts = ShutdownFacts {
+            paused: self.dynamic.pause,
+            leading,
+            pg_running: self.pg.postmaster_pid().is_some(),
+            citus_worker: self.cfg.citus.as_ref().is_some_and(|c| c.group != 0),
+        };
+        let plan = plan_shutdown(facts);
+        tracing::info!(
+            "shutting down: {} ({})",
+            plan.reason,
+            plan.steps
+                .iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
-        if self.leader_until.is_some() {
-            match self.dcs.release_leader().await {
-                Ok(_) => tracing::info!("released the leader key"),
-                Err(e) => tracing::warn!("releasing the leader key: {e:#}"),
+        let role = if leading { "primary" } else { "replica" };
+        for step in plan.steps {
+            match step {
+                ShutdownStep::Disarm => {
+                    self.watchdog.disable();
+                    self.keep.shutdown();
+                }
+                ShutdownStep::NotifyCoordinatorBeforeDemote => {
+                    self.notify_coordinator("before_demote", Duration::from_secs(self.dynamic.ttl))
+                        .await;
+                }
+                ShutdownStep::ReportStopping => {
+                    let mut st = self.shared.status.write().await;
+                    st.state = MemberState::Stopping;
+                    if st.role == Role::Primary {
+                        st.role = Role::Demoted;
+                    }
+                }
+                ShutdownStep::StopPostgresFast => {
+                    if let Err(e) = self.pg.stop(StopMode::Fast).await {
+                        tracing::error!(
+                            "shutting down: stopping PostgreSQL: {e:#}; keeping the leader key and the lease"
+                        );
+                        return;
+                    }
+                    self.shared.status.write().await.state = MemberState::Stopped;
+                    self.callback("on_stop", role);
+                }
+                ShutdownStep::ReleaseLeader { with_checkpoint } => {
+                    let optime = if with_checkpoint {
+                        match self.pg.data_dir_state().await {
+                            DataDir::Present {
+                                state,
+                                checkpoint_lsn,
+                                ..
+                            } if state == "shut down" => Some(checkpoint_lsn),
+                            other => {
+                                tracing::warn!(
+                                    "shutting down: no clean shutdown checkpoint to publish ({other:?})"
+                                );
+                                None
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    self.set_leader_until(None);
+                    match self.dcs.release_leader(optime).await {
+                        Ok(true) => tracing::info!(
+                            "shutting down: released the leader key{}",
+                            optime
+                                .map(|l| format!(
+                                    " (shutdown checkpoint at {})",
+                                    crate::types::Lsn(l)
+                                ))
+                                .unwrap_or_default()
+                        ),
+                        Ok(false) => {
+                            tracing::info!("shutting down: the leader key no longer held our name")
+                        }
+                        Err(e) => {
+                            tracing::warn!("shutting down: releasing the leader key: {e:#}");
+                            return;
+                        }
+                    }
+                }
+                ShutdownStep::RevokeLease => {
+                    if let Err(e) = self.dcs.revoke_lease().await {
+                        tracing::warn!("shutting down: revoking the lease: {e:#}");
+                    }
+                }
             }
         }
-        let _ = self.dcs.revoke_lease().await;
     }
 
     /// Arms the fence guard with the time left on a lease renewed (or taken) at `t0`.
@@ -1454,7 +1519,7 @@ impl Driver {
                 Action::ReleaseLeader => {
                     self.set_leader_until(None);
                     self.dcs
-                        .release_leader()
+                        .release_leader(None)
                         .await
                         .context("releasing the leader key")?;
                 }
@@ -1541,13 +1606,13 @@ impl Driver {
                             .await;
                             self.pg.stop(StopMode::Fast).await?;
                             self.set_leader_until(None);
-                            self.dcs.release_leader().await?;
+                            self.dcs.release_leader(None).await?;
                             self.start(None, true).await?;
                         }
                         DemoteMode::Immediate => {
                             self.pg.stop(StopMode::Immediate).await?;
                             self.set_leader_until(None);
-                            self.dcs.release_leader().await?;
+                            self.dcs.release_leader(None).await?;
                         }
                         DemoteMode::ImmediateNoLock => {
                             self.pg.stop(StopMode::Immediate).await?;

@@ -11,6 +11,7 @@
 
 pub mod driver;
 pub mod lease;
+pub mod shutdown;
 pub mod sync;
 
 use crate::config::{DynamicConfig, Tags};

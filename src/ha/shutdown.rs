@@ -1,0 +1,175 @@
+//! What a member does when it is asked to stop (SIGTERM, `systemctl stop`, Ctrl-C): a pure plan
+//! over a few facts, carried out in order by the driver ([`super::driver`]).
+//!
+//! The behaviour follows Patroni's shutdown of a member (reference §2.16): outside maintenance
+//! mode PostgreSQL gets a fast shutdown; a leader first lets a Citus coordinator hold writes to its
+//! group (`before_demote`), and once PostgreSQL is down publishes its shutdown checkpoint in
+//! `/status` and deletes the leader key, so a standby takes over at once instead of after the
+//! lease's ttl. If PostgreSQL does not stop, the leader key is kept: a standby promoted beside a
+//! primary that still runs would make two writable members. In maintenance mode nothing is stopped
+//! and the key stays, as Patroni does.
+
+/// What the agent knows at the moment it is asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownFacts {
+    /// Maintenance mode (`pause: true` in the dynamic configuration).
+    pub paused: bool,
+    /// This member holds the leader key (its in-memory lease has not run out).
+    pub leading: bool,
+    /// The local postmaster is running (or starting).
+    pub pg_running: bool,
+    /// This member belongs to a Citus worker group (`citus.group` ≥ 1), whose coordinator is told
+    /// before its primary stops.
+    pub citus_worker: bool,
+}
+
+/// One step of a shutdown, carried out in order. A failing step ends the list: the remaining
+/// steps are skipped (the lease then runs out by itself after ttl seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownStep {
+    /// Stop kicking the watchdog device (magic close, so stopping is not a reset), disarm the fence
+    /// guard and stop renewing the lease between HA cycles.
+    Disarm,
+    /// Citus: `POST /citus {"type": "before_demote"}` to the coordinator's leader, waiting up to
+    /// ttl seconds for it to hold writes to this group. Failures are logged, never fatal.
+    NotifyCoordinatorBeforeDemote,
+    /// Stop reporting `primary` on the REST API: peers racing for the key must not see this
+    /// member as a live primary while it shuts down.
+    ReportStopping,
+    /// `pg_ctl stop -m fast` and wait for the postmaster to exit. Fails if it does not stop.
+    StopPostgresFast,
+    /// Delete the leader key, in a transaction that applies only while the key holds our name.
+    ReleaseLeader {
+        /// In the same transaction, write `/status` with the shutdown checkpoint's LSN (read with
+        /// `pg_controldata`, when it says `shut down`), so the standbys' lag check compares
+        /// against the primary's final position.
+        with_checkpoint: bool,
+    },
+    /// Revoke our etcd lease: the member key goes with it.
+    RevokeLease,
+}
+
+/// The ordered steps and the sentence logged for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownPlan {
+    /// Steps, in order.
+    pub steps: Vec<ShutdownStep>,
+    /// Why, for the log.
+    pub reason: &'static str,
+}
+
+/// Decides how this member stops. Pure: same facts, same plan.
+pub fn plan_shutdown(f: ShutdownFacts) -> ShutdownPlan {
+    use ShutdownStep::*;
+    if f.paused {
+        return ShutdownPlan {
+            steps: vec![Disarm],
+            reason: "maintenance mode: leaving PostgreSQL running and the leader key in place",
+        };
+    }
+    match (f.leading, f.pg_running) {
+        (true, true) => {
+            let mut steps = vec![Disarm];
+            if f.citus_worker {
+                steps.push(NotifyCoordinatorBeforeDemote);
+            }
+            steps.extend([
+                ReportStopping,
+                StopPostgresFast,
+                ReleaseLeader {
+                    with_checkpoint: true,
+                },
+                RevokeLease,
+            ]);
+            ShutdownPlan {
+                steps,
+                reason: "stopping the primary, then handing the leader key over",
+            }
+        }
+        (true, false) => ShutdownPlan {
+            steps: vec![
+                Disarm,
+                ReleaseLeader {
+                    with_checkpoint: false,
+                },
+                RevokeLease,
+            ],
+            reason: "PostgreSQL is not running: releasing the leader key",
+        },
+        (false, true) => ShutdownPlan {
+            steps: vec![Disarm, ReportStopping, StopPostgresFast, RevokeLease],
+            reason: "stopping the standby",
+        },
+        (false, false) => ShutdownPlan {
+            steps: vec![Disarm, RevokeLease],
+            reason: "PostgreSQL is not running: leaving the scope",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ShutdownStep::*;
+    use super::*;
+
+    fn facts(paused: bool, leading: bool, pg_running: bool, citus_worker: bool) -> ShutdownFacts {
+        ShutdownFacts {
+            paused,
+            leading,
+            pg_running,
+            citus_worker,
+        }
+    }
+
+    #[test]
+    fn every_case_has_its_exact_steps_and_reason() {
+        #[rustfmt::skip]
+        let cases: [(ShutdownFacts, &[ShutdownStep], &str); 7] = [
+            (facts(false, true, true, false),
+             &[Disarm, ReportStopping, StopPostgresFast, ReleaseLeader { with_checkpoint: true }, RevokeLease],
+             "stopping the primary, then handing the leader key over"),
+            (facts(false, true, true, true),
+             &[Disarm, NotifyCoordinatorBeforeDemote, ReportStopping, StopPostgresFast, ReleaseLeader { with_checkpoint: true }, RevokeLease],
+             "stopping the primary, then handing the leader key over"),
+            (facts(false, true, false, true),
+             &[Disarm, ReleaseLeader { with_checkpoint: false }, RevokeLease],
+             "PostgreSQL is not running: releasing the leader key"),
+            (facts(false, false, true, true),
+             &[Disarm, ReportStopping, StopPostgresFast, RevokeLease],
+             "stopping the standby"),
+            (facts(false, false, false, false),
+             &[Disarm, RevokeLease],
+             "PostgreSQL is not running: leaving the scope"),
+            (facts(true, true, true, true),
+             &[Disarm],
+             "maintenance mode: leaving PostgreSQL running and the leader key in place"),
+            (facts(true, false, true, false),
+             &[Disarm],
+             "maintenance mode: leaving PostgreSQL running and the leader key in place"),
+        ];
+        for (f, steps, reason) in cases {
+            let p = plan_shutdown(f);
+            assert_eq!(p.steps, steps, "{f:?}");
+            assert_eq!(p.reason, reason, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn the_leader_key_is_released_only_after_postgres_stopped() {
+        // A failing step ends the list, so the key can go only once PostgreSQL is down.
+        for leading in [true, false] {
+            for citus_worker in [true, false] {
+                let p = plan_shutdown(facts(false, leading, true, citus_worker));
+                let stop = p.steps.iter().position(|s| *s == StopPostgresFast);
+                for (i, s) in p.steps.iter().enumerate() {
+                    if matches!(s, ReleaseLeader { .. } | RevokeLease) {
+                        assert!(
+                            stop.is_some_and(|st| st < i),
+                            "{s:?} before the stop: {p:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
