@@ -289,6 +289,61 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
         dist_nodes(&tb).await
     );
 
+    // `systemctl stop` of group 2's primary (SIGTERM to its agent): the worker tells the
+    // coordinator before_demote, so writes to the group are held (BEGIN, the -demoted row) while
+    // it stops, and the standby's promotion moves the primary row (COMMIT).
+    let stopping = leader_of(&tb, 2).await;
+    let before = log_lines(&tb, &coord, "citus: ").len();
+    tb.signal_agent(&stopping, nix::sys::signal::Signal::SIGTERM);
+    let taking = common::wait_for(Duration::from_secs(20), || async {
+        let v = tb.view_group(2).await.ok()?;
+        v.leader.map(|l| l.name).filter(|l| *l != stopping)
+    })
+    .await
+    .expect("group 2's standby takes over when its primary stops");
+    let taking_row = (
+        2,
+        format!("127.0.0.1:{}", tb.agents[&taking].pg_port),
+        "primary".to_string(),
+    );
+    let moved = common::wait_for(Duration::from_secs(20), || async {
+        dist_nodes(&tb).await.contains(&taking_row).then_some(())
+    })
+    .await;
+    assert!(moved.is_some(), "{:?}", dist_nodes(&tb).await);
+    let sql: Vec<String> = log_lines(&tb, &coord, "citus: ")
+        .into_iter()
+        .skip(before)
+        .collect();
+    let pos = |pat: &str| {
+        sql.iter()
+            .position(|l| l.contains(pat))
+            .unwrap_or_else(|| panic!("no {pat:?} in {sql:#?}"))
+    };
+    let begin = pos("citus: BEGIN");
+    let demoted = pos(&format!(
+        "'127.0.0.1-demoted', {}",
+        tb.agents[&stopping].pg_port
+    ));
+    let promoted = pos(&format!(
+        "'127.0.0.1', {}, true",
+        tb.agents[&taking].pg_port
+    ));
+    let commit = pos("citus: COMMIT");
+    assert!(
+        begin < demoted && demoted < promoted && promoted < commit,
+        "{sql:#?}"
+    );
+    tb.start_agent(&stopping).unwrap();
+    tb.wait_healthy_in(Some(2), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(
+        wait_metadata(&tb, Duration::from_secs(20)).await.is_some(),
+        "{:?}",
+        dist_nodes(&tb).await
+    );
+
     // A before_demote whose after_promote never comes: rolled back at the deadline.
     let w1 = leader_of(&tb, 1).await;
     let coord_rest = tb.agents[&coord].rest_port;
