@@ -2,7 +2,9 @@
 //! for a group of members: a virtual clock, a simulated DCS with leases, simulated servers with
 //! LSNs, a client committing on whoever is writable, and seeded random faults — delayed watch
 //! events and lost peer answers, member crash and
-//! restart, the agent alone killed (PostgreSQL left running), postmaster crash, DCS unreachable for a member, DCS refusing a member's writes, lost
+//! restart, the agent alone killed (PostgreSQL left running), the agent stopped (SIGTERM: its
+//! shutdown plan, `praetor::ha::shutdown::plan_shutdown`, with a PostgreSQL that sometimes does not
+//! stop), postmaster crash, DCS unreachable for a member, DCS refusing a member's writes, lost
 //! peer answers, paused agents, slow promotions, wall-clock steps. After every step it checks:
 //!
 //! 1. promotion only by the holder of an unexpired leader lease;
@@ -19,6 +21,7 @@ use std::collections::BTreeMap;
 
 use praetor::config::{DynamicConfig, Tags};
 use praetor::dcs::{ClusterView, Failover, HistoryEntry, LeaderKey, Member, MemberData, SyncState};
+use praetor::ha::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
 use praetor::ha::sync::{plan_sync, ReplicationRow};
 use praetor::ha::{decide, Action, DataDir, DemoteMode, PeerStatus, PgState, Snapshot};
 use rand::rngs::StdRng;
@@ -159,17 +162,74 @@ impl World {
             if exp <= now {
                 self.log(|| format!("leader key of {name} expired"));
                 self.dcs.leader = None;
-                // The watch wakes every agent that can reach the DCS, each after its own delay.
-                for k in 0..self.agents.len() {
-                    let delay = self.rng.gen_range(0..1500);
-                    let a = &mut self.agents[k];
-                    if a.dcs_down_until <= now {
-                        a.next_cycle = a.next_cycle.min(now + delay);
-                    }
-                }
+                self.wake_all();
             }
         }
         self.dcs.member_keys.retain(|_, (_, exp)| *exp > now);
+    }
+
+    /// The watch wakes every agent that can reach the DCS, each after its own delay.
+    fn wake_all(&mut self) {
+        let now = self.now;
+        for k in 0..self.agents.len() {
+            let delay = self.rng.gen_range(0..1500);
+            let a = &mut self.agents[k];
+            if a.dcs_down_until <= now {
+                a.next_cycle = a.next_cycle.min(now + delay);
+            }
+        }
+    }
+
+    /// SIGTERM to agent `i`: it carries out its shutdown plan, then exits. A step that fails ends
+    /// the plan (PostgreSQL that does not stop, the DCS unreachable or refusing writes).
+    fn graceful_stop(&mut self, i: usize) {
+        let now = self.now;
+        let name = self.agents[i].name.clone();
+        let plan = plan_shutdown(ShutdownFacts {
+            paused: false,
+            leading: self.holds_lease(i),
+            pg_running: self.agents[i].server.running,
+            citus_worker: false,
+        });
+        self.log(|| format!("{name}: SIGTERM: {}", plan.reason));
+        let dcs_ok =
+            self.agents[i].dcs_down_until <= now && self.agents[i].writes_fail_until <= now;
+        for step in plan.steps {
+            match step {
+                ShutdownStep::Disarm => self.agents[i].fence_at = None,
+                ShutdownStep::NotifyCoordinatorBeforeDemote | ShutdownStep::ReportStopping => {}
+                ShutdownStep::StopPostgresFast => {
+                    if self.rng.gen_bool(0.2) {
+                        self.log(|| format!("{name}: PostgreSQL did not stop"));
+                        break;
+                    }
+                    let s = &mut self.agents[i].server;
+                    s.running = false;
+                    s.crashed = false;
+                }
+                ShutdownStep::ReleaseLeader { with_checkpoint } => {
+                    if !dcs_ok {
+                        break;
+                    }
+                    if self.dcs.leader.as_ref().is_some_and(|(n, _)| *n == name) {
+                        self.dcs.leader = None;
+                        if with_checkpoint {
+                            self.dcs.optime = Some(self.agents[i].server.lsn);
+                        }
+                        self.wake_all();
+                    }
+                }
+                ShutdownStep::RevokeLease => {
+                    if !dcs_ok {
+                        break;
+                    }
+                    self.dcs.member_keys.remove(&name);
+                }
+            }
+        }
+        let a = &mut self.agents[i];
+        a.alive = false;
+        a.down_until = now + self.rng.gen_range(1000..60_000);
     }
 
     fn view(&self) -> ClusterView {
@@ -746,6 +806,8 @@ impl World {
             // The agent alone is killed; PostgreSQL keeps running.
             a.alive = false;
             a.down_until = now + self.rng.gen_range(1000..60_000);
+        } else if r < 0.0085 && a.alive && a.paused_until <= now && a.busy_until <= now {
+            self.graceful_stop(i);
         }
         for a in &mut self.agents {
             if !a.alive && a.down_until <= now {

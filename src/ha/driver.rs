@@ -464,16 +464,22 @@ impl Driver {
                 Some(cmd) = self.commands_rx.recv() => self.handle_command(cmd).await,
                 _ = shutdown.changed() => {
                     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-                    self.shutdown().await;
-                    return Exit::Shutdown;
+                    return match self.shutdown().await {
+                        Ok(()) => Exit::Shutdown,
+                        Err(e) => Exit::Fatal(e),
+                    };
                 }
             }
         }
     }
 
     /// Graceful stop (SIGTERM): carries out [`super::shutdown::plan_shutdown`]'s steps in order; a
-    /// failing step ends the list, so the leader key is never released while PostgreSQL runs.
-    async fn shutdown(&mut self) {
+    /// failing step ends the list, so the leader key is never released, nor the fence guard
+    /// disarmed, while PostgreSQL runs.
+    ///
+    /// # Errors
+    /// PostgreSQL did not stop (the agent then exits with status 1, leaving the guard armed).
+    async fn shutdown(&mut self) -> Result<(), String> {
         use super::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
         let leading = self.leader_until.is_some();
         let facts = ShutdownFacts {
@@ -512,10 +518,9 @@ impl Driver {
                 }
                 ShutdownStep::StopPostgresFast => {
                     if let Err(e) = self.pg.stop(StopMode::Fast).await {
-                        tracing::error!(
-                            "shutting down: stopping PostgreSQL: {e:#}; keeping the leader key and the lease"
-                        );
-                        return;
+                        return Err(format!(
+                            "shutting down: stopping PostgreSQL: {e:#}; the leader key, if held, is kept and the fence guard stays armed"
+                        ));
                     }
                     self.shared.status.write().await.state = MemberState::Stopped;
                     self.callback("on_stop", role);
@@ -554,7 +559,7 @@ impl Driver {
                         }
                         Err(e) => {
                             tracing::warn!("shutting down: releasing the leader key: {e:#}");
-                            return;
+                            return Ok(());
                         }
                     }
                 }
@@ -565,6 +570,7 @@ impl Driver {
                 }
             }
         }
+        Ok(())
     }
 
     /// Arms the fence guard with the time left on a lease renewed (or taken) at `t0`.

@@ -5,8 +5,9 @@
 //! mode PostgreSQL gets a fast shutdown; a leader first lets a Citus coordinator hold writes to its
 //! group (`before_demote`), and once PostgreSQL is down publishes its shutdown checkpoint in
 //! `/status` and deletes the leader key, so a standby takes over at once instead of after the
-//! lease's ttl. If PostgreSQL does not stop, the leader key is kept: a standby promoted beside a
-//! primary that still runs would make two writable members. In maintenance mode nothing is stopped
+//! lease's ttl. If PostgreSQL does not stop, the leader key is kept and the fence guard stays
+//! armed: the lease is no longer renewed, so the guard stops that primary before the lease can
+//! expire and a standby be promoted beside it. Patroni keeps the key too, but has no guard. In maintenance mode nothing is stopped
 //! and the key stays, as Patroni does.
 
 /// What the agent knows at the moment it is asked to stop.
@@ -69,13 +70,17 @@ pub fn plan_shutdown(f: ShutdownFacts) -> ShutdownPlan {
     }
     match (f.leading, f.pg_running) {
         (true, true) => {
-            let mut steps = vec![Disarm];
+            let mut steps = vec![];
             if f.citus_worker {
                 steps.push(NotifyCoordinatorBeforeDemote);
             }
+            // The fence guard stays armed until PostgreSQL is down: if it does not stop, the
+            // agent exits with the guard armed, and the guard stops the primary before the lease
+            // (no longer renewed) can expire and a standby be promoted beside it.
             steps.extend([
                 ReportStopping,
                 StopPostgresFast,
+                Disarm,
                 ReleaseLeader {
                     with_checkpoint: true,
                 },
@@ -126,10 +131,10 @@ mod tests {
         #[rustfmt::skip]
         let cases: [(ShutdownFacts, &[ShutdownStep], &str); 7] = [
             (facts(false, true, true, false),
-             &[Disarm, ReportStopping, StopPostgresFast, ReleaseLeader { with_checkpoint: true }, RevokeLease],
+             &[ReportStopping, StopPostgresFast, Disarm, ReleaseLeader { with_checkpoint: true }, RevokeLease],
              "stopping the primary, then handing the leader key over"),
             (facts(false, true, true, true),
-             &[Disarm, NotifyCoordinatorBeforeDemote, ReportStopping, StopPostgresFast, ReleaseLeader { with_checkpoint: true }, RevokeLease],
+             &[NotifyCoordinatorBeforeDemote, ReportStopping, StopPostgresFast, Disarm, ReleaseLeader { with_checkpoint: true }, RevokeLease],
              "stopping the primary, then handing the leader key over"),
             (facts(false, true, false, true),
              &[Disarm, ReleaseLeader { with_checkpoint: false }, RevokeLease],
@@ -155,14 +160,16 @@ mod tests {
     }
 
     #[test]
-    fn the_leader_key_is_released_only_after_postgres_stopped() {
-        // A failing step ends the list, so the key can go only once PostgreSQL is down.
+    fn a_running_primary_keeps_its_key_and_its_fence_until_postgres_stopped() {
+        // A failing step ends the list, so the key goes, and the guard is disarmed, only once
+        // PostgreSQL is down.
         for leading in [true, false] {
             for citus_worker in [true, false] {
                 let p = plan_shutdown(facts(false, leading, true, citus_worker));
                 let stop = p.steps.iter().position(|s| *s == StopPostgresFast);
                 for (i, s) in p.steps.iter().enumerate() {
-                    if matches!(s, ReleaseLeader { .. } | RevokeLease) {
+                    let guards = leading && *s == Disarm;
+                    if guards || matches!(s, ReleaseLeader { .. } | RevokeLease) {
                         assert!(
                             stop.is_some_and(|st| st < i),
                             "{s:?} before the stop: {p:?}"
