@@ -1,12 +1,18 @@
 //! Log set-up: human-readable lines by default, JSON lines with `log.format: json` (or Patroni's
-//! `log.type: json`), level from `log.level` (Patroni's names) unless `RUST_LOG` is set; to stderr.
+//! `log.type: json`), level from `log.level` (Patroni's names) unless `RUST_LOG` is set; to stderr,
+//! where journald picks them up under systemd.
+//!
+//! Patroni's `log.format` is a Python logging format string; praetor keeps its own line layout and
+//! treats any value other than `json` as plain, so a Patroni file loads unchanged.
 
 use crate::config::LogConfig;
 
-/// Installs the global subscriber. Safe to call once per process.
-pub fn init(cfg: Option<&LogConfig>) {
+/// The filter directive for `cfg` (`log.level`: `DEBUG`, `INFO`, `WARNING`/`WARN`,
+/// `ERROR`/`CRITICAL`; default `INFO`) and whether lines are JSON. The HTTP/2 and tower crates log
+/// at `warn` and above only: their debug lines would drown the one line per HA cycle.
+pub fn settings(cfg: Option<&LogConfig>) -> (String, bool) {
     let level = cfg
-        .and_then(|c| c.level.clone())
+        .and_then(|c| c.level.as_deref())
         .map(|l| match l.to_uppercase().as_str() {
             "DEBUG" => "debug",
             "WARNING" | "WARN" => "warn",
@@ -14,12 +20,17 @@ pub fn init(cfg: Option<&LogConfig>) {
             _ => "info",
         })
         .unwrap_or("info");
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{level},h2=warn,tower=warn,hyper=warn"))
-    });
     let json = cfg
-        .and_then(|c| c.format.clone().or_else(|| c.kind.clone()))
+        .and_then(|c| c.format.as_deref().or(c.kind.as_deref()))
         .is_some_and(|f| f == "json");
+    (format!("{level},h2=warn,tower=warn,hyper=warn"), json)
+}
+
+/// Installs the global subscriber. Safe to call once per process; later calls do nothing.
+pub fn init(cfg: Option<&LogConfig>) {
+    let (directive, json) = settings(cfg);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directive));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -29,5 +40,36 @@ pub fn init(cfg: Option<&LogConfig>) {
         let _ = b.json().try_init();
     } else {
         let _ = b.try_init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(level: Option<&str>, format: Option<&str>, kind: Option<&str>) -> LogConfig {
+        LogConfig {
+            level: level.map(String::from),
+            format: format.map(String::from),
+            kind: kind.map(String::from),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn level_and_format_follow_the_log_section() {
+        let quiet = ",h2=warn,tower=warn,hyper=warn";
+        #[rustfmt::skip]
+        let cases = [
+            (None, ("info".to_string() + quiet, false)),
+            (Some(cfg(Some("DEBUG"), None, None)), ("debug".to_string() + quiet, false)),
+            (Some(cfg(Some("warning"), Some("json"), None)), ("warn".to_string() + quiet, true)),
+            (Some(cfg(Some("CRITICAL"), None, Some("json"))), ("error".to_string() + quiet, true)),
+            (Some(cfg(None, Some("%(asctime)s %(levelname)s: %(message)s"), None)), ("info".to_string() + quiet, false)),
+            (Some(cfg(Some("ERROR"), None, Some("plain"))), ("error".to_string() + quiet, false)),
+        ];
+        for (c, want) in cases {
+            assert_eq!(settings(c.as_ref()), want, "{c:?}");
+        }
     }
 }
