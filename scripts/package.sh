@@ -3,7 +3,8 @@
 # With --check it then unpacks the package into an empty directory tree (dpkg -x, no container,
 # nothing installed on this machine) and checks what a fresh Debian machine would get: the three
 # programs run, the example configuration validates, the unit passes `systemd-analyze verify`,
-# the configuration is a conffile, and the maintainer script sets its mode.
+# the configuration is a conffile, the maintainer scripts parse, register the unit and set the
+# configuration's mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +47,11 @@ unit=$(find "$root/fs" -name praetor.service | head -n 1)
 grep -q '^/etc/praetor/praetor.yml$' "$root/control/conffiles" || fail "praetor.yml is not a conffile"
 grep -q 'chmod 0640 /etc/praetor/praetor.yml' "$root/control/postinst" || fail "postinst does not protect praetor.yml"
 grep -q 'Depends:' "$root/info" || fail "no Depends field"
+for script in postinst prerm postrm; do
+  [ -f "$root/control/$script" ] || fail "no $script maintainer script (the unit's enable/stop hooks)"
+  sh -n "$root/control/$script" || fail "$script is not valid sh"
+done
+grep -q 'deb-systemd-helper' "$root/control/postinst" || fail "postinst does not register the unit"
 [ -f "$root/fs/usr/share/doc/praetor/production.md" ] || fail "docs/production.md is not in the package"
 
 "$root/fs/usr/bin/praetor" --version | grep -q '^praetor ' || fail "praetor --version"
