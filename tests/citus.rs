@@ -139,6 +139,53 @@ async fn authinfo(tb: &Testbed) -> Vec<(i32, String, String)> {
     .collect()
 }
 
+/// Asserts that the coordinator's `citus: ` log lines after the first `skip` hold the pause
+/// protocol in order: BEGIN, the old primary (`old_port`) renamed `-demoted`, the new primary
+/// (`new_port`) in its place, COMMIT. Prints them.
+fn assert_pause_order(tb: &Testbed, coord: &str, skip: usize, old_port: u16, new_port: u16) {
+    let sql: Vec<String> = log_lines(tb, coord, "citus: ")
+        .into_iter()
+        .skip(skip)
+        .collect();
+    println!("{}", sql.join("\n"));
+    let pos = |pat: &str| {
+        sql.iter()
+            .position(|l| l.contains(pat))
+            .unwrap_or_else(|| panic!("no {pat:?} in {sql:#?}"))
+    };
+    let begin = pos("citus: BEGIN");
+    let demoted = pos(&format!("'127.0.0.1-demoted', {old_port}"));
+    let promoted = pos(&format!("'127.0.0.1', {new_port}, true"));
+    let commit = pos("citus: COMMIT");
+    assert!(
+        begin < demoted && demoted < promoted && promoted < commit,
+        "{sql:#?}"
+    );
+}
+
+/// Waits for group `g` to have a leader other than `old`.
+async fn leader_other_than(tb: &Testbed, g: u32, old: &str) -> Option<String> {
+    common::wait_for(Duration::from_secs(40), || async {
+        let v = tb.view_group(g).await.ok()?;
+        v.leader.map(|l| l.name).filter(|l| l != old)
+    })
+    .await
+}
+
+/// Starts `member`'s agent again and waits until group `g` has its standby back and
+/// pg_dist_node matches the groups.
+async fn rejoin(tb: &mut Testbed, member: &str, g: u32) {
+    tb.start_agent(member).unwrap();
+    tb.wait_healthy_in(Some(g), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(
+        wait_metadata(tb, Duration::from_secs(20)).await.is_some(),
+        "{:?}",
+        dist_nodes(tb).await
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_switchover_failover_coordinator_failover_and_deadline() {
     let mut tb = citus_cluster("citusha").await;
@@ -233,37 +280,16 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
         "{:?}",
         dist_nodes(&tb).await
     );
-    let sql: Vec<String> = log_lines(&tb, &coord, "citus: ")
-        .into_iter()
-        .skip(before)
-        .collect();
-    println!("{}", sql.join("\n"));
-    let pos = |pat: &str| {
-        sql.iter()
-            .position(|l| l.contains(pat))
-            .unwrap_or_else(|| panic!("no {pat:?} in {sql:#?}"))
-    };
-    let old_port = tb.agents[&old].pg_port;
-    let new_port = tb.agents[new].pg_port;
-    let begin = pos("citus: BEGIN");
-    let demoted = pos(&format!("'127.0.0.1-demoted', {old_port}"));
-    let promoted = pos(&format!("'127.0.0.1', {new_port}, true"));
-    let commit = pos("citus: COMMIT");
-    assert!(
-        begin < demoted && demoted < promoted && promoted < commit,
-        "{sql:#?}"
-    );
+    let (old_port, new_port) = (tb.agents[&old].pg_port, tb.agents[new].pg_port);
+    assert_pause_order(&tb, &coord, before, old_port, new_port);
 
     // Worker failover in group 2: kill -9 of the primary's agent and postmaster.
     let old2 = leader_of(&tb, 2).await;
     let killed = Instant::now();
     tb.kill_member(&old2);
-    let new2 = common::wait_for(Duration::from_secs(40), || async {
-        let v = tb.view_group(2).await.ok()?;
-        v.leader.map(|l| l.name).filter(|l| *l != old2)
-    })
-    .await
-    .expect("group 2 elects a new leader");
+    let new2 = leader_other_than(&tb, 2, &old2)
+        .await
+        .expect("group 2 elects a new leader");
     let moved = common::wait_for(Duration::from_secs(40), || async {
         let rows = dist_nodes(&tb).await;
         rows.contains(&(
@@ -279,15 +305,7 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
         "group 2 primary row moved {moved:?} after the kill (ttl {} s)",
         common::TIMING.ttl
     );
-    tb.start_agent(&old2).unwrap();
-    tb.wait_healthy_in(Some(2), 1, Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert!(
-        wait_metadata(&tb, Duration::from_secs(20)).await.is_some(),
-        "{:?}",
-        dist_nodes(&tb).await
-    );
+    rejoin(&mut tb, &old2, 2).await;
 
     // `systemctl stop` of group 2's primary (SIGTERM to its agent): the worker tells the
     // coordinator before_demote, so writes to the group are held (BEGIN, the -demoted row) while
@@ -295,12 +313,9 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
     let stopping = leader_of(&tb, 2).await;
     let before = log_lines(&tb, &coord, "citus: ").len();
     tb.signal_agent(&stopping, nix::sys::signal::Signal::SIGTERM);
-    let taking = common::wait_for(Duration::from_secs(20), || async {
-        let v = tb.view_group(2).await.ok()?;
-        v.leader.map(|l| l.name).filter(|l| *l != stopping)
-    })
-    .await
-    .expect("group 2's standby takes over when its primary stops");
+    let taking = leader_other_than(&tb, 2, &stopping)
+        .await
+        .expect("group 2's standby takes over when its primary stops");
     let taking_row = (
         2,
         format!("127.0.0.1:{}", tb.agents[&taking].pg_port),
@@ -311,38 +326,9 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
     })
     .await;
     assert!(moved.is_some(), "{:?}", dist_nodes(&tb).await);
-    let sql: Vec<String> = log_lines(&tb, &coord, "citus: ")
-        .into_iter()
-        .skip(before)
-        .collect();
-    let pos = |pat: &str| {
-        sql.iter()
-            .position(|l| l.contains(pat))
-            .unwrap_or_else(|| panic!("no {pat:?} in {sql:#?}"))
-    };
-    let begin = pos("citus: BEGIN");
-    let demoted = pos(&format!(
-        "'127.0.0.1-demoted', {}",
-        tb.agents[&stopping].pg_port
-    ));
-    let promoted = pos(&format!(
-        "'127.0.0.1', {}, true",
-        tb.agents[&taking].pg_port
-    ));
-    let commit = pos("citus: COMMIT");
-    assert!(
-        begin < demoted && demoted < promoted && promoted < commit,
-        "{sql:#?}"
-    );
-    tb.start_agent(&stopping).unwrap();
-    tb.wait_healthy_in(Some(2), 1, Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert!(
-        wait_metadata(&tb, Duration::from_secs(20)).await.is_some(),
-        "{:?}",
-        dist_nodes(&tb).await
-    );
+    let (old_port, new_port) = (tb.agents[&stopping].pg_port, tb.agents[&taking].pg_port);
+    assert_pause_order(&tb, &coord, before, old_port, new_port);
+    rejoin(&mut tb, &stopping, 2).await;
 
     // A before_demote whose after_promote never comes: rolled back at the deadline.
     let w1 = leader_of(&tb, 1).await;
@@ -394,12 +380,9 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
 
     // Coordinator failover: the new coordinator leader fixes its own row and keeps reconciling.
     tb.kill_member(&coord);
-    let new_coord = common::wait_for(Duration::from_secs(40), || async {
-        let v = tb.view_group(0).await.ok()?;
-        v.leader.map(|l| l.name).filter(|l| *l != coord)
-    })
-    .await
-    .expect("group 0 elects a new leader");
+    let new_coord = leader_other_than(&tb, 0, &coord)
+        .await
+        .expect("group 0 elects a new leader");
     let fixed = common::wait_for(Duration::from_secs(30), || async {
         let rows = dist_nodes(&tb).await;
         rows.contains(&(
@@ -411,15 +394,7 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
     })
     .await;
     assert!(fixed.is_some(), "{:?}", dist_nodes(&tb).await);
-    tb.start_agent(&coord).unwrap();
-    tb.wait_healthy_in(Some(0), 1, Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert!(
-        wait_metadata(&tb, Duration::from_secs(20)).await.is_some(),
-        "{:?}",
-        dist_nodes(&tb).await
-    );
+    rejoin(&mut tb, &coord, 0).await;
 }
 
 /// With the real Citus extension only: a client inserting into a distributed table every 10 ms

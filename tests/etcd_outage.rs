@@ -53,13 +53,7 @@ async fn primary_demotes_when_etcd_is_gone_and_group_recovers() {
         .all(|r| r.writable.is_empty()));
 
     tb.start_etcd().await.unwrap();
-    let l = match tb.wait_healthy(2, Duration::from_secs(90)).await {
-        Ok(l) => l,
-        Err(e) => {
-            common::dump_logs(&tb);
-            panic!("{e:#}");
-        }
-    };
+    let l = common::healthy(&tb, 2, Duration::from_secs(90)).await;
     let ok = common::wait_for(Duration::from_secs(30), || async {
         let last = prober.rounds.lock().unwrap().last().cloned()?;
         (last.writable == vec![l.clone()]).then_some(())

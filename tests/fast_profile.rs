@@ -101,14 +101,7 @@ async fn fast_profile_survives_load_and_fails_over_in_seconds() {
         panic!("{e:#}");
     }
     let first = leader(&tb).await;
-    tb.pg(&first)
-        .await
-        .unwrap()
-        .batch_execute(
-            "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
-        )
-        .await
-        .unwrap();
+    common::create_probe_table(&tb, &first).await;
     let deletes =
         praetor::testbed::watch_deletes(&tb.etcd_url(), format!("/service/{}/leader", tb.scope))
             .await

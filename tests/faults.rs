@@ -80,13 +80,7 @@ async fn faults_lose_no_acknowledged_commit_and_never_make_two_primaries() {
     tb.start_agent("m3").unwrap();
     tb.wait_healthy(2, Duration::from_secs(90)).await.unwrap();
     let first = leader(&tb).await;
-    let c = tb.pg(&first).await.unwrap();
-    c.batch_execute(
-        "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
-    )
-    .await
-    .unwrap();
-    drop(c);
+    common::create_probe_table(&tb, &first).await;
     let ttl = Duration::from_secs(common::TIMING.ttl);
     let mut rows: Vec<Row> = Vec::new();
 

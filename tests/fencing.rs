@@ -17,13 +17,7 @@ async fn frozen_or_killed_agent_never_leaves_a_writable_primary_behind() {
         tb.add_agent(m).unwrap();
     }
     let first = tb.wait_healthy(2, Duration::from_secs(120)).await.unwrap();
-    let c = tb.pg(&first).await.unwrap();
-    c.batch_execute(
-        "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
-    )
-    .await
-    .unwrap();
-    drop(c);
+    common::create_probe_table(&tb, &first).await;
     let ttl = Duration::from_secs(common::TIMING.ttl);
     // The guard is visible, and a dead guard is detected and restarted.
     let status = |port: u16| async move {

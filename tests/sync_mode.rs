@@ -36,12 +36,8 @@ async fn kill_primary_in_synchronous_mode_loses_no_acknowledged_commit() {
         .unwrap()
         .get(0);
     assert_eq!(guc, sync);
-    c.batch_execute(
-        "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
-    )
-    .await
-    .unwrap();
     drop(c);
+    common::create_probe_table(&tb, &leader).await;
     // /cluster and praetorctl show the sync standby.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_praetorctl"))
         .args([

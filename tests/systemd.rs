@@ -142,22 +142,9 @@ async fn stopping_the_leader_hands_over_at_once() {
     tb.start_etcd().await.unwrap();
     tb.add_agent("m1").unwrap();
     tb.add_agent("m2").unwrap();
-    let old = match tb.wait_healthy(1, Duration::from_secs(120)).await {
-        Ok(l) => l,
-        Err(e) => {
-            common::dump_logs(&tb);
-            panic!("{e:#}");
-        }
-    };
+    let old = common::healthy(&tb, 1, Duration::from_secs(120)).await;
     let standby = if old == "m1" { "m2" } else { "m1" };
-    tb.pg(&old)
-        .await
-        .unwrap()
-        .batch_execute(
-            "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
-        )
-        .await
-        .unwrap();
+    common::create_probe_table(&tb, &old).await;
     let mut writer = praetor::testbed::Writer::start(common::member_ports(&tb), "on");
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -226,11 +213,6 @@ async fn stopping_the_leader_hands_over_at_once() {
 
     // Started again, the old leader follows the new one.
     tb.start_agent(&old).unwrap();
-    match tb.wait_healthy(1, Duration::from_secs(90)).await {
-        Ok(l) => assert_eq!(l, standby),
-        Err(e) => {
-            common::dump_logs(&tb);
-            panic!("{e:#}");
-        }
-    }
+    let back = common::healthy(&tb, 1, Duration::from_secs(90)).await;
+    assert_eq!(back, standby);
 }

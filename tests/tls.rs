@@ -235,13 +235,7 @@ async fn tls_on_every_hop_refuses_wrong_credentials_and_leaks_no_secret() {
     tb.enable_etcd_auth().await.unwrap();
     tb.add_agent("m1").unwrap();
     tb.add_agent("m2").unwrap();
-    let leader = match tb.wait_healthy(1, Duration::from_secs(120)).await {
-        Ok(l) => l,
-        Err(e) => {
-            common::dump_logs(&tb);
-            panic!("{e:#}");
-        }
-    };
+    let leader = common::healthy(&tb, 1, Duration::from_secs(120)).await;
     let standby = if leader == "m1" { "m2" } else { "m1" };
 
     // Replication runs over TLS: the primary's walsender connection is encrypted.

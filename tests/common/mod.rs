@@ -34,14 +34,19 @@ pub async fn three_member_group(scope: &str, n: usize) -> (Testbed, String) {
     for i in 1..=n {
         tb.add_agent(&format!("m{i}")).expect("starting an agent");
     }
-    let leader = match tb.wait_healthy(n - 1, Duration::from_secs(120)).await {
+    let leader = healthy(&tb, n - 1, Duration::from_secs(120)).await;
+    (tb, leader)
+}
+
+/// [`Testbed::wait_healthy`], or a panic with every agent's log tail.
+pub async fn healthy(tb: &Testbed, standbys: usize, timeout: Duration) -> String {
+    match tb.wait_healthy(standbys, timeout).await {
         Ok(l) => l,
         Err(e) => {
-            dump_logs(&tb);
+            dump_logs(tb);
             panic!("{e:#}");
         }
-    };
-    (tb, leader)
+    }
 }
 
 pub fn dump_logs(tb: &Testbed) {
@@ -260,14 +265,20 @@ impl Prober {
     }
 }
 
-/// Creates the `probe` table on the leader and starts probing every member.
-pub async fn start_probing(tb: &Testbed, leader: &str) -> Prober {
+/// Creates the `probe` table, which [`Prober`] and `praetor::testbed::Writer` insert into, on the
+/// leader.
+pub async fn create_probe_table(tb: &Testbed, leader: &str) {
     let c = tb.pg(leader).await.expect("connecting to the leader");
     c.batch_execute(
         "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
     )
     .await
     .expect("creating the probe table");
+}
+
+/// Creates the `probe` table on the leader and starts probing every member.
+pub async fn start_probing(tb: &Testbed, leader: &str) -> Prober {
+    create_probe_table(tb, leader).await;
     Prober::start(member_ports(tb)).await
 }
 
