@@ -283,6 +283,27 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
     let (old_port, new_port) = (tb.agents[&old].pg_port, tb.agents[new].pg_port);
     assert_pause_order(&tb, &coord, before, old_port, new_port);
 
+    // A worker primary's restart (praetorctl restart): the coordinator holds writes to the group
+    // (before_demote) until the restarted primary is back (after_promote), as Patroni does.
+    let before = log_lines(&tb, &coord, "citus: ").len();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_praetorctl"))
+        .arg("-c")
+        .arg(&ctl_cfg)
+        .args(["restart", "citusha", new, "--group", "1", "--force"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        wait_metadata(&tb, Duration::from_secs(20)).await.is_some(),
+        "{:?}",
+        dist_nodes(&tb).await
+    );
+    assert_pause_order(&tb, &coord, before, new_port, new_port);
+
     // Worker failover in group 2: kill -9 of the primary's agent and postmaster.
     let old2 = leader_of(&tb, 2).await;
     let killed = Instant::now();

@@ -190,6 +190,12 @@ impl World {
             leading: self.holds_lease(i),
             pg_running: self.agents[i].server.running,
             citus_worker: false,
+            sync_standby: self.cfg.synchronous()
+                && self
+                    .dcs
+                    .sync
+                    .as_ref()
+                    .is_some_and(|s| s.members().contains(&name)),
         });
         self.log(|| format!("{name}: SIGTERM: {}", plan.reason));
         let dcs_ok =
@@ -197,6 +203,8 @@ impl World {
         for step in plan.steps {
             match step {
                 ShutdownStep::Disarm => self.agents[i].fence_at = None,
+                // The member key says nosync; the stop goes on without waiting (as on time-out).
+                ShutdownStep::AskSyncRelease => self.agents[i].tags.nosync = true,
                 ShutdownStep::NotifyCoordinatorBeforeDemote | ShutdownStep::ReportStopping => {}
                 ShutdownStep::StopPostgresFast => {
                     if self.rng.gen_bool(0.2) {
@@ -813,6 +821,7 @@ impl World {
             if !a.alive && a.down_until <= now {
                 a.alive = true;
                 a.next_cycle = now;
+                a.tags.nosync = false;
             }
         }
     }

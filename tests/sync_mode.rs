@@ -87,4 +87,59 @@ async fn kill_primary_in_synchronous_mode_loses_no_acknowledged_commit() {
     );
     assert!(acked > 10);
     assert!(missing.is_empty(), "acknowledged commits lost: {missing:?}");
+
+    // A synchronous standby that stops (SIGTERM) or restarts (POST /restart) first asks the
+    // primary to release it (member key tagged nosync) and waits for /sync to drop it, so commits
+    // on the primary do not wait for it; the other standby takes its place.
+    let stopping = sync_standby_of(&tb, &new_leader, None).await;
+    tb.signal_agent(&stopping, nix::sys::signal::Signal::SIGTERM);
+    let replaced = sync_standby_of(&tb, &new_leader, Some(&stopping)).await;
+    assert_ne!(replaced, stopping);
+    let log = std::fs::read_to_string(&tb.agents[&stopping].log).unwrap();
+    let released = log
+        .find("released from synchronous duty by the primary")
+        .unwrap_or_else(|| panic!("{stopping} did not wait for its release:\n{log}"));
+    let stopped = log
+        .find("shutting down: PostgreSQL stopped")
+        .expect("PostgreSQL stopped");
+    assert!(released < stopped, "released only after stopping:\n{log}");
+    tb.start_agent(&stopping).unwrap();
+    common::healthy(&tb, 2, Duration::from_secs(90)).await;
+
+    let restarting = sync_standby_of(&tb, &new_leader, None).await;
+    let (ok, out) = common::run_cli(
+        std::process::Command::new(env!("CARGO_BIN_EXE_praetorctl")).args([
+            "--dcs-url",
+            &format!("etcd3://127.0.0.1:{}", tb.etcd_port),
+            "restart",
+            "syncmode",
+            &restarting,
+            "--force",
+        ]),
+        "praetorctl restart",
+    );
+    assert!(ok, "{out}");
+    let log = std::fs::read_to_string(&tb.agents[&restarting].log).unwrap();
+    let asked = log.rfind("restarting PostgreSQL").unwrap();
+    assert!(
+        log[asked..].contains("released from synchronous duty by the primary"),
+        "{restarting} restarted without asking for its release:\n{log}"
+    );
+    common::healthy(&tb, 2, Duration::from_secs(90)).await;
+}
+
+/// Waits for `/sync` to list one synchronous standby of `leader`, other than `not`.
+async fn sync_standby_of(
+    tb: &praetor::testbed::Testbed,
+    leader: &str,
+    not: Option<&str>,
+) -> String {
+    common::wait_for(Duration::from_secs(30), || async {
+        let s = tb.view().await.ok()?.sync?;
+        let m = s.members();
+        (s.leader.as_deref() == Some(leader) && m.len() == 1 && Some(m[0].as_str()) != not)
+            .then(|| m[0].clone())
+    })
+    .await
+    .expect("a synchronous standby in /sync")
 }

@@ -266,6 +266,9 @@ pub struct Driver {
     /// Until then, cycles run every 200 ms: a standby was started or repointed and is not yet
     /// seen streaming.
     settle_until: Option<Instant>,
+    /// A synchronous standby about to stop or restart asks the primary to release it: the member
+    /// key carries `nosync: true` and `sync_priority: 0` while this is set.
+    sync_release: bool,
 }
 
 fn epoch() -> u64 {
@@ -352,6 +355,7 @@ impl Driver {
                 acquired_at: None,
                 lease_renewed_at: None,
                 settle_until: None,
+                sync_release: false,
             },
             shared,
         ))
@@ -487,6 +491,7 @@ impl Driver {
             leading,
             pg_running: self.pg.postmaster_pid().is_some(),
             citus_worker: self.cfg.citus.as_ref().is_some_and(|c| c.group != 0),
+            sync_standby: !leading && self.listed_as_sync_standby().await,
         };
         let plan = plan_shutdown(facts);
         tracing::info!(
@@ -505,6 +510,7 @@ impl Driver {
                     self.watchdog.disable();
                     self.keep.shutdown();
                 }
+                ShutdownStep::AskSyncRelease => self.ask_sync_release().await,
                 ShutdownStep::NotifyCoordinatorBeforeDemote => {
                     self.notify_coordinator("before_demote", Duration::from_secs(self.dynamic.ttl))
                         .await;
@@ -523,6 +529,7 @@ impl Driver {
                         ));
                     }
                     self.shared.status.write().await.state = MemberState::Stopped;
+                    tracing::info!("shutting down: PostgreSQL stopped");
                     self.callback("on_stop", role);
                 }
                 ShutdownStep::ReleaseLeader { with_checkpoint } => {
@@ -571,6 +578,62 @@ impl Driver {
             }
         }
         Ok(())
+    }
+
+    /// Synchronous mode is on and `/sync` lists this member (read now, from the watch-fed copy
+    /// when it is current; the last cycle's view if etcd cannot be read).
+    async fn listed_as_sync_standby(&self) -> bool {
+        if !self.dynamic.synchronous() {
+            return false;
+        }
+        let listed = |v: &ClusterView| {
+            v.sync
+                .as_ref()
+                .is_some_and(|s| s.members().contains(&self.cfg.name))
+        };
+        match self.dcs.load().await {
+            Ok(v) => listed(&v),
+            Err(_) => self
+                .shared
+                .status
+                .read()
+                .await
+                .view
+                .as_ref()
+                .is_some_and(listed),
+        }
+    }
+
+    /// A synchronous standby about to stop: publishes `nosync` in its member key (the primary's
+    /// watch wakes it, and its sync planner drops members tagged so) and waits up to
+    /// 2 × loop_wait seconds for `/sync` to stop listing it, as Patroni does. Commits on the
+    /// primary then do not wait for a standby that is going away. On time-out it only logs.
+    async fn ask_sync_release(&mut self) {
+        self.sync_release = true;
+        let (pg, info) = self.observe_pg().await;
+        if let Err(e) = self.touch_member(&pg, &info).await {
+            tracing::warn!("asking the primary to release this synchronous standby: {e:#}");
+            return;
+        }
+        let me = self.cfg.name.clone();
+        let wait = Duration::from_secs(2 * self.dynamic.loop_wait.max(1));
+        let released = tokio::time::timeout(wait, async {
+            loop {
+                match self.dcs.load().await {
+                    Ok(v) if !v.sync.as_ref().is_some_and(|s| s.members().contains(&me)) => {
+                        return;
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        })
+        .await;
+        match released {
+            Ok(()) => tracing::info!("released from synchronous duty by the primary"),
+            Err(_) => tracing::warn!(
+                "the primary did not release this synchronous standby within {wait:?}; going on"
+            ),
+        }
     }
 
     /// Arms the fence guard with the time left on a lease renewed (or taken) at `t0`.
@@ -861,8 +924,18 @@ impl Driver {
             self.current_upstream().await
         };
         tracing::info!("restarting PostgreSQL (requested through the REST API)");
+        if !leader && self.listed_as_sync_standby().await {
+            self.ask_sync_release().await;
+        }
+        if leader {
+            // Citus: the coordinator holds writes to this worker group while its primary restarts.
+            self.notify_coordinator("before_demote", Duration::from_secs(self.dynamic.ttl))
+                .await;
+        }
         self.state = MemberState::Restarting;
-        self.pg.stop(StopMode::Fast).await?;
+        let stopped = self.pg.stop(StopMode::Fast).await;
+        self.sync_release = false;
+        stopped?;
         self.pg.write_config(&self.dynamic, up.as_ref(), !leader)?;
         let wait = Duration::from_secs((self.dynamic.ttl / 3).max(2));
         let ready = self.pg.start(wait).await?;
@@ -875,6 +948,10 @@ impl Driver {
             anyhow::bail!(
                 "PostgreSQL did not accept connections within {wait:?} after the restart"
             );
+        }
+        if leader {
+            self.notify_coordinator("after_promote", Duration::from_secs(2))
+                .await;
         }
         self.callback("on_restart", if leader { "primary" } else { "replica" });
         Ok(())
@@ -1279,7 +1356,12 @@ impl Driver {
     }
 
     fn member_data(&self, pg: &PgState, info: &ServerInfo) -> MemberData {
-        let tags = if self.cfg.tags == Default::default() {
+        let tags = if self.sync_release {
+            let mut t = self.cfg.tags.clone();
+            t.nosync = true;
+            t.other.insert("sync_priority".into(), Json::from(0));
+            Some(t)
+        } else if self.cfg.tags == Default::default() {
             None
         } else {
             Some(self.cfg.tags.clone())

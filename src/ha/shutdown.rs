@@ -7,7 +7,9 @@
 //! `/status` and deletes the leader key, so a standby takes over at once instead of after the
 //! lease's ttl. If PostgreSQL does not stop, the leader key is kept and the fence guard stays
 //! armed: the lease is no longer renewed, so the guard stops that primary before the lease can
-//! expire and a standby be promoted beside it. Patroni keeps the key too, but has no guard. In maintenance mode nothing is stopped
+//! expire and a standby be promoted beside it. Patroni keeps the key too, but has no guard.
+//! A synchronous standby first asks the primary to release it (reference §2.11), so commits on
+//! the primary do not wait for a standby that is going away. In maintenance mode nothing is stopped
 //! and the key stays, as Patroni does.
 
 /// What the agent knows at the moment it is asked to stop.
@@ -22,6 +24,8 @@ pub struct ShutdownFacts {
     /// This member belongs to a Citus worker group (`citus.group` ≥ 1), whose coordinator is told
     /// before its primary stops.
     pub citus_worker: bool,
+    /// Synchronous mode is on and `/sync` lists this member as a synchronous standby.
+    pub sync_standby: bool,
 }
 
 /// One step of a shutdown, carried out in order. A failing step ends the list: the remaining
@@ -31,6 +35,10 @@ pub enum ShutdownStep {
     /// Stop kicking the watchdog device (magic close, so stopping is not a reset), disarm the fence
     /// guard and stop renewing the lease between HA cycles.
     Disarm,
+    /// A synchronous standby: publish the member key with `nosync: true` (and Patroni 4.1's
+    /// `sync_priority: 0`) and wait up to 2 × loop_wait seconds for the primary to drop this
+    /// member from `/sync` (Patroni's behaviour). Never fails: on time-out the stop goes on.
+    AskSyncRelease,
     /// Citus: `POST /citus {"type": "before_demote"}` to the coordinator's leader, waiting up to
     /// ttl seconds for it to hold writes to this group. Failures are logged, never fatal.
     NotifyCoordinatorBeforeDemote,
@@ -101,6 +109,16 @@ pub fn plan_shutdown(f: ShutdownFacts) -> ShutdownPlan {
             ],
             reason: "PostgreSQL is not running: releasing the leader key",
         },
+        (false, true) if f.sync_standby => ShutdownPlan {
+            steps: vec![
+                Disarm,
+                AskSyncRelease,
+                ReportStopping,
+                StopPostgresFast,
+                RevokeLease,
+            ],
+            reason: "stopping the synchronous standby once the primary has released it",
+        },
         (false, true) => ShutdownPlan {
             steps: vec![Disarm, ReportStopping, StopPostgresFast, RevokeLease],
             reason: "stopping the standby",
@@ -123,13 +141,21 @@ mod tests {
             leading,
             pg_running,
             citus_worker,
+            sync_standby: false,
+        }
+    }
+
+    fn sync_standby(pg_running: bool) -> ShutdownFacts {
+        ShutdownFacts {
+            sync_standby: true,
+            ..facts(false, false, pg_running, false)
         }
     }
 
     #[test]
     fn every_case_has_its_exact_steps_and_reason() {
         #[rustfmt::skip]
-        let cases: [(ShutdownFacts, &[ShutdownStep], &str); 7] = [
+        let cases: [(ShutdownFacts, &[ShutdownStep], &str); 9] = [
             (facts(false, true, true, false),
              &[ReportStopping, StopPostgresFast, Disarm, ReleaseLeader { with_checkpoint: true }, RevokeLease],
              "stopping the primary, then handing the leader key over"),
@@ -143,6 +169,12 @@ mod tests {
              &[Disarm, ReportStopping, StopPostgresFast, RevokeLease],
              "stopping the standby"),
             (facts(false, false, false, false),
+             &[Disarm, RevokeLease],
+             "PostgreSQL is not running: leaving the scope"),
+            (sync_standby(true),
+             &[Disarm, AskSyncRelease, ReportStopping, StopPostgresFast, RevokeLease],
+             "stopping the synchronous standby once the primary has released it"),
+            (sync_standby(false),
              &[Disarm, RevokeLease],
              "PostgreSQL is not running: leaving the scope"),
             (facts(true, true, true, true),
