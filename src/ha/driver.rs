@@ -524,9 +524,11 @@ impl Driver {
                 }
                 ShutdownStep::StopPostgresFast => {
                     if let Err(e) = self.pg.stop(StopMode::Fast).await {
-                        return Err(format!(
+                        let msg = format!(
                             "shutting down: stopping PostgreSQL: {e:#}; the leader key, if held, is kept and the fence guard stays armed"
-                        ));
+                        );
+                        tracing::error!("{msg}");
+                        return Err(msg);
                     }
                     self.shared.status.write().await.state = MemberState::Stopped;
                     tracing::info!("shutting down: PostgreSQL stopped");
