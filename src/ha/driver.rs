@@ -749,8 +749,14 @@ impl Driver {
 
     /// The primary's synchronous replication step: plan with [`crate::ha::sync::plan_sync`], then
     /// write `/sync` before changing `synchronous_standby_names` (the plan is built so that this
-    /// order keeps every `/sync` member in the GUC).
-    async fn sync_replication(&mut self, view: &ClusterView, me: &str) -> Result<()> {
+    /// order keeps every `/sync` member in the GUC). `primary_lsn` (bytes) is the position observed at
+    /// the start of this cycle; it only orders the candidates by lag.
+    async fn sync_replication(
+        &mut self,
+        view: &ClusterView,
+        me: &str,
+        primary_lsn: u64,
+    ) -> Result<()> {
         if !self.dynamic.synchronous()
             && self.pg.sync_standbys().is_empty()
             && view
@@ -761,7 +767,6 @@ impl Driver {
             return Ok(());
         }
         let rows = self.pg.replication_rows().await?;
-        let (pg, _) = self.observe_pg().await;
         let tags = |name: &str| view.member(name).map(|m| m.tags());
         let key = view
             .sync
@@ -774,7 +779,7 @@ impl Driver {
             &self.pg.sync_standbys(),
             &rows,
             &tags,
-            pg.lsn(),
+            primary_lsn,
         );
         if plan.delete_sync_key {
             self.dcs.delete(keys::SYNC).await?;
@@ -1784,7 +1789,10 @@ impl Driver {
                     }
                 }
                 Action::SyncReplication => {
-                    if let Err(e) = self.sync_replication(&view, &snap.name).await {
+                    if let Err(e) = self
+                        .sync_replication(&view, &snap.name, snap.pg.lsn())
+                        .await
+                    {
                         tracing::warn!("synchronous replication: {e:#}");
                     }
                 }
