@@ -45,7 +45,8 @@ pub enum ShutdownStep {
     /// Stop reporting `primary` on the REST API: peers racing for the key must not see this
     /// member as a live primary while it shuts down.
     ReportStopping,
-    /// `pg_ctl stop -m fast` and wait for the postmaster to exit. Fails if it does not stop.
+    /// Fast shutdown: SIGINT to the postmaster, SIGQUIT if it still runs after `pg_ctl_timeout`
+    /// seconds (default 60). Fails if it has not exited after twice that.
     StopPostgresFast,
     /// Delete the leader key, in a transaction that applies only while the key holds our name.
     ReleaseLeader {
