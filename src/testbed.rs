@@ -254,6 +254,9 @@ pub struct Testbed {
     pub tls: Option<TestTls>,
     /// YAML appended to a member's configuration file (top-level sections it lacks, e.g. `log`).
     pub extra_config: BTreeMap<String, String>,
+    /// Environment variables set for one member's agent only (e.g. systemd's `NOTIFY_SOCKET`),
+    /// without touching the test process's own environment.
+    pub agent_env: BTreeMap<String, Vec<(String, String)>>,
     etcd_auth: bool,
 }
 
@@ -345,6 +348,7 @@ impl Testbed {
             etcd_proxies: BTreeMap::new(),
             tls: None,
             extra_config: BTreeMap::new(),
+            agent_env: BTreeMap::new(),
             etcd_auth: false,
         })
     }
@@ -783,6 +787,7 @@ postgresql:
         let mut cmd = Command::new(self.agent_program.as_ref().unwrap_or(&self.exe));
         cmd.arg(&a.config)
             .env("RUST_LOG", "info")
+            .envs(self.agent_env.get(name).into_iter().flatten().cloned())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

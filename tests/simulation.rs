@@ -190,12 +190,7 @@ impl World {
             leading: self.holds_lease(i),
             pg_running: self.agents[i].server.running,
             citus_worker: false,
-            sync_standby: self.cfg.synchronous()
-                && self
-                    .dcs
-                    .sync
-                    .as_ref()
-                    .is_some_and(|s| s.members().contains(&name)),
+            sync_standby: self.cfg.synchronous() && self.view().lists_sync_standby(&name),
         });
         self.log(|| format!("{name}: SIGTERM: {}", plan.reason));
         let dcs_ok =

@@ -52,9 +52,17 @@ async fn agent_notifies_systemd_and_survives_sighup() {
     std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o777)).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
-    // Inherited by the agent started below (this binary starts no other agent).
-    std::env::set_var("NOTIFY_SOCKET", &sock_path);
-    std::env::set_var("WATCHDOG_USEC", "60000000");
+    // For this agent only: the other tests in this binary start agents of their own.
+    tb.agent_env.insert(
+        "s1".into(),
+        vec![
+            (
+                "NOTIFY_SOCKET".into(),
+                sock_path.to_string_lossy().into_owned(),
+            ),
+            ("WATCHDOG_USEC".into(), "60000000".into()),
+        ],
+    );
     tb.configure_agent("s1").unwrap();
     tb.start_agent("s1").unwrap();
     let mut got = String::new();
@@ -190,18 +198,11 @@ async fn stopping_the_leader_hands_over_at_once() {
         panic!("{standby} did not take the leader key within half the ttl");
     }
     let new_port = tb.agents[standby].pg_port;
-    let resumed = common::wait_for(Duration::from_secs(30), || async {
-        writer
-            .acks
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(_, p, _)| *p == new_port)
-            .then_some(())
+    let first = common::wait_for(Duration::from_secs(30), || async {
+        writer.first_ack_after(t0, new_port)
     })
-    .await;
-    assert!(resumed.is_some(), "no write acknowledged by {standby}");
-    let first = writer.first_ack_after(t0, new_port).unwrap();
+    .await
+    .unwrap_or_else(|| panic!("no write acknowledged by {standby}"));
     println!(
         "SIGTERM to the leader's agent: writes acknowledged by {standby} {:?} later (ttl {} s)",
         first - t0,

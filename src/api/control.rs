@@ -715,8 +715,7 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
     let sync = st
         .view
         .as_ref()
-        .and_then(|v| v.sync.as_ref())
-        .is_some_and(|x| x.members().contains(&s.cfg().name));
+        .is_some_and(|v| v.lists_sync_standby(&s.cfg().name));
     metric(
         "patroni_sync_standby",
         "Value is 1 if this node is a sync standby replica, 0 otherwise.",

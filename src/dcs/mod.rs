@@ -367,6 +367,13 @@ impl ClusterView {
         self.leader.as_ref().and_then(|l| self.member(&l.name))
     }
 
+    /// `/sync` names `name` as a synchronous standby.
+    pub fn lists_sync_standby(&self, name: &str) -> bool {
+        self.sync
+            .as_ref()
+            .is_some_and(|s| s.members().iter().any(|n| n == name))
+    }
+
     /// A member's role in `/cluster` terms (`leader`, `sync_standby`, `replica`) and the state shown
     /// for it: the replication state for non-leaders when published, else the member state
     /// (Patroni's `cluster_as_json`).
@@ -374,11 +381,7 @@ impl ClusterView {
         let is_leader = self.leader.as_ref().is_some_and(|l| l.name == m.name);
         let role = if is_leader {
             "leader"
-        } else if self
-            .sync
-            .as_ref()
-            .is_some_and(|s| s.members().contains(&m.name))
-        {
+        } else if self.lists_sync_standby(&m.name) {
             "sync_standby"
         } else {
             "replica"

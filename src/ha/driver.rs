@@ -588,11 +588,7 @@ impl Driver {
         if !self.dynamic.synchronous() {
             return false;
         }
-        let listed = |v: &ClusterView| {
-            v.sync
-                .as_ref()
-                .is_some_and(|s| s.members().contains(&self.cfg.name))
-        };
+        let listed = |v: &ClusterView| v.lists_sync_standby(&self.cfg.name);
         match self.dcs.load().await {
             Ok(v) => listed(&v),
             Err(_) => self
@@ -622,7 +618,7 @@ impl Driver {
         let released = tokio::time::timeout(wait, async {
             loop {
                 match self.dcs.load().await {
-                    Ok(v) if !v.sync.as_ref().is_some_and(|s| s.members().contains(&me)) => {
+                    Ok(v) if !v.lists_sync_standby(&me) => {
                         return;
                     }
                     _ => tokio::time::sleep(Duration::from_millis(20)).await,
