@@ -49,14 +49,30 @@ pub async fn healthy(tb: &Testbed, standbys: usize, timeout: Duration) -> String
     }
 }
 
+/// Prints each agent's first and last log lines and the end of its PostgreSQL log: the test's
+/// directory is gone after the run, so a CI failure must be explained by what is printed here.
 pub fn dump_logs(tb: &Testbed) {
-    for (n, a) in &tb.agents {
-        let log = std::fs::read_to_string(&a.log).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
-        eprintln!("---- {n} ({}) ----", a.log.display());
-        for l in tail.iter().rev() {
-            eprintln!("{l}");
+    fn excerpt(path: &std::path::Path, head: usize, tail: usize) {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        eprintln!("---- {} ({} lines) ----", path.display(), lines.len());
+        if lines.len() > head + tail {
+            lines[..head].iter().for_each(|l| eprintln!("{l}"));
+            eprintln!("[...]");
+            lines[lines.len() - tail..]
+                .iter()
+                .for_each(|l| eprintln!("{l}"));
+        } else {
+            lines.iter().for_each(|l| eprintln!("{l}"));
         }
+    }
+    for a in tb.agents.values() {
+        excerpt(&a.log, 15, 40);
+        excerpt(
+            &std::path::PathBuf::from(format!("{}.log", a.data_dir.display())),
+            0,
+            12,
+        );
     }
 }
 
