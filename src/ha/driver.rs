@@ -917,46 +917,81 @@ impl Driver {
         self.upstream(view, &leader).ok()
     }
 
-    /// Restarts PostgreSQL in its current role (POST /restart). A leader keeps its lock: the
-    /// restart waits at most a third of ttl for the server to accept connections.
+    /// Restarts PostgreSQL in its current role (POST /restart): carries out
+    /// [`super::shutdown::plan_restart`]'s steps in order. A leader keeps its lock: the restart
+    /// waits at most a third of ttl for the server to accept connections.
+    ///
+    /// # Errors
+    /// PostgreSQL did not stop, did not start, or did not accept connections in time. A
+    /// synchronous standby's release request is withdrawn either way.
     async fn restart(&mut self) -> Result<()> {
-        let leader = self.leader_until.is_some();
-        let up = if leader {
+        use super::shutdown::{plan_restart, RestartFacts};
+        let leading = self.leader_until.is_some();
+        let facts = RestartFacts {
+            leading,
+            citus_worker: self.cfg.citus.as_ref().is_some_and(|c| c.group != 0),
+            sync_standby: !leading && self.listed_as_sync_standby().await,
+        };
+        let plan = plan_restart(facts);
+        tracing::info!(
+            "restarting PostgreSQL (requested through the REST API): {} ({})",
+            plan.reason,
+            plan.steps
+                .iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let done = self.restart_steps(&plan.steps, leading).await;
+        self.sync_release = false;
+        done
+    }
+
+    async fn restart_steps(
+        &mut self,
+        steps: &[super::shutdown::RestartStep],
+        leading: bool,
+    ) -> Result<()> {
+        use super::shutdown::RestartStep;
+        let up = if leading {
             None
         } else {
             self.current_upstream().await
         };
-        tracing::info!("restarting PostgreSQL (requested through the REST API)");
-        if !leader && self.listed_as_sync_standby().await {
-            self.ask_sync_release().await;
+        for step in steps {
+            match step {
+                RestartStep::AskSyncRelease => self.ask_sync_release().await,
+                RestartStep::NotifyCoordinatorBeforeDemote => {
+                    self.notify_coordinator("before_demote", Duration::from_secs(self.dynamic.ttl))
+                        .await;
+                }
+                RestartStep::StopPostgresFast => {
+                    self.state = MemberState::Restarting;
+                    self.pg.stop(StopMode::Fast).await?;
+                }
+                RestartStep::WithdrawSyncRelease => self.sync_release = false,
+                RestartStep::StartPostgres => {
+                    self.pg.write_config(&self.dynamic, up.as_ref(), !leading)?;
+                    let wait = Duration::from_secs((self.dynamic.ttl / 3).max(2));
+                    let ready = self.pg.start(wait).await?;
+                    self.state = if ready {
+                        MemberState::Running
+                    } else {
+                        MemberState::Starting
+                    };
+                    if !ready {
+                        anyhow::bail!(
+                            "PostgreSQL did not accept connections within {wait:?} after the restart"
+                        );
+                    }
+                }
+                RestartStep::NotifyCoordinatorAfterPromote => {
+                    self.notify_coordinator("after_promote", Duration::from_secs(2))
+                        .await;
+                }
+            }
         }
-        if leader {
-            // Citus: the coordinator holds writes to this worker group while its primary restarts.
-            self.notify_coordinator("before_demote", Duration::from_secs(self.dynamic.ttl))
-                .await;
-        }
-        self.state = MemberState::Restarting;
-        let stopped = self.pg.stop(StopMode::Fast).await;
-        self.sync_release = false;
-        stopped?;
-        self.pg.write_config(&self.dynamic, up.as_ref(), !leader)?;
-        let wait = Duration::from_secs((self.dynamic.ttl / 3).max(2));
-        let ready = self.pg.start(wait).await?;
-        self.state = if ready {
-            MemberState::Running
-        } else {
-            MemberState::Starting
-        };
-        if !ready {
-            anyhow::bail!(
-                "PostgreSQL did not accept connections within {wait:?} after the restart"
-            );
-        }
-        if leader {
-            self.notify_coordinator("after_promote", Duration::from_secs(2))
-                .await;
-        }
-        self.callback("on_restart", if leader { "primary" } else { "replica" });
+        self.callback("on_restart", if leading { "primary" } else { "replica" });
         Ok(())
     }
 

@@ -1,5 +1,6 @@
-//! What a member does when it is asked to stop (SIGTERM, `systemctl stop`, Ctrl-C): a pure plan
-//! over a few facts, carried out in order by the driver ([`super::driver`]).
+//! What a member does when it is asked to stop (SIGTERM, `systemctl stop`, Ctrl-C) or to restart
+//! PostgreSQL (`POST /restart`, `praetorctl restart`): pure plans over a few facts, carried out in
+//! order by the driver ([`super::driver`]).
 //!
 //! The behaviour follows Patroni's shutdown of a member (reference §2.16): outside maintenance
 //! mode PostgreSQL gets a fast shutdown; a leader first lets a Citus coordinator hold writes to its
@@ -131,6 +132,85 @@ pub fn plan_shutdown(f: ShutdownFacts) -> ShutdownPlan {
     }
 }
 
+/// What the agent knows when it is asked to restart PostgreSQL in its current role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartFacts {
+    /// This member holds the leader key: it keeps it across the restart.
+    pub leading: bool,
+    /// This member belongs to a Citus worker group (`citus.group` ≥ 1).
+    pub citus_worker: bool,
+    /// Synchronous mode is on and `/sync` lists this member as a synchronous standby.
+    pub sync_standby: bool,
+}
+
+/// One step of a restart, carried out in order; a failing step ends the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartStep {
+    /// As [`ShutdownStep::AskSyncRelease`].
+    AskSyncRelease,
+    /// As [`ShutdownStep::NotifyCoordinatorBeforeDemote`]: the coordinator holds writes to this
+    /// worker group while its primary restarts.
+    NotifyCoordinatorBeforeDemote,
+    /// As [`ShutdownStep::StopPostgresFast`].
+    StopPostgresFast,
+    /// Publish the member key without the `nosync` request again: once stopped, this member may
+    /// be chosen as a synchronous standby when it streams again.
+    WithdrawSyncRelease,
+    /// Start PostgreSQL in the same role (a standby with the current leader as its upstream) and
+    /// wait up to ttl / 3 seconds (at least 2) for it to accept connections. Fails if it exits or
+    /// is not ready by then.
+    StartPostgres,
+    /// Citus: `POST /citus {"type": "after_promote"}` to the coordinator's leader, which points
+    /// `pg_dist_node` at this primary (unchanged) and releases the held writes. Failures are
+    /// logged, never fatal: the coordinator's hold times out by itself.
+    NotifyCoordinatorAfterPromote,
+}
+
+/// The ordered steps of a restart and the sentence logged for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartPlan {
+    /// Steps, in order.
+    pub steps: Vec<RestartStep>,
+    /// Why, for the log.
+    pub reason: &'static str,
+}
+
+/// Decides how this member restarts PostgreSQL. Pure: same facts, same plan. The leader key is
+/// never touched: a leader keeps renewing it between HA cycles while PostgreSQL restarts.
+pub fn plan_restart(f: RestartFacts) -> RestartPlan {
+    use RestartStep::*;
+    if f.leading && f.citus_worker {
+        return RestartPlan {
+            steps: vec![
+                NotifyCoordinatorBeforeDemote,
+                StopPostgresFast,
+                StartPostgres,
+                NotifyCoordinatorAfterPromote,
+            ],
+            reason: "restarting a Citus worker primary while the coordinator holds its writes",
+        };
+    }
+    if !f.leading && f.sync_standby {
+        return RestartPlan {
+            steps: vec![
+                AskSyncRelease,
+                StopPostgresFast,
+                WithdrawSyncRelease,
+                StartPostgres,
+            ],
+            reason: "restarting the synchronous standby once the primary has released it",
+        };
+    }
+    RestartPlan {
+        steps: vec![StopPostgresFast, StartPostgres],
+        reason: if f.leading {
+            "restarting the primary"
+        } else {
+            "restarting the standby"
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ShutdownStep::*;
@@ -210,6 +290,35 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_restart_has_its_exact_steps_and_reason() {
+        use super::RestartStep::*;
+        let f = |leading, citus_worker, sync_standby| RestartFacts {
+            leading,
+            citus_worker,
+            sync_standby,
+        };
+        #[rustfmt::skip]
+        let cases: [(RestartFacts, &[RestartStep], &str); 5] = [
+            (f(true, false, false), &[StopPostgresFast, StartPostgres], "restarting the primary"),
+            (f(true, true, false),
+             &[NotifyCoordinatorBeforeDemote, StopPostgresFast, StartPostgres, NotifyCoordinatorAfterPromote],
+             "restarting a Citus worker primary while the coordinator holds its writes"),
+            (f(false, true, false), &[StopPostgresFast, StartPostgres], "restarting the standby"),
+            (f(false, false, true),
+             &[AskSyncRelease, StopPostgresFast, WithdrawSyncRelease, StartPostgres],
+             "restarting the synchronous standby once the primary has released it"),
+            (f(false, true, true),
+             &[AskSyncRelease, StopPostgresFast, WithdrawSyncRelease, StartPostgres],
+             "restarting the synchronous standby once the primary has released it"),
+        ];
+        for (facts, steps, reason) in cases {
+            let p = plan_restart(facts);
+            assert_eq!(p.steps, steps, "{facts:?}");
+            assert_eq!(p.reason, reason, "{facts:?}");
         }
     }
 }
