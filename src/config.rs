@@ -770,6 +770,12 @@ impl Config {
         }
     }
 
+    /// This member belongs to a Citus worker group (`citus.group` ≥ 1), whose coordinator holds
+    /// the group's writes while its primary changes.
+    pub fn is_citus_worker(&self) -> bool {
+        self.citus.as_ref().is_some_and(|c| c.group != 0)
+    }
+
     /// The scope's prefix, `/<namespace>/<scope>/` (all Citus groups below it).
     pub fn scope_prefix(&self) -> String {
         format!("{}{}/", self.namespace, self.scope)

@@ -490,18 +490,14 @@ impl Driver {
             paused: self.dynamic.pause,
             leading,
             pg_running: self.pg.postmaster_pid().is_some(),
-            citus_worker: self.cfg.citus.as_ref().is_some_and(|c| c.group != 0),
+            citus_worker: self.cfg.is_citus_worker(),
             sync_standby: !leading && self.listed_as_sync_standby().await,
         };
         let plan = plan_shutdown(facts);
         tracing::info!(
             "shutting down: {} ({})",
             plan.reason,
-            plan.steps
-                .iter()
-                .map(|s| format!("{s:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            step_list(&plan.steps)
         );
         let role = if leading { "primary" } else { "replica" };
         for step in plan.steps {
@@ -929,18 +925,14 @@ impl Driver {
         let leading = self.leader_until.is_some();
         let facts = RestartFacts {
             leading,
-            citus_worker: self.cfg.citus.as_ref().is_some_and(|c| c.group != 0),
+            citus_worker: self.cfg.is_citus_worker(),
             sync_standby: !leading && self.listed_as_sync_standby().await,
         };
         let plan = plan_restart(facts);
         tracing::info!(
             "restarting PostgreSQL (requested through the REST API): {} ({})",
             plan.reason,
-            plan.steps
-                .iter()
-                .map(|s| format!("{s:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            step_list(&plan.steps)
         );
         let done = self.restart_steps(&plan.steps, leading).await;
         self.sync_release = false;
@@ -1987,4 +1979,13 @@ impl Drop for ActionTimer<'_> {
     fn drop(&mut self) {
         tracing::debug!("{:?} took {} ms", self.0, self.1.elapsed().as_millis());
     }
+}
+
+/// The steps of a shutdown or restart plan, for its log line.
+fn step_list<T: std::fmt::Debug>(steps: &[T]) -> String {
+    steps
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
