@@ -4,7 +4,8 @@
 # nothing installed on this machine) and checks what a fresh Debian machine would get: the three
 # programs run, the example configuration validates, the unit passes `systemd-analyze verify`,
 # the configuration is a conffile, the maintainer scripts parse, register the unit and set the
-# configuration's mode.
+# configuration's mode. As root it then installs, removes and purges the package with dpkg on a
+# copy-on-write overlay of this machine (nothing is written to the host).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,4 +69,56 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 else
   echo "systemd-analyze not installed: unit verification skipped" >&2
 fi
+# dpkg -i for real, on a copy-on-write view of this machine: / under an overlay in a private
+# mount namespace, entered with chroot. The maintainer scripts run as on a Debian server; every
+# write lands in the overlay's upper directory, which is removed with $root. Needs root and
+# overlayfs; elsewhere (a developer's non-root run) this part is skipped and says so.
+install_check() {
+  local ovl="$root/ovl"
+  mkdir -p "$ovl/upper" "$ovl/work" "$ovl/merged"
+  cp "$deb" "$ovl/upper/praetor.deb"
+  cat >"$ovl/upper/install-check.sh" <<'INNER'
+set -euo pipefail
+fail() { echo "package check (dpkg -i): $*" >&2; exit 1; }
+dpkg -i /praetor.deb >/dev/null || fail "dpkg -i failed"
+for f in /usr/bin/praetor /usr/bin/praetorctl /usr/bin/praetor-fence-guard; do
+  [ -x "$f" ] || fail "$f is not installed"
+done
+[ "$(stat -c %a /etc/praetor)" = 750 ] || fail "/etc/praetor is not mode 0750"
+[ "$(stat -c %a /etc/praetor/praetor.yml)" = 640 ] || fail "praetor.yml is not mode 0640"
+if getent group postgres >/dev/null; then
+  [ "$(stat -c %G /etc/praetor/praetor.yml)" = postgres ] || fail "praetor.yml is not group postgres"
+fi
+unit=$(dpkg -L praetor | grep '/systemd/system/praetor.service$') || fail "the unit is not installed"
+[ ! -e /etc/systemd/system/multi-user.target.wants/praetor.service ] \
+  || fail "the unit is enabled before it is configured"
+if command -v systemd-analyze >/dev/null; then
+  systemd-analyze verify "$unit" || fail "systemd-analyze verify $unit"
+fi
+/usr/bin/praetor --validate-config /etc/praetor/praetor.yml >/dev/null || fail "--validate-config"
+dpkg -r praetor >/dev/null || fail "dpkg -r failed"
+[ ! -e /usr/bin/praetor ] || fail "dpkg -r left /usr/bin/praetor"
+[ -f /etc/praetor/praetor.yml ] || fail "dpkg -r removed the configuration (a conffile stays until purge)"
+dpkg -P praetor >/dev/null || fail "dpkg -P failed"
+[ ! -e /etc/praetor/praetor.yml ] || fail "dpkg -P left /etc/praetor/praetor.yml"
+echo "dpkg -i, -r and -P passed"
+INNER
+  unshare --mount --fork sh -euc '
+    mount --make-rprivate /
+    mount -t overlay overlay -o "lowerdir=/,upperdir=$1/upper,workdir=$1/work" "$1/merged"
+    mount -t proc proc "$1/merged/proc"
+    chroot "$1/merged" bash /install-check.sh' sh "$ovl"
+}
+can_overlay() {
+  [ "$(id -u)" = 0 ] && command -v unshare >/dev/null || return 1
+  mkdir -p "$root/probe/u" "$root/probe/w" "$root/probe/m"
+  unshare --mount sh -c 'mount -t overlay overlay -o "lowerdir=/,upperdir=$1/u,workdir=$1/w" "$1/m"' \
+    sh "$root/probe" 2>/dev/null
+}
+if can_overlay; then
+  install_check || fail "installing the package failed (see above)"
+else
+  echo "not root, or no overlayfs in a private mount namespace: dpkg -i check skipped" >&2
+fi
+
 echo "package check passed: $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
