@@ -365,8 +365,17 @@ pub struct DynamicConfig {
     /// A standby further behind the leader's last known WAL position than this many bytes does not
     /// take part in a failover (default 1048576).
     pub maximum_lag_on_failover: u64,
-    /// Seconds a crashed primary may take to start before a failover is preferred (default 300).
+    /// Seconds a crashed primary may take to start before a failover is preferred (default 300;
+    /// Patroni's legacy name `master_start_timeout` is read too).
+    #[serde(alias = "master_start_timeout")]
     pub primary_start_timeout: u64,
+    /// Seconds a primary's stop (shutdown, switchover, demotion) may run before the postmaster and
+    /// its processes are killed with SIGKILL; only in synchronous mode, 0 (the default) is off.
+    /// Patroni's setting (legacy name `master_stop_timeout`): a fast shutdown waits for every
+    /// connected standby to confirm the shutdown checkpoint, so one hung standby can hold the stop
+    /// for up to `wal_sender_timeout`.
+    #[serde(alias = "master_stop_timeout")]
+    pub primary_stop_timeout: u64,
     /// Refuse to promote members whose timeline is behind the cluster's (default false).
     pub check_timeline: bool,
     /// Maintenance mode: no automatic action.
@@ -420,6 +429,7 @@ impl Default for DynamicConfig {
             retry_timeout: 10,
             maximum_lag_on_failover: 1_048_576,
             primary_start_timeout: 300,
+            primary_stop_timeout: 0,
             check_timeline: false,
             pause: false,
             synchronous_mode: Json::Bool(false),
@@ -1370,6 +1380,22 @@ tags: {nofailover: false, failover_priority: 2, custom: x}
         assert!(e.message.contains("invalid type"), "{e}");
         let e = parse(&GOOD.replace("nofailover: false", "nofailover: [1]")).unwrap_err();
         assert_eq!(e.key, "tags.nofailover");
+    }
+
+    #[test]
+    fn legacy_master_timeouts_are_read_and_written_back_under_the_new_names() {
+        let v = serde_json::json!({"master_start_timeout": 120, "master_stop_timeout": 5});
+        let d = DynamicConfig::from_json(&v).unwrap();
+        assert_eq!((d.primary_start_timeout, d.primary_stop_timeout), (120, 5));
+        assert!(d.other.is_empty(), "{:?}", d.other);
+        let out = d.to_json();
+        assert_eq!(out["primary_stop_timeout"], 5);
+        assert!(out.get("master_stop_timeout").is_none(), "{out}");
+        let d = DynamicConfig::from_json(&serde_json::json!({})).unwrap();
+        assert_eq!((d.primary_start_timeout, d.primary_stop_timeout), (300, 0));
+        let e = DynamicConfig::from_json(&serde_json::json!({"primary_stop_timeout": "soon"}))
+            .unwrap_err();
+        assert_eq!(e.0, "primary_stop_timeout");
     }
 
     #[test]

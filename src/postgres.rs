@@ -103,6 +103,42 @@ pub struct LocalPostgres {
 /// under a running server knows what it follows.
 const FOLLOWING_MARK: &str = "# praetor: following member ";
 
+/// The processes whose parent is `pid` (for a postmaster: its backends, walsenders, walreceiver,
+/// checkpointer and other auxiliary processes), read from `/proc/<pid>/stat`. PostgreSQL puts
+/// each of them in a session and process group of its own, so a signal to the postmaster's
+/// process group does not reach them.
+pub fn child_processes(pid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    dir.filter_map(|e| {
+        let child: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+        // After the command name in parentheses: state, then the parent's pid.
+        let ppid: i32 = stat
+            .rsplit(')')
+            .next()?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        (ppid == pid).then_some(child)
+    })
+    .collect()
+}
+
+/// SIGKILL to the postmaster `pid`, then to each of its child processes, so no backend or
+/// walsender outlives it holding the port or shared memory.
+fn kill_postmaster_and_children(pid: i32) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let children = child_processes(pid);
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    for c in children {
+        let _ = kill(Pid::from_raw(c), Signal::SIGKILL);
+    }
+}
+
 /// Resolves once process `pid` has exited (or is a zombie). The kernel wakes us through a pidfd
 /// (Linux 5.3 and later), so a postmaster's exit is noticed at once rather than on a polling
 /// tick; where pidfd is unavailable it checks every 20 ms.
@@ -839,6 +875,17 @@ impl LocalPostgres {
     /// # Errors
     /// It did not exit within `pg_ctl_timeout`.
     pub async fn stop(&self, mode: StopMode) -> Result<()> {
+        self.stop_or_kill(mode, None).await
+    }
+
+    /// [`Postgres::stop`], and when the postmaster still runs after `kill_after`, SIGKILL to it
+    /// and to each of its child processes (backends, walsenders, checkpointer), so none is left
+    /// holding the port or shared memory. See
+    /// [`crate::ha::shutdown::stop_kill_after`] for when (Patroni's `primary_stop_timeout`).
+    ///
+    /// # Errors
+    /// It did not exit within `pg_ctl_timeout` (twice that with the SIGQUIT escalation).
+    pub async fn stop_or_kill(&self, mode: StopMode, kill_after: Option<Duration>) -> Result<()> {
         self.stopping.store(true, Ordering::SeqCst);
         let Some(pid) = self.postmaster_pid().or_else(|| self.orphaned_postmaster()) else {
             let _ = self.reap().await;
@@ -852,7 +899,19 @@ impl LocalPostgres {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
         let timeout = Duration::from_secs(self.cfg().postgresql.pg_ctl_timeout.unwrap_or(60));
         tokio::pin!(exited);
-        if tokio::time::timeout(timeout, &mut exited).await.is_err() {
+        let mut gone = false;
+        if let Some(after) = kill_after.filter(|a| *a < timeout) {
+            gone = tokio::time::timeout(after, &mut exited).await.is_ok();
+            if !gone {
+                tracing::warn!(
+                    "postgres (pid {pid}) did not stop within primary_stop_timeout ({} s): \
+                     sending SIGKILL",
+                    after.as_secs()
+                );
+                kill_postmaster_and_children(pid);
+            }
+        }
+        if !gone && tokio::time::timeout(timeout, &mut exited).await.is_err() {
             if mode == StopMode::Fast {
                 tracing::warn!(
                     "postgres (pid {pid}) did not stop within {timeout:?}: sending SIGQUIT"

@@ -872,6 +872,23 @@ postgresql:
             .then_some(pid)
     }
 
+    /// SIGSTOP (`hang`) or SIGCONT to member `name`'s postmaster and each of its processes: a
+    /// server that hangs (no reply on any connection, replication included) and then goes on.
+    pub fn hang_postgres(&self, name: &str, hang: bool) {
+        use nix::sys::signal::{kill, Signal};
+        let Some(pid) = self.postmaster_pid(name) else {
+            return;
+        };
+        let sig = if hang {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        };
+        for p in std::iter::once(pid).chain(crate::postgres::child_processes(pid)) {
+            let _ = kill(nix::unistd::Pid::from_raw(p), sig);
+        }
+    }
+
     /// kill -9 of member `name`'s agent and postmaster together.
     pub fn kill_member(&mut self, name: &str) {
         let pm = self.postmaster_pid(name);

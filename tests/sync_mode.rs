@@ -126,6 +126,68 @@ async fn kill_primary_in_synchronous_mode_loses_no_acknowledged_commit() {
         "{restarting} restarted without asking for its release:\n{log}"
     );
     common::healthy(&tb, 2, Duration::from_secs(90)).await;
+
+    // primary_stop_timeout (Patroni's, synchronous mode only): a fast shutdown waits for every
+    // connected standby to confirm the shutdown checkpoint, so hung standbys (SIGSTOP here) hold
+    // the primary's stop for up to wal_sender_timeout (60 s). After 2 s the agent kills it, then
+    // releases the key: every acknowledged commit is on the synchronous standby, which takes over.
+    let primary = new_leader;
+    let r = reqwest::Client::new()
+        .patch(format!(
+            "http://127.0.0.1:{}/config",
+            tb.agents[&primary].rest_port
+        ))
+        .json(&serde_json::json!({"primary_stop_timeout": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let sync = sync_standby_of(&tb, &primary, None).await;
+    // Every agent reads /config again within a cycle.
+    tokio::time::sleep(Duration::from_secs(2 * common::TIMING.loop_wait + 1)).await;
+    let standbys: Vec<String> = tb
+        .agents
+        .keys()
+        .filter(|n| **n != primary)
+        .cloned()
+        .collect();
+    let hang =
+        |tb: &praetor::testbed::Testbed, on| standbys.iter().for_each(|n| tb.hang_postgres(n, on));
+    hang(&tb, true);
+    tb.signal_agent(&primary, nix::sys::signal::Signal::SIGTERM);
+    let status = common::agent_exit(&mut tb, &primary, Duration::from_secs(45)).await;
+    hang(&tb, false);
+    let log = std::fs::read_to_string(&tb.agents[&primary].log).unwrap();
+    assert!(
+        status.success(),
+        "{primary}'s agent exited with {status}:\n{log}"
+    );
+    assert!(
+        log.contains("did not stop within primary_stop_timeout (2 s): sending SIGKILL"),
+        "{log}"
+    );
+    assert!(
+        log.contains("shutting down: released the leader key"),
+        "{log}"
+    );
+    assert!(
+        tb.postmaster_pid(&primary).is_none(),
+        "PostgreSQL still runs"
+    );
+    let next = common::wait_for(Duration::from_secs(30), || async {
+        tb.view()
+            .await
+            .ok()?
+            .leader
+            .map(|l| l.name)
+            .filter(|l| *l != primary)
+    })
+    .await;
+    assert_eq!(
+        next.as_deref(),
+        Some(sync.as_str()),
+        "the synchronous standby takes over"
+    );
 }
 
 /// Waits for `/sync` to list one synchronous standby of `leader`, other than `not`.

@@ -158,20 +158,7 @@ async fn stopping_the_leader_hands_over_at_once() {
 
     let t0 = std::time::Instant::now();
     tb.signal_agent(&old, Signal::SIGTERM);
-    let mut child = tb
-        .agents
-        .get_mut(&old)
-        .and_then(|a| a.child.take())
-        .unwrap();
-    let exited = common::wait_for(Duration::from_secs(60), || {
-        let st = child.try_wait().ok().flatten();
-        async move { st }
-    })
-    .await;
-    let Some(status) = exited else {
-        common::dump_logs(&tb);
-        panic!("the agent did not exit within 60 s of SIGTERM");
-    };
+    let status = common::agent_exit(&mut tb, &old, Duration::from_secs(60)).await;
     assert!(status.success(), "the agent exited with {status}");
     assert!(
         tb.postmaster_pid(&old).is_none(),

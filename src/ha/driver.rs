@@ -519,7 +519,8 @@ impl Driver {
                     }
                 }
                 ShutdownStep::StopPostgresFast => {
-                    if let Err(e) = self.pg.stop(StopMode::Fast).await {
+                    let kill_after = self.kill_after(leading);
+                    if let Err(e) = self.pg.stop_or_kill(StopMode::Fast, kill_after).await {
                         let msg = format!(
                             "shutting down: stopping PostgreSQL: {e:#}; the leader key, if held, is kept and the fence guard stays armed"
                         );
@@ -900,6 +901,16 @@ impl Driver {
             }
         }
         self.shared.wake.notify_one();
+    }
+
+    /// How long a fast stop may run before PostgreSQL is killed: Patroni's `primary_stop_timeout`
+    /// ([`super::shutdown::stop_kill_after`]).
+    fn kill_after(&self, primary: bool) -> Option<Duration> {
+        super::shutdown::stop_kill_after(
+            primary,
+            self.dynamic.synchronous(),
+            self.dynamic.primary_stop_timeout,
+        )
     }
 
     /// The member this standby should stream from, per the last DCS view.
@@ -1711,7 +1722,9 @@ impl Driver {
                     match mode {
                         DemoteMode::Offline => {
                             self.set_leader_until(None);
-                            self.pg.stop(StopMode::Fast).await?;
+                            self.pg
+                                .stop_or_kill(StopMode::Fast, self.kill_after(true))
+                                .await?;
                             self.start(None, true).await?;
                         }
                         DemoteMode::Graceful => {
@@ -1722,7 +1735,9 @@ impl Driver {
                                 Duration::from_secs(self.dynamic.ttl),
                             )
                             .await;
-                            self.pg.stop(StopMode::Fast).await?;
+                            self.pg
+                                .stop_or_kill(StopMode::Fast, self.kill_after(true))
+                                .await?;
                             self.set_leader_until(None);
                             self.dcs.release_leader(None).await?;
                             self.start(None, true).await?;

@@ -211,6 +211,21 @@ pub fn plan_restart(f: RestartFacts) -> RestartPlan {
     }
 }
 
+/// How long a stop of this member's PostgreSQL may run before the postmaster and its processes
+/// are killed (SIGKILL): Patroni's `primary_stop_timeout`, seconds, which applies only to a
+/// primary in synchronous mode and only when above 0. A fast shutdown waits for each connected
+/// standby to confirm the shutdown checkpoint; in synchronous mode every acknowledged commit is
+/// already on the synchronous standby, so killing a stop held up by a hung standby loses nothing
+/// acknowledged. `None`: no kill (the stop escalates to SIGQUIT after `pg_ctl_timeout`).
+pub fn stop_kill_after(
+    primary: bool,
+    synchronous: bool,
+    primary_stop_timeout: u64,
+) -> Option<std::time::Duration> {
+    (primary && synchronous && primary_stop_timeout > 0)
+        .then(|| std::time::Duration::from_secs(primary_stop_timeout))
+}
+
 #[cfg(test)]
 mod tests {
     use super::ShutdownStep::*;
@@ -319,6 +334,24 @@ mod tests {
             let p = plan_restart(facts);
             assert_eq!(p.steps, steps, "{facts:?}");
             assert_eq!(p.reason, reason, "{facts:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_synchronous_primary_is_killed_after_primary_stop_timeout() {
+        use std::time::Duration;
+        let cases = [
+            ((true, true, 5), Some(Duration::from_secs(5))),
+            ((true, true, 0), None),
+            ((true, false, 5), None),
+            ((false, true, 5), None),
+        ];
+        for ((primary, synchronous, secs), want) in cases {
+            assert_eq!(
+                stop_kill_after(primary, synchronous, secs),
+                want,
+                "{primary} {synchronous} {secs}"
+            );
         }
     }
 }

@@ -49,6 +49,29 @@ pub async fn healthy(tb: &Testbed, standbys: usize, timeout: Duration) -> String
     }
 }
 
+/// Waits up to `timeout` for agent `name`'s process to exit and returns its exit status; panics
+/// with every agent's logs when it does not exit in time.
+pub async fn agent_exit(
+    tb: &mut Testbed,
+    name: &str,
+    timeout: Duration,
+) -> std::process::ExitStatus {
+    let mut child = tb
+        .agents
+        .get_mut(name)
+        .and_then(|a| a.child.take())
+        .expect("the agent runs");
+    let exited = wait_for(timeout, || {
+        let st = child.try_wait().ok().flatten();
+        async move { st }
+    })
+    .await;
+    exited.unwrap_or_else(|| {
+        dump_logs(tb);
+        panic!("{name}'s agent did not exit within {timeout:?}");
+    })
+}
+
 /// Prints each agent's first and last log lines and the end of its PostgreSQL log: the test's
 /// directory is gone after the run, so a CI failure must be explained by what is printed here.
 pub fn dump_logs(tb: &Testbed) {
