@@ -835,7 +835,9 @@ postgresql:
         }
         let mut cmd = Command::new(self.agent_program.as_ref().unwrap_or(&self.exe));
         cmd.arg(&a.config)
-            .env("RUST_LOG", "info")
+            // The level comes from the configuration's `log` section (default INFO), as in
+            // production; a RUST_LOG in the caller's environment would override it.
+            .env_remove("RUST_LOG")
             .envs(self.agent_env.get(name).into_iter().flatten().cloned())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
