@@ -409,6 +409,7 @@ impl LocalPostgres {
                 .and_then(|l| Lsn::parse(&l))
                 .map(|l| l.0)
                 .unwrap_or(0),
+            backup_label: self.data_dir.join("backup_label").exists(),
         }
     }
 

@@ -4,6 +4,7 @@
 mod common;
 
 use std::process::Command;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_agents_bootstrap_one_leader_two_streaming_standbys() {
@@ -153,4 +154,25 @@ async fn three_agents_bootstrap_one_leader_two_streaming_standbys() {
     assert!(table.contains("| Member | Host "), "{table}");
     assert_eq!(table.matches("| Leader ").count(), 1, "{table}");
     assert_eq!(table.matches("| streaming |").count(), 2, "{table}");
+
+    // A new member whose PostgreSQL port is taken: its base backup cannot start. It retries the
+    // start each cycle (no pg_rewind: the backup never ran, whatever its copied pg_control says)
+    // and streams once the port is free.
+    let mut tb = tb;
+    tb.configure_agent("m4").unwrap();
+    let taken = std::net::TcpListener::bind(("127.0.0.1", tb.agents["m4"].pg_port)).unwrap();
+    tb.start_agent("m4").unwrap();
+    let log_path = tb.agents["m4"].log.clone();
+    let failed_twice = common::wait_for(Duration::from_secs(30), || {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        async move { (log.matches("postgres exited during start").count() >= 2).then_some(log) }
+    })
+    .await;
+    let Some(log) = failed_twice else {
+        common::dump_logs(&tb);
+        panic!("m4 did not try to start twice");
+    };
+    assert!(!log.contains("pg_rewind"), "{log}");
+    drop(taken);
+    common::healthy(&tb, 3, Duration::from_secs(60)).await;
 }

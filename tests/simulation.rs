@@ -295,6 +295,7 @@ impl World {
             },
             timeline: s.timeline,
             checkpoint_lsn: s.lsn,
+            backup_label: false,
         }
     }
 

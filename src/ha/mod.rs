@@ -32,15 +32,20 @@ pub enum DataDir {
         timeline: u32,
         /// Latest checkpoint location, bytes.
         checkpoint_lsn: u64,
+        /// A `backup_label` file is present: a base backup whose recovery has not begun (the
+        /// startup process renames the file as it starts). Its pg_control is the source's, so
+        /// `in production` then says nothing about this server, which has never run.
+        backup_label: bool,
     },
     /// Exists but cannot be read as a data directory.
     Unreadable(String),
 }
 
 impl DataDir {
-    /// Whether pg_control says this server last ran as a primary (not in recovery).
+    /// Whether pg_control says this server last ran as a primary (not in recovery). Never for a
+    /// base backup that has not started: its pg_control was copied from the primary.
     pub fn was_primary(&self) -> bool {
-        matches!(self, DataDir::Present { state, .. }
+        matches!(self, DataDir::Present { state, backup_label: false, .. }
             if state == "in production" || state == "shut down" || state == "shutting down" || state == "in crash recovery")
     }
 }

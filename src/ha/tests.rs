@@ -45,6 +45,7 @@ fn present(state: &str) -> DataDir {
         state: state.into(),
         timeline: 1,
         checkpoint_lsn: 50,
+        backup_label: false,
     }
 }
 
@@ -406,6 +407,26 @@ fn former_primary_rewinds_or_reinitializes() {
 }
 
 #[test]
+fn a_base_backup_that_never_started_is_started_not_rewound() {
+    // pg_control copied from the primary says "in production", but backup_label is still there:
+    // the first start failed before recovery began (a port in use, say). Starting again is all
+    // there is to do; a rewind would be a no-op that checkpoints the leader every cycle.
+    let mut data = present("in production");
+    if let DataDir::Present { backup_label, .. } = &mut data {
+        *backup_label = true;
+    }
+    assert!(!data.was_primary());
+    let d = decide(&snap("a", Some(view(Some("b"))), data, PgState::default()));
+    assert_eq!(
+        d.actions,
+        vec![Action::StartReplica {
+            leader: Some("b".into())
+        }]
+    );
+    assert_eq!(d.reason, "starting as a secondary");
+}
+
+#[test]
 fn standby_stuck_past_the_leaders_switch_point_is_rewound() {
     // m3 received WAL from the old primary up to 60 on timeline 1; the new leader b left timeline 1
     // at 40. Its walreceiver has been down for 11 s (loop_wait 10): it cannot follow and must be rewound.
@@ -482,6 +503,7 @@ fn foreign_system_identifier_is_fatal() {
         state: "shut down".into(),
         timeline: 1,
         checkpoint_lsn: 1,
+        backup_label: false,
     };
     let d = decide(&snap(
         "b",
