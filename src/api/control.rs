@@ -52,8 +52,11 @@ fn opt_string(m: &Map<String, Value>, key: &str) -> Result<Option<String>, Respo
     }
 }
 
+/// The group as etcd holds it now (one range read), not the watch-fed copy: the control
+/// endpoints make conditional writes on the revisions they read, and the copy may not have seen a
+/// write made a moment ago (a second `DELETE /switchover` would then answer 409, not 404).
 async fn load_view(shared: &Shared) -> Result<ClusterView, Response> {
-    shared.dcs.load().await.map_err(|e| {
+    shared.dcs.load_fresh().await.map_err(|e| {
         text(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("DCS is not accessible: {e:#}"),
