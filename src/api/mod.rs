@@ -374,8 +374,11 @@ async fn patroni(State(s): State<AppState>) -> Response {
     (StatusCode::OK, Json(patroni_json(&s, &st))).into_response()
 }
 
+/// GET /cluster and GET /config read etcd (one range read) rather than the watch-fed copy, so a
+/// client sees its own write at once (a scheduled switchover, a PATCH /config); with etcd
+/// unreachable they answer from the last view the HA loop saw.
 async fn cluster(State(s): State<AppState>) -> Response {
-    let view = match s.dcs.load().await {
+    let view = match s.dcs.load_fresh().await {
         Ok(v) => v,
         Err(_) => s.status.read().await.view.clone().unwrap_or_default(),
     };
@@ -389,7 +392,7 @@ async fn history(State(s): State<AppState>) -> Response {
 }
 
 async fn config(State(s): State<AppState>) -> Response {
-    let view = match s.dcs.load().await {
+    let view = match s.dcs.load_fresh().await {
         Ok(v) => Some(v),
         Err(_) => s.status.read().await.view.clone(),
     };
