@@ -879,7 +879,7 @@ impl LocalPostgres {
         self.stop_or_kill(mode, None).await
     }
 
-    /// [`Postgres::stop`], and when the postmaster still runs after `kill_after`, SIGKILL to it
+    /// [`Self::stop`], and when the postmaster still runs after `kill_after`, SIGKILL to it
     /// and to each of its child processes (backends, walsenders, checkpointer), so none is left
     /// holding the port or shared memory. See
     /// [`crate::ha::shutdown::stop_kill_after`] for when (Patroni's `primary_stop_timeout`).

@@ -494,11 +494,7 @@ impl Driver {
             sync_standby: !leading && self.listed_as_sync_standby().await,
         };
         let plan = plan_shutdown(facts);
-        tracing::info!(
-            "shutting down: {} ({})",
-            plan.reason,
-            step_list(&plan.steps)
-        );
+        tracing::info!("shutting down: {plan}");
         let role = if leading { "primary" } else { "replica" };
         for step in plan.steps {
             match step {
@@ -940,11 +936,7 @@ impl Driver {
             sync_standby: !leading && self.listed_as_sync_standby().await,
         };
         let plan = plan_restart(facts);
-        tracing::info!(
-            "restarting PostgreSQL (requested through the REST API): {} ({})",
-            plan.reason,
-            step_list(&plan.steps)
-        );
+        tracing::info!("restarting PostgreSQL (requested through the REST API): {plan}");
         let done = self.restart_steps(&plan.steps, leading).await;
         self.sync_release = false;
         done
@@ -1994,13 +1986,4 @@ impl Drop for ActionTimer<'_> {
     fn drop(&mut self) {
         tracing::debug!("{:?} took {} ms", self.0, self.1.elapsed().as_millis());
     }
-}
-
-/// The steps of a shutdown or restart plan, for its log line.
-fn step_list<T: std::fmt::Debug>(steps: &[T]) -> String {
-    steps
-        .iter()
-        .map(|s| format!("{s:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -60,14 +60,28 @@ pub enum ShutdownStep {
     RevokeLease,
 }
 
-/// The ordered steps and the sentence logged for them.
+/// Ordered steps (of a shutdown or a restart) and the sentence logged for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShutdownPlan {
+pub struct Plan<S> {
     /// Steps, in order.
-    pub steps: Vec<ShutdownStep>,
+    pub steps: Vec<S>,
     /// Why, for the log.
     pub reason: &'static str,
 }
+
+impl<S: std::fmt::Debug> std::fmt::Display for Plan<S> {
+    /// The log form: `<reason> (<step>, <step>, ...)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (", self.reason)?;
+        for (i, s) in self.steps.iter().enumerate() {
+            write!(f, "{}{s:?}", if i == 0 { "" } else { ", " })?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// The steps of a stop.
+pub type ShutdownPlan = Plan<ShutdownStep>;
 
 /// Decides how this member stops. Pure: same facts, same plan.
 pub fn plan_shutdown(f: ShutdownFacts) -> ShutdownPlan {
@@ -166,14 +180,8 @@ pub enum RestartStep {
     NotifyCoordinatorAfterPromote,
 }
 
-/// The ordered steps of a restart and the sentence logged for them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestartPlan {
-    /// Steps, in order.
-    pub steps: Vec<RestartStep>,
-    /// Why, for the log.
-    pub reason: &'static str,
-}
+/// The steps of a restart.
+pub type RestartPlan = Plan<RestartStep>;
 
 /// Decides how this member restarts PostgreSQL. Pure: same facts, same plan. The leader key is
 /// never touched: a leader keeps renewing it between HA cycles while PostgreSQL restarts.
@@ -353,5 +361,18 @@ mod tests {
                 "{primary} {synchronous} {secs}"
             );
         }
+    }
+
+    #[test]
+    fn a_plan_logs_its_reason_and_steps() {
+        let p = plan_restart(RestartFacts {
+            leading: true,
+            citus_worker: false,
+            sync_standby: false,
+        });
+        assert_eq!(
+            p.to_string(),
+            "restarting the primary (StopPostgresFast, StartPostgres)"
+        );
     }
 }
