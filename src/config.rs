@@ -181,6 +181,10 @@ pub struct EtcdConfig {
     pub cert: Option<PathBuf>,
     /// Its private key (`key`).
     pub key: Option<PathBuf>,
+    /// `use_proxies` (Patroni's meaning): the endpoints are proxies in front of etcd, so the
+    /// members etcd lists are not added to them. Default false: etcd's member list is read and
+    /// its client URLs are used as well.
+    pub use_proxies: bool,
 }
 
 impl std::fmt::Debug for EtcdConfig {
@@ -192,6 +196,7 @@ impl std::fmt::Debug for EtcdConfig {
             .field("cacert", &self.cacert)
             .field("cert", &self.cert)
             .field("key", &self.key)
+            .field("use_proxies", &self.use_proxies)
             .finish()
     }
 }
@@ -556,6 +561,7 @@ struct RawEtcd {
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
     key_password: Option<String>,
+    use_proxies: Option<Yaml>,
     #[serde(flatten)]
     _other: BTreeMap<String, Yaml>,
 }
@@ -1081,8 +1087,36 @@ fn parse_etcd(v: &Yaml, section: &str, source: &str) -> Result<EtcdConfig, Confi
             "username and password go together: expected both or neither".into(),
         ));
     }
+    let use_proxies = match &raw.use_proxies {
+        None => false,
+        Some(Yaml::Bool(b)) => *b,
+        // From PATRONI_ETCD3_USE_PROXIES.
+        Some(Yaml::String(s))
+            if s.eq_ignore_ascii_case("true")
+                || s == "1"
+                || s.eq_ignore_ascii_case("on")
+                || s.eq_ignore_ascii_case("yes") =>
+        {
+            true
+        }
+        Some(Yaml::String(s))
+            if s.eq_ignore_ascii_case("false")
+                || s == "0"
+                || s.eq_ignore_ascii_case("off")
+                || s.eq_ignore_ascii_case("no") =>
+        {
+            false
+        }
+        Some(other) => {
+            return Err(err(
+                "use_proxies",
+                format!("expected true or false, got {other:?}"),
+            ))
+        }
+    };
     Ok(EtcdConfig {
         endpoints,
+        use_proxies,
         username: raw.username,
         password: raw.password,
         cacert: raw.cacert,

@@ -269,9 +269,12 @@ pub struct Testbed {
     run_as: Option<(u32, u32)>,
     exe: PathBuf,
     etcd: Option<Child>,
-    /// etcd client port.
+    /// etcd client port (of the first member).
     pub etcd_port: u16,
     etcd_peer_port: u16,
+    /// The other members of a multi-member etcd cluster ([`Testbed::start_etcd_cluster`]):
+    /// (process, client port, peer port); empty for the usual single member.
+    more_etcd: Vec<(Option<Child>, u16, u16)>,
     /// Agents by name.
     pub agents: BTreeMap<String, AgentProc>,
     /// Scope name.
@@ -383,6 +386,7 @@ impl Testbed {
             etcd: None,
             etcd_port: free_port()?,
             etcd_peer_port: free_port()?,
+            more_etcd: Vec::new(),
             agents: BTreeMap::new(),
             scope: scope.to_string(),
             timing,
@@ -421,11 +425,20 @@ impl Testbed {
         format!("{scheme}://127.0.0.1:{}", self.etcd_port)
     }
 
-    /// The etcd settings a client of this testbed needs (TLS files and, once enabled, the root
-    /// user's credentials).
+    /// Every etcd member's client URL, the first member first.
+    pub fn etcd_urls(&self) -> Vec<String> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        std::iter::once(self.etcd_port)
+            .chain(self.more_etcd.iter().map(|m| m.1))
+            .map(|p| format!("{scheme}://127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// The etcd settings a client of this testbed needs (every member, TLS files and, once
+    /// enabled, the root user's credentials).
     pub fn etcd_config(&self) -> EtcdConfig {
         let mut c = EtcdConfig {
-            endpoints: vec![self.etcd_url()],
+            endpoints: self.etcd_urls(),
             ..Default::default()
         };
         if let Some(t) = &self.tls {
@@ -491,14 +504,121 @@ impl Testbed {
     /// # Errors
     /// etcd missing or not answering within 20 s.
     pub async fn start_etcd(&mut self) -> Result<()> {
+        self.spawn_etcd_member(0)?;
+        self.wait_etcd().await
+    }
+
+    /// Starts a cluster of `members` etcd members on 127.0.0.1 (the first on
+    /// [`Testbed::etcd_port`]) and waits until it answers; agents are given every member, the first
+    /// first. Call once, before adding agents.
+    ///
+    /// # Errors
+    /// etcd missing or the cluster not answering within 20 s.
+    pub async fn start_etcd_cluster(&mut self, members: usize) -> Result<()> {
+        while self.more_etcd.len() + 1 < members {
+            self.more_etcd.push((None, free_port()?, free_port()?));
+        }
+        for i in 0..members {
+            self.spawn_etcd_member(i)?;
+        }
+        self.wait_etcd().await
+    }
+
+    /// Number of etcd members.
+    pub fn etcd_members(&self) -> usize {
+        1 + self.more_etcd.len()
+    }
+
+    /// Kills etcd member `i` (SIGKILL; 0 is the first).
+    pub fn kill_etcd_member(&mut self, i: usize) {
+        let child = if i == 0 {
+            self.etcd.take()
+        } else {
+            self.more_etcd.get_mut(i - 1).and_then(|m| m.0.take())
+        };
+        if let Some(mut c) = child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts etcd member `i` again on its data directory (it rejoins the cluster).
+    ///
+    /// # Errors
+    /// etcd could not be started.
+    pub fn restart_etcd_member(&mut self, i: usize) -> Result<()> {
+        self.spawn_etcd_member(i)
+    }
+
+    /// Index of the etcd member that is the Raft leader now (asked of each running member).
+    ///
+    /// # Errors
+    /// No member answered.
+    pub async fn etcd_leader(&self) -> Result<usize> {
+        let urls = self.etcd_urls();
+        for url in &urls {
+            let cfg = EtcdConfig {
+                endpoints: vec![url.clone()],
+                ..self.etcd_config()
+            };
+            let Ok(mut c) = etcd_client::Client::connect(&cfg.endpoints, None).await else {
+                continue;
+            };
+            let Ok(Ok(st)) = tokio::time::timeout(Duration::from_secs(1), c.status()).await else {
+                continue;
+            };
+            let Ok(Ok(ms)) = tokio::time::timeout(Duration::from_secs(1), c.member_list()).await
+            else {
+                continue;
+            };
+            let leader = ms.members().iter().find(|m| m.id() == st.leader());
+            if let Some(i) = leader
+                .and_then(|m| m.client_urls().first())
+                .and_then(|u| urls.iter().position(|x| x == u.trim_end_matches('/')))
+            {
+                return Ok(i);
+            }
+        }
+        bail!("no etcd member named a leader")
+    }
+
+    fn spawn_etcd_member(&mut self, i: usize) -> Result<()> {
         let etcd = find_etcd()?;
-        let data = self.dir.join("etcd");
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let ports: Vec<(u16, u16)> = std::iter::once((self.etcd_port, self.etcd_peer_port))
+            .chain(self.more_etcd.iter().map(|m| (m.1, m.2)))
+            .collect();
+        let single = ports.len() == 1;
+        let name = |k: usize| {
+            if single {
+                "praetor".to_string()
+            } else {
+                format!("etcd{k}")
+            }
+        };
+        let (client_port, peer_port) = ports[i];
+        let data = self.dir.join(if single {
+            "etcd".into()
+        } else {
+            format!("etcd{i}")
+        });
         std::fs::create_dir_all(&data)?;
+        let log_name = if single {
+            "etcd.log".into()
+        } else {
+            format!("etcd{i}.log")
+        };
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join("etcd.log"))?;
-        let peer = format!("http://127.0.0.1:{}", self.etcd_peer_port);
+            .open(self.dir.join(log_name))?;
+        let client = format!("{scheme}://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let cluster: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(k, (_, pp))| format!("{}=http://127.0.0.1:{pp}", name(k)))
+            .collect();
         let mut cmd = Command::new(etcd);
         if let Some(t) = &self.tls {
             cmd.arg(format!("--cert-file={}", t.cert.display()))
@@ -506,18 +626,33 @@ impl Testbed {
                 .arg(format!("--trusted-ca-file={}", t.ca.display()))
                 .arg("--client-cert-auth");
         }
-        cmd.arg("--name=praetor")
+        cmd.arg(format!("--name={}", name(i)))
             .arg(format!("--data-dir={}", data.display()))
-            .arg(format!("--listen-client-urls={}", self.etcd_url()))
-            .arg(format!("--advertise-client-urls={}", self.etcd_url()))
+            .arg(format!("--listen-client-urls={client}"))
+            .arg(format!("--advertise-client-urls={client}"))
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
-            .arg(format!("--initial-cluster=praetor={peer}"))
+            .arg(format!("--initial-cluster={}", cluster.join(",")))
+            .arg(format!("--initial-cluster-token={}", self.scope))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .process_group(0);
-        self.etcd = Some(cmd.spawn().context("starting etcd")?);
+        if !single {
+            // A local cluster: heartbeats and elections at etcd's defaults (100 ms, 1 s).
+            cmd.arg("--heartbeat-interval=100")
+                .arg("--election-timeout=1000");
+        }
+        let child = cmd.spawn().context("starting etcd")?;
+        if i == 0 {
+            self.etcd = Some(child);
+        } else {
+            self.more_etcd[i - 1].0 = Some(child);
+        }
+        Ok(())
+    }
+
+    async fn wait_etcd(&self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(d) = self.dcs().await {
@@ -527,19 +662,18 @@ impl Testbed {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "etcd did not answer within 20 s; see {}",
-                    self.dir.join("etcd.log").display()
+                    "etcd did not answer within 20 s; see the etcd logs in {}",
+                    self.dir.display()
                 );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
-    /// Stops etcd (SIGKILL) — the "etcd is down" fault.
+    /// Stops etcd (SIGKILL, every member) — the "etcd is down" fault.
     pub fn stop_etcd(&mut self) {
-        if let Some(mut c) = self.etcd.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        for i in 0..self.etcd_members() {
+            self.kill_etcd_member(i);
         }
     }
 
@@ -567,11 +701,15 @@ impl Testbed {
 
     /// The YAML configuration of member `name`.
     pub fn config_yaml(&self, name: &str, rest_port: u16, pg_port: u16, data_dir: &Path) -> String {
-        let etcd_port = self
-            .etcd_proxies
-            .get(name)
-            .map(|p| p.port)
-            .unwrap_or(self.etcd_port);
+        let etcd_hosts = match self.etcd_proxies.get(name) {
+            // Behind its proxy the agent must not find the members themselves.
+            Some(p) => format!("127.0.0.1:{}\n  use_proxies: true", p.port),
+            None => std::iter::once(self.etcd_port)
+                .chain(self.more_etcd.iter().map(|m| m.1))
+                .map(|p| format!("127.0.0.1:{p}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        };
         let t = self.timing;
         format!(
             r#"scope: {scope}
@@ -581,7 +719,7 @@ restapi:
   listen: 127.0.0.1:{rest_port}
   connect_address: 127.0.0.1:{rest_port}
 {rest_auth}{rest_tls}etcd3:
-  hosts: 127.0.0.1:{etcd}
+  hosts: {etcd_hosts}
 {etcd_tls}bootstrap:
   dcs:
     ttl: {ttl}
@@ -648,7 +786,6 @@ postgresql:
                 .as_ref()
                 .map(|(u, p)| format!("  authentication: {{username: {u}, password: {p}}}\n"))
                 .unwrap_or_default(),
-            etcd = etcd_port,
             ttl = t.ttl,
             lw = t.loop_wait,
             rt = t.retry_timeout,

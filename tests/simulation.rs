@@ -4,15 +4,18 @@
 //! events and lost peer answers, member crash and
 //! restart, the agent alone killed (PostgreSQL left running), the agent stopped (SIGTERM: its
 //! shutdown plan, `praetor::ha::shutdown::plan_shutdown`, with a PostgreSQL that sometimes does not
-//! stop), postmaster crash, DCS unreachable for a member, DCS refusing a member's writes, lost
-//! peer answers, paused agents, slow promotions, wall-clock steps. After every step it checks:
+//! stop), postmaster crash, DCS unreachable for a member, DCS refusing a member's writes, one
+//! etcd member of an agent's failing while the others answer, lost peer answers, paused agents,
+//! slow promotions, wall-clock steps. After every step it checks:
 //!
 //! 1. promotion only by the holder of an unexpired leader lease;
 //! 2. no two members can acknowledge a commit at the same time, whatever their agents' state: the
 //!    fence guard (modelled) stops a primary whose lease was not renewed before it can expire;
 //! 3. with synchronous mode, no acknowledged commit is lost by a promotion;
 //! 4. an automatic failover never promotes a `nofailover` member or one lagging beyond
-//!    `maximum_lag_on_failover`.
+//!    `maximum_lag_on_failover`;
+//! 5. a failed renewal is not a lost lease: a primary that still holds its key is never demoted
+//!    for want of a renewal while more than `lease_margin` is left on it.
 //!
 //! `PRAETOR_SIM_SCHEDULES=N` sets how many seeded schedules run (default 10,000);
 //! `PRAETOR_SIM_SEED=S` replays one seed with a trace. A failure prints the command that replays it.
@@ -58,6 +61,12 @@ struct Agent {
     lease_expiry: u64,
     /// The fence guard's deadline (lease deadline minus the margin), while armed.
     fence_at: Option<u64>,
+    /// The agent's own idea of its leader lease's end (the driver's `leader_until`): set by a
+    /// renewal or a take, kept through a renewal that failed, dropped once the key is not ours.
+    leader_until: Option<u64>,
+    /// One etcd member of this agent's fails while the others answer: every request is first
+    /// tried on it, then served by another member (it costs an attempt's deadline, nothing else).
+    etcd_member_down_until: u64,
     server: Server,
 }
 
@@ -122,6 +131,8 @@ impl World {
                 clock_offset_ms: 0,
                 lease_expiry: 0,
                 fence_at: None,
+                leader_until: None,
+                etcd_member_down_until: 0,
                 server: Server {
                     initialized: false,
                     running: false,
@@ -357,6 +368,16 @@ impl World {
         if !dcs_ok {
             // The read times out after retry_timeout.
             self.agents[i].busy_until = self.now + self.cfg.retry_timeout * 1000;
+        } else if self.agents[i].etcd_member_down_until > self.now {
+            // The first attempt goes to the failed member and waits out its deadline.
+            let attempt = praetor::dcs::endpoints::attempt_timeout(
+                std::time::Duration::from_secs(self.cfg.retry_timeout),
+                3,
+            );
+            self.agents[i].busy_until = self.now + attempt.as_millis() as u64;
+        }
+        if self.agents[i].leader_until.is_some_and(|u| u <= self.now) {
+            self.agents[i].leader_until = None;
         }
         for _round in 0..4 {
             let snap = Snapshot {
@@ -370,6 +391,10 @@ impl World {
                 use_pg_rewind: true,
                 can_bootstrap: true,
                 renew_failed,
+                lease_left: self.agents[i]
+                    .leader_until
+                    .map(|u| u.saturating_sub(self.now) as f64 / 1000.0),
+                lease_margin: self.lease_margin_ms() as f64 / 1000.0,
                 acquire_failed,
                 now: (self.now as i64 + self.agents[i].clock_offset_ms) as f64 / 1000.0 + 1.8e9,
                 failsafe_ok: false,
@@ -408,6 +433,12 @@ impl World {
 
     fn margin_ms(&self) -> u64 {
         praetor::fence::margin(self.cfg.retry_timeout).as_millis() as u64
+    }
+
+    /// [`Snapshot::lease_margin`] as the driver computes it, in ms.
+    fn lease_margin_ms(&self) -> u64 {
+        (praetor::ha::lease_margin(self.margin_ms() as f64 / 1000.0, self.cfg.retry_timeout)
+            * 1000.0) as u64
     }
 
     /// The fence guards: independent of the agents, they stop a server whose lease was not
@@ -479,7 +510,12 @@ impl World {
                     let exp = now + self.cfg.ttl * 1000;
                     self.dcs.leader = Some((name, exp));
                     self.agents[i].fence_at = Some(exp - self.margin_ms());
+                    self.agents[i].leader_until = Some(exp);
                 } else {
+                    if !self.holds_lease(i) {
+                        // etcd says the key is not ours (another name, or gone).
+                        self.agents[i].leader_until = None;
+                    }
                     return Step::Redecide {
                         renew_failed: true,
                         acquire_failed: false,
@@ -519,6 +555,7 @@ impl World {
                     self.dcs.leader_rev += 1;
                     self.dcs.failover = None;
                     self.agents[i].fence_at = Some(now + self.cfg.ttl * 1000 - self.margin_ms());
+                    self.agents[i].leader_until = Some(now + self.cfg.ttl * 1000);
                     self.log(|| format!("{name} acquired the leader key"));
                 }
                 return Step::Redecide {
@@ -527,6 +564,7 @@ impl World {
                 };
             }
             Action::ReleaseLeader => {
+                self.agents[i].leader_until = None;
                 if self.dcs.leader.as_ref().is_some_and(|(n, _)| *n == name) {
                     self.dcs.leader = None;
                     for a in &mut self.agents {
@@ -549,6 +587,7 @@ impl World {
                     self.dcs.leader = Some((name, now + self.cfg.ttl * 1000));
                     self.dcs.leader_rev += 1;
                     self.agents[i].fence_at = Some(now + self.cfg.ttl * 1000 - self.margin_ms());
+                    self.agents[i].leader_until = Some(now + self.cfg.ttl * 1000);
                 }
             }
             Action::Basebackup { from } | Action::Reinitialize { from } => {
@@ -622,6 +661,21 @@ impl World {
                 self.log(|| format!("{name} promoted"));
             }
             Action::Demote(mode) => {
+                // Invariant 5: a failed renewal is not a lost lease — a primary that still holds
+                // its key is not demoted for want of a renewal while more than the margin is left.
+                let left = self.agents[i]
+                    .leader_until
+                    .map_or(0, |u| u.saturating_sub(now));
+                if matches!(mode, DemoteMode::Offline | DemoteMode::ImmediateNoLock)
+                    && self.holds_lease(i)
+                    && left > self.lease_margin_ms()
+                {
+                    fail(
+                        seed,
+                        format!("{name} demoted ({mode:?}) with {left} ms of its lease left"),
+                    );
+                }
+                self.agents[i].leader_until = None;
                 let s = &mut self.agents[i].server;
                 s.guc.clear();
                 match mode {
@@ -812,6 +866,9 @@ impl World {
             a.down_until = now + self.rng.gen_range(1000..60_000);
         } else if r < 0.0085 && a.alive && a.paused_until <= now && a.busy_until <= now {
             self.graceful_stop(i);
+        } else if (0.0085..0.0095).contains(&r) {
+            // One etcd member of its list fails; the others answer.
+            self.agents[i].etcd_member_down_until = now + self.rng.gen_range(1000..60_000);
         }
         for a in &mut self.agents {
             if !a.alive && a.down_until <= now {

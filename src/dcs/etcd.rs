@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use etcd_client::{
@@ -15,24 +15,133 @@ use etcd_client::{
 };
 use tokio::sync::{Mutex, Notify};
 
+use super::endpoints::{attempt_timeout, is_member_fault, Endpoints};
 use super::{keys, ClusterView, MemberData};
 use crate::config::EtcdConfig;
 
 /// A connection to the etcd cluster scoped to one group prefix.
 #[derive(Clone)]
 pub struct EtcdDcs {
-    /// Replaced by a new login when etcd forgets the auth token (see [`EtcdDcs::with_timeout`]).
-    client: Arc<std::sync::RwLock<Client>>,
-    /// What [`EtcdDcs::connect`] was given, for logging in again.
-    etcd: Arc<EtcdConfig>,
+    /// The etcd members and one client per member (see [`super::endpoints`]).
+    pool: Arc<Pool>,
     /// `/<namespace>/<scope>[/<group>]/`.
     pub prefix: String,
     name: String,
     lease: Arc<Mutex<Option<i64>>>,
-    /// Per-request deadline.
+    /// Budget of one request over every member it may try (`retry_timeout`).
     timeout: Duration,
     /// The group prefix as the running watch last saw it; `None` while no watch is in sync.
     cache: Arc<std::sync::Mutex<Option<Cache>>>,
+}
+
+/// The etcd members this agent talks to, with one client (one gRPC connection) per member it
+/// has used. Requests go to the current member; one it cannot serve moves them to another
+/// ([`super::endpoints::Endpoints`]) and tells the watches to start again there.
+struct Pool {
+    /// What [`EtcdDcs::connect`] was given (endpoints, TLS, credentials).
+    etcd: EtcdConfig,
+    /// Per-attempt deadline of a connection's requests.
+    attempt: Duration,
+    state: std::sync::Mutex<PoolState>,
+    /// Bumped whenever the current member changes: running watches end and start again on the
+    /// new one (a watch on a member that lost its quorum would otherwise stay silent).
+    switched: tokio::sync::watch::Sender<u64>,
+}
+
+struct PoolState {
+    endpoints: Endpoints,
+    /// Connected clients by URL.
+    clients: BTreeMap<String, Client>,
+    /// Whether etcd's member list was read since the current member last changed.
+    discovered: bool,
+}
+
+impl Pool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current member's URL and its client, connecting first if there is none.
+    ///
+    /// # Errors
+    /// The connection (or, with etcd auth, the login) failed; the member is then marked failed.
+    async fn client(&self) -> Result<(String, Client)> {
+        let url = {
+            let st = self.lock();
+            let url = st
+                .endpoints
+                .current()
+                .ok_or_else(|| anyhow!("no etcd endpoint configured"))?
+                .to_string();
+            if let Some(c) = st.clients.get(&url) {
+                return Ok((url, c.clone()));
+            }
+            url
+        };
+        match connect_client(&self.etcd, std::slice::from_ref(&url), self.attempt).await {
+            Ok(c) => {
+                self.lock().clients.insert(url.clone(), c.clone());
+                Ok((url, c))
+            }
+            Err(e) => {
+                self.failed(&url);
+                Err(e)
+            }
+        }
+    }
+
+    /// A request to `url` failed for a reason of that member's: move on to another member.
+    fn failed(&self, url: &str) {
+        let mut st = self.lock();
+        let before = st.endpoints.current().map(String::from);
+        st.endpoints.failed(url, Instant::now());
+        let after = st.endpoints.current().map(String::from);
+        // Its connection is dropped: the next use connects afresh.
+        st.clients.remove(url);
+        if before != after {
+            st.discovered = false;
+            drop(st);
+            tracing::warn!(
+                "etcd member {url} did not serve a request; using {} now",
+                after.as_deref().unwrap_or("none")
+            );
+            self.switched.send_modify(|g| *g += 1);
+        }
+    }
+
+    /// A request to `url` was served.
+    fn succeeded(&self, url: &str) {
+        let mut st = self.lock();
+        if st.endpoints.is_failed(url) {
+            tracing::info!("etcd member {url} answers again");
+        }
+        st.endpoints.succeeded(url);
+    }
+
+    /// Drops the connection to `url` (etcd forgot its auth token: the next use logs in again).
+    fn forget_client(&self, url: &str) {
+        self.lock().clients.remove(url);
+    }
+
+    /// Whether etcd's member list should be read now (once after each change of member, unless
+    /// `use_proxies`); marks it as read.
+    fn wants_discovery(&self) -> bool {
+        if self.etcd.use_proxies {
+            return false;
+        }
+        let mut st = self.lock();
+        !std::mem::replace(&mut st.discovered, true)
+    }
+
+    /// Adds the client URLs of etcd's members to the endpoints.
+    fn add_discovered(&self, urls: Vec<String>) {
+        let mut st = self.lock();
+        for u in urls {
+            if st.endpoints.add(&u) {
+                tracing::info!("etcd member {u} found in the cluster's member list");
+            }
+        }
+    }
 }
 
 /// A copy of the group prefix kept current by the watch (as Patroni's etcd3 client keeps one):
@@ -87,20 +196,55 @@ fn is_auth_token_error(msg: &str) -> bool {
 }
 
 impl EtcdDcs {
-    /// Connects to `cfg.endpoints` (lazily: an unreachable etcd makes later calls fail, not this one).
+    /// Connects to the etcd cluster at `cfg.endpoints`; `timeout` (seconds: `retry_timeout`) is
+    /// the budget of each request, shared by the members it tries. Without etcd auth the
+    /// connection is made lazily (an unreachable etcd makes later calls fail, not this one); with
+    /// it, the first member that answers logs in.
     ///
     /// # Errors
-    /// Invalid endpoint URLs, or etcd auth rejected.
+    /// Invalid endpoint URLs or TLS files; with etcd auth, no member reachable or the login refused.
     pub async fn connect(
         cfg: &EtcdConfig,
         prefix: &str,
         name: &str,
         timeout: Duration,
     ) -> Result<EtcdDcs> {
-        let client = connect_client(cfg, timeout).await?;
+        let attempt = attempt_timeout(timeout, cfg.endpoints.len());
+        let pool = Arc::new(Pool {
+            etcd: cfg.clone(),
+            attempt,
+            state: std::sync::Mutex::new(PoolState {
+                endpoints: Endpoints::new(&cfg.endpoints),
+                clients: BTreeMap::new(),
+                discovered: false,
+            }),
+            switched: tokio::sync::watch::channel(0).0,
+        });
+        // Connect once now: bad URLs and TLS files are reported here, and with etcd auth the
+        // first member that answers logs in (refused credentials are reported here too).
+        let mut last = None;
+        for _ in 0..cfg.endpoints.len().max(1) {
+            match pool.client().await {
+                Ok(_) => {
+                    last = None;
+                    break;
+                }
+                Err(e) => {
+                    let member = is_member_fault(&format!("{e:#}"));
+                    last = Some((e, member));
+                    if !member {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some((e, member)) = last {
+            if cfg.username.is_some() || !member {
+                return Err(e);
+            }
+        }
         Ok(EtcdDcs {
-            client: Arc::new(std::sync::RwLock::new(client)),
-            etcd: Arc::new(cfg.clone()),
+            pool,
             prefix: prefix.to_string(),
             name: name.to_string(),
             lease: Arc::new(Mutex::new(None)),
@@ -109,56 +253,145 @@ impl EtcdDcs {
         })
     }
 
-    fn client(&self) -> Client {
-        self.client.read().expect("not poisoned").clone()
+    /// The etcd client URLs known now (configured, then discovered), for diagnostics.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.pool.lock().endpoints.urls().to_vec()
     }
 
-    /// Logs in to etcd again with a new connection (etcd's simple auth tokens live only in the
-    /// memory of the etcd member that issued them and expire after `--auth-token-ttl` unused; the
-    /// client library does not renew them).
-    async fn login_again(&self) {
-        match connect_client(&self.etcd, self.timeout).await {
-            Ok(c) => {
-                *self.client.write().expect("not poisoned") = c;
-                tracing::info!("etcd: the auth token was no longer valid; logged in again");
+    /// Runs one request: on the current member, and on the next one when a member cannot serve
+    /// it ([`is_member_fault`]), until it succeeds or the budget (`retry_timeout`) is spent. An
+    /// auth token etcd forgot (etcd's simple tokens live only in the memory of the member that
+    /// issued them) leads to a new login and one more try.
+    ///
+    /// # Errors
+    /// `etcd <what>: …` with the last member's error: the request itself was refused, or no
+    /// member served it within the budget.
+    async fn request<T, F, Fut>(&self, what: &str, f: F) -> Result<T>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let started = Instant::now();
+        let mut last = String::from("not tried");
+        let mut relogged = false;
+        let mut tries = 0u32;
+        loop {
+            let left = self.timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break;
             }
-            Err(e) => tracing::warn!("etcd: logging in again after an invalid auth token: {e:#}"),
+            if tries > 0 && tries as usize % self.pool.lock().endpoints.urls().len().max(1) == 0 {
+                // Every member refused at once (all down?): do not spin.
+                tokio::time::sleep(Duration::from_millis(100).min(left)).await;
+            }
+            tries += 1;
+            let (url, client) = match self.pool.client().await {
+                Ok(c) => c,
+                Err(e) => {
+                    last = format!("{e:#}");
+                    if !is_member_fault(&last) {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let attempt = self.pool.attempt.min(left);
+            match tokio::time::timeout(attempt, f(client)).await {
+                Ok(Ok(v)) => {
+                    self.pool.succeeded(&url);
+                    self.after_success();
+                    return Ok(v);
+                }
+                Ok(Err(e)) => {
+                    last = format!("{e} (etcd member {url})");
+                    let msg = e.to_string();
+                    if self.pool.etcd.username.is_some() && is_auth_token_error(&msg) && !relogged {
+                        relogged = true;
+                        self.pool.forget_client(&url);
+                        tracing::info!(
+                            "etcd: the auth token was no longer valid; logging in again"
+                        );
+                        continue;
+                    }
+                    if !is_member_fault(&msg) {
+                        break;
+                    }
+                    self.pool.failed(&url);
+                }
+                Err(_) => {
+                    last = format!("no answer within {attempt:?} (etcd member {url})");
+                    self.pool.failed(&url);
+                }
+            }
         }
+        // etcd may be unreachable: stop trusting the watch-fed copy until the watch restarts.
+        *self.cache.lock().expect("not poisoned") = None;
+        Err(anyhow!("etcd {what}: {last}"))
+    }
+
+    /// After a request was served: read etcd's member list once per change of member (in the
+    /// background), so members missing from the configuration are used too.
+    fn after_success(&self) {
+        if !self.pool.wants_discovery() {
+            return;
+        }
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let Ok((_, mut c)) = pool.client().await else {
+                return;
+            };
+            match tokio::time::timeout(pool.attempt, c.member_list()).await {
+                Ok(Ok(resp)) => {
+                    let tls = pool
+                        .etcd
+                        .endpoints
+                        .iter()
+                        .any(|e| e.starts_with("https://"));
+                    let urls = resp
+                        .members()
+                        .iter()
+                        .flat_map(|m| m.client_urls().iter().cloned())
+                        .filter(|u| u.starts_with(if tls { "https://" } else { "http://" }))
+                        .collect();
+                    pool.add_discovered(urls);
+                }
+                Ok(Err(e)) => tracing::debug!("reading etcd's member list: {e}"),
+                Err(_) => tracing::debug!("reading etcd's member list: no answer"),
+            }
+        });
     }
 }
 
-/// Opens a client for `cfg` (endpoints, TLS files, user and password) with per-request `timeout`.
+/// Opens a client for `endpoints` with `cfg`'s TLS files, user and password, and per-request
+/// deadline `timeout`.
 ///
 /// # Errors
 /// Invalid endpoints or TLS files, etcd unreachable within the timeout, or the login refused.
-async fn connect_client(cfg: &EtcdConfig, timeout: Duration) -> Result<Client> {
-    {
-        let mut opts = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(2).min(timeout))
-            .with_timeout(timeout)
-            // etcd's server drops a connection whose client pings more often than every 5 s
-            // while no data flows (--grpc-keepalive-min-time), which would cut the watch.
-            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
-        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
-            opts = opts.with_user(u.clone(), p.clone());
-        }
-        if let Some(tls) = tls_options(cfg)? {
-            opts = opts.with_tls(tls);
-        }
-        let client = tokio::time::timeout(
-            timeout + Duration::from_secs(1),
-            Client::connect(&cfg.endpoints, Some(opts)),
-        )
-        .await
-        .map_err(|_| {
-            anyhow!(
-                "connecting to etcd at {}: timed out",
-                cfg.endpoints.join(",")
-            )
-        })?
-        .with_context(|| format!("connecting to etcd at {}", cfg.endpoints.join(",")))?;
-        Ok(client)
+async fn connect_client(
+    cfg: &EtcdConfig,
+    endpoints: &[String],
+    timeout: Duration,
+) -> Result<Client> {
+    let mut opts = ConnectOptions::new()
+        .with_connect_timeout(Duration::from_secs(2).min(timeout))
+        .with_timeout(timeout)
+        // etcd's server drops a connection whose client pings more often than every 5 s
+        // while no data flows (--grpc-keepalive-min-time), which would cut the watch.
+        .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
+    if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+        opts = opts.with_user(u.clone(), p.clone());
     }
+    if let Some(tls) = tls_options(cfg)? {
+        opts = opts.with_tls(tls);
+    }
+    let client = tokio::time::timeout(
+        timeout + Duration::from_secs(1),
+        Client::connect(endpoints, Some(opts)),
+    )
+    .await
+    .map_err(|_| anyhow!("connecting to etcd at {}: timed out", endpoints.join(",")))?
+    .with_context(|| format!("connecting to etcd at {}", endpoints.join(",")))?;
+    Ok(client)
 }
 
 impl EtcdDcs {
@@ -166,30 +399,15 @@ impl EtcdDcs {
         format!("{}{}", self.prefix, k)
     }
 
-    async fn with_timeout<T>(
-        &self,
-        what: &str,
-        f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
-    ) -> Result<T> {
-        let r = match tokio::time::timeout(self.timeout, f).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(anyhow!("etcd {what}: {e}")),
-            Err(_) => Err(anyhow!("etcd {what}: no answer within {:?}", self.timeout)),
-        };
-        if let Err(e) = &r {
-            // etcd may be unreachable: stop trusting the watch-fed copy until the watch restarts.
-            *self.cache.lock().expect("not poisoned") = None;
-            if self.etcd.username.is_some() && is_auth_token_error(&e.to_string()) {
-                self.login_again().await;
-            }
-        }
-        r
-    }
-
     /// Runs a transaction; returns whether its comparison held.
     async fn txn_succeeded(&self, what: &str, txn: Txn) -> Result<bool> {
-        let mut c = self.client();
-        Ok(self.with_timeout(what, c.txn(txn)).await?.succeeded())
+        let r = self
+            .request(what, |mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await?;
+        Ok(r.succeeded())
     }
 
     /// The group prefix: from the watch-fed copy while the watch ([`EtcdDcs::spawn_watch`]) is in
@@ -229,13 +447,7 @@ impl EtcdDcs {
     /// # Errors
     /// As [`EtcdDcs::load`].
     pub async fn load_prefix(&self, prefix: &str) -> Result<ClusterView> {
-        let mut c = self.client();
-        let resp = self
-            .with_timeout(
-                "range read",
-                c.get(prefix, Some(GetOptions::new().with_prefix())),
-            )
-            .await?;
+        let resp = self.range(prefix).await?;
         let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
         let kvs: Vec<(String, Vec<u8>, i64, i64)> = resp
             .kvs()
@@ -254,20 +466,27 @@ impl EtcdDcs {
         Ok(ClusterView::decode(&kvs, revision))
     }
 
+    /// One range read of everything under `prefix`.
+    async fn range(&self, prefix: &str) -> Result<etcd_client::GetResponse> {
+        self.request("range read", |mut c| async move {
+            c.get(prefix, Some(GetOptions::new().with_prefix())).await
+        })
+        .await
+    }
+
     /// Lists the raw keys under a prefix (praetorctl uses it to find Citus groups).
     ///
     /// # Errors
     /// As [`EtcdDcs::load`].
     pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut c = self.client();
         let resp = self
-            .with_timeout(
-                "range read",
+            .request("range read", |mut c| async move {
                 c.get(
                     prefix,
                     Some(GetOptions::new().with_prefix().with_keys_only()),
-                ),
-            )
+                )
+                .await
+            })
             .await?;
         Ok(resp
             .kvs()
@@ -285,9 +504,10 @@ impl EtcdDcs {
         if let Some(id) = *guard {
             return Ok(id);
         }
-        let mut c = self.client();
         let resp = self
-            .with_timeout("lease grant", c.lease_grant(ttl as i64, None))
+            .request("lease grant", |mut c| async move {
+                c.lease_grant(ttl as i64, None).await
+            })
             .await?;
         *guard = Some(resp.id());
         Ok(resp.id())
@@ -300,11 +520,14 @@ impl EtcdDcs {
     /// etcd unreachable or slower than the request deadline.
     pub async fn keepalive(&self, ttl: u64) -> Result<bool> {
         let id = self.ensure_lease(ttl).await?;
-        let mut c = self.client();
         // Opening the keep-alive stream sends one renewal and waits for its answer (etcd-client
         // reports a lease etcd no longer knows as "lease not found"): one round trip.
-        let fut = async move { c.lease_keep_alive(id).await.map(|_| ()) };
-        match self.with_timeout("lease keepalive", fut).await {
+        let r = self
+            .request("lease keepalive", |mut c| async move {
+                c.lease_keep_alive(id).await.map(|_| ())
+            })
+            .await;
+        match r {
             Ok(()) => Ok(true),
             // etcd says the lease expired (e.g. the agent was paused past its ttl): forget it so the
             // next call grants a new one and the keys are written again.
@@ -328,9 +551,11 @@ impl EtcdDcs {
     pub async fn revoke_lease(&self) -> Result<()> {
         let id = self.lease.lock().await.take();
         if let Some(id) = id {
-            let mut c = self.client();
-            self.with_timeout("lease revoke", c.lease_revoke(id))
-                .await?;
+            self.request(
+                "lease revoke",
+                |mut c| async move { c.lease_revoke(id).await },
+            )
+            .await?;
         }
         Ok(())
     }
@@ -342,27 +567,23 @@ impl EtcdDcs {
     pub async fn touch_member(&self, data: &MemberData, ttl: u64) -> Result<()> {
         let lease = self.ensure_lease(ttl).await?;
         let value = serde_json::to_string(data)?;
-        let mut c = self.client();
         let key = self.key(&format!("{}{}", keys::MEMBERS, self.name));
-        let r = self
-            .with_timeout(
-                "put member key",
-                c.put(
-                    key.clone(),
-                    value.clone(),
-                    Some(PutOptions::new().with_lease(lease)),
-                ),
-            )
-            .await;
+        let put = |lease: i64| {
+            let (key, value) = (key.clone(), value.clone());
+            self.request("put member key", move |mut c| {
+                let (key, value) = (key.clone(), value.clone());
+                async move {
+                    c.put(key, value, Some(PutOptions::new().with_lease(lease)))
+                        .await
+                }
+            })
+        };
+        let r = put(lease).await;
         if let Err(e) = r {
             if e.to_string().contains("lease not found") {
                 self.forget_lease().await;
                 let lease = self.ensure_lease(ttl).await?;
-                self.with_timeout(
-                    "put member key",
-                    c.put(key, value, Some(PutOptions::new().with_lease(lease))),
-                )
-                .await?;
+                put(lease).await?;
                 return Ok(());
             }
             return Err(e);
@@ -497,8 +718,12 @@ impl EtcdDcs {
                     )])
                     .and_then(vec![put()]),
             )]);
-        let mut c = self.client();
-        let r = self.with_timeout("take leader key", c.txn(txn)).await?;
+        let r = self
+            .request("take leader key", |mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await?;
         if r.succeeded() {
             return Ok(());
         }
@@ -542,9 +767,10 @@ impl EtcdDcs {
     /// # Errors
     /// etcd unreachable.
     pub async fn put_absolute(&self, key: &str, value: &str) -> Result<()> {
-        let mut c = self.client();
-        self.with_timeout(&format!("put {key}"), c.put(key, value, None))
-            .await?;
+        self.request(&format!("put {key}"), |mut c| async move {
+            c.put(key, value, None).await
+        })
+        .await?;
         Ok(())
     }
 
@@ -587,9 +813,10 @@ impl EtcdDcs {
     /// # Errors
     /// etcd unreachable.
     pub async fn delete_absolute(&self, key: &str) -> Result<()> {
-        let mut c = self.client();
-        self.with_timeout(&format!("delete {key}"), c.delete(key, None))
-            .await?;
+        self.request(&format!("delete {key}"), |mut c| async move {
+            c.delete(key, None).await
+        })
+        .await?;
         Ok(())
     }
 
@@ -611,13 +838,28 @@ impl EtcdDcs {
         let me = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(e) = me.watch_once(&prefix, groups, &wake).await {
-                    tracing::debug!("etcd watch on {prefix} ended: {e:#}; reconnecting");
+                let mut switched = me.pool.switched.subscribe();
+                let Ok((url, client)) = me.pool.client().await else {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                };
+                let r = tokio::select! {
+                    r = me.watch_once(client, &prefix, groups, &wake) => r,
+                    _ = switched.changed() => {
+                        tracing::debug!("etcd watch on {prefix}: the current member changed; watching there");
+                        continue;
+                    }
+                };
+                if let Err(e) = r {
+                    tracing::debug!("etcd watch on {prefix} at {url} ended: {e:#}; reconnecting");
                     let msg = format!("{e:#}");
-                    if me.etcd.username.is_some()
+                    if me.pool.etcd.username.is_some()
                         && (is_auth_token_error(&msg) || msg.contains(WATCH_REFUSED))
                     {
-                        me.login_again().await;
+                        me.pool.forget_client(&url);
+                    } else if is_member_fault(&msg) {
+                        me.pool.failed(&url);
+                        continue;
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -630,13 +872,7 @@ impl EtcdDcs {
     /// # Errors
     /// etcd unreachable.
     pub async fn load_groups(&self, scope_prefix: &str) -> Result<BTreeMap<u32, ClusterView>> {
-        let mut c = self.client();
-        let resp = self
-            .with_timeout(
-                "range read",
-                c.get(scope_prefix, Some(GetOptions::new().with_prefix())),
-            )
-            .await?;
+        let resp = self.range(scope_prefix).await?;
         let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
         let mut by_group: BTreeMap<u32, Vec<(String, Vec<u8>, i64, i64)>> = BTreeMap::new();
         for kv in resp.kvs() {
@@ -661,19 +897,19 @@ impl EtcdDcs {
             .collect())
     }
 
-    async fn watch_once(&self, prefix: &str, groups: bool, wake: &Notify) -> Result<()> {
+    async fn watch_once(
+        &self,
+        mut c: Client,
+        prefix: &str,
+        groups: bool,
+        wake: &Notify,
+    ) -> Result<()> {
         // Our own group prefix also feeds the cache: read it, then watch from the next revision.
         let caching = !groups && prefix == self.prefix;
         let mut opts = WatchOptions::new().with_prefix().with_prev_key();
         let mut seed = None;
         if caching {
-            let mut c = self.client();
-            let resp = self
-                .with_timeout(
-                    "range read",
-                    c.get(prefix, Some(GetOptions::new().with_prefix())),
-                )
-                .await?;
+            let resp = self.range(prefix).await?;
             let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
             let mut cache = Cache {
                 revision,
@@ -691,8 +927,15 @@ impl EtcdDcs {
             opts = opts.with_start_revision(revision + 1);
             seed = Some(cache);
         }
-        let mut c = self.client();
-        let (watcher, mut stream) = c.watch(prefix, Some(opts)).await?;
+        let (watcher, mut stream) =
+            tokio::time::timeout(self.pool.attempt, c.watch(prefix, Some(opts)))
+                .await
+                .map_err(|_| {
+                    anyhow!(
+                        "creating the watch: no answer within {:?}",
+                        self.pool.attempt
+                    )
+                })??;
         if watcher.watch_id() < 0 {
             // etcd answers a watch it refuses (permission denied, which is also what an auth
             // token it no longer knows yields) with a created-and-canceled response and no id;

@@ -4,6 +4,7 @@
 //! [`etcd::EtcdDcs`] reads and writes it. Key names and value shapes are those of Patroni's
 //! `patroni/dcs/__init__.py` (reference §1), so Patroni's own tools read what praetor writes.
 
+pub mod endpoints;
 pub mod etcd;
 
 use std::collections::BTreeMap;

@@ -266,6 +266,8 @@ pub struct Driver {
     /// Until then, cycles run every 200 ms: a standby was started or repointed and is not yet
     /// seen streaming.
     settle_until: Option<Instant>,
+    /// The last cycle could not renew the lease it still holds (see [`Snapshot::lease_left`]).
+    renewal_failing: bool,
     /// A synchronous standby about to stop or restart asks the primary to release it: the member
     /// key carries `nosync: true` and `sync_priority: 0` while this is set.
     sync_release: bool,
@@ -355,6 +357,7 @@ impl Driver {
                 acquired_at: None,
                 lease_renewed_at: None,
                 settle_until: None,
+                renewal_failing: false,
                 sync_release: false,
             },
             shared,
@@ -458,6 +461,8 @@ impl Driver {
             // `streaming` as soon as it does, not a whole loop_wait later.
             let wait = if self.settle_until.is_some_and(|t| Instant::now() < t) {
                 Duration::from_millis(200)
+            } else if self.renewal_failing {
+                Duration::from_millis(500)
             } else {
                 Duration::from_secs(self.dynamic.loop_wait).saturating_sub(started.elapsed())
             };
@@ -635,6 +640,20 @@ impl Driver {
             Duration::from_secs(self.dynamic.ttl),
             self.dynamic.pause,
         );
+    }
+
+    /// Seconds left on the leader lease we hold: from the later of this loop's last renewal
+    /// (`leader_until`) and the keeper's ([`super::lease::LeaseKeep::renewed`]); `None` when not
+    /// leading.
+    fn lease_left(&self) -> Option<f64> {
+        let until = self.leader_until?;
+        let ttl = Duration::from_secs(self.dynamic.ttl);
+        let until = self.keep.renewed().map_or(until, |r| until.max(r + ttl));
+        Some(
+            until
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64(),
+        )
     }
 
     /// Sets the in-memory lease expiry; `None` (not leading) also stops the keeper renewing.
@@ -1257,6 +1276,11 @@ impl Driver {
             use_pg_rewind: self.cfg.use_pg_rewind(&self.dynamic),
             can_bootstrap: true,
             renew_failed: false,
+            lease_left: self.lease_left(),
+            lease_margin: crate::ha::lease_margin(
+                crate::fence::margin(self.dynamic.retry_timeout).as_secs_f64(),
+                self.dynamic.retry_timeout,
+            ),
             acquire_failed: false,
             now: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -1324,6 +1348,10 @@ impl Driver {
                 }
             }
         }
+        // Still leading on a lease this cycle could not renew: try again soon, not a loop_wait
+        // later (the lease keeper retries too).
+        self.renewal_failing =
+            (snap.renew_failed || snap.dcs.is_none()) && self.leader_until.is_some();
         if exit.is_none() && view.is_some() && !self.dynamic.pause {
             self.maybe_scheduled_restart(snap.now).await;
         }
@@ -1604,11 +1632,13 @@ impl Driver {
                             tracing::warn!("the leader key no longer holds my name");
                             self.set_leader_until(None);
                             snap.renew_failed = true;
+                            snap.lease_left = None;
                             return Ok(Next::Redecide);
                         }
                         Err(e) => {
                             tracing::error!("renewing the leader lease: {e:#}");
                             snap.renew_failed = true;
+                            snap.lease_left = self.lease_left();
                             return Ok(Next::Redecide);
                         }
                     }

@@ -113,6 +113,13 @@ impl LeaseKeep {
         self.withdraw();
     }
 
+    /// Start (before the request) of the latest successful renewal by the HA loop or the keeper,
+    /// while leading; `None` otherwise.
+    pub fn renewed(&self) -> Option<Instant> {
+        let i = self.lock();
+        i.endorsed.and(i.renewed)
+    }
+
     /// When the keeper should renew next: `None` when not endorsed (or the endorsement is older
     /// than one ttl: the HA loop is stuck and the lease must be allowed to run out).
     fn due(&self) -> Option<(Instant, Duration)> {

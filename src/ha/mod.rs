@@ -136,8 +136,19 @@ pub struct Snapshot {
     pub use_pg_rewind: bool,
     /// The configuration has a `bootstrap` section, so this member may initialise a new cluster.
     pub can_bootstrap: bool,
-    /// A renewal of our leader key failed earlier in this cycle.
+    /// A renewal of our leader key failed earlier in this cycle (etcd did not answer in time, or
+    /// refused the write). That alone is not a lost lease: see [`Snapshot::lease_left`].
     pub renew_failed: bool,
+    /// Seconds left on the leader lease this member holds, by its own monotonic clock counted
+    /// from *before* the request that last renewed it (so etcd's lease lasts at least as long);
+    /// `None` when it holds none (never took it, released it, or etcd said the key or the lease
+    /// is no longer ours).
+    pub lease_left: Option<f64>,
+    /// Seconds: a primary that cannot renew keeps running while more than this is left on its
+    /// lease and demotes once less is: the fence margin ([`crate::fence`]) plus the time one more
+    /// renewal may take (`retry_timeout`), so the demotion comes before the fence guard and
+    /// before the lease can expire. See [`lease_margin`].
+    pub lease_margin: f64,
     /// Taking the free leader key failed earlier in this cycle (another member won, or etcd
     /// refused the write).
     pub acquire_failed: bool,
@@ -237,6 +248,18 @@ fn decide_with(actions: Vec<Action>, reason: impl Into<String>) -> Decision {
     }
 }
 
+/// [`Snapshot::lease_margin`] for a fence margin (seconds) and `retry_timeout` (seconds).
+pub fn lease_margin(fence_margin: f64, retry_timeout: u64) -> f64 {
+    fence_margin + retry_timeout as f64
+}
+
+/// Seconds a primary that could not renew may still run on the lease it holds: `Some` while
+/// more than [`Snapshot::lease_margin`] is left (it tries again; a failed renewal is not a lost
+/// lease), `None` when it must demote now.
+fn lease_still_held(s: &Snapshot) -> Option<f64> {
+    s.lease_left.filter(|left| *left > s.lease_margin)
+}
+
 /// Decides what this member does now. Pure: same snapshot, same decision.
 pub fn decide(s: &Snapshot) -> Decision {
     let me = s.name.as_str();
@@ -333,6 +356,16 @@ fn dcs_unreachable(s: &Snapshot) -> Decision {
             return decide_with(
                 vec![],
                 "PAUSE: DCS is not accessible; continuing to run as primary (maintenance mode)",
+            );
+        }
+        if let Some(left) = lease_still_held(s) {
+            return decide_with(
+                vec![],
+                format!(
+                    "DCS is not accessible; still the leader for {left:.1} s of the lease I hold \
+                     (demoting below {:.1} s): trying again",
+                    s.lease_margin
+                ),
             );
         }
         return decide_with(
@@ -783,6 +816,16 @@ fn leading(s: &Snapshot) -> Decision {
             );
         }
         if s.pg.is_primary() {
+            if let Some(left) = lease_still_held(s) {
+                return decide_with(
+                    vec![],
+                    format!(
+                        "failed to update leader lock in DCS; still the leader for {left:.1} s of \
+                         the lease I hold (demoting below {:.1} s): trying again",
+                        s.lease_margin
+                    ),
+                );
+            }
             return decide_with(
                 vec![Action::Demote(DemoteMode::ImmediateNoLock)],
                 "demoted self because failed to update leader lock in DCS",

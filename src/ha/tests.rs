@@ -94,6 +94,8 @@ fn snap(name: &str, dcs: Option<ClusterView>, data: DataDir, pg: PgState) -> Sna
         use_pg_rewind: true,
         can_bootstrap: true,
         renew_failed: false,
+        lease_left: None,
+        lease_margin: 4.5,
         acquire_failed: false,
         now: 1_800_000_000.0,
         failsafe_ok: false,
@@ -282,6 +284,68 @@ fn lost_lease_demotes() {
         d.reason,
         "demoted self because failed to update leader lock in DCS"
     );
+}
+
+/// One etcd member down, or etcd slow for a moment: a renewal that failed while the lease still
+/// has more than the margin left keeps the primary running (reference: issue "One etcd member
+/// down must go unnoticed"); below the margin it demotes as Patroni does.
+#[test]
+fn failed_renewal_keeps_the_primary_while_the_lease_lasts() {
+    let mut s = snap(
+        "a",
+        Some(view(Some("a"))),
+        present("in production"),
+        primary_pg(100),
+    );
+    s.renew_failed = true;
+    s.lease_left = Some(12.0);
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![]);
+    assert_eq!(
+        d.reason,
+        "failed to update leader lock in DCS; still the leader for 12.0 s of the lease I hold \
+         (demoting below 4.5 s): trying again"
+    );
+    s.lease_left = Some(4.5);
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::ImmediateNoLock)]);
+    assert_eq!(
+        d.reason,
+        "demoted self because failed to update leader lock in DCS"
+    );
+    // Maintenance mode: never demoted, whatever is left.
+    s.config.pause = true;
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![]);
+    assert_eq!(
+        d.reason,
+        "PAUSE: failed to update leader lock in DCS; continuing to run"
+    );
+}
+
+#[test]
+fn dcs_unreachable_primary_keeps_running_on_its_lease_then_demotes_offline() {
+    let mut s = snap("a", None, present("in production"), primary_pg(100));
+    s.lease_left = Some(9.0);
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![]);
+    assert_eq!(
+        d.reason,
+        "DCS is not accessible; still the leader for 9.0 s of the lease I hold (demoting below \
+         4.5 s): trying again"
+    );
+    s.lease_left = Some(4.0);
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::Offline)]);
+    // A standby has nothing to keep.
+    let mut s = snap(
+        "b",
+        None,
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    );
+    s.lease_left = Some(9.0);
+    assert_eq!(decide(&s).reason, "DCS is not accessible");
 }
 
 #[test]
