@@ -393,6 +393,11 @@ pub struct DynamicConfig {
     pub synchronous_node_count: u64,
     /// Keep running as primary while etcd is unreachable if every member agrees.
     pub failsafe_mode: bool,
+    /// Seconds the primary keeps the physical slot of a member whose key has gone (Patroni 4's
+    /// `member_slots_ttl`, default 30 min; 0 drops it at once). Patroni's forms are read: a
+    /// number of seconds, or a string with a unit (`ms`, `s`, `min`, `h`, `d`), e.g. `"30min"`.
+    #[serde(deserialize_with = "seconds_with_unit")]
+    pub member_slots_ttl: u64,
     /// `postgresql` subsection of the dynamic config.
     pub postgresql: DynamicPostgresql,
     /// Unknown keys, preserved so PATCH /config and edit-config never lose them.
@@ -441,10 +446,53 @@ impl Default for DynamicConfig {
             synchronous_mode_strict: false,
             synchronous_node_count: 1,
             failsafe_mode: false,
+            member_slots_ttl: 1800,
             postgresql: DynamicPostgresql::default(),
             other: BTreeMap::new(),
         }
     }
+}
+
+/// A duration in seconds given as Patroni reads it: a non-negative number of seconds, or a
+/// string of digits followed by a unit (`ms`, `s`, `min`, `h`, `d`; none means seconds).
+fn seconds_with_unit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use serde::de::Error;
+    match Json::deserialize(d)? {
+        Json::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+            .ok_or_else(|| D::Error::custom(format!("expected a number of seconds >= 0, got {n}"))),
+        Json::String(s) => parse_seconds(&s).map_err(D::Error::custom),
+        other => Err(D::Error::custom(format!(
+            "expected seconds or a string such as \"30min\", got {other}"
+        ))),
+    }
+}
+
+/// Parses `"30min"`, `"1h"`, `"90"`, `"500ms"` into whole seconds.
+///
+/// # Errors
+/// Not digits followed by one of `ms`, `s`, `min`, `h`, `d`.
+pub fn parse_seconds(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("expected seconds or a number with a unit (ms, s, min, h, d), got {s:?}")
+    })?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000,
+        "min" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        u => {
+            return Err(format!(
+                "unknown unit {u:?} in {s:?}: expected ms, s, min, h or d"
+            ))
+        }
+    };
+    Ok(secs)
 }
 
 /// Smallest ttl praetor accepts, seconds. Patroni's floor is 20; praetor renews from a dedicated
@@ -1430,6 +1478,33 @@ tags: {nofailover: false, failover_priority: 2, custom: x}
         let e = DynamicConfig::from_json(&serde_json::json!({"primary_stop_timeout": "soon"}))
             .unwrap_err();
         assert_eq!(e.0, "primary_stop_timeout");
+    }
+
+    #[test]
+    fn member_slots_ttl_takes_patronis_forms() {
+        assert_eq!(DynamicConfig::default().member_slots_ttl, 1800);
+        for (v, want) in [
+            (serde_json::json!(0), 0),
+            (serde_json::json!(600), 600),
+            (serde_json::json!("30min"), 1800),
+            (serde_json::json!("2h"), 7200),
+            (serde_json::json!("90s"), 90),
+            (serde_json::json!("1d"), 86400),
+            (serde_json::json!("120"), 120),
+        ] {
+            let d =
+                DynamicConfig::from_json(&serde_json::json!({ "member_slots_ttl": v })).unwrap();
+            assert_eq!(d.member_slots_ttl, want, "{v}");
+        }
+        for bad in [
+            serde_json::json!("soon"),
+            serde_json::json!("5 weeks"),
+            serde_json::json!(-1),
+        ] {
+            let e = DynamicConfig::from_json(&serde_json::json!({ "member_slots_ttl": bad }))
+                .unwrap_err();
+            assert_eq!(e.0, "member_slots_ttl", "{bad}");
+        }
     }
 
     #[test]

@@ -1303,31 +1303,41 @@ impl LocalPostgres {
         let _ = std::fs::rename(&self.data_dir, &p);
     }
 
-    /// On the primary: creates a physical slot for each name in `wanted`, and drops inactive physical
-    /// slots that belong to no current member.
+    /// The physical replication slots, with whether a walsender uses each (`active`).
     ///
     /// # Errors
     /// SQL failed.
-    pub async fn sync_slots(&self, wanted: &[String]) -> Result<()> {
+    pub async fn physical_slots(&self) -> Result<Vec<(String, bool)>> {
         let c = self.connect().await?;
         let rows = c
             .query("SELECT slot_name::text, active FROM pg_replication_slots WHERE slot_type = 'physical'", &[])
-            .await?;
-        let existing: Vec<(String, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        for w in wanted {
-            if !existing.iter().any(|(n, _)| n == w) {
-                c.execute("SELECT pg_create_physical_replication_slot($1, true)", &[w])
-                    .await
-                    .with_context(|| format!("creating replication slot {w}"))?;
-                tracing::info!("created physical replication slot {w}");
-            }
+            .await
+            .context("reading pg_replication_slots")?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Carries out a slot plan ([`crate::ha::slots::plan_slots`]): creates (reserving WAL at
+    /// once) and drops physical slots.
+    ///
+    /// # Errors
+    /// A creation failed (a failed drop is logged: the slot may have become active meanwhile).
+    pub async fn apply_slots(&self, plan: &crate::ha::slots::SlotPlan) -> Result<()> {
+        if plan.create.is_empty() && plan.drop.is_empty() {
+            return Ok(());
         }
-        for (n, active) in existing {
-            if !active && !wanted.contains(&n) {
-                c.execute("SELECT pg_drop_replication_slot($1)", &[&n])
-                    .await
-                    .ok();
-                tracing::info!("dropped physical replication slot {n} of a member that left");
+        let c = self.connect().await?;
+        for w in &plan.create {
+            c.execute("SELECT pg_create_physical_replication_slot($1, true)", &[w])
+                .await
+                .with_context(|| format!("creating replication slot {w}"))?;
+            tracing::info!("created physical replication slot {w}");
+        }
+        for n in &plan.drop {
+            match c.execute("SELECT pg_drop_replication_slot($1)", &[n]).await {
+                Ok(_) => tracing::info!(
+                    "dropped physical replication slot {n} of a member gone for member_slots_ttl"
+                ),
+                Err(e) => tracing::warn!("dropping replication slot {n}: {e}"),
             }
         }
         Ok(())

@@ -94,6 +94,7 @@ impl Pool {
     fn failed(&self, url: &str) {
         let mut st = self.lock();
         let before = st.endpoints.current().map(String::from);
+        let was_failed = st.endpoints.is_failed(url);
         st.endpoints.failed(url, Instant::now());
         let after = st.endpoints.current().map(String::from);
         // Its connection is dropped: the next use connects afresh.
@@ -101,10 +102,13 @@ impl Pool {
         if before != after {
             st.discovered = false;
             drop(st);
-            tracing::warn!(
-                "etcd member {url} did not serve a request; using {} now",
-                after.as_deref().unwrap_or("none")
-            );
+            let next = after.as_deref().unwrap_or("none");
+            if was_failed {
+                // Going round members that all failed (etcd down, or without quorum): said once.
+                tracing::debug!("etcd member {url} did not serve a request; trying {next}");
+            } else {
+                tracing::warn!("etcd member {url} did not serve a request; using {next} now");
+            }
             self.switched.send_modify(|g| *g += 1);
         }
     }
@@ -251,6 +255,19 @@ impl EtcdDcs {
             timeout,
             cache: Arc::default(),
         })
+    }
+
+    /// The same client with another request budget (the members it tries share it).
+    pub fn with_budget(&self, budget: Duration) -> EtcdDcs {
+        EtcdDcs {
+            timeout: budget,
+            ..self.clone()
+        }
+    }
+
+    /// The request budget (seconds: `retry_timeout` unless [`EtcdDcs::with_budget`] changed it).
+    pub fn budget(&self) -> Duration {
+        self.timeout
     }
 
     /// The etcd client URLs known now (configured, then discovered), for diagnostics.

@@ -2,6 +2,7 @@
 //! with timeouts → publish the member key and the status the REST API serves. Woken early by etcd
 //! watch events and by the postmaster exiting; otherwise every `loop_wait` seconds.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -268,6 +269,11 @@ pub struct Driver {
     settle_until: Option<Instant>,
     /// The last cycle could not renew the lease it still holds (see [`Snapshot::lease_left`]).
     renewal_failing: bool,
+    /// Slots without a member, kept for `member_slots_ttl`: when each was first seen so
+    /// (seconds since [`Driver::epoch`]).
+    orphaned_slots: BTreeMap<String, f64>,
+    /// The agent's monotonic clock origin.
+    epoch: Instant,
     /// A synchronous standby about to stop or restart asks the primary to release it: the member
     /// key carries `nosync: true` and `sync_priority: 0` while this is set.
     sync_release: bool,
@@ -358,6 +364,8 @@ impl Driver {
                 lease_renewed_at: None,
                 settle_until: None,
                 renewal_failing: false,
+                orphaned_slots: BTreeMap::new(),
+                epoch: Instant::now(),
                 sync_release: false,
             },
             shared,
@@ -656,10 +664,62 @@ impl Driver {
         )
     }
 
+    /// Creates the members' slots and drops those of members gone for `member_slots_ttl`, as
+    /// [`crate::ha::slots::plan_slots`] plans.
+    async fn sync_slots(&mut self, wanted: &[String]) -> Result<()> {
+        let existing = self.pg.physical_slots().await?;
+        let now = self.epoch.elapsed().as_secs_f64();
+        let (plan, since) = crate::ha::slots::plan_slots(
+            wanted,
+            &existing,
+            &self.orphaned_slots,
+            now,
+            self.dynamic.member_slots_ttl,
+        );
+        for n in plan
+            .retained
+            .iter()
+            .filter(|n| !self.orphaned_slots.contains_key(*n))
+        {
+            tracing::info!(
+                "keeping physical replication slot {n}: its member's key is gone, kept for \
+                 member_slots_ttl ({} s)",
+                self.dynamic.member_slots_ttl
+            );
+        }
+        self.orphaned_slots = since;
+        self.pg.apply_slots(&plan).await
+    }
+
+    /// [`Snapshot::lease_margin`] for the current dynamic configuration.
+    fn lease_margin(&self) -> f64 {
+        crate::ha::lease_margin(
+            crate::fence::margin(self.dynamic.retry_timeout).as_secs_f64(),
+            self.dynamic.retry_timeout,
+        )
+    }
+
+    /// The etcd client for this cycle's reads and renewal. While a lease we hold could not be
+    /// renewed, a request may not run past the moment the core must decide to demote (the lease
+    /// less [`Snapshot::lease_margin`]): its budget is cut to what is left before it, so the next
+    /// decision comes in time.
+    fn cycle_dcs(&self) -> EtcdDcs {
+        let retry = Duration::from_secs(self.dynamic.retry_timeout.max(1));
+        match self.lease_left().filter(|_| self.renewal_failing) {
+            Some(left) => {
+                let before = Duration::from_secs_f64((left - self.lease_margin()).max(0.0));
+                self.dcs
+                    .with_budget(retry.min(before).max(Duration::from_millis(200)))
+            }
+            None => self.dcs.clone(),
+        }
+    }
+
     /// Sets the in-memory lease expiry; `None` (not leading) also stops the keeper renewing.
     fn set_leader_until(&mut self, until: Option<Instant>) {
         if until.is_none() {
             self.keep.withdraw();
+            self.orphaned_slots.clear();
         }
         self.leader_until = until;
     }
@@ -1277,10 +1337,7 @@ impl Driver {
             can_bootstrap: true,
             renew_failed: false,
             lease_left: self.lease_left(),
-            lease_margin: crate::ha::lease_margin(
-                crate::fence::margin(self.dynamic.retry_timeout).as_secs_f64(),
-                self.dynamic.retry_timeout,
-            ),
+            lease_margin: self.lease_margin(),
             acquire_failed: false,
             now: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -1585,8 +1642,8 @@ impl Driver {
         fresh: bool,
     ) -> (DataDir, (PgState, ServerInfo), Option<ClusterView>) {
         let pg = self.pg.clone();
-        let dcs = self.dcs.clone();
-        let retry = Duration::from_secs(self.dynamic.retry_timeout.max(1));
+        let dcs = self.cycle_dcs();
+        let retry = dcs.budget();
         let (data, read, state) = tokio::join!(
             async move { pg.data_dir_state().await },
             read_view_retrying(&dcs, fresh, retry),
@@ -1615,7 +1672,7 @@ impl Driver {
                     if just_taken.is_some() {
                         continue;
                     }
-                    match self.dcs.update_leader(ttl, lease).await {
+                    match self.cycle_dcs().update_leader(ttl, lease).await {
                         Ok(true) => {
                             self.lease_renewed_at = Some(t0);
                             self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
@@ -1843,7 +1900,7 @@ impl Driver {
                             .filter(|m| m.name != snap.name)
                             .map(|m| slot_name_for(&m.name))
                             .collect();
-                        if let Err(e) = self.pg.sync_slots(&wanted).await {
+                        if let Err(e) = self.sync_slots(&wanted).await {
                             tracing::warn!("syncing replication slots: {e:#}");
                         }
                     }

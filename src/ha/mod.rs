@@ -12,6 +12,7 @@
 pub mod driver;
 pub mod lease;
 pub mod shutdown;
+pub mod slots;
 pub mod sync;
 
 use crate::config::{DynamicConfig, Tags};

@@ -96,13 +96,23 @@ pub fn plan_sync(
     // /sync first (a standby that is merely a little behind another keeps its place: every change
     // of the synchronous standby passes through a moment when /sync lists fewer members, and
     // nobody may be promoted then); then least lag.
+    // A listed standby whose member key is missing (its agent could not reach etcd for a while,
+    // so its lease ran out) but whose walsender still streams keeps its place: an etcd hiccup is
+    // not a member leaving, and PostgreSQL, not the key, says whether it still replicates.
+    let candidates_tags = |name: &str| match tags(name) {
+        Some(t) => Some(t),
+        None if current.iter().any(|c| c == name) => Some(Tags::default()),
+        None => None,
+    };
     let mut candidates: Vec<&ReplicationRow> = replication
         .iter()
         .filter(|r| r.state == "streaming")
-        .filter(|r| tags(&r.name).is_some_and(|t| !t.nosync))
+        .filter(|r| candidates_tags(&r.name).is_some_and(|t| !t.nosync))
         .collect();
     candidates.sort_by_key(|r| {
-        let nofailover = tags(&r.name).map(|t| !t.can_failover()).unwrap_or(true);
+        let nofailover = candidates_tags(&r.name)
+            .map(|t| !t.can_failover())
+            .unwrap_or(true);
         (
             nofailover,
             !current.contains(&r.name),
@@ -246,6 +256,47 @@ mod tests {
             100,
         );
         assert_eq!(p.guc, Some(v(&["c"])));
+        assert_eq!(p.sync_key, Some(vec![]));
+    }
+
+    #[test]
+    fn a_listed_standby_whose_member_key_lapsed_keeps_its_place_while_it_streams() {
+        // "ghost" has no member key (its agent lost etcd for longer than its lease), but its
+        // walsender streams and PostgreSQL confirms it sync: /sync and the GUC stay.
+        let p = plan_sync(
+            "a",
+            &cfg(true, false, 1),
+            Some(("a", v(&["ghost"]))),
+            &v(&["ghost"]),
+            &[row("ghost", "sync", 100), row("c", "potential", 100)],
+            &tags_of,
+            100,
+        );
+        assert_eq!(p, SyncPlan::default());
+        // Not listed and without a key: never chosen.
+        let p = plan_sync(
+            "a",
+            &cfg(true, false, 1),
+            Some(("a", vec![])),
+            &[],
+            &[row("ghost", "potential", 100)],
+            &tags_of,
+            100,
+        );
+        assert_eq!(p.guc, None);
+        assert_eq!(p.sync_key, None);
+        // It stops streaming: it leaves as any standby does.
+        let mut gone = row("ghost", "sync", 90);
+        gone.state = "catchup".into();
+        let p = plan_sync(
+            "a",
+            &cfg(true, false, 1),
+            Some(("a", v(&["ghost"]))),
+            &v(&["ghost"]),
+            &[gone],
+            &tags_of,
+            100,
+        );
         assert_eq!(p.sync_key, Some(vec![]));
     }
 
