@@ -6,12 +6,15 @@
 //! agents) and goes through: bootstrap, idle footprint, planned switchover under a writer,
 //! postmaster crash, node loss. Runs alternate Patroni, praetor, Patroni, praetor for each timing
 //! set (30/10/10 and 20/2/3), then praetor's fast profile (5/1/2) repeats node loss, and a scale run
-//! drives one coordinator through 64 worker groups. Raw numbers go to
+//! drives one coordinator through 64 worker groups; the etcd-member-loss scenario kills one etcd
+//! member of three (the Raft leader, then every agent's first endpoint) under a writer, for Patroni
+//! and praetor alternately. Raw numbers go to
 //! `bench/results/<utc>.json` (and `latest.json`); tables print as Markdown and go to `latest.md`.
 //!
 //! Environment: `PRAETOR_BENCH_RUNS` (runs per agent and timing set, default 2),
 //! `PRAETOR_BENCH_IDLE` (idle footprint window in seconds, default 60), `PRAETOR_BENCH_ONLY`
-//! (comma list of `compare`, `fast`, `scale`), `PRAETOR_BENCH_AGENTS` (`patroni,praetor`),
+//! (comma list of `compare`, `fast`, `members`, `scale`; such a partial run writes
+//! `latest-<list>.md` and `.json`, leaving the full run's `latest.*` alone), `PRAETOR_BENCH_AGENTS` (`patroni,praetor`),
 //! `PRAETOR_BENCH_TIMINGS` (`30/10/10,20/2/3`): subsets for a quick look.
 
 use std::collections::BTreeMap;
@@ -475,6 +478,63 @@ async fn node_loss(tb: &mut Testbed) -> Result<(Duration, Option<Duration>, usiz
     ))
 }
 
+/// One etcd member of three lost under a writer (issue: one etcd member down must go unnoticed):
+/// a three-member etcd cluster, every agent given all three endpoints, synchronous mode; kill -9
+/// of the etcd Raft leader for ttl + 2 s, then of every agent's first endpoint for as long, each
+/// restarted after. Reports the longest client gap, the client errors and whether the primary
+/// stayed (same postmaster, same leader).
+async fn etcd_member_loss(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -> Result<Value> {
+    let scope = format!("bench-etcd-{}-{run}", agent.name());
+    let mut tb = new_testbed(ctx, agent, timing, &scope)?;
+    tb.start_etcd_cluster(3).await?;
+    for m in MEMBERS {
+        tb.add_agent(m)?;
+    }
+    tb.wait_healthy(2, Duration::from_secs(120)).await?;
+    let l = leader(&tb).await?;
+    sync_listed(&tb, &l).await?;
+    tb.pg(&l)
+        .await?
+        .batch_execute(
+            "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
+        )
+        .await?;
+    let mut writer = Writer::start(members(&tb), "on");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = tb.postmaster_pid(&l);
+    let down = Duration::from_secs(timing.ttl + 2);
+    let mut out = serde_json::Map::new();
+    let etcd_leader = tb.etcd_leader().await?;
+    for (key, member) in [("leader", etcd_leader), ("first_endpoint", 0)] {
+        let errors = writer.errors.load(std::sync::atomic::Ordering::SeqCst);
+        let from = Instant::now();
+        tb.kill_etcd_member(member);
+        tokio::time::sleep(down).await;
+        tb.restart_etcd_member(member)?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        out.insert(
+            format!("etcd_{key}_down_longest_gap_ms"),
+            json!(ms(writer.longest_gap(from, Instant::now()))),
+        );
+        out.insert(
+            format!("etcd_{key}_down_client_errors"),
+            json!(writer.errors.load(std::sync::atomic::Ordering::SeqCst) - errors),
+        );
+    }
+    writer.stop().await;
+    let now = leader(&tb).await?;
+    out.insert(
+        "etcd_member_loss_primary_kept".into(),
+        json!(if now == l && tb.postmaster_pid(&l) == pid { 1 } else { 0 }),
+    );
+    out.insert(
+        "etcd_member_loss_lost_rows".into(),
+        json!(writer.missing_on(&tb, &now).await?.len()),
+    );
+    tb.stop_all();
+    Ok(Value::Object(out))
+}
+
 /// praetor's fast profile: node loss only.
 async fn fast_node_loss(ctx: &Ctx, run: usize) -> Result<Value> {
     let timing = Timing {
@@ -756,6 +816,53 @@ fn table(runs: &[Value], fast: &[Value]) -> String {
     md
 }
 
+/// The etcd-member-loss table: Patroni and praetor in the same run.
+fn member_loss_table(runs: &[Value]) -> String {
+    if runs.is_empty() {
+        return String::new();
+    }
+    let rows = [
+        ("etcd_leader_down_longest_gap_ms", "etcd leader down: longest client gap (ms)"),
+        ("etcd_leader_down_client_errors", "etcd leader down: client errors"),
+        (
+            "etcd_first_endpoint_down_longest_gap_ms",
+            "every agent's first etcd endpoint down: longest client gap (ms)",
+        ),
+        (
+            "etcd_first_endpoint_down_client_errors",
+            "every agent's first etcd endpoint down: client errors",
+        ),
+        ("etcd_member_loss_primary_kept", "primary kept (1 = yes)"),
+        ("etcd_member_loss_lost_rows", "acknowledged rows lost"),
+    ];
+    let mut md = String::from(
+        "\n### One etcd member of three down for ttl + 2 s (20/2/3, synchronous mode)\n\n| scenario | Patroni median | praetor median | Patroni min–max | praetor min–max | runs |\n|---|---|---|---|---|---|\n",
+    );
+    for (key, label) in rows {
+        let p = values(runs, "patroni", "20/2/3", key);
+        let q = values(runs, "praetor", "20/2/3", key);
+        let range = |v: &[f64]| {
+            let min = v.iter().cloned().fold(f64::INFINITY, f64::min);
+            let max = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                format!("{}–{}", fmt(Some(min)), fmt(Some(max)))
+            }
+        };
+        md.push_str(&format!(
+            "| {label} | {} | {} | {} | {} | {}+{} |\n",
+            fmt(median(p.clone())),
+            fmt(median(q.clone())),
+            range(&p),
+            range(&q),
+            p.len(),
+            q.len()
+        ));
+    }
+    md
+}
+
 fn utc_stamp() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -782,7 +889,8 @@ async fn main() -> Result<()> {
         idle: Duration::from_secs(env_u64("PRAETOR_BENCH_IDLE", 60)),
     };
     let runs_per = env_u64("PRAETOR_BENCH_RUNS", 2) as usize;
-    let only = std::env::var("PRAETOR_BENCH_ONLY").unwrap_or_else(|_| "compare,fast,scale".into());
+    let only =
+        std::env::var("PRAETOR_BENCH_ONLY").unwrap_or_else(|_| "compare,fast,members,scale".into());
     let agents = std::env::var("PRAETOR_BENCH_AGENTS").unwrap_or_else(|_| "patroni,praetor".into());
     let timings =
         std::env::var("PRAETOR_BENCH_TIMINGS").unwrap_or_else(|_| "30/10/10,20/2/3".into());
@@ -853,6 +961,38 @@ async fn main() -> Result<()> {
             }
         }
     }
+    let mut member_loss: Vec<Value> = Vec::new();
+    if only.contains("members") {
+        let timing = Timing {
+            ttl: 20,
+            loop_wait: 2,
+            retry_timeout: 3,
+        };
+        for run in 0..runs_per {
+            for agent in [Agent::Patroni, Agent::Praetor] {
+                if !agents.contains(agent.name()) {
+                    continue;
+                }
+                eprintln!(
+                    "[{:>5.0} s] {} etcd member loss run {}",
+                    started.elapsed().as_secs_f64(),
+                    agent.name(),
+                    run + 1
+                );
+                match etcd_member_loss(&ctx, agent, timing, run).await {
+                    Ok(r) => {
+                        eprintln!("    {r}");
+                        member_loss.push(json!({"agent": agent.name(), "timing": timing_name(timing), "run": run + 1, "result": r}));
+                    }
+                    Err(e) => failures.push(format!(
+                        "{} etcd member loss run {}: {e:#}",
+                        agent.name(),
+                        run + 1
+                    )),
+                }
+            }
+        }
+    }
     let mut scale_result = Value::Null;
     if only.contains("scale") {
         eprintln!(
@@ -868,6 +1008,7 @@ async fn main() -> Result<()> {
         }
     }
     let mut md = table(&runs, &fast);
+    md.push_str(&member_loss_table(&member_loss));
     if !scale_result.is_null() {
         md.push_str(&format!(
             "\n### Scale (praetor only): one coordinator, {} worker groups\n\n| measure | value |\n|---|---|\n| pg_dist_node reconciled after every worker primary changed at once (ms, from the first key written) | {} |\n| … from the last key written (ms) | {} |\n| initial reconcile of all groups (ms) | {} |\n| etcd requests per second per coordinator agent | {} |\n",
@@ -904,21 +1045,27 @@ async fn main() -> Result<()> {
         "runs": runs,
         "fast_profile": fast,
         "scale": scale_result,
+        "etcd_member_loss": member_loss,
         "failures": failures,
         "duration_s": started.elapsed().as_secs(),
     });
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results");
     std::fs::create_dir_all(&dir)?;
     let text = serde_json::to_string_pretty(&doc)?;
+    // A run of some scenarios only (PRAETOR_BENCH_ONLY) keeps the full run's latest.* intact.
+    let suffix = match std::env::var("PRAETOR_BENCH_ONLY") {
+        Ok(o) => format!("-{}", o.replace(',', "-")),
+        Err(_) => String::new(),
+    };
     std::fs::write(
         dir.join(format!(
-            "{}.json",
+            "{}{suffix}.json",
             doc["generated"].as_str().unwrap_or("run")
         )),
         &text,
     )?;
-    std::fs::write(dir.join("latest.json"), &text)?;
-    std::fs::write(dir.join("latest.md"), &md)?;
-    eprintln!("wrote {}", dir.join("latest.json").display());
+    std::fs::write(dir.join(format!("latest{suffix}.json")), &text)?;
+    std::fs::write(dir.join(format!("latest{suffix}.md")), &md)?;
+    eprintln!("wrote {}", dir.join(format!("latest{suffix}.json")).display());
     Ok(())
 }
