@@ -525,7 +525,11 @@ async fn etcd_member_loss(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -
     let now = leader(&tb).await?;
     out.insert(
         "etcd_member_loss_primary_kept".into(),
-        json!(if now == l && tb.postmaster_pid(&l) == pid { 1 } else { 0 }),
+        json!(if now == l && tb.postmaster_pid(&l) == pid {
+            1
+        } else {
+            0
+        }),
     );
     out.insert(
         "etcd_member_loss_lost_rows".into(),
@@ -825,8 +829,14 @@ fn member_loss_table(runs: &[Value]) -> String {
         return String::new();
     }
     let rows = [
-        ("etcd_leader_down_longest_gap_ms", "etcd leader down: longest client gap (ms)"),
-        ("etcd_leader_down_client_errors", "etcd leader down: client errors"),
+        (
+            "etcd_leader_down_longest_gap_ms",
+            "etcd leader down: longest client gap (ms)",
+        ),
+        (
+            "etcd_leader_down_client_errors",
+            "etcd leader down: client errors",
+        ),
         (
             "etcd_first_endpoint_down_longest_gap_ms",
             "every agent's first etcd endpoint down: longest client gap (ms)",
@@ -1069,6 +1079,9 @@ async fn main() -> Result<()> {
     )?;
     std::fs::write(dir.join(format!("latest{suffix}.json")), &text)?;
     std::fs::write(dir.join(format!("latest{suffix}.md")), &md)?;
-    eprintln!("wrote {}", dir.join(format!("latest{suffix}.json")).display());
+    eprintln!(
+        "wrote {}",
+        dir.join(format!("latest{suffix}.json")).display()
+    );
     Ok(())
 }

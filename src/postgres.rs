@@ -18,8 +18,8 @@ use serde_json::Value as Json;
 use tokio::sync::{Mutex, Notify};
 
 use crate::config::{Config, Credentials, DynamicConfig, InitdbOption};
-use crate::ha::{DataDir, PgState};
 use crate::types::{slot_name_for, Lsn};
+use crate::types::{DataDir, PgState};
 
 /// GUCs that must be equal on all members: taken from the dynamic config only (Patroni §6.1), with
 /// Patroni's defaults.
@@ -549,7 +549,7 @@ impl LocalPostgres {
             let value = if standby {
                 String::new()
             } else {
-                crate::ha::sync::guc_value(&names, count)
+                guc_value(&names, count)
             };
             params.insert(
                 "synchronous_standby_names".into(),
@@ -676,7 +676,7 @@ impl LocalPostgres {
     ///
     /// # Errors
     /// Query failed.
-    pub async fn replication_rows(&self) -> Result<Vec<crate::ha::sync::ReplicationRow>> {
+    pub async fn replication_rows(&self) -> Result<Vec<crate::types::ReplicationRow>> {
         let c = self.connect().await?;
         let rows = c
             .query(
@@ -686,7 +686,7 @@ impl LocalPostgres {
             .await?;
         Ok(rows
             .iter()
-            .map(|r| crate::ha::sync::ReplicationRow {
+            .map(|r| crate::types::ReplicationRow {
                 name: r.get::<_, Option<String>>(0).unwrap_or_default(),
                 state: r.get::<_, Option<String>>(1).unwrap_or_default(),
                 sync_state: r.get::<_, Option<String>>(2).unwrap_or_default(),
@@ -1316,23 +1316,23 @@ impl LocalPostgres {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    /// Carries out a slot plan ([`crate::ha::slots::plan_slots`]): creates (reserving WAL at
-    /// once) and drops physical slots.
+    /// Creates the physical slots `create` (reserving WAL at once) and drops the slots `drop`,
+    /// as the primary's slot plan says.
     ///
     /// # Errors
     /// A creation failed (a failed drop is logged: the slot may have become active meanwhile).
-    pub async fn apply_slots(&self, plan: &crate::ha::slots::SlotPlan) -> Result<()> {
-        if plan.create.is_empty() && plan.drop.is_empty() {
+    pub async fn apply_slots(&self, create: &[String], drop: &[String]) -> Result<()> {
+        if create.is_empty() && drop.is_empty() {
             return Ok(());
         }
         let c = self.connect().await?;
-        for w in &plan.create {
+        for w in create {
             c.execute("SELECT pg_create_physical_replication_slot($1, true)", &[w])
                 .await
                 .with_context(|| format!("creating replication slot {w}"))?;
             tracing::info!("created physical replication slot {w}");
         }
-        for n in &plan.drop {
+        for n in drop {
             match c.execute("SELECT pg_drop_replication_slot($1)", &[n]).await {
                 Ok(_) => tracing::info!(
                     "dropped physical replication slot {n} of a member gone for member_slots_ttl"
@@ -1367,5 +1367,46 @@ impl LocalPostgres {
         let lsn = Lsn::parse(parts.next()?.trim())?.0;
         let reason = parts.next().unwrap_or("").trim().to_string();
         Some((tl, lsn, reason))
+    }
+}
+
+/// `synchronous_standby_names` text for `names` with `count` synchronous standbys (FIRST
+/// semantics): `a`, or `2 (a,b)`; names that are not plain lower-case identifiers are double-quoted.
+pub fn guc_value(names: &[String], count: usize) -> String {
+    let quote = |n: &String| {
+        let plain = n
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !n.starts_with(|c: char| c.is_ascii_digit())
+            && n != "first"
+            && n != "any";
+        if plain {
+            n.clone()
+        } else {
+            format!("\"{}\"", n.replace('"', "\"\""))
+        }
+    };
+    let mut sorted: Vec<String> = names.iter().map(quote).collect();
+    sorted.sort();
+    match sorted.len() {
+        0 => String::new(),
+        1 => sorted[0].clone(),
+        _ => format!("{} ({})", count.min(sorted.len()), sorted.join(",")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn synchronous_standby_names_text() {
+        assert_eq!(guc_value(&v(&["c", "b"]), 2), "2 (b,c)");
+        assert_eq!(guc_value(&v(&["node-1"]), 1), "\"node-1\"");
+        assert_eq!(guc_value(&[], 1), "");
     }
 }

@@ -15,6 +15,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 
+pub use crate::config::tls::{HttpClientTls, ServerTls};
 use crate::config::{Credentials, VerifyClient};
 
 /// The crypto provider praetor uses everywhere (ring).
@@ -74,19 +75,6 @@ fn roots(path: &Path, key: &str) -> Result<RootCertStore> {
     Ok(store)
 }
 
-/// The REST API's TLS settings (`restapi.certfile` …).
-#[derive(Debug, Clone)]
-pub struct ServerTls {
-    /// Server certificate chain (PEM).
-    pub certfile: std::path::PathBuf,
-    /// Its private key (PEM); the certificate file when absent, as in Patroni.
-    pub keyfile: Option<std::path::PathBuf>,
-    /// CA bundle client certificates must chain to.
-    pub cafile: Option<std::path::PathBuf>,
-    /// Whether clients must present a certificate.
-    pub verify_client: VerifyClient,
-}
-
 /// Builds the REST API's rustls server configuration.
 ///
 /// `verify_client: optional` accepts connections without a certificate (the access check then
@@ -127,20 +115,6 @@ pub fn server_config(t: &ServerTls) -> Result<Arc<ServerConfig>> {
         .context("restapi.certfile/keyfile: the key does not match the certificate")?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
-}
-
-/// The HTTP client settings for reaching members' REST APIs: Patroni's `ctl` section, falling back
-/// to `restapi.cafile` / `certfile` / `keyfile` for the agent's own calls.
-#[derive(Debug, Clone, Default)]
-pub struct HttpClientTls {
-    /// CA bundle to verify the members' certificates.
-    pub cacert: Option<std::path::PathBuf>,
-    /// Client certificate to present.
-    pub certfile: Option<std::path::PathBuf>,
-    /// Its key; the certificate file when absent.
-    pub keyfile: Option<std::path::PathBuf>,
-    /// Accept any server certificate (`ctl.insecure`).
-    pub insecure: bool,
 }
 
 /// Builds a reqwest client with `timeout` honouring `t`.

@@ -10,10 +10,10 @@ use anyhow::{anyhow, Context, Result};
 use serde_json::Value as Json;
 use tokio::sync::{Notify, RwLock};
 
-use super::{decide, Action, DataDir, Decision, DemoteMode, PeerStatus, PgState, Snapshot};
 use crate::config::{Config, DynamicConfig};
 use crate::dcs::etcd::EtcdDcs;
 use crate::dcs::{keys, ClusterView, HistoryEntry, MemberData};
+use crate::ha::{decide, Action, DataDir, Decision, DemoteMode, PeerStatus, PgState, Snapshot};
 use crate::postgres::{LocalPostgres, ServerInfo, StopMode, Upstream};
 use crate::types::{slot_name_for, MemberState, Role};
 
@@ -490,14 +490,14 @@ impl Driver {
         }
     }
 
-    /// Graceful stop (SIGTERM): carries out [`super::shutdown::plan_shutdown`]'s steps in order; a
+    /// Graceful stop (SIGTERM): carries out [`crate::ha::shutdown::plan_shutdown`]'s steps in order; a
     /// failing step ends the list, so the leader key is never released, nor the fence guard
     /// disarmed, while PostgreSQL runs.
     ///
     /// # Errors
     /// PostgreSQL did not stop (the agent then exits with status 1, leaving the guard armed).
     async fn shutdown(&mut self) -> Result<(), String> {
-        use super::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
+        use crate::ha::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
         let leading = self.leader_until.is_some();
         let facts = ShutdownFacts {
             paused: self.dynamic.pause,
@@ -688,7 +688,7 @@ impl Driver {
             );
         }
         self.orphaned_slots = since;
-        self.pg.apply_slots(&plan).await
+        self.pg.apply_slots(&plan.create, &plan.drop).await
     }
 
     /// [`Snapshot::lease_margin`] for the current dynamic configuration.
@@ -884,7 +884,7 @@ impl Driver {
             c.batch_execute("SELECT pg_reload_conf()").await?;
             tracing::info!(
                 "synchronous_standby_names: {}",
-                crate::ha::sync::guc_value(&names, self.dynamic.synchronous_node_count as usize)
+                crate::postgres::guc_value(&names, self.dynamic.synchronous_node_count as usize)
             );
         }
         Ok(())
@@ -979,9 +979,9 @@ impl Driver {
     }
 
     /// How long a fast stop may run before PostgreSQL is killed: Patroni's `primary_stop_timeout`
-    /// ([`super::shutdown::stop_kill_after`]).
+    /// ([`crate::ha::shutdown::stop_kill_after`]).
     fn kill_after(&self, primary: bool) -> Option<Duration> {
-        super::shutdown::stop_kill_after(
+        crate::ha::shutdown::stop_kill_after(
             primary,
             self.dynamic.synchronous(),
             self.dynamic.primary_stop_timeout,
@@ -1000,14 +1000,14 @@ impl Driver {
     }
 
     /// Restarts PostgreSQL in its current role (POST /restart): carries out
-    /// [`super::shutdown::plan_restart`]'s steps in order. A leader keeps its lock: the restart
+    /// [`crate::ha::shutdown::plan_restart`]'s steps in order. A leader keeps its lock: the restart
     /// waits at most a third of ttl for the server to accept connections.
     ///
     /// # Errors
     /// PostgreSQL did not stop, did not start, or did not accept connections in time. A
     /// synchronous standby's release request is withdrawn either way.
     async fn restart(&mut self) -> Result<()> {
-        use super::shutdown::{plan_restart, RestartFacts};
+        use crate::ha::shutdown::{plan_restart, RestartFacts};
         let leading = self.leader_until.is_some();
         let facts = RestartFacts {
             leading,
@@ -1023,10 +1023,10 @@ impl Driver {
 
     async fn restart_steps(
         &mut self,
-        steps: &[super::shutdown::RestartStep],
+        steps: &[crate::ha::shutdown::RestartStep],
         leading: bool,
     ) -> Result<()> {
-        use super::shutdown::RestartStep;
+        use crate::ha::shutdown::RestartStep;
         let up = if leading {
             None
         } else {
@@ -1345,7 +1345,7 @@ impl Driver {
                 .unwrap_or(0.0),
             failsafe_ok: false,
             failsafe_leader: None,
-            watchdog_ok: self.cfg.watchdog.usable(),
+            watchdog_ok: crate::watchdog::usable(&self.cfg.watchdog),
         };
         if self.dynamic.failsafe_mode {
             let ttl = Duration::from_secs(self.dynamic.ttl);

@@ -1,6 +1,6 @@
 //! The leader lease between HA cycles: the lease keeper and the fence guard it arms.
 //!
-//! The HA loop decides whether this member keeps leading ([`super::Action::RenewLeader`]); each
+//! The HA loop decides whether this member keeps leading ([`crate::ha::Action::RenewLeader`]); each
 //! time it renews successfully it *endorses* the lease here. A separate task, the keeper, renews
 //! the etcd lease whenever the last renewal is older than half the ttl while the latest
 //! endorsement is younger than one ttl. So a slow PostgreSQL query, a slow REST request or a slow

@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 
 use super::server::Peer;
+use crate::agent::driver::Shared;
 use crate::config::{RestApi, VerifyClient};
-use crate::ha::driver::Shared;
 
 /// The middleware: runs the checks above on POST, PUT, PATCH and DELETE.
 pub async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {

@@ -13,10 +13,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{Map, Value};
 
+use crate::agent::driver::{Command, ScheduledRestart, Shared};
+use crate::config::merge_patch;
 use crate::config::DynamicConfig;
 use crate::dcs::{keys, ClusterView, Failover};
-use crate::ha::driver::{Command, ScheduledRestart, Shared};
 use crate::ha::parse_schedule;
+use crate::types::parse_pg_version;
 use crate::types::{MemberState, Role};
 
 type AppState = Arc<Shared>;
@@ -331,21 +333,6 @@ pub async fn delete_switchover(State(s): State<AppState>) -> Response {
     }
 }
 
-/// `15.4` → 150004, `9.6.24` → 90624 (PostgreSQL's `server_version_num`).
-pub fn parse_pg_version(v: &str) -> Option<i64> {
-    let parts: Vec<i64> = v
-        .split('.')
-        .map(|p| p.parse().ok())
-        .collect::<Option<Vec<_>>>()?;
-    match parts.as_slice() {
-        [major] if *major >= 10 => Some(major * 10000),
-        [major, minor] if *major >= 10 => Some(major * 10000 + minor),
-        [a, b] => Some(a * 10000 + b * 100),
-        [a, b, c] => Some(a * 10000 + b * 100 + c),
-        _ => None,
-    }
-}
-
 /// POST /restart.
 pub async fn post_restart(State(s): State<AppState>, body: Bytes) -> Response {
     let m = match body_object(&body) {
@@ -567,24 +554,6 @@ pub async fn post_reload(State(s): State<AppState>) -> Response {
         );
     }
     text(StatusCode::ACCEPTED, "reload scheduled")
-}
-
-/// Merges `patch` into `base` recursively; `null` deletes a key (Patroni's `patch_config`).
-pub fn merge_patch(base: &mut Value, patch: &Value) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    b.remove(k);
-                } else if v.is_object() && b.get(k).is_some_and(Value::is_object) {
-                    merge_patch(b.get_mut(k).expect("checked"), v);
-                } else {
-                    b.insert(k.clone(), v.clone());
-                }
-            }
-        }
-        (b, p) => *b = p.clone(),
-    }
 }
 
 fn validate_config(v: &Value) -> Result<(), Response> {

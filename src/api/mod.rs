@@ -19,8 +19,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::agent::driver::{NodeStatus, Shared, PATRONI_COMPAT_VERSION};
 use crate::dcs::ClusterView;
-use crate::ha::driver::{NodeStatus, Shared, PATRONI_COMPAT_VERSION};
 use crate::types::{Lsn, MemberState, Role};
 
 type AppState = Arc<Shared>;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use praetor::agent::driver::{Driver, Exit};
 use praetor::config::{process_env, Config};
-use praetor::ha::driver::{Driver, Exit};
 
 /// High-availability agent for PostgreSQL (Patroni-compatible configuration, etcd layout and REST API).
 #[derive(Parser)]
@@ -154,7 +154,7 @@ async fn agent(cfg: Config) -> anyhow::Result<Exit> {
         while hup.recv().await.is_some() {
             let (tx, rx) = tokio::sync::oneshot::channel();
             if commands
-                .send(praetor::ha::driver::Command::Reload(tx))
+                .send(praetor::agent::driver::Command::Reload(tx))
                 .await
                 .is_err()
             {

@@ -709,7 +709,7 @@ async fn run(cli: Cli) -> Result<()> {
                 schedule = schedule_arg(Some(&s))?;
             }
             if let Some(v) = &pg_version {
-                if praetor::api::control::parse_pg_version(v).is_none() {
+                if praetor::types::parse_pg_version(v).is_none() {
                     bail!("--pg-version: expected a version like 15.6, got {v:?}");
                 }
             }
@@ -1300,7 +1300,7 @@ async fn edit_config(
         new = read_yaml_source(r)?;
     }
     if let Some(a) = &apply {
-        praetor::api::control::merge_patch(&mut new, &read_yaml_source(a)?);
+        praetor::config::merge_patch(&mut new, &read_yaml_source(a)?);
     }
     for s in &set {
         apply_set(&mut new, s)?;

@@ -6,6 +6,9 @@
 //! validation. Every failure is a [`ConfigError`] naming the file, the key and what was expected.
 //! Key names and defaults follow Patroni's documentation (§6 of the compatibility reference).
 
+pub mod tls;
+pub mod watchdog;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -354,7 +357,7 @@ pub struct Config {
     /// Dynamic configuration from `bootstrap.dcs`, validated (used until `/config` exists).
     pub bootstrap_dcs: DynamicConfig,
     /// The `watchdog` section.
-    pub watchdog: crate::watchdog::WatchdogConfig,
+    pub watchdog: watchdog::WatchdogConfig,
 }
 
 /// The dynamic (cluster-wide) configuration: the `config` key (Patroni §6.1), with Patroni's defaults.
@@ -786,7 +789,7 @@ impl Config {
         let watchdog_json = doc
             .get("watchdog")
             .map(|w| serde_json::to_value(w).unwrap_or(Json::Null));
-        let watchdog = crate::watchdog::WatchdogConfig::from_json(watchdog_json.as_ref())
+        let watchdog = watchdog::WatchdogConfig::from_json(watchdog_json.as_ref())
             .map_err(|(k, m)| err(&k, m))?;
         let log = raw.log.unwrap_or_default();
         if let Some(level) = &log.level {
@@ -848,8 +851,8 @@ impl Config {
     /// TLS for the agent's own calls to other members' REST APIs: `restapi.cafile` verifies them
     /// (without it their certificates are not checked, as the agent has no other trust anchor),
     /// `restapi.certfile` / `keyfile` is presented where peers ask for a client certificate.
-    pub fn http_client_tls(&self) -> crate::tls::HttpClientTls {
-        crate::tls::HttpClientTls {
+    pub fn http_client_tls(&self) -> tls::HttpClientTls {
+        tls::HttpClientTls {
             cacert: self.restapi.cafile.clone(),
             certfile: self.restapi.certfile.clone(),
             keyfile: self.restapi.keyfile.clone(),
@@ -883,7 +886,7 @@ pub struct CtlConfig {
     pub superuser: Credentials,
     /// TLS for the members' REST APIs: `ctl.cacert` (else `restapi.cafile`), `ctl.certfile` /
     /// `ctl.keyfile` (else `restapi.certfile` / `keyfile`), `ctl.insecure`.
-    pub http_tls: crate::tls::HttpClientTls,
+    pub http_tls: tls::HttpClientTls,
 }
 
 impl CtlConfig {
@@ -961,13 +964,13 @@ impl CtlConfig {
             Some(_) => return Err(err("ctl.insecure", "expected true or false".into())),
         };
         let http_tls = match path_at("ctl", "certfile")? {
-            Some(certfile) => crate::tls::HttpClientTls {
+            Some(certfile) => tls::HttpClientTls {
                 cacert: path_at("ctl", "cacert")?.or(path_at("restapi", "cafile")?),
                 certfile: Some(certfile),
                 keyfile: path_at("ctl", "keyfile")?,
                 insecure,
             },
-            None => crate::tls::HttpClientTls {
+            None => tls::HttpClientTls {
                 cacert: path_at("ctl", "cacert")?.or(path_at("restapi", "cafile")?),
                 certfile: path_at("restapi", "certfile")?,
                 keyfile: path_at("restapi", "keyfile")?,
@@ -1313,6 +1316,24 @@ fn apply_env(doc: &mut Yaml, env: &BTreeMap<String, String>) {
 /// The process environment as a sorted map (for [`Config::load`]).
 pub fn process_env() -> BTreeMap<String, String> {
     std::env::vars().collect()
+}
+
+/// Merges `patch` into `base` recursively; `null` deletes a key (Patroni's `patch_config`).
+pub fn merge_patch(base: &mut Json, patch: &Json) {
+    match (base, patch) {
+        (Json::Object(b), Json::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    b.remove(k);
+                } else if v.is_object() && b.get(k).is_some_and(Json::is_object) {
+                    merge_patch(b.get_mut(k).expect("checked"), v);
+                } else {
+                    b.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The HA decision core: a pure function from a [`Snapshot`] (what the DCS says, what the local server
 //! is doing, what peers answered) to a [`Decision`] (actions plus the sentence logged for the cycle).
 //!
-//! Nothing in this module does I/O; [`driver`] gathers the snapshot and carries the actions out. The
+//! Nothing in this module does I/O; [`crate::agent::driver`] gathers the snapshot and carries the actions out. The
 //! decision order follows Patroni's `Ha._run_cycle` (reference §2.2–2.7), simplified where praetor does
 //! not have the feature yet (standby clusters, custom bootstrap methods).
 //!
@@ -9,95 +9,13 @@
 //! executing the list, records the outcome in [`Snapshot::renew_failed`] / a fresh DCS view, and asks
 //! again within the same cycle. So every dangerous step is decided here over a snapshot.
 
-pub mod driver;
-pub mod lease;
 pub mod shutdown;
 pub mod slots;
 pub mod sync;
 
 use crate::config::{DynamicConfig, Tags};
 use crate::dcs::ClusterView;
-
-/// What is on disk.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DataDir {
-    /// Missing or empty.
-    Empty,
-    /// A PostgreSQL data directory; values from `pg_controldata`.
-    Present {
-        /// Database system identifier.
-        sysid: String,
-        /// `Database cluster state`, e.g. `in production`, `shut down in recovery`.
-        state: String,
-        /// Timeline of the latest checkpoint.
-        timeline: u32,
-        /// Latest checkpoint location, bytes.
-        checkpoint_lsn: u64,
-        /// A `backup_label` file is present: a base backup whose recovery has not begun (the
-        /// startup process renames the file as it starts). Its pg_control is the source's, so
-        /// `in production` then says nothing about this server, which has never run.
-        backup_label: bool,
-    },
-    /// Exists but cannot be read as a data directory.
-    Unreadable(String),
-}
-
-impl DataDir {
-    /// Whether pg_control says this server last ran as a primary (not in recovery). Never for a
-    /// base backup that has not started: its pg_control was copied from the primary.
-    pub fn was_primary(&self) -> bool {
-        matches!(self, DataDir::Present { state, backup_label: false, .. }
-            if state == "in production" || state == "shut down" || state == "shutting down" || state == "in crash recovery")
-    }
-}
-
-/// The local PostgreSQL server as observed this cycle.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct PgState {
-    /// The postmaster runs and accepts connections.
-    pub running: bool,
-    /// `pg_is_in_recovery()`.
-    pub in_recovery: bool,
-    /// Current timeline.
-    pub timeline: Option<u32>,
-    /// `pg_current_wal_lsn()` on a primary, bytes.
-    pub wal_lsn: Option<u64>,
-    /// `pg_last_wal_receive_lsn()`, bytes.
-    pub receive_lsn: Option<u64>,
-    /// `pg_last_wal_replay_lsn()`, bytes.
-    pub replay_lsn: Option<u64>,
-    /// Member name in `primary_conninfo` the server currently streams from (as configured by us).
-    pub following: Option<String>,
-    /// The postmaster is alive but does not accept connections yet (crash recovery, or a standby
-    /// that has not reached a consistent state).
-    pub starting: bool,
-    /// The postmaster exited without being asked to since the last cycle.
-    pub crashed: bool,
-    /// Consecutive failed start attempts.
-    pub start_failures: u32,
-    /// Seconds the postmaster has been up without accepting connections (while `starting`).
-    pub starting_for: Option<f64>,
-    /// A running standby whose WAL receiver is not streaming: seconds since it was last seen
-    /// streaming (or since the server started, if never). `None` while streaming, or not a standby.
-    pub receiver_down_for: Option<f64>,
-}
-
-impl PgState {
-    /// The best WAL position this server has, bytes.
-    pub fn lsn(&self) -> u64 {
-        if !self.in_recovery {
-            return self.wal_lsn.unwrap_or(0);
-        }
-        self.receive_lsn
-            .unwrap_or(0)
-            .max(self.replay_lsn.unwrap_or(0))
-    }
-
-    /// Running as a writable primary.
-    pub fn is_primary(&self) -> bool {
-        self.running && !self.in_recovery
-    }
-}
+pub use crate::types::{DataDir, PgState};
 
 /// A peer's answer to `GET /patroni`, gathered by the driver for the leader race (2 s timeout).
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,6 @@
 //! What a member does when it is asked to stop (SIGTERM, `systemctl stop`, Ctrl-C) or to restart
 //! PostgreSQL (`POST /restart`, `praetorctl restart`): pure plans over a few facts, carried out in
-//! order by the driver ([`super::driver`]).
+//! order by the driver ([`crate::agent::driver`]).
 //!
 //! The behaviour follows Patroni's shutdown of a member (reference §2.16): outside maintenance
 //! mode PostgreSQL gets a fast shutdown; a leader first lets a Citus coordinator hold writes to its

@@ -8,21 +8,7 @@
 
 use crate::config::{DynamicConfig, Tags};
 
-/// Name used in strict mode when no standby qualifies: commits wait instead of going async.
-pub const STRICT_PLACEHOLDER: &str = "__patroni_strict_sync_replica_placeholder__";
-
-/// One `pg_stat_replication` row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReplicationRow {
-    /// `application_name` (the member name).
-    pub name: String,
-    /// `state` (`streaming`, `catchup`, …).
-    pub state: String,
-    /// `sync_state` (`sync`, `potential`, `async`, `quorum`).
-    pub sync_state: String,
-    /// `flush_lsn`, bytes.
-    pub flush_lsn: u64,
-}
+pub use crate::types::{ReplicationRow, STRICT_PLACEHOLDER};
 
 /// What the primary should do about synchronous replication this cycle.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -33,31 +19,6 @@ pub struct SyncPlan {
     pub delete_sync_key: bool,
     /// New `synchronous_standby_names` members (`[]` = empty), applied after `sync_key`.
     pub guc: Option<Vec<String>>,
-}
-
-/// `synchronous_standby_names` text for `names` with `count` synchronous standbys (FIRST
-/// semantics): `a`, or `2 (a,b)`; names that are not plain lower-case identifiers are double-quoted.
-pub fn guc_value(names: &[String], count: usize) -> String {
-    let quote = |n: &String| {
-        let plain = n
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            && !n.starts_with(|c: char| c.is_ascii_digit())
-            && n != "first"
-            && n != "any";
-        if plain {
-            n.clone()
-        } else {
-            format!("\"{}\"", n.replace('"', "\"\""))
-        }
-    };
-    let mut sorted: Vec<String> = names.iter().map(quote).collect();
-    sorted.sort();
-    match sorted.len() {
-        0 => String::new(),
-        1 => sorted[0].clone(),
-        _ => format!("{} ({})", count.min(sorted.len()), sorted.join(",")),
-    }
 }
 
 /// Plans synchronous replication for the primary `me`.
@@ -457,8 +418,5 @@ mod tests {
             10,
         );
         assert_eq!(p.guc, Some(v(&["b", "c"])));
-        assert_eq!(guc_value(&v(&["c", "b"]), 2), "2 (b,c)");
-        assert_eq!(guc_value(&v(&["node-1"]), 1), "\"node-1\"");
-        assert_eq!(guc_value(&[], 1), "");
     }
 }
