@@ -269,9 +269,16 @@ pub struct Driver {
     settle_until: Option<Instant>,
     /// The last cycle could not renew the lease it still holds (see [`Snapshot::lease_left`]).
     renewal_failing: bool,
+    /// When the leader lease ends by the last renewal etcd confirmed to this loop (counted from
+    /// before the request, with the ttl it was renewed for); `leader_until` may run further on
+    /// a failsafe extension, this never does.
+    confirmed_until: Option<Instant>,
     /// Slots without a member, kept for `member_slots_ttl`: when each was first seen so
     /// (seconds since [`Driver::epoch`]).
     orphaned_slots: BTreeMap<String, f64>,
+    /// `/sync` members without a member key: when each was first seen so (seconds since
+    /// [`Driver::epoch`]); see [`crate::ha::sync::lapsed_sync_members`].
+    sync_key_gone: BTreeMap<String, f64>,
     /// The agent's monotonic clock origin.
     epoch: Instant,
     /// A synchronous standby about to stop or restart asks the primary to release it: the member
@@ -364,7 +371,9 @@ impl Driver {
                 lease_renewed_at: None,
                 settle_until: None,
                 renewal_failing: false,
+                confirmed_until: None,
                 orphaned_slots: BTreeMap::new(),
+                sync_key_gone: BTreeMap::new(),
                 epoch: Instant::now(),
                 sync_release: false,
             },
@@ -650,13 +659,14 @@ impl Driver {
         );
     }
 
-    /// Seconds left on the leader lease we hold: from the later of this loop's last renewal
-    /// (`leader_until`) and the keeper's ([`super::lease::LeaseKeep::renewed`]); `None` when not
-    /// leading.
+    /// Seconds left on the leader lease we hold, as etcd confirmed it: from the later of this
+    /// loop's last renewal ([`Driver::confirmed_until`]) and the keeper's
+    /// ([`super::lease::LeaseKeep::renewed_until`]); `None` when not leading. A failsafe
+    /// extension of `leader_until` does not count: etcd never saw it.
     fn lease_left(&self) -> Option<f64> {
-        let until = self.leader_until?;
-        let ttl = Duration::from_secs(self.dynamic.ttl);
-        let until = self.keep.renewed().map_or(until, |r| until.max(r + ttl));
+        self.leader_until?;
+        let until = self.confirmed_until?;
+        let until = self.keep.renewed_until().map_or(until, |r| until.max(r));
         Some(
             until
                 .saturating_duration_since(Instant::now())
@@ -720,6 +730,7 @@ impl Driver {
         if until.is_none() {
             self.keep.withdraw();
             self.orphaned_slots.clear();
+            self.confirmed_until = None;
         }
         self.leader_until = until;
     }
@@ -835,7 +846,23 @@ impl Driver {
             return Ok(());
         }
         let rows = self.pg.replication_rows().await?;
-        let tags = |name: &str| view.member(name).map(|m| m.tags());
+        let listed = view.sync.as_ref().map(|s| s.members()).unwrap_or_default();
+        let (lapsed, since) = crate::ha::sync::lapsed_sync_members(
+            &listed,
+            &|n| view.member(n).is_some(),
+            &self.sync_key_gone,
+            self.epoch.elapsed().as_secs_f64(),
+            2.0 * self.dynamic.ttl as f64,
+        );
+        self.sync_key_gone = since;
+        let tags = |name: &str| {
+            view.member(name).map(|m| m.tags()).or_else(|| {
+                lapsed
+                    .iter()
+                    .any(|l| l == name)
+                    .then(crate::config::Tags::default)
+            })
+        };
         let key = view
             .sync
             .as_ref()
@@ -1307,6 +1334,9 @@ impl Driver {
                 if let Some(c) = &v.config {
                     if c.ttl != self.dynamic.ttl {
                         self.dcs.forget_lease().await;
+                        // The keeper would renew the new lease, which the leader key is not
+                        // bound to until the next renewal re-puts it: it waits for that.
+                        self.keep.withdraw();
                     }
                     self.dynamic = c.clone();
                 }
@@ -1524,22 +1554,23 @@ impl Driver {
 
     async fn touch_member(&mut self, pg: &PgState, info: &ServerInfo) -> Result<()> {
         let data = self.member_data(pg, info);
+        // While a lease we hold could not be renewed, this may not outlast the next decision.
+        let dcs = self.cycle_dcs();
         // The leader renewed the shared lease moments ago in this cycle: no second keepalive.
         let renewed_now = self
             .lease_renewed_at
             .is_some_and(|t| t.elapsed() < Duration::from_secs(self.dynamic.loop_wait.max(1)) / 2);
-        let alive = renewed_now || self.dcs.keepalive(self.dynamic.ttl).await?;
-        let lease = self.dcs.ensure_lease(self.dynamic.ttl).await?;
+        let alive = renewed_now || dcs.keepalive(self.dynamic.ttl).await?;
+        let lease = dcs.ensure_lease(self.dynamic.ttl).await?;
         if alive && self.last_member.as_ref() == Some(&(data.clone(), lease)) {
             return Ok(());
         }
-        self.dcs.touch_member(&data, self.dynamic.ttl).await?;
+        dcs.touch_member(&data, self.dynamic.ttl).await?;
         self.last_member = Some((data, lease));
         // The leader publishes its WAL position for the others' lag checks.
         if self.leader_until.is_some() && pg.running && !pg.in_recovery {
             if let Some(lsn) = pg.wal_lsn {
-                let _ = self
-                    .dcs
+                let _ = dcs
                     .put(
                         keys::STATUS,
                         &serde_json::json!({"optime": lsn}).to_string(),
@@ -1676,6 +1707,7 @@ impl Driver {
                         Ok(true) => {
                             self.lease_renewed_at = Some(t0);
                             self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
+                            self.confirmed_until = self.leader_until;
                             self.arm_guard(t0);
                             if snap.pg.is_primary() && !self.dynamic.pause {
                                 if let Err(e) = self.watchdog.activate(ttl) {
@@ -1707,6 +1739,7 @@ impl Driver {
                             tracing::info!("acquired the leader lock");
                             self.acquired_at = Some(t0);
                             self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
+                            self.confirmed_until = self.leader_until;
                             self.arm_guard(t0);
                             let _ = self.dcs.put(keys::FAILOVER, "{}").await;
                         }
@@ -2046,6 +2079,7 @@ impl Driver {
         let t0 = Instant::now();
         self.dcs.take_leader(self.dynamic.ttl).await?;
         self.set_leader_until(Some(t0 + Duration::from_secs(self.dynamic.ttl)));
+        self.confirmed_until = self.leader_until;
         Ok(())
     }
 }

@@ -26,8 +26,11 @@ struct Inner {
     guard_armed: bool,
     /// When the HA loop last renewed or took the lock; `None` while not leading.
     endorsed: Option<Instant>,
-    /// Start (before the request) of the latest successful renewal by either side.
+    /// Start (before the request) of the latest successful renewal by either side. Only a
+    /// renewal etcd confirmed sets it: [`LeaseKeep::renewed_until`] counts the lease from it.
     renewed: Option<Instant>,
+    /// After a failed renewal: when the keeper tries again (sooner than half a ttl).
+    retry_at: Option<Instant>,
     /// Lease ttl.
     ttl: Duration,
     /// Maintenance mode: renew, but never arm the guard.
@@ -64,6 +67,7 @@ impl LeaseKeep {
         let mut i = self.lock();
         i.endorsed = Some(Instant::now());
         i.renewed = Some(i.renewed.map_or(t0, |r| r.max(t0)));
+        i.retry_at = None;
         i.ttl = ttl;
         i.pause = pause;
         if !pause {
@@ -79,6 +83,7 @@ impl LeaseKeep {
         let mut i = self.lock();
         i.endorsed = None;
         i.renewed = None;
+        i.retry_at = None;
     }
 
     /// Disarms the guard (not primary, or paused).
@@ -113,11 +118,12 @@ impl LeaseKeep {
         self.withdraw();
     }
 
-    /// Start (before the request) of the latest successful renewal by the HA loop or the keeper,
-    /// while leading; `None` otherwise.
-    pub fn renewed(&self) -> Option<Instant> {
+    /// When the lease etcd last confirmed ends: the start (before the request) of the latest
+    /// successful renewal by the HA loop or the keeper plus the ttl it was renewed for, while
+    /// leading; `None` otherwise.
+    pub fn renewed_until(&self) -> Option<Instant> {
         let i = self.lock();
-        i.endorsed.and(i.renewed)
+        i.endorsed.and(i.renewed).map(|r| r + i.ttl)
     }
 
     /// When the keeper should renew next: `None` when not endorsed (or the endorsement is older
@@ -129,7 +135,8 @@ impl LeaseKeep {
             return None;
         }
         let renewed = i.renewed.unwrap_or(endorsed);
-        Some((renewed + i.ttl / 2, i.ttl))
+        let at = renewed + i.ttl / 2;
+        Some((i.retry_at.map_or(at, |r| r.min(at)), i.ttl))
     }
 
     /// Starts the keeper task. It renews through `dcs` (one lease keepalive) when due, and wakes the
@@ -158,6 +165,7 @@ impl LeaseKeep {
                 match r {
                     Ok(true) => {
                         i.renewed = Some(t0);
+                        i.retry_at = None;
                         if !i.pause {
                             arm(&mut i, t0);
                         }
@@ -171,10 +179,9 @@ impl LeaseKeep {
                     }
                     Err(e) => {
                         tracing::warn!("renewing the leader lease between HA cycles: {e:#}");
-                        // Try again shortly rather than half a ttl later.
-                        i.renewed = Instant::now()
-                            .checked_sub(i.ttl / 2)
-                            .map(|t| t + Duration::from_millis(500));
+                        // Try again shortly rather than half a ttl later; `renewed` stays the
+                        // last renewal etcd confirmed.
+                        i.retry_at = Some(Instant::now() + Duration::from_millis(500));
                     }
                 }
             }

@@ -134,6 +134,7 @@ pub fn is_member_fault(message: &str) -> bool {
         "error trying to connect",
         "operation was canceled",
         "Cancelled",
+        "no answer within",
     ];
     const REQUEST: &[&str] = &[
         "lease not found",
@@ -143,6 +144,22 @@ pub fn is_member_fault(message: &str) -> bool {
         "compacted",
     ];
     !REQUEST.iter().any(|p| message.contains(p)) && MEMBER.iter().any(|p| message.contains(p))
+}
+
+/// Whether a member fault leaves the request's outcome unknown (it may have been applied): etcd
+/// said the request timed out or its leader changed while it was in flight, or the deadline ran
+/// out. A refused connection, by contrast, never reached etcd.
+pub fn outcome_unknown(message: &str) -> bool {
+    [
+        "request timed out",
+        "leader changed",
+        "DeadlineExceeded",
+        "timed out",
+        "Timeout expired",
+        "Cancelled",
+    ]
+    .iter()
+    .any(|p| message.contains(p))
 }
 
 #[cfg(test)]
@@ -264,5 +281,10 @@ mod tests {
         for m in request {
             assert!(!is_member_fault(m), "{m}");
         }
+        assert!(outcome_unknown("etcdserver: request timed out"));
+        assert!(outcome_unknown("etcdserver: leader changed"));
+        assert!(!outcome_unknown(
+            "grpc request error: status: Unavailable, message: \"tcp connect error\""
+        ));
     }
 }

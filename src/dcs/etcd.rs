@@ -15,7 +15,7 @@ use etcd_client::{
 };
 use tokio::sync::{Mutex, Notify};
 
-use super::endpoints::{attempt_timeout, is_member_fault, Endpoints};
+use super::endpoints::{attempt_timeout, is_member_fault, outcome_unknown, Endpoints};
 use super::{keys, ClusterView, MemberData};
 use crate::config::EtcdConfig;
 
@@ -119,7 +119,14 @@ impl Pool {
         if st.endpoints.is_failed(url) {
             tracing::info!("etcd member {url} answers again");
         }
+        let before = st.endpoints.current().map(String::from);
         st.endpoints.succeeded(url);
+        let moved = before.as_deref() != st.endpoints.current();
+        drop(st);
+        if moved {
+            // A late answer moved requests back to another member: the watches follow.
+            self.switched.send_modify(|g| *g += 1);
+        }
     }
 
     /// Drops the connection to `url` (etcd forgot its auth token: the next use logs in again).
@@ -288,7 +295,21 @@ impl EtcdDcs {
         F: Fn(Client) -> Fut,
         Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
     {
+        self.request_tracked(what, f).await.map(|(v, _)| v)
+    }
+
+    /// [`EtcdDcs::request`], also telling whether an earlier attempt ended without a known
+    /// outcome (no answer in time, or etcd said the request timed out or the leader changed):
+    /// such an attempt may have been applied, which matters for a compare-and-set.
+    async fn request_tracked<T, F, Fut>(&self, what: &str, f: F) -> Result<(T, bool)>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
         let started = Instant::now();
+        let mut ambiguous = false;
+        let members = self.pool.lock().endpoints.urls().len();
+        let share = attempt_timeout(self.timeout, members);
         let mut last = String::from("not tried");
         let mut relogged = false;
         let mut tries = 0u32;
@@ -302,22 +323,26 @@ impl EtcdDcs {
                 tokio::time::sleep(Duration::from_millis(100).min(left)).await;
             }
             tries += 1;
-            let (url, client) = match self.pool.client().await {
-                Ok(c) => c,
-                Err(e) => {
+            let (url, client) = match tokio::time::timeout(left, self.pool.client()).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
                     last = format!("{e:#}");
                     if !is_member_fault(&last) {
                         break;
                     }
                     continue;
                 }
+                Err(_) => {
+                    last = format!("connecting: no answer within {left:?}");
+                    break;
+                }
             };
-            let attempt = self.pool.attempt.min(left);
+            let attempt = share.min(left);
             match tokio::time::timeout(attempt, f(client)).await {
                 Ok(Ok(v)) => {
                     self.pool.succeeded(&url);
                     self.after_success();
-                    return Ok(v);
+                    return Ok((v, ambiguous));
                 }
                 Ok(Err(e)) => {
                     last = format!("{e} (etcd member {url})");
@@ -333,10 +358,12 @@ impl EtcdDcs {
                     if !is_member_fault(&msg) {
                         break;
                     }
+                    ambiguous |= outcome_unknown(&msg);
                     self.pool.failed(&url);
                 }
                 Err(_) => {
                     last = format!("no answer within {attempt:?} (etcd member {url})");
+                    ambiguous = true;
                     self.pool.failed(&url);
                 }
             }
@@ -417,13 +444,24 @@ impl EtcdDcs {
     }
 
     /// Runs a transaction; returns whether its comparison held.
+    ///
+    /// # Errors
+    /// etcd unreachable; or the comparison failed after an earlier attempt whose outcome is
+    /// unknown (it may have been applied, and then failed its own comparison on the retry), so
+    /// "not applied" cannot be claimed.
     async fn txn_succeeded(&self, what: &str, txn: Txn) -> Result<bool> {
-        let r = self
-            .request(what, |mut c| {
+        let (r, ambiguous) = self
+            .request_tracked(what, |mut c| {
                 let txn = txn.clone();
                 async move { c.txn(txn).await }
             })
             .await?;
+        if !r.succeeded() && ambiguous {
+            bail!(
+                "etcd {what}: an earlier attempt got no answer and may have been applied; \
+                 its outcome is unknown"
+            );
+        }
         Ok(r.succeeded())
     }
 
@@ -634,6 +672,8 @@ impl EtcdDcs {
 
     async fn try_acquire(&self, lease: i64) -> Result<bool> {
         let key = self.key(keys::LEADER);
+        // Else-branch: the key already names us on this very lease — an earlier attempt of this
+        // request was applied although its answer was lost; that is a take too.
         let txn = Txn::new()
             .when(vec![Compare::create_revision(
                 key.clone(),
@@ -641,11 +681,28 @@ impl EtcdDcs {
                 0,
             )])
             .and_then(vec![TxnOp::put(
-                key,
+                key.clone(),
                 self.name.clone(),
                 Some(PutOptions::new().with_lease(lease)),
-            )]);
-        self.txn_succeeded("take leader key", txn).await
+            )])
+            .or_else(vec![TxnOp::txn(Txn::new().when(vec![
+                Compare::value(key.clone(), CompareOp::Equal, self.name.clone()),
+                Compare::lease(key, CompareOp::Equal, lease),
+            ]))]);
+        // Not ours after a lost answer means it was not applied, or was and is gone again:
+        // either way we do not hold the key, so the answer is definite.
+        let r = self
+            .request("take leader key", |mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await?;
+        let ours = r.succeeded()
+            || r.op_responses().into_iter().any(|op| match op {
+                etcd_client::TxnOpResponse::Txn(t) => t.succeeded(),
+                _ => false,
+            });
+        Ok(ours)
     }
 
     /// Renews our hold on the leader key: lease keepalive, and when the key is bound to another
@@ -876,7 +933,6 @@ impl EtcdDcs {
                         me.pool.forget_client(&url);
                     } else if is_member_fault(&msg) {
                         me.pool.failed(&url);
-                        continue;
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;

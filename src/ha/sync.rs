@@ -21,6 +21,34 @@ pub struct SyncPlan {
     pub guc: Option<Vec<String>>,
 }
 
+/// Listed synchronous standbys whose member key has lapsed but that may keep their place in
+/// `/sync` (their walsender still decides, in [`plan_sync`]): an etcd hiccup that let a standby's
+/// lease run out is not the standby leaving. A key gone for `grace` seconds (the caller passes
+/// two ttls) or longer ends that: the member is treated as gone, as Patroni treats a member
+/// without a key, so a dead agent beside a streaming server cannot hold `/sync` for ever.
+///
+/// `listed` are the `/sync` members, `has_key` whether a member key exists, `gone_since` when
+/// each listed member was first seen without a key (seconds, the caller's monotonic clock).
+/// Returns the members to treat as present (with default tags) and the new `gone_since`.
+pub fn lapsed_sync_members(
+    listed: &[String],
+    has_key: &dyn Fn(&str) -> bool,
+    gone_since: &std::collections::BTreeMap<String, f64>,
+    now: f64,
+    grace: f64,
+) -> (Vec<String>, std::collections::BTreeMap<String, f64>) {
+    let mut keep = Vec::new();
+    let mut since = std::collections::BTreeMap::new();
+    for m in listed.iter().filter(|m| !has_key(m)) {
+        let first = gone_since.get(m).copied().unwrap_or(now);
+        since.insert(m.clone(), first);
+        if now - first < grace {
+            keep.push(m.clone());
+        }
+    }
+    (keep, since)
+}
+
 /// Plans synchronous replication for the primary `me`.
 ///
 /// `sync_key` is the current `/sync` (leader and members), `guc` the names currently configured in
@@ -57,14 +85,7 @@ pub fn plan_sync(
     // /sync first (a standby that is merely a little behind another keeps its place: every change
     // of the synchronous standby passes through a moment when /sync lists fewer members, and
     // nobody may be promoted then); then least lag.
-    // A listed standby whose member key is missing (its agent could not reach etcd for a while,
-    // so its lease ran out) but whose walsender still streams keeps its place: an etcd hiccup is
-    // not a member leaving, and PostgreSQL, not the key, says whether it still replicates.
-    let candidates_tags = |name: &str| match tags(name) {
-        Some(t) => Some(t),
-        None if current.iter().any(|c| c == name) => Some(Tags::default()),
-        None => None,
-    };
+    let candidates_tags = tags;
     let mut candidates: Vec<&ReplicationRow> = replication
         .iter()
         .filter(|r| r.state == "streaming")
@@ -221,9 +242,40 @@ mod tests {
     }
 
     #[test]
-    fn a_listed_standby_whose_member_key_lapsed_keeps_its_place_while_it_streams() {
-        // "ghost" has no member key (its agent lost etcd for longer than its lease), but its
-        // walsender streams and PostgreSQL confirms it sync: /sync and the GUC stay.
+    fn a_listed_standby_whose_member_key_lapsed_keeps_its_place_for_a_while() {
+        use std::collections::BTreeMap;
+        let listed = v(&["ghost"]);
+        let has_key = |n: &str| n != "ghost";
+        let (keep, since) = lapsed_sync_members(&listed, &has_key, &BTreeMap::new(), 100.0, 40.0);
+        assert_eq!(keep, v(&["ghost"]));
+        assert_eq!(since, BTreeMap::from([("ghost".to_string(), 100.0)]));
+        let (keep, since) = lapsed_sync_members(&listed, &has_key, &since, 139.0, 40.0);
+        assert_eq!(keep, v(&["ghost"]));
+        let (keep, _) = lapsed_sync_members(&listed, &has_key, &since, 140.0, 40.0);
+        assert!(keep.is_empty());
+        // Its key is back: forgotten.
+        let (keep, since) = lapsed_sync_members(&listed, &|_| true, &since, 150.0, 40.0);
+        assert!(keep.is_empty() && since.is_empty());
+        // While kept, the planner sees it with default tags: a streaming, confirmed sync
+        // standby stays listed and in the GUC.
+        let kept = |n: &str| {
+            if n == "ghost" {
+                Some(Tags::default())
+            } else {
+                tags_of(n)
+            }
+        };
+        let p = plan_sync(
+            "a",
+            &cfg(true, false, 1),
+            Some(("a", v(&["ghost"]))),
+            &v(&["ghost"]),
+            &[row("ghost", "sync", 100), row("c", "potential", 100)],
+            &kept,
+            100,
+        );
+        assert_eq!(p, SyncPlan::default());
+        // Once no longer kept (tags unknown), another standby replaces it.
         let p = plan_sync(
             "a",
             &cfg(true, false, 1),
@@ -233,32 +285,7 @@ mod tests {
             &tags_of,
             100,
         );
-        assert_eq!(p, SyncPlan::default());
-        // Not listed and without a key: never chosen.
-        let p = plan_sync(
-            "a",
-            &cfg(true, false, 1),
-            Some(("a", vec![])),
-            &[],
-            &[row("ghost", "potential", 100)],
-            &tags_of,
-            100,
-        );
-        assert_eq!(p.guc, None);
-        assert_eq!(p.sync_key, None);
-        // It stops streaming: it leaves as any standby does.
-        let mut gone = row("ghost", "sync", 90);
-        gone.state = "catchup".into();
-        let p = plan_sync(
-            "a",
-            &cfg(true, false, 1),
-            Some(("a", v(&["ghost"]))),
-            &v(&["ghost"]),
-            &[gone],
-            &tags_of,
-            100,
-        );
-        assert_eq!(p.sync_key, Some(vec![]));
+        assert_eq!(p.guc, Some(v(&["c"])));
     }
 
     #[test]
