@@ -23,7 +23,7 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
-use praetor::testbed::{self, Testbed, Timing, Writer};
+use praetor_testbed::{self as testbed, Testbed, Timing, Writer};
 use serde_json::{json, Value};
 
 const MEMBERS: [&str; 3] = ["m1", "m2", "m3"];

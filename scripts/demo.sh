@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-cargo build --release --locked --bins
-exec ./target/release/praetor demo "$@"
+cargo build --release --locked --workspace --bins
+exec ./target/release/praetor-demo "$@"

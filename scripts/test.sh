@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --test
-cargo test --locked "$@"
+cargo test --locked --workspace "$@"
 # The Debian package: built with cargo-deb and checked unpacked into a clean tree (no install).
 if [ $# -eq 0 ]; then
   bash scripts/package.sh --check

@@ -2,8 +2,9 @@
 //!
 //! See ARCHITECTURE.md for the module map and one HA cycle. In short: [`config`] reads Patroni's
 //! YAML; [`dcs`] speaks Patroni's etcd layout; [`postgres`] runs the local server; [`ha`] decides
-//! (pure) and drives (I/O); [`api`] serves Patroni's REST endpoints; [`ctl`] backs `praetorctl`;
-//! [`testbed`] starts local clusters for the demo and the integration tests.
+//! (pure); [`agent`] runs the loop that carries the decisions out; [`api`] serves Patroni's REST endpoints; [`ctl`] backs `praetorctl`.
+//! The local clusters of the demo, the integration tests and the bench live in the workspace
+//! crate `praetor-testbed` (crates/testbed), outside the agent.
 
 #![warn(missing_docs)]
 
@@ -17,7 +18,6 @@ pub mod fence;
 pub mod ha;
 pub mod logging;
 pub mod postgres;
-pub mod testbed;
 pub mod tls;
 pub mod types;
 pub mod watchdog;

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use praetor::testbed::Testbed;
+use praetor_testbed::Testbed;
 
 const GROUPS: [(u32, [&str; 2]); 3] = [
     (0, ["coord1", "coord2"]),

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use praetor::testbed::{Testbed, Timing, Writer};
+use praetor_testbed::{Testbed, Timing, Writer};
 
 /// The setting the issue was measured with.
 const MEASURED: Timing = Timing {

@@ -17,7 +17,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use praetor::testbed::{Testbed, Timing};
+use praetor_testbed::{Testbed, Timing};
 
 const FAST: Timing = Timing {
     ttl: 5,
@@ -103,7 +103,7 @@ async fn fast_profile_survives_load_and_fails_over_in_seconds() {
     let first = leader(&tb).await;
     common::create_probe_table(&tb, &first).await;
     let deletes =
-        praetor::testbed::watch_deletes(&tb.etcd_url(), format!("/service/{}/leader", tb.scope))
+        praetor_testbed::watch_deletes(&tb.etcd_url(), format!("/service/{}/leader", tb.scope))
             .await
             .expect("watching the leader key");
     let ttl = Duration::from_secs(FAST.ttl);
@@ -187,7 +187,7 @@ async fn fast_profile_survives_load_and_fails_over_in_seconds() {
         .await;
         assert!(listed.is_some(), "{fault}: no synchronous standby listed");
         let mut prober = common::Prober::start_with(common::member_ports(&tb), "on").await;
-        let mut writer = praetor::testbed::Writer::start(common::member_ports(&tb), "on");
+        let mut writer = praetor_testbed::Writer::start(common::member_ports(&tb), "on");
         tokio::time::sleep(Duration::from_secs(2)).await;
         let t0 = Instant::now();
         match fault {

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use praetor::testbed::Testbed;
+use praetor_testbed::Testbed;
 
 struct Row {
     fault: &'static str,

@@ -49,8 +49,8 @@ async fn through(port: u16) -> Option<(bool, i32)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn haproxy_httpchk_routes_primary_and_replicas_and_follows_failover() {
     let (mut tb, leader) = common::three_member_group("haproxy", 3).await;
-    let rw = praetor::testbed::free_port().unwrap();
-    let ro = praetor::testbed::free_port().unwrap();
+    let rw = praetor_testbed::free_port().unwrap();
+    let ro = praetor_testbed::free_port().unwrap();
     let mut cfg = String::from(
         "global\n  maxconn 100\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n",
     );

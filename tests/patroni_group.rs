@@ -9,7 +9,7 @@ use std::time::Duration;
 async fn praetorctl_lists_a_group_run_by_real_patroni() {
     let bin = common::patroni_venv();
     let mut tb = common::testbed("realpatroni");
-    tb.timing = praetor::testbed::Timing {
+    tb.timing = praetor_testbed::Timing {
         ttl: 20,
         loop_wait: 2,
         retry_timeout: 5,

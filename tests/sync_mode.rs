@@ -152,7 +152,7 @@ async fn kill_primary_in_synchronous_mode_loses_no_acknowledged_commit() {
         .cloned()
         .collect();
     let hang =
-        |tb: &praetor::testbed::Testbed, on| standbys.iter().for_each(|n| tb.hang_postgres(n, on));
+        |tb: &praetor_testbed::Testbed, on| standbys.iter().for_each(|n| tb.hang_postgres(n, on));
     hang(&tb, true);
     tb.signal_agent(&primary, nix::sys::signal::Signal::SIGTERM);
     let status = common::agent_exit(&mut tb, &primary, Duration::from_secs(45)).await;
@@ -191,11 +191,7 @@ async fn kill_primary_in_synchronous_mode_loses_no_acknowledged_commit() {
 }
 
 /// Waits for `/sync` to list one synchronous standby of `leader`, other than `not`.
-async fn sync_standby_of(
-    tb: &praetor::testbed::Testbed,
-    leader: &str,
-    not: Option<&str>,
-) -> String {
+async fn sync_standby_of(tb: &praetor_testbed::Testbed, leader: &str, not: Option<&str>) -> String {
     common::wait_for(Duration::from_secs(30), || async {
         let s = tb.view().await.ok()?.sync?;
         let m = s.members();

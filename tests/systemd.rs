@@ -140,20 +140,20 @@ async fn agent_notifies_systemd_and_survives_sighup() {
 /// stopped member, started again, streams from the new leader.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_the_leader_hands_over_at_once() {
-    let timing = praetor::testbed::Timing {
+    let timing = praetor_testbed::Timing {
         ttl: 30,
         loop_wait: 2,
         retry_timeout: 4,
     };
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_praetor"));
-    let mut tb = praetor::testbed::Testbed::new(exe, "stop", timing).unwrap();
+    let mut tb = praetor_testbed::Testbed::new(exe, "stop", timing).unwrap();
     tb.start_etcd().await.unwrap();
     tb.add_agent("m1").unwrap();
     tb.add_agent("m2").unwrap();
     let old = common::healthy(&tb, 1, Duration::from_secs(120)).await;
     let standby = if old == "m1" { "m2" } else { "m1" };
     common::create_probe_table(&tb, &old).await;
-    let mut writer = praetor::testbed::Writer::start(common::member_ports(&tb), "on");
+    let mut writer = praetor_testbed::Writer::start(common::member_ports(&tb), "on");
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let t0 = std::time::Instant::now();

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use praetor::config::EtcdConfig;
 use praetor::dcs::etcd::EtcdDcs;
-use praetor::testbed::TestTls;
+use praetor_testbed::TestTls;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose,

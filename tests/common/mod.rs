@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use praetor::testbed::{Testbed, Timing};
+use praetor_testbed::{Testbed, Timing};
 
 /// ttl 10 s, loop_wait 2 s, retry_timeout 4 s: loop_wait + 2 * retry_timeout = ttl.
 pub const TIMING: Timing = Timing {
@@ -175,7 +175,7 @@ impl Prober {
                                 }
                             }
                             let c = slot.as_ref()?;
-                            let id = praetor::testbed::next_probe_id();
+                            let id = praetor_testbed::next_probe_id();
                             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
                                 [&id, name];
                             let q =
@@ -304,7 +304,7 @@ impl Prober {
     }
 }
 
-/// Creates the `probe` table, which [`Prober`] and `praetor::testbed::Writer` insert into, on the
+/// Creates the `probe` table, which [`Prober`] and `praetor_testbed::Writer` insert into, on the
 /// leader.
 pub async fn create_probe_table(tb: &Testbed, leader: &str) {
     let c = tb.pg(leader).await.expect("connecting to the leader");

@@ -1,5 +1,6 @@
 //! A local cluster on 127.0.0.1: one etcd and N praetor agents with their PostgreSQL servers, in a
-//! temporary directory. Used by `praetor demo` and by the integration tests, so both exercise the
+//! temporary directory. Used by `praetor-demo` (`praetor demo`), by praetor's integration tests
+//! and by the bench, so all exercise the
 //! same real processes. Everything it starts is stopped when it is dropped.
 //!
 //! PostgreSQL refuses to run as root: when the caller is root, the directory is handed to the
@@ -16,12 +17,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::config::EtcdConfig;
-use crate::dcs::etcd::EtcdDcs;
-use crate::dcs::ClusterView;
+use praetor::config::EtcdConfig;
+use praetor::dcs::etcd::EtcdDcs;
+use praetor::dcs::ClusterView;
 
 /// The SQL stand-in for Citus used when the real extension is not installed (see its header).
-pub const CITUS_STANDIN_SQL: &str = include_str!("../tests/fixtures/citus_standin.sql");
+pub const CITUS_STANDIN_SQL: &str = include_str!("../../../tests/fixtures/citus_standin.sql");
 
 /// A free TCP port on 127.0.0.1 for a server started later (etcd, PostgreSQL, the REST API).
 ///
@@ -792,7 +793,7 @@ postgresql:
             extra = self.extra_dcs,
             data = data_dir.display(),
             sock = self.dir.display(),
-            bin_dir = crate::postgres::find_bin_dir(None)
+            bin_dir = praetor::postgres::find_bin_dir(None)
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             tags = self
@@ -841,7 +842,7 @@ postgresql:
 
     /// Whether the real Citus library is installed for the PostgreSQL in use.
     pub fn citus_installed() -> bool {
-        crate::postgres::find_bin_dir(None)
+        praetor::postgres::find_bin_dir(None)
             .ok()
             .and_then(|b| b.parent().map(|p| p.join("lib").join("citus.so").exists()))
             .unwrap_or(false)
@@ -856,7 +857,7 @@ postgresql:
         let sql = self.dir.join("citus_standin.sql");
         let script = self.dir.join("load-citus-standin.sh");
         if !script.exists() {
-            let psql = crate::postgres::find_bin_dir(None).ok()?.join("psql");
+            let psql = praetor::postgres::find_bin_dir(None).ok()?.join("psql");
             std::fs::write(&sql, CITUS_STANDIN_SQL).ok()?;
             let body = format!(
                 "#!/bin/sh\n# Loads the Citus stand-in into template1 (the Citus database is created from it).\nexec {} \"${{1%/*}}/template1\" -v ON_ERROR_STOP=1 -q -f {}\n",
@@ -938,7 +939,7 @@ postgresql:
     /// # Errors
     /// initdb failed.
     pub fn initdb_foreign(&self, data_dir: &Path) -> Result<()> {
-        let bin = crate::postgres::find_bin_dir(None)?;
+        let bin = praetor::postgres::find_bin_dir(None)?;
         let mut cmd = Command::new(bin.join("initdb"));
         cmd.arg("-D")
             .arg(data_dir)
@@ -1023,7 +1024,7 @@ postgresql:
         } else {
             Signal::SIGCONT
         };
-        for p in std::iter::once(pid).chain(crate::postgres::child_processes(pid)) {
+        for p in std::iter::once(pid).chain(praetor::postgres::child_processes(pid)) {
             let _ = kill(nix::unistd::Pid::from_raw(p), sig);
         }
     }
@@ -1054,13 +1055,13 @@ postgresql:
             a.pg_port
         )
         .parse()?;
-        let creds = crate::config::Credentials {
+        let creds = praetor::config::Credentials {
             sslmode: self.tls.as_ref().map(|_| "require".to_string()),
             ..Default::default()
         };
         tokio::time::timeout(
             Duration::from_secs(2),
-            crate::tls::pg_connect(&mut cfg, &creds, "testbed"),
+            praetor::tls::pg_connect(&mut cfg, &creds, "testbed"),
         )
         .await
         .map_err(|_| anyhow!("connecting to {name}: timed out"))?
@@ -1152,7 +1153,7 @@ postgresql:
             if let Some((pid, _)) = self
                 .agents
                 .get(n)
-                .and_then(|a| crate::fence::previous_guard(&a.data_dir))
+                .and_then(|a| praetor::fence::previous_guard(&a.data_dir))
             {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid),
