@@ -395,6 +395,7 @@ impl World {
                     .leader_until
                     .map(|u| u.saturating_sub(self.now) as f64 / 1000.0),
                 lease_margin: self.lease_margin_ms() as f64 / 1000.0,
+                rewind_failed: false,
                 acquire_failed,
                 now: (self.now as i64 + self.agents[i].clock_offset_ms) as f64 / 1000.0 + 1.8e9,
                 failsafe_ok: false,

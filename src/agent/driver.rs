@@ -235,6 +235,9 @@ async fn read_view_retrying(dcs: &EtcdDcs, fresh: bool, retry: Duration) -> Resu
     Err(err)
 }
 
+/// How a failed pg_rewind is told apart from the other failures of a rewind plan.
+const REWIND_FAILED: &str = "pg_rewind failed";
+
 /// The driver of one member.
 pub struct Driver {
     cfg: Arc<Config>,
@@ -269,6 +272,8 @@ pub struct Driver {
     settle_until: Option<Instant>,
     /// The last cycle could not renew the lease it still holds (see [`Snapshot::lease_left`]).
     renewal_failing: bool,
+    /// The leader a pg_rewind from failed while the data was kept ([`Snapshot::rewind_failed`]).
+    rewind_failed_from: Option<String>,
     /// When the leader lease ends by the last renewal etcd confirmed to this loop (counted from
     /// before the request, with the ttl it was renewed for); `leader_until` may run further on
     /// a failsafe extension, this never does.
@@ -371,6 +376,7 @@ impl Driver {
                 lease_renewed_at: None,
                 settle_until: None,
                 renewal_failing: false,
+                rewind_failed_from: None,
                 confirmed_until: None,
                 orphaned_slots: BTreeMap::new(),
                 sync_key_gone: BTreeMap::new(),
@@ -699,6 +705,41 @@ impl Driver {
         }
         self.orphaned_slots = since;
         self.pg.apply_slots(&plan.create, &plan.drop).await
+    }
+
+    /// Carries out rewind steps ([`crate::ha::rewind`]) from `up`, in order; the first that fails
+    /// ends them. A failed pg_rewind is reported as an error starting with [`REWIND_FAILED`].
+    async fn rewind_steps(
+        &mut self,
+        steps: &[crate::ha::rewind::RewindStep],
+        up: &Upstream,
+    ) -> Result<()> {
+        use crate::ha::rewind::RewindStep::*;
+        for step in steps {
+            match step {
+                CheckpointSource => {
+                    if !self.remote_checkpoint(up).await {
+                        anyhow::bail!(
+                            "cannot rewind from {}: it does not accept connections; retrying next cycle",
+                            up.name
+                        );
+                    }
+                }
+                StopFast => self.pg.stop(StopMode::Fast).await?,
+                WriteConfigForRewind => self.pg.write_config(&self.dynamic, None, false)?,
+                RunRewind => match self.pg.rewind(up).await {
+                    Ok(()) => tracing::info!("pg_rewind from {} succeeded", up.name),
+                    Err(e) => anyhow::bail!("{REWIND_FAILED} from {}: {e:#}", up.name),
+                },
+                RemoveDataDir => self.pg.remove_data_dir()?,
+                Basebackup => {
+                    self.state = MemberState::CreatingReplica;
+                    self.pg.basebackup(up).await?;
+                }
+                StartStandby => self.start(Some(up), true).await?,
+            }
+        }
+        Ok(())
     }
 
     /// [`Snapshot::lease_margin`] for the current dynamic configuration.
@@ -1106,6 +1147,7 @@ impl Driver {
             anyhow::bail!("Cluster has no leader, can not reinitialize");
         };
         let up = self.upstream(&view, &l.name)?;
+        self.rewind_failed_from = None;
         tracing::info!("reinitializing: fresh basebackup from {}", up.name);
         self.pg.stop(StopMode::Immediate).await?;
         self.pg.remove_data_dir()?;
@@ -1368,6 +1410,11 @@ impl Driver {
             renew_failed: false,
             lease_left: self.lease_left(),
             lease_margin: self.lease_margin(),
+            rewind_failed: self.rewind_failed_from.as_ref().is_some_and(|f| {
+                view.as_ref()
+                    .and_then(|v| v.leader.as_ref())
+                    .is_some_and(|l| l.name == *f)
+            }),
             acquire_failed: false,
             now: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -1893,30 +1940,29 @@ impl Driver {
                 }
                 Action::Rewind { leader } => {
                     let up = self.upstream(&view, leader)?;
-                    // Never touch the data while the source cannot be reached: a fallback
-                    // basebackup would then fail too, leaving this member with nothing.
-                    if !self.remote_checkpoint(&up).await {
-                        anyhow::bail!("cannot rewind from {leader}: it does not accept connections; retrying next cycle");
-                    }
-                    if snap.pg.running || snap.pg.starting {
-                        // A standby stuck past the leader's switch point: pg_rewind needs it shut down.
-                        self.pg.stop(StopMode::Fast).await?;
-                    }
-                    // pg_rewind's single-user crash recovery refuses to run with standby.signal.
-                    self.pg.write_config(&self.dynamic, None, false)?;
-                    match self.pg.rewind(&up).await {
-                        Ok(()) => tracing::info!("pg_rewind from {leader} succeeded"),
-                        Err(e) => {
-                            tracing::warn!("{e:#}; taking a fresh basebackup instead");
-                            self.pg.remove_data_dir()?;
-                            self.state = MemberState::CreatingReplica;
-                            self.pg.basebackup(&up).await?;
+                    let facts = crate::ha::rewind::RewindFacts {
+                        running: snap.pg.running || snap.pg.starting,
+                        remove_data_on_failure: self
+                            .cfg
+                            .remove_data_on_rewind_failure(&self.dynamic),
+                    };
+                    let plan = crate::ha::rewind::plan_rewind(facts);
+                    tracing::info!("{plan}");
+                    if let Err(e) = self.rewind_steps(&plan.steps, &up).await {
+                        if !e.to_string().starts_with(REWIND_FAILED) {
+                            return Err(e);
                         }
+                        let after = crate::ha::rewind::plan_after_failed_rewind(facts);
+                        tracing::warn!("{e:#}; {after}");
+                        if !facts.remove_data_on_failure {
+                            self.rewind_failed_from = Some(leader.clone());
+                        }
+                        self.rewind_steps(&after.steps, &up).await?;
                     }
-                    self.start(Some(&up), true).await?;
                 }
                 Action::Reinitialize { from } => {
                     let up = self.upstream(&view, from)?;
+                    self.rewind_failed_from = None;
                     if snap.pg.running || snap.pg.starting {
                         self.pg.stop(StopMode::Immediate).await?;
                     }

@@ -296,6 +296,10 @@ pub struct Postgresql {
     pub pg_hba: Vec<String>,
     /// Local override of the dynamic `postgresql.use_pg_rewind`.
     pub use_pg_rewind: Option<bool>,
+    /// Patroni's `remove_data_directory_on_rewind_failure` (default false): after a failed
+    /// pg_rewind, remove the data directory and take a fresh base backup; when off the data is
+    /// kept and the member waits to be reinitialized. Also read from the dynamic `postgresql`.
+    pub remove_data_directory_on_rewind_failure: Option<bool>,
     /// Seconds to wait for the postmaster to start or stop (default 60).
     pub pg_ctl_timeout: Option<u64>,
     /// pg_basebackup options (`[{checkpoint: fast}, …]` or a map).
@@ -865,6 +869,21 @@ impl Config {
         self.postgresql
             .use_pg_rewind
             .unwrap_or(dynamic.postgresql.use_pg_rewind)
+    }
+
+    /// Effective `remove_data_directory_on_rewind_failure`: the local setting when present, else
+    /// the dynamic `postgresql` one, else false (Patroni's default).
+    pub fn remove_data_on_rewind_failure(&self, dynamic: &DynamicConfig) -> bool {
+        self.postgresql
+            .remove_data_directory_on_rewind_failure
+            .or_else(|| {
+                dynamic
+                    .postgresql
+                    .other
+                    .get("remove_data_directory_on_rewind_failure")
+                    .and_then(Json::as_bool)
+            })
+            .unwrap_or(false)
     }
 }
 

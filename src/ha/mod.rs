@@ -9,6 +9,7 @@
 //! executing the list, records the outcome in [`Snapshot::renew_failed`] / a fresh DCS view, and asks
 //! again within the same cycle. So every dangerous step is decided here over a snapshot.
 
+pub mod rewind;
 pub mod shutdown;
 pub mod slots;
 pub mod sync;
@@ -63,6 +64,10 @@ pub struct Snapshot {
     /// `None` when it holds none (never took it, released it, or etcd said the key or the lease
     /// is no longer ours).
     pub lease_left: Option<f64>,
+    /// A pg_rewind from the current leader failed earlier and the data was kept
+    /// (`remove_data_directory_on_rewind_failure` off): do not try it again; the member waits to
+    /// be reinitialized ([`rewind`]).
+    pub rewind_failed: bool,
     /// Seconds: a primary that cannot renew keeps running while more than this is left on its
     /// lease and demotes once less is: the fence margin ([`crate::fence`]) plus the time one more
     /// renewal may take (`retry_timeout`), so the demotion comes before the fence guard and
@@ -131,7 +136,9 @@ pub enum Action {
         /// Member to stream from.
         leader: String,
     },
-    /// pg_rewind from `leader` (falls back to a fresh basebackup on failure), then start as its standby.
+    /// pg_rewind from `leader`, then start as its standby: the steps of [`rewind::plan_rewind`],
+    /// and after a failed rewind those of [`rewind::plan_after_failed_rewind`] (a fresh base
+    /// backup only with `remove_data_directory_on_rewind_failure`).
     Rewind {
         /// Source member.
         leader: String,
@@ -468,6 +475,16 @@ fn not_running(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
                 );
             }
             if s.data.was_primary() || s.pg.crashed {
+                if s.use_pg_rewind && s.rewind_failed {
+                    return decide_with(
+                        vec![Action::StartReplica { leader: Some(l.name.clone()) }],
+                        format!(
+                            "pg_rewind from {} failed before and the data directory is kept: \
+                             starting as a secondary; reinitialize this member to recover",
+                            l.name
+                        ),
+                    );
+                }
                 if s.use_pg_rewind {
                     return decide_with(
                         vec![Action::Rewind { leader: l.name.clone() }],
@@ -805,6 +822,15 @@ fn following(s: &Snapshot, view: &ClusterView, leader: &str) -> Decision {
     }
     if let Some(d) = replica_diverged(s, view) {
         let leader = leader.to_string();
+        if s.use_pg_rewind && s.rewind_failed {
+            return decide_with(
+                vec![],
+                format!(
+                    "{d}; pg_rewind from {leader} failed before and the data directory is kept: \
+                     waiting for this member to be reinitialized"
+                ),
+            );
+        }
         return if s.use_pg_rewind {
             decide_with(
                 vec![Action::Rewind {

@@ -95,6 +95,7 @@ fn snap(name: &str, dcs: Option<ClusterView>, data: DataDir, pg: PgState) -> Sna
         can_bootstrap: true,
         renew_failed: false,
         lease_left: None,
+        rewind_failed: false,
         lease_margin: 4.5,
         acquire_failed: false,
         now: 1_800_000_000.0,
@@ -468,6 +469,47 @@ fn former_primary_rewinds_or_reinitializes() {
         decide(&s).actions,
         vec![Action::Reinitialize { from: "b".into() }]
     );
+}
+
+/// A pg_rewind from this leader failed and the data was kept (Patroni's
+/// remove_data_directory_on_rewind_failure off): no second rewind; a former primary starts as a
+/// secondary on its data, a diverged standby waits for a reinitialize.
+#[test]
+fn after_a_failed_rewind_the_data_is_kept_and_not_rewound_again() {
+    let mut s = snap(
+        "a",
+        Some(view(Some("b"))),
+        present("in production"),
+        PgState::default(),
+    );
+    s.rewind_failed = true;
+    let d = decide(&s);
+    assert_eq!(
+        d.actions,
+        vec![Action::StartReplica {
+            leader: Some("b".into())
+        }]
+    );
+    assert_eq!(
+        d.reason,
+        "pg_rewind from b failed before and the data directory is kept: starting as a \
+         secondary; reinitialize this member to recover"
+    );
+    let mut v = view(Some("b"));
+    v.history = vec![HistoryEntry {
+        timeline: 1,
+        switch_lsn: 40,
+        reason: "".into(),
+        timestamp: None,
+        new_leader: Some("b".into()),
+    }];
+    let mut pg = replica_pg(60, Some("b"));
+    pg.receiver_down_for = Some(11.0);
+    let mut s = snap("c", Some(v), present("in archive recovery"), pg);
+    s.rewind_failed = true;
+    let d = decide(&s);
+    assert_eq!(d.actions, vec![]);
+    assert!(d.reason.ends_with("pg_rewind from b failed before and the data directory is kept: waiting for this member to be reinitialized"), "{}", d.reason);
 }
 
 #[test]
