@@ -554,7 +554,6 @@ impl World {
                     }
                     self.dcs.leader = Some((name.clone(), now + self.cfg.ttl * 1000));
                     self.dcs.leader_rev += 1;
-                    self.dcs.failover = None;
                     self.agents[i].fence_at = Some(now + self.cfg.ttl * 1000 - self.margin_ms());
                     self.agents[i].leader_until = Some(now + self.cfg.ttl * 1000);
                     self.log(|| format!("{name} acquired the leader key"));
@@ -576,6 +575,7 @@ impl World {
             Action::WriteInitialize(s) => self.dcs.initialize = Some(s.clone()),
             Action::WriteConfig | Action::SyncSlots => {}
             Action::ClearFailover => self.dcs.failover = None,
+            Action::FailsafeHold => {}
             Action::Bootstrap => {
                 if self.dcs.initialize.is_none() {
                     self.dcs.initialize = Some("7000000000000000001".into());

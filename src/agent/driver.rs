@@ -272,6 +272,8 @@ pub struct Driver {
     settle_until: Option<Instant>,
     /// The last cycle could not renew the lease it still holds (see [`Snapshot::lease_left`]).
     renewal_failing: bool,
+    /// When this cycle's failsafe check (every member answered `POST /failsafe`) started.
+    failsafe_checked_at: Option<Instant>,
     /// The leader a pg_rewind from failed while the data was kept ([`Snapshot::rewind_failed`]).
     rewind_failed_from: Option<String>,
     /// When the leader lease ends by the last renewal etcd confirmed to this loop (counted from
@@ -377,6 +379,7 @@ impl Driver {
                 settle_until: None,
                 renewal_failing: false,
                 rewind_failed_from: None,
+                failsafe_checked_at: None,
                 confirmed_until: None,
                 orphaned_slots: BTreeMap::new(),
                 sync_key_gone: BTreeMap::new(),
@@ -1437,12 +1440,7 @@ impl Driver {
             if view.is_none() && snap.pg.is_primary() {
                 let t0 = Instant::now();
                 snap.failsafe_ok = self.failsafe_check().await;
-                if snap.failsafe_ok {
-                    // Keep answering /primary: every member agreed we are still the leader, and
-                    // none of them will race; the fence guard is re-armed on that basis too.
-                    self.set_leader_until(Some(t0 + ttl));
-                    self.arm_guard(t0);
-                }
+                self.failsafe_checked_at = snap.failsafe_ok.then_some(t0);
             }
         }
         if let Some(v) = &view {
@@ -1788,7 +1786,6 @@ impl Driver {
                             self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
                             self.confirmed_until = self.leader_until;
                             self.arm_guard(t0);
-                            let _ = self.dcs.put(keys::FAILOVER, "{}").await;
                         }
                         Ok(false) => {
                             tracing::info!(
@@ -1803,6 +1800,14 @@ impl Driver {
                     }
                     self.refresh(snap).await;
                     return Ok(Next::Redecide);
+                }
+                Action::FailsafeHold => {
+                    // Every member agreed we are still the leader and none of them will race:
+                    // keep answering /primary for a ttl from the check, fenced on that basis.
+                    if let Some(t0) = self.failsafe_checked_at.take() {
+                        self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
+                        self.arm_guard(t0);
+                    }
                 }
                 Action::ReleaseLeader => {
                     self.set_leader_until(None);

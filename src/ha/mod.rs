@@ -143,6 +143,10 @@ pub enum Action {
         /// Source member.
         leader: String,
     },
+    /// Failsafe mode, etcd unreachable, every member answered `POST /failsafe`: keep the leader
+    /// role on their word — answer as the leader for another ttl from the check and re-arm the
+    /// fence guard for it (Patroni's failsafe mode). No etcd lease is renewed by this.
+    FailsafeHold,
     /// Remove the data directory and take a fresh basebackup from `from`.
     Reinitialize {
         /// Source member.
@@ -273,7 +277,7 @@ pub fn decide(s: &Snapshot) -> Decision {
 fn dcs_unreachable(s: &Snapshot) -> Decision {
     if s.pg.is_primary() && s.config.failsafe_mode && s.failsafe_ok {
         return decide_with(
-            vec![],
+            vec![Action::FailsafeHold],
             "continue to run as a leader because failsafe mode is enabled and all members are accessible",
         );
     }
@@ -787,13 +791,16 @@ fn leading(s: &Snapshot) -> Decision {
                 "PAUSE: holding the leader lock while PostgreSQL is a standby; not promoting",
             );
         }
+        let mut actions = vec![Action::RenewLeader, Action::Promote];
+        if s.dcs.as_ref().is_some_and(|v| v.failover.is_some()) {
+            // The request this promotion answers (or one it makes stale) is done: cleared with a
+            // compare-and-set on the revision read, after the promotion so a concurrent change
+            // cannot hold it up.
+            actions.push(Action::ClearFailover);
+        }
+        actions.extend([Action::SyncSlots, Action::SyncReplication]);
         return decide_with(
-            vec![
-                Action::RenewLeader,
-                Action::Promote,
-                Action::SyncSlots,
-                Action::SyncReplication,
-            ],
+            actions,
             "promoted self to leader because I had the session lock",
         );
     }

@@ -247,6 +247,34 @@ fn nofailover_does_not_race() {
     assert_eq!(decide(&s).actions, vec![]);
 }
 
+/// The switchover's candidate, having won the key, promotes and then clears the failover key
+/// (a compare-and-set the core asks for, not an overwrite by the runtime).
+#[test]
+fn the_candidate_promotes_then_clears_the_failover_key() {
+    let mut v = view(Some("b"));
+    v.failover = Some(Failover {
+        leader: Some("a".into()),
+        member: Some("b".into()),
+        scheduled_at: None,
+    });
+    let d = decide(&snap(
+        "b",
+        Some(v),
+        present("in archive recovery"),
+        replica_pg(100, Some("a")),
+    ));
+    assert_eq!(
+        d.actions,
+        vec![
+            Action::RenewLeader,
+            Action::Promote,
+            Action::ClearFailover,
+            Action::SyncSlots,
+            Action::SyncReplication
+        ]
+    );
+}
+
 #[test]
 fn lock_holder_promotes() {
     let d = decide(&snap(
@@ -865,7 +893,7 @@ fn failsafe_keeps_the_primary_when_all_members_answer() {
     );
     s.failsafe_ok = true;
     let d = decide(&s);
-    assert_eq!(d.actions, vec![]);
+    assert_eq!(d.actions, vec![Action::FailsafeHold]);
     assert!(
         d.reason
             .starts_with("continue to run as a leader because failsafe mode"),
