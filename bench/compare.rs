@@ -708,6 +708,17 @@ fn values(runs: &[Value], agent: &str, timing: &str, key: &str) -> Vec<f64> {
         .collect()
 }
 
+/// `min–max` of `v`, or `-` when empty.
+fn range(v: &[f64]) -> String {
+    let min = v.iter().cloned().fold(f64::INFINITY, f64::min);
+    let max = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    if v.is_empty() {
+        "-".to_string()
+    } else {
+        format!("{}–{}", fmt(Some(min)), fmt(Some(max)))
+    }
+}
+
 fn fmt(v: Option<f64>) -> String {
     match v {
         Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
@@ -767,15 +778,6 @@ fn table(runs: &[Value], fast: &[Value]) -> String {
             let ratio = match (mp, mq) {
                 (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
                 _ => "-".into(),
-            };
-            let range = |v: &[f64]| {
-                let min = v.iter().cloned().fold(f64::INFINITY, f64::min);
-                let max = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                if v.is_empty() {
-                    "-".to_string()
-                } else {
-                    format!("{}–{}", fmt(Some(min)), fmt(Some(max)))
-                }
             };
             md.push_str(&format!(
                 "| {label} | {} | {} | {ratio} | {} | {} | {}+{} |\n",
@@ -854,15 +856,6 @@ fn member_loss_table(runs: &[Value]) -> String {
     for (key, label) in rows {
         let p = values(runs, "patroni", "20/2/3", key);
         let q = values(runs, "praetor", "20/2/3", key);
-        let range = |v: &[f64]| {
-            let min = v.iter().cloned().fold(f64::INFINITY, f64::min);
-            let max = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            if v.is_empty() {
-                "-".to_string()
-            } else {
-                format!("{}–{}", fmt(Some(min)), fmt(Some(max)))
-            }
-        };
         md.push_str(&format!(
             "| {label} | {} | {} | {} | {} | {}+{} |\n",
             fmt(median(p.clone())),

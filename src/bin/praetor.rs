@@ -39,18 +39,12 @@ enum Cmd {
         #[arg(long)]
         armed_ms: Option<u64>,
     },
-    /// Start etcd and a three-member group on 127.0.0.1 in a temporary directory; Ctrl-C stops it all.
+    /// Start etcd and a three-member group on 127.0.0.1 in a temporary directory; Ctrl-C stops it
+    /// all. Runs `praetor-demo` with these options (`praetor demo --help` lists them).
     Demo {
-        /// Number of members.
-        #[arg(long, default_value_t = 3)]
-        members: usize,
-        /// Keep the directory (logs, data) after stopping.
-        #[arg(long)]
-        keep: bool,
-        /// A Citus cluster instead: a coordinator group of 2 and two worker groups of 2 (the real
-        /// Citus extension when installed, else the SQL stand-in from tests/fixtures).
-        #[arg(long)]
-        citus: bool,
+        /// Options for praetor-demo: --members N, --keep, --citus.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 
@@ -81,13 +75,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some(Cmd::Demo {
-        members,
-        keep,
-        citus,
-    }) = cli.command
-    {
-        return demo(members, keep, citus);
+    if let Some(Cmd::Demo { args }) = cli.command {
+        return demo(&args);
     }
     let cfg = match Config::load(cli.config.as_deref(), &process_env()) {
         Ok(c) => c,
@@ -195,7 +184,7 @@ mod tests {
 
 /// `praetor demo`: runs `praetor-demo` (the workspace crate `praetor-testbed`, which the agent
 /// does not contain) from the same directory, with the same options.
-fn demo(members: usize, keep: bool, citus: bool) -> ExitCode {
+fn demo(args: &[String]) -> ExitCode {
     use std::os::unix::process::CommandExt;
     let exe = match std::env::current_exe() {
         Ok(e) => e.with_file_name("praetor-demo"),
@@ -204,15 +193,7 @@ fn demo(members: usize, keep: bool, citus: bool) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut cmd = std::process::Command::new(&exe);
-    cmd.arg(format!("--members={members}"));
-    if keep {
-        cmd.arg("--keep");
-    }
-    if citus {
-        cmd.arg("--citus");
-    }
-    let e = cmd.exec();
+    let e = std::process::Command::new(&exe).args(args).exec();
     eprintln!(
         "praetor demo: running {}: {e} (build it with `cargo build --release --workspace`, or run \
          `bash scripts/demo.sh`)",
