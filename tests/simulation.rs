@@ -26,6 +26,7 @@ use praetor::config::{DynamicConfig, Tags};
 use praetor::dcs::{ClusterView, Failover, HistoryEntry, LeaderKey, Member, MemberData, SyncState};
 use praetor::ha::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
 use praetor::ha::sync::{plan_sync, ReplicationRow};
+use praetor::ha::transition::{plan_demote, DemoteStep};
 use praetor::ha::{decide, Action, DataDir, DemoteMode, PeerStatus, PgState, Snapshot};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -676,24 +677,30 @@ impl World {
                         format!("{name} demoted ({mode:?}) with {left} ms of its lease left"),
                     );
                 }
-                self.agents[i].leader_until = None;
-                let s = &mut self.agents[i].server;
-                s.guc.clear();
-                match mode {
-                    DemoteMode::Offline | DemoteMode::Graceful => {
-                        s.running = true;
-                        s.in_recovery = true;
-                        s.following = None;
+                self.agents[i].server.guc.clear();
+                // The runtime's own plan, step by step.
+                for step in plan_demote(*mode, false).steps {
+                    let s = &mut self.agents[i].server;
+                    match step {
+                        DemoteStep::StopFast | DemoteStep::StopImmediate => {
+                            s.running = false;
+                            s.in_recovery = true;
+                        }
+                        DemoteStep::StartReadOnly => {
+                            s.running = true;
+                            s.in_recovery = true;
+                            s.following = None;
+                        }
+                        DemoteStep::WithdrawLease => self.agents[i].leader_until = None,
+                        DemoteStep::ReleaseLeaderKey => {
+                            if self.dcs.leader.as_ref().is_some_and(|(n, _)| *n == name) {
+                                self.dcs.leader = None;
+                            }
+                        }
+                        DemoteStep::DisarmWatchdog
+                        | DemoteStep::Checkpoint
+                        | DemoteStep::NotifyCoordinatorBeforeDemote => {}
                     }
-                    DemoteMode::Immediate | DemoteMode::ImmediateNoLock => {
-                        s.running = false;
-                        s.in_recovery = true;
-                    }
-                }
-                if matches!(mode, DemoteMode::Graceful | DemoteMode::Immediate)
-                    && self.dcs.leader.as_ref().is_some_and(|(n, _)| *n == name)
-                {
-                    self.dcs.leader = None;
                 }
                 self.log(|| format!("{name} demoted ({mode:?})"));
                 return if *mode == DemoteMode::Offline {

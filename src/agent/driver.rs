@@ -710,6 +710,81 @@ impl Driver {
         self.pg.apply_slots(&plan.create, &plan.drop).await
     }
 
+    /// Carries out one step of a promotion ([`crate::ha::transition::plan_promote`]).
+    async fn promote_step(
+        &mut self,
+        step: crate::ha::transition::PromoteStep,
+        view: &ClusterView,
+        me: &str,
+    ) -> Result<()> {
+        use crate::ha::transition::PromoteStep::*;
+        match step {
+            ClaimSyncKey => {
+                let value = serde_json::json!({"leader": me, "sync_standby": null}).to_string();
+                if !self
+                    .dcs
+                    .put_if_revision(keys::SYNC, &value, view.sync_revision)
+                    .await
+                    .unwrap_or(false)
+                {
+                    anyhow::bail!(
+                        "Postponing promotion because synchronous replication state was updated by somebody else"
+                    );
+                }
+            }
+            ClearSyncStandbys => self.pg.set_sync_standbys(vec![], 1),
+            ArmWatchdog => self
+                .watchdog
+                .activate(self.dynamic.ttl)
+                .map_err(|e| anyhow!("refusing to promote: watchdog: {e}"))?,
+            NotifyCoordinatorBeforePromote => {
+                self.notify_coordinator("before_promote", Duration::from_secs(2))
+                    .await
+            }
+            PgPromote => self.pg.promote().await?,
+            Checkpoint => self.pg.checkpoint().await,
+            RecordHistory => self.record_history(me).await,
+            PublishMemberKey => {
+                let (pg, info) = self.observe_pg().await;
+                self.role = Role::Primary;
+                self.state = MemberState::Running;
+                let _ = self.touch_member(&pg, &info).await;
+            }
+            NotifyCoordinatorAfterPromote => {
+                self.notify_coordinator("after_promote", Duration::from_secs(2))
+                    .await
+            }
+            CallbackRoleChange => self.callback("on_role_change", "primary"),
+        }
+        Ok(())
+    }
+
+    /// Carries out one step of a demotion ([`crate::ha::transition::plan_demote`]).
+    async fn demote_step(&mut self, step: crate::ha::transition::DemoteStep) -> Result<()> {
+        use crate::ha::transition::DemoteStep::*;
+        match step {
+            DisarmWatchdog => self.watchdog.disable(),
+            Checkpoint => self.pg.checkpoint().await,
+            NotifyCoordinatorBeforeDemote => {
+                // The coordinator holds writes to this group before we stop.
+                self.notify_coordinator("before_demote", Duration::from_secs(self.dynamic.ttl))
+                    .await
+            }
+            StopFast => {
+                self.pg
+                    .stop_or_kill(StopMode::Fast, self.kill_after(true))
+                    .await?
+            }
+            StopImmediate => self.pg.stop(StopMode::Immediate).await?,
+            WithdrawLease => self.set_leader_until(None),
+            ReleaseLeaderKey => {
+                self.dcs.release_leader(None).await?;
+            }
+            StartReadOnly => self.start(None, true).await?,
+        }
+        Ok(())
+    }
+
     /// Carries out rewind steps ([`crate::ha::rewind`]) from `up`, in order; the first that fails
     /// ends them. A failed pg_rewind is reported as an error starting with [`REWIND_FAILED`].
     async fn rewind_steps(
@@ -1841,82 +1916,24 @@ impl Driver {
                     self.start(Some(&up), true).await?;
                 }
                 Action::Promote => {
-                    if self.dynamic.synchronous() {
-                        // Claim /sync listing nobody first, so no former synchronous standby can
-                        // also be promoted (Patroni: "Postponing promotion ...").
-                        let value = serde_json::json!({"leader": snap.name, "sync_standby": null})
-                            .to_string();
-                        if !self
-                            .dcs
-                            .put_if_revision(keys::SYNC, &value, view.sync_revision)
-                            .await
-                            .unwrap_or(false)
-                        {
-                            anyhow::bail!(
-                                "Postponing promotion because synchronous replication state was updated by somebody else"
-                            );
-                        }
+                    let plan =
+                        crate::ha::transition::plan_promote(crate::ha::transition::PromoteFacts {
+                            synchronous: self.dynamic.synchronous(),
+                            citus_worker: self.cfg.is_citus_worker(),
+                        });
+                    tracing::info!("{plan}");
+                    for step in &plan.steps {
+                        self.promote_step(*step, &view, &snap.name).await?;
                     }
-                    self.pg.set_sync_standbys(vec![], 1);
-                    self.watchdog
-                        .activate(ttl)
-                        .map_err(|e| anyhow!("refusing to promote: watchdog: {e}"))?;
-                    self.notify_coordinator("before_promote", Duration::from_secs(2))
-                        .await;
-                    self.pg.promote().await?;
-                    self.pg.checkpoint().await;
-                    self.record_history(&snap.name).await;
-                    // Announce at once rather than on the next cycle.
-                    let (pg, info) = self.observe_pg().await;
-                    self.role = Role::Primary;
-                    self.state = MemberState::Running;
-                    let _ = self.touch_member(&pg, &info).await;
-                    self.notify_coordinator("after_promote", Duration::from_secs(2))
-                        .await;
-                    self.callback("on_role_change", "primary");
                 }
                 Action::Demote(mode) => {
                     self.role_change_pending = true;
-                    self.watchdog.disable();
-                    let leader = view
-                        .leader
-                        .as_ref()
-                        .map(|l| l.name.clone())
-                        .filter(|l| *l != snap.name);
-                    match mode {
-                        DemoteMode::Offline => {
-                            self.set_leader_until(None);
-                            self.pg
-                                .stop_or_kill(StopMode::Fast, self.kill_after(true))
-                                .await?;
-                            self.start(None, true).await?;
-                        }
-                        DemoteMode::Graceful => {
-                            self.pg.checkpoint().await;
-                            // Citus: the coordinator holds writes to this group before we stop.
-                            self.notify_coordinator(
-                                "before_demote",
-                                Duration::from_secs(self.dynamic.ttl),
-                            )
-                            .await;
-                            self.pg
-                                .stop_or_kill(StopMode::Fast, self.kill_after(true))
-                                .await?;
-                            self.set_leader_until(None);
-                            self.dcs.release_leader(None).await?;
-                            self.start(None, true).await?;
-                        }
-                        DemoteMode::Immediate => {
-                            self.pg.stop(StopMode::Immediate).await?;
-                            self.set_leader_until(None);
-                            self.dcs.release_leader(None).await?;
-                        }
-                        DemoteMode::ImmediateNoLock => {
-                            self.pg.stop(StopMode::Immediate).await?;
-                            self.set_leader_until(None);
-                        }
+                    let plan =
+                        crate::ha::transition::plan_demote(*mode, self.cfg.is_citus_worker());
+                    tracing::info!("{plan}");
+                    for step in &plan.steps {
+                        self.demote_step(*step).await?;
                     }
-                    let _ = leader;
                     self.refresh(snap).await;
                     snap.renew_failed = false;
                     return Ok(if *mode == DemoteMode::Offline {

@@ -13,6 +13,7 @@ pub mod rewind;
 pub mod shutdown;
 pub mod slots;
 pub mod sync;
+pub mod transition;
 
 use crate::config::{DynamicConfig, Tags};
 use crate::dcs::ClusterView;

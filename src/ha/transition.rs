@@ -1,0 +1,245 @@
+//! The steps of a promotion ([`super::Action::Promote`]) and of a demotion
+//! ([`super::Action::Demote`], per [`super::DemoteMode`]), as pure plans the runtime carries out
+//! in order; the first step that fails ends the plan.
+//!
+//! The order is where the safety is: in synchronous mode the new primary claims `/sync` (listing
+//! nobody) before it promotes, and postpones the promotion when someone else changed it (Patroni:
+//! "Postponing promotion because synchronous replication state was updated by somebody else");
+//! the watchdog is armed before `pg_promote()` or the promotion is refused; a demoting primary
+//! stops PostgreSQL before it lets the leader key go (Patroni's `demote` modes).
+
+use super::shutdown::Plan;
+use super::DemoteMode;
+
+/// One step of a promotion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromoteStep {
+    /// Synchronous mode: write `/sync` as `{leader: me, sync_standby: null}` with a
+    /// compare-and-set on the revision read; a failure postpones the promotion.
+    ClaimSyncKey,
+    /// Start with an empty `synchronous_standby_names` (the planner fills it next).
+    ClearSyncStandbys,
+    /// Arm the watchdog (a no-op when it is off); a failure refuses the promotion.
+    ArmWatchdog,
+    /// Citus worker: tell the coordinator leader `before_promote`.
+    NotifyCoordinatorBeforePromote,
+    /// `pg_promote()` and wait for it.
+    PgPromote,
+    /// CHECKPOINT, so the new timeline's history is on disk for standbys and pg_rewind.
+    Checkpoint,
+    /// Append the timeline switch to `/history`.
+    RecordHistory,
+    /// Publish the member key at once (role `primary`) rather than next cycle.
+    PublishMemberKey,
+    /// Citus worker: tell the coordinator leader `after_promote`.
+    NotifyCoordinatorAfterPromote,
+    /// Run the `on_role_change` callback (in the background).
+    CallbackRoleChange,
+}
+
+/// What a promotion's plan depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PromoteFacts {
+    /// `synchronous_mode` is on.
+    pub synchronous: bool,
+    /// This member belongs to a Citus worker group.
+    pub citus_worker: bool,
+}
+
+/// The steps of a promotion.
+pub fn plan_promote(f: PromoteFacts) -> Plan<PromoteStep> {
+    use PromoteStep::*;
+    let mut steps = Vec::new();
+    if f.synchronous {
+        steps.push(ClaimSyncKey);
+    }
+    steps.extend([ClearSyncStandbys, ArmWatchdog]);
+    if f.citus_worker {
+        steps.push(NotifyCoordinatorBeforePromote);
+    }
+    steps.extend([PgPromote, Checkpoint, RecordHistory, PublishMemberKey]);
+    if f.citus_worker {
+        steps.push(NotifyCoordinatorAfterPromote);
+    }
+    steps.push(CallbackRoleChange);
+    Plan {
+        steps,
+        reason: "promoting",
+    }
+}
+
+/// One step of a demotion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoteStep {
+    /// Disarm the watchdog (magic close).
+    DisarmWatchdog,
+    /// CHECKPOINT first, to shorten the shutdown checkpoint (switchover).
+    Checkpoint,
+    /// Citus worker: tell the coordinator leader `before_demote`, which holds the group's writes.
+    NotifyCoordinatorBeforeDemote,
+    /// Fast stop (SIGINT; SIGKILL after `primary_stop_timeout` in synchronous mode).
+    StopFast,
+    /// Immediate stop (SIGQUIT).
+    StopImmediate,
+    /// Stop counting ourselves leader: no more renewals by the keeper.
+    WithdrawLease,
+    /// Delete the leader key (a transaction on `value == my name`).
+    ReleaseLeaderKey,
+    /// Start again read-only, following nobody until the next cycle picks the leader.
+    StartReadOnly,
+}
+
+/// The steps of a demotion in `mode`; `citus_worker` as for [`PromoteFacts`].
+pub fn plan_demote(mode: DemoteMode, citus_worker: bool) -> Plan<DemoteStep> {
+    use DemoteStep::*;
+    let (steps, reason) = match mode {
+        DemoteMode::Offline => (
+            vec![DisarmWatchdog, WithdrawLease, StopFast, StartReadOnly],
+            "demoting: etcd is not accessible, so the leader key is left to expire",
+        ),
+        DemoteMode::Graceful => {
+            let mut s = vec![DisarmWatchdog, Checkpoint];
+            if citus_worker {
+                s.push(NotifyCoordinatorBeforeDemote);
+            }
+            s.extend([StopFast, WithdrawLease, ReleaseLeaderKey, StartReadOnly]);
+            (
+                s,
+                "demoting for a switchover: PostgreSQL stops before the leader key is released",
+            )
+        }
+        DemoteMode::Immediate => (
+            vec![
+                DisarmWatchdog,
+                StopImmediate,
+                WithdrawLease,
+                ReleaseLeaderKey,
+            ],
+            "demoting at once and releasing the leader key",
+        ),
+        DemoteMode::ImmediateNoLock => (
+            vec![DisarmWatchdog, StopImmediate, WithdrawLease],
+            "demoting at once: the leader key is not ours",
+        ),
+    };
+    Plan { steps, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_promotion_has_its_exact_steps() {
+        use PromoteStep::*;
+        let plain = PromoteFacts {
+            synchronous: false,
+            citus_worker: false,
+        };
+        assert_eq!(
+            plan_promote(plain).steps,
+            vec![
+                ClearSyncStandbys,
+                ArmWatchdog,
+                PgPromote,
+                Checkpoint,
+                RecordHistory,
+                PublishMemberKey,
+                CallbackRoleChange
+            ]
+        );
+        let sync_worker = PromoteFacts {
+            synchronous: true,
+            citus_worker: true,
+        };
+        assert_eq!(
+            plan_promote(sync_worker).steps,
+            vec![
+                ClaimSyncKey,
+                ClearSyncStandbys,
+                ArmWatchdog,
+                NotifyCoordinatorBeforePromote,
+                PgPromote,
+                Checkpoint,
+                RecordHistory,
+                PublishMemberKey,
+                NotifyCoordinatorAfterPromote,
+                CallbackRoleChange
+            ]
+        );
+    }
+
+    #[test]
+    fn every_demotion_has_its_exact_steps() {
+        use DemoteStep::*;
+        let cases = [
+            (
+                DemoteMode::Offline,
+                false,
+                vec![DisarmWatchdog, WithdrawLease, StopFast, StartReadOnly],
+            ),
+            (
+                DemoteMode::Graceful,
+                false,
+                vec![
+                    DisarmWatchdog,
+                    Checkpoint,
+                    StopFast,
+                    WithdrawLease,
+                    ReleaseLeaderKey,
+                    StartReadOnly,
+                ],
+            ),
+            (
+                DemoteMode::Graceful,
+                true,
+                vec![
+                    DisarmWatchdog,
+                    Checkpoint,
+                    NotifyCoordinatorBeforeDemote,
+                    StopFast,
+                    WithdrawLease,
+                    ReleaseLeaderKey,
+                    StartReadOnly,
+                ],
+            ),
+            (
+                DemoteMode::Immediate,
+                false,
+                vec![
+                    DisarmWatchdog,
+                    StopImmediate,
+                    WithdrawLease,
+                    ReleaseLeaderKey,
+                ],
+            ),
+            (
+                DemoteMode::ImmediateNoLock,
+                true,
+                vec![DisarmWatchdog, StopImmediate, WithdrawLease],
+            ),
+        ];
+        for (mode, worker, steps) in cases {
+            assert_eq!(plan_demote(mode, worker).steps, steps, "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn the_leader_key_goes_only_after_postgresql_stopped() {
+        for mode in [
+            DemoteMode::Offline,
+            DemoteMode::Graceful,
+            DemoteMode::Immediate,
+            DemoteMode::ImmediateNoLock,
+        ] {
+            let s = plan_demote(mode, true).steps;
+            if let Some(r) = s.iter().position(|x| *x == DemoteStep::ReleaseLeaderKey) {
+                let stop = s
+                    .iter()
+                    .position(|x| matches!(x, DemoteStep::StopFast | DemoteStep::StopImmediate))
+                    .expect("a stop");
+                assert!(stop < r, "{mode:?}: {s:?}");
+            }
+        }
+    }
+}
