@@ -1,0 +1,385 @@
+//! The commands the REST API sends to the loop (restart, reinitialize, reload) and the graceful
+//! stop, each carried out as the pure plans of [`crate::ha::shutdown`] say.
+
+use super::*;
+
+impl Driver {
+    /// Graceful stop (SIGTERM): carries out [`crate::ha::shutdown::plan_shutdown`]'s steps in order; a
+    /// failing step ends the list, so the leader key is never released, nor the fence guard
+    /// disarmed, while PostgreSQL runs.
+    ///
+    /// # Errors
+    /// PostgreSQL did not stop (the agent then exits with status 1, leaving the guard armed).
+    pub(super) async fn shutdown(&mut self) -> Result<(), String> {
+        use crate::ha::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
+        let leading = self.leader_until.is_some();
+        let facts = ShutdownFacts {
+            paused: self.dynamic.pause,
+            leading,
+            pg_running: self.pg.postmaster_pid().is_some(),
+            citus_worker: self.cfg.is_citus_worker(),
+            sync_standby: !leading && self.listed_as_sync_standby().await,
+        };
+        let plan = plan_shutdown(facts);
+        tracing::info!("shutting down: {plan}");
+        let role = if leading { "primary" } else { "replica" };
+        for step in plan.steps {
+            match step {
+                ShutdownStep::Disarm => {
+                    self.watchdog.disable();
+                    self.keep.shutdown();
+                }
+                ShutdownStep::AskSyncRelease => self.ask_sync_release().await,
+                ShutdownStep::NotifyCoordinatorBeforeDemote => {
+                    self.notify_coordinator("before_demote", Duration::from_secs(self.dynamic.ttl))
+                        .await;
+                }
+                ShutdownStep::ReportStopping => {
+                    let mut st = self.shared.status.write().await;
+                    st.state = MemberState::Stopping;
+                    if st.role == Role::Primary {
+                        st.role = Role::Demoted;
+                    }
+                }
+                ShutdownStep::StopPostgresFast => {
+                    let kill_after = self.kill_after(leading);
+                    if let Err(e) = self.pg.stop_or_kill(StopMode::Fast, kill_after).await {
+                        let msg = format!(
+                            "shutting down: stopping PostgreSQL: {e:#}; the leader key, if held, is kept and the fence guard stays armed"
+                        );
+                        tracing::error!("{msg}");
+                        return Err(msg);
+                    }
+                    self.shared.status.write().await.state = MemberState::Stopped;
+                    tracing::info!("shutting down: PostgreSQL stopped");
+                    self.callback("on_stop", role);
+                }
+                ShutdownStep::ReleaseLeader { with_checkpoint } => {
+                    let optime = if with_checkpoint {
+                        match self.pg.data_dir_state().await {
+                            DataDir::Present {
+                                state,
+                                checkpoint_lsn,
+                                ..
+                            } if state == "shut down" => Some(checkpoint_lsn),
+                            other => {
+                                tracing::warn!(
+                                    "shutting down: no clean shutdown checkpoint to publish ({other:?})"
+                                );
+                                None
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    self.set_leader_until(None);
+                    match self.dcs.release_leader(optime).await {
+                        Ok(true) => tracing::info!(
+                            "shutting down: released the leader key{}",
+                            optime
+                                .map(|l| format!(
+                                    " (shutdown checkpoint at {})",
+                                    crate::types::Lsn(l)
+                                ))
+                                .unwrap_or_default()
+                        ),
+                        Ok(false) => {
+                            tracing::info!("shutting down: the leader key no longer held our name")
+                        }
+                        Err(e) => {
+                            tracing::warn!("shutting down: releasing the leader key: {e:#}");
+                            return Ok(());
+                        }
+                    }
+                }
+                ShutdownStep::RevokeLease => {
+                    if let Err(e) = self.dcs.revoke_lease().await {
+                        tracing::warn!("shutting down: revoking the lease: {e:#}");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Synchronous mode is on and `/sync` lists this member (read now, from the watch-fed copy
+    /// when it is current; the last cycle's view if etcd cannot be read).
+    pub(super) async fn listed_as_sync_standby(&self) -> bool {
+        if !self.dynamic.synchronous() {
+            return false;
+        }
+        let listed = |v: &ClusterView| v.lists_sync_standby(&self.cfg.name);
+        match self.dcs.load().await {
+            Ok(v) => listed(&v),
+            Err(_) => self
+                .shared
+                .status
+                .read()
+                .await
+                .view
+                .as_ref()
+                .is_some_and(listed),
+        }
+    }
+
+    /// A synchronous standby about to stop: publishes `nosync` in its member key (the primary's
+    /// watch wakes it, and its sync planner drops members tagged so) and waits up to
+    /// 2 × loop_wait seconds for `/sync` to stop listing it, as Patroni does. Commits on the
+    /// primary then do not wait for a standby that is going away. On time-out it only logs.
+    pub(super) async fn ask_sync_release(&mut self) {
+        self.sync_release = true;
+        let (pg, info) = self.observe_pg().await;
+        if let Err(e) = self.touch_member(&pg, &info).await {
+            tracing::warn!("asking the primary to release this synchronous standby: {e:#}");
+            return;
+        }
+        let me = self.cfg.name.clone();
+        let wait = Duration::from_secs(2 * self.dynamic.loop_wait.max(1));
+        let released = tokio::time::timeout(wait, async {
+            loop {
+                match self.dcs.load().await {
+                    Ok(v) if !v.lists_sync_standby(&me) => {
+                        return;
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        })
+        .await;
+        match released {
+            Ok(()) => tracing::info!("released from synchronous duty by the primary"),
+            Err(_) => tracing::warn!(
+                "the primary did not release this synchronous standby within {wait:?}; going on"
+            ),
+        }
+    }
+
+    pub(super) async fn handle_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Restart(reply) => {
+                let r = self.restart().await.map_err(|e| format!("{e:#}"));
+                let _ = reply.send(r);
+            }
+            Command::Reinitialize(reply) => {
+                let r = self.reinitialize().await.map_err(|e| format!("{e:#}"));
+                let _ = reply.send(r);
+            }
+            Command::Reload(reply) => {
+                let r = self.reload().await.map_err(|e| format!("{e:#}"));
+                let _ = reply.send(r);
+            }
+        }
+        self.shared.wake.notify_one();
+    }
+
+    /// How long a fast stop may run before PostgreSQL is killed: Patroni's `primary_stop_timeout`
+    /// ([`crate::ha::shutdown::stop_kill_after`]).
+    pub(super) fn kill_after(&self, primary: bool) -> Option<Duration> {
+        crate::ha::shutdown::stop_kill_after(
+            primary,
+            self.dynamic.synchronous(),
+            self.dynamic.primary_stop_timeout,
+        )
+    }
+
+    /// The member this standby should stream from, per the last DCS view.
+    pub(super) async fn current_upstream(&self) -> Option<Upstream> {
+        let st = self.shared.status.read().await;
+        let view = st.view.as_ref()?;
+        let leader = view.leader.as_ref()?.name.clone();
+        if leader == self.cfg.name {
+            return None;
+        }
+        self.upstream(view, &leader).ok()
+    }
+
+    /// Restarts PostgreSQL in its current role (POST /restart): carries out
+    /// [`crate::ha::shutdown::plan_restart`]'s steps in order. A leader keeps its lock: the restart
+    /// waits at most a third of ttl for the server to accept connections.
+    ///
+    /// # Errors
+    /// PostgreSQL did not stop, did not start, or did not accept connections in time. A
+    /// synchronous standby's release request is withdrawn either way.
+    pub(super) async fn restart(&mut self) -> Result<()> {
+        use crate::ha::shutdown::{plan_restart, RestartFacts};
+        let leading = self.leader_until.is_some();
+        let facts = RestartFacts {
+            leading,
+            citus_worker: self.cfg.is_citus_worker(),
+            sync_standby: !leading && self.listed_as_sync_standby().await,
+        };
+        let plan = plan_restart(facts);
+        tracing::info!("restarting PostgreSQL (requested through the REST API): {plan}");
+        let done = self.restart_steps(&plan.steps, leading).await;
+        self.sync_release = false;
+        done
+    }
+
+    pub(super) async fn restart_steps(
+        &mut self,
+        steps: &[crate::ha::shutdown::RestartStep],
+        leading: bool,
+    ) -> Result<()> {
+        use crate::ha::shutdown::RestartStep;
+        let up = if leading {
+            None
+        } else {
+            self.current_upstream().await
+        };
+        for step in steps {
+            match step {
+                RestartStep::AskSyncRelease => self.ask_sync_release().await,
+                RestartStep::NotifyCoordinatorBeforeDemote => {
+                    self.notify_coordinator("before_demote", Duration::from_secs(self.dynamic.ttl))
+                        .await;
+                }
+                RestartStep::StopPostgresFast => {
+                    self.state = MemberState::Restarting;
+                    self.pg.stop(StopMode::Fast).await?;
+                }
+                RestartStep::WithdrawSyncRelease => self.sync_release = false,
+                RestartStep::StartPostgres => {
+                    self.pg.write_config(&self.dynamic, up.as_ref(), !leading)?;
+                    let wait = Duration::from_secs((self.dynamic.ttl / 3).max(2));
+                    let ready = self.pg.start(wait).await?;
+                    self.state = if ready {
+                        MemberState::Running
+                    } else {
+                        MemberState::Starting
+                    };
+                    if !ready {
+                        anyhow::bail!(
+                            "PostgreSQL did not accept connections within {wait:?} after the restart"
+                        );
+                    }
+                }
+                RestartStep::NotifyCoordinatorAfterPromote => {
+                    self.notify_coordinator("after_promote", Duration::from_secs(2))
+                        .await;
+                }
+            }
+        }
+        self.callback("on_restart", if leading { "primary" } else { "replica" });
+        Ok(())
+    }
+
+    /// Replaces the data directory with a fresh basebackup from the leader (POST /reinitialize).
+    pub(super) async fn reinitialize(&mut self) -> Result<()> {
+        if self.leader_until.is_some() {
+            anyhow::bail!("I am the leader, can not reinitialize");
+        }
+        let view = self.dcs.load().await?;
+        let Some(l) = view.leader.as_ref() else {
+            anyhow::bail!("Cluster has no leader, can not reinitialize");
+        };
+        let up = self.upstream(&view, &l.name)?;
+        self.rewind_failed_from = None;
+        tracing::info!("reinitializing: fresh basebackup from {}", up.name);
+        self.pg.stop(StopMode::Immediate).await?;
+        self.pg.remove_data_dir()?;
+        self.state = MemberState::CreatingReplica;
+        self.pg.basebackup(&up).await?;
+        self.start(Some(&up), true).await
+    }
+
+    /// Rewrites postgresql.conf from the current configuration and reloads PostgreSQL (POST /reload).
+    pub(super) async fn reload(&mut self) -> Result<()> {
+        self.reload_config_file()?;
+        if self.pg.postmaster_pid().is_none() {
+            return Ok(());
+        }
+        let leader = self.leader_until.is_some();
+        let up = if leader {
+            None
+        } else {
+            self.current_upstream().await
+        };
+        let standby = self.pg.data_dir.join("standby.signal").exists();
+        self.pg.write_config(&self.dynamic, up.as_ref(), standby)?;
+        let c = self.pg.connect().await?;
+        c.batch_execute("SELECT pg_reload_conf()").await?;
+        tracing::info!("reloaded PostgreSQL configuration");
+        self.callback("on_reload", if leader { "primary" } else { "replica" });
+        Ok(())
+    }
+
+    /// Reads the configuration file again and applies it (Patroni's reload): tags,
+    /// `restapi.authentication` / `allowlist*`, the REST API's certificate files (re-read, so a
+    /// renewed certificate is served to new connections), and everything under `postgresql`
+    /// except where the server lives (written to the server by the caller). Settings that
+    /// identify the member or where it connects are kept and logged as needing a restart.
+    ///
+    /// # Errors
+    /// The file no longer loads, or its new certificate files cannot be used; nothing is applied.
+    pub(super) fn reload_config_file(&mut self) -> Result<()> {
+        let path = (self.cfg.source != "PATRONI_CONFIGURATION")
+            .then(|| std::path::PathBuf::from(&self.cfg.source));
+        let new = Config::load(path.as_deref(), &crate::config::process_env()).map_err(|e| {
+            anyhow!("the configuration no longer loads ({e}); keeping the running one")
+        })?;
+        let (new, kept) = reloadable(&self.cfg, new);
+        let tls = match (&new.restapi.certfile, self.shared.rest_tls()) {
+            (Some(certfile), Some(_)) => Some(crate::tls::server_config(&crate::tls::ServerTls {
+                certfile: certfile.clone(),
+                keyfile: new.restapi.keyfile.clone(),
+                cafile: new.restapi.cafile.clone(),
+                verify_client: new.restapi.verify_client,
+            })?),
+            _ => None,
+        };
+        let http = crate::tls::http_client(&new.http_client_tls(), Duration::from_secs(2))?;
+        for k in kept {
+            tracing::warn!(
+                "reload: {k} changed in the file; it takes effect when praetor restarts"
+            );
+        }
+        if new.tags != self.cfg.tags {
+            tracing::info!("reload: new tags {:?}", new.tags);
+        }
+        let new = Arc::new(new);
+        self.cfg = new.clone();
+        self.pg.set_config(new.clone());
+        *self.shared.cfg.write().expect("not poisoned") = new;
+        if let Some(tls) = tls {
+            *self.shared.rest_tls.write().expect("not poisoned") = Some(tls);
+        }
+        *self.shared.http.write().expect("not poisoned") = http.clone();
+        self.http = http;
+        if let Err(e) = self.pg.write_pgpass() {
+            tracing::warn!("reload: writing the pgpass file: {e:#}");
+        }
+        Ok(())
+    }
+
+    /// Runs a scheduled restart whose time has come, if its filters match.
+    pub(super) async fn maybe_scheduled_restart(&mut self, now: f64) {
+        let due = {
+            let guard = self.shared.scheduled_restart.lock().expect("not poisoned");
+            guard.as_ref().filter(|r| r.at <= now).cloned()
+        };
+        let Some(r) = due else { return };
+        *self.shared.scheduled_restart.lock().expect("not poisoned") = None;
+        let role = if self.leader_until.is_some() {
+            "primary"
+        } else {
+            "replica"
+        };
+        let (version, pending) = {
+            let st = self.shared.status.read().await;
+            (st.info.server_version, st.info.pending_restart)
+        };
+        if r.role.as_deref().is_some_and(|want| want != role)
+            || r.postgres_version.is_some_and(|v| version >= v)
+            || (r.restart_pending && !pending)
+        {
+            tracing::info!(
+                "scheduled restart at {} skipped: its conditions are not met",
+                r.schedule
+            );
+            return;
+        }
+        if let Err(e) = self.restart().await {
+            tracing::error!("scheduled restart: {e:#}");
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! What one HA cycle observes: the local server, the data directory and the group's view of
+//! etcd (read with the retry budget), and when to poll the peers.
+
+use super::*;
+
+impl Driver {
+    pub(super) async fn observe_pg(&mut self) -> (PgState, ServerInfo) {
+        let crashed = self.pg.check_crashed().await;
+        if self.pg.postmaster_pid().is_none() {
+            self.starting_since = None;
+            return (
+                PgState {
+                    crashed,
+                    starting: false,
+                    start_failures: self.start_failures,
+                    following: self.pg.following(),
+                    ..Default::default()
+                },
+                ServerInfo::default(),
+            );
+        }
+        self.pg.ensure_exit_watch();
+        // Bounded: a hung server must not hold up the lease renewal that follows.
+        let budget = Duration::from_secs(self.dynamic.retry_timeout.max(1));
+        let state = match tokio::time::timeout(budget, self.pg.query_state()).await {
+            Ok(r) => r,
+            Err(_) => Err(anyhow!("no answer from PostgreSQL within {budget:?}")),
+        };
+        match state {
+            Ok((mut s, info)) => {
+                self.starting_since = None;
+                s.start_failures = self.start_failures;
+                if !s.in_recovery || info.receiver_status.as_deref() == Some("streaming") {
+                    self.receiver_seen = None;
+                    self.settle_until = None;
+                } else {
+                    let since = *self.receiver_seen.get_or_insert_with(Instant::now);
+                    s.receiver_down_for = Some(since.elapsed().as_secs_f64());
+                }
+                (s, info)
+            }
+            Err(e) => {
+                tracing::debug!("postmaster is up but not answering: {e:#}");
+                let since = *self.starting_since.get_or_insert_with(Instant::now);
+                (
+                    PgState {
+                        running: false,
+                        starting: true,
+                        starting_for: Some(since.elapsed().as_secs_f64()),
+                        start_failures: self.start_failures,
+                        following: self.pg.following(),
+                        ..Default::default()
+                    },
+                    ServerInfo::default(),
+                )
+            }
+        }
+    }
+
+    /// Takes in a DCS read: warns about bad values, adopts the dynamic configuration.
+    pub(super) async fn apply_view(&mut self, read: Result<ClusterView>) -> Option<ClusterView> {
+        match read {
+            Ok(v) => {
+                for (k, problem) in &v.bad_values {
+                    tracing::warn!("ignoring DCS key {}{k}: {problem}", self.dcs.prefix);
+                }
+                if let Some(c) = &v.config {
+                    if c.ttl != self.dynamic.ttl {
+                        self.dcs.forget_lease().await;
+                        // The keeper would renew the new lease, which the leader key is not
+                        // bound to until the next renewal re-puts it: it waits for that.
+                        self.keep.withdraw();
+                    }
+                    self.dynamic = c.clone();
+                }
+                Some(v)
+            }
+            Err(e) => {
+                tracing::warn!("reading the cluster state from etcd: {e:#}");
+                None
+            }
+        }
+    }
+
+    pub(super) async fn refresh(&mut self, snap: &mut Snapshot) {
+        let (data, (pg, _), view) = self.observe_all(true).await;
+        snap.dcs = view;
+        snap.config = self.dynamic.clone();
+        snap.data = data;
+        snap.pg = pg;
+        snap.peers.clear();
+        // Decisions after a demotion or a lost race need the peers as much as the first one:
+        // without them a former leader would see no healthy switchover candidate.
+        if let Some(v) = snap.dcs.clone() {
+            if self.wants_peers(snap, &v) {
+                snap.peers = self.poll_peers(&v).await;
+            }
+        }
+    }
+
+    /// Whether the decision needs the other members' REST status: when there is no leader (who
+    /// is healthiest?), and while a switchover is pending for its leader or without a leader
+    /// (is the candidate healthy?) — even while this server is down, so a former leader
+    /// restarting as a standby does not outrun the candidate.
+    pub(super) fn wants_peers(&self, snap: &Snapshot, v: &ClusterView) -> bool {
+        let i_lead = v.leader.as_ref().is_some_and(|l| l.name == self.cfg.name);
+        (snap.pg.running && v.leader.is_none())
+            || (v.failover.is_some() && (v.leader.is_none() || i_lead))
+    }
+
+    /// Reads the data directory, the server's state and the DCS concurrently (the cycle's
+    /// reaction time to a watch event is the slowest of them, not their sum).
+    ///
+    /// `fresh`: read etcd itself rather than the watch-fed copy (right after our own writes).
+    pub(super) async fn observe_all(
+        &mut self,
+        fresh: bool,
+    ) -> (DataDir, (PgState, ServerInfo), Option<ClusterView>) {
+        let pg = self.pg.clone();
+        let dcs = self.cycle_dcs();
+        let retry = dcs.budget();
+        let (data, read, state) = tokio::join!(
+            async move { pg.data_dir_state().await },
+            read_view_retrying(&dcs, fresh, retry),
+            self.observe_pg()
+        );
+        let view = self.apply_view(read).await;
+        (data, state, view)
+    }
+}

@@ -1,0 +1,341 @@
+//! The primary's replication duties (slots, synchronous standbys), failsafe calls, peer polling,
+//! Citus notifications and callbacks: I/O around the pure planners.
+
+use super::*;
+
+impl Driver {
+    /// Creates the members' slots and drops those of members gone for `member_slots_ttl`, as
+    /// [`crate::ha::slots::plan_slots`] plans.
+    pub(super) async fn sync_slots(&mut self, wanted: &[String]) -> Result<()> {
+        let existing = self.pg.physical_slots().await?;
+        let now = self.epoch.elapsed().as_secs_f64();
+        let (plan, since) = crate::ha::slots::plan_slots(
+            wanted,
+            &existing,
+            &self.orphaned_slots,
+            now,
+            self.dynamic.member_slots_ttl,
+        );
+        for n in plan
+            .retained
+            .iter()
+            .filter(|n| !self.orphaned_slots.contains_key(*n))
+        {
+            tracing::info!(
+                "keeping physical replication slot {n}: its member's key is gone, kept for \
+                 member_slots_ttl ({} s)",
+                self.dynamic.member_slots_ttl
+            );
+        }
+        self.orphaned_slots = since;
+        self.pg.apply_slots(&plan.create, &plan.drop).await
+    }
+
+    /// The primary's synchronous replication step: plan with [`crate::ha::sync::plan_sync`], then
+    /// write `/sync` before changing `synchronous_standby_names` (the plan is built so that this
+    /// order keeps every `/sync` member in the GUC). `primary_lsn` (bytes) is the position observed at
+    /// the start of this cycle; it only orders the candidates by lag.
+    pub(super) async fn sync_replication(
+        &mut self,
+        view: &ClusterView,
+        me: &str,
+        primary_lsn: u64,
+    ) -> Result<()> {
+        if !self.dynamic.synchronous()
+            && self.pg.sync_standbys().is_empty()
+            && view
+                .sync
+                .as_ref()
+                .is_none_or(|s| s.leader.as_deref() != Some(me))
+        {
+            return Ok(());
+        }
+        let rows = self.pg.replication_rows().await?;
+        let listed = view.sync.as_ref().map(|s| s.members()).unwrap_or_default();
+        let (lapsed, since) = crate::ha::sync::lapsed_sync_members(
+            &listed,
+            &|n| view.member(n).is_some(),
+            &self.sync_key_gone,
+            self.epoch.elapsed().as_secs_f64(),
+            2.0 * self.dynamic.ttl as f64,
+        );
+        self.sync_key_gone = since;
+        let tags = |name: &str| {
+            view.member(name).map(|m| m.tags()).or_else(|| {
+                lapsed
+                    .iter()
+                    .any(|l| l == name)
+                    .then(crate::config::Tags::default)
+            })
+        };
+        let key = view
+            .sync
+            .as_ref()
+            .and_then(|s| s.leader.as_deref().map(|l| (l, s.members())));
+        let plan = crate::ha::sync::plan_sync(
+            me,
+            &self.dynamic,
+            key,
+            &self.pg.sync_standbys(),
+            &rows,
+            &tags,
+            primary_lsn,
+        );
+        if plan.delete_sync_key {
+            self.dcs.delete(keys::SYNC).await?;
+            tracing::info!("synchronous mode is off: removed the sync key");
+        }
+        if let Some(members) = &plan.sync_key {
+            let standby = if members.is_empty() {
+                Json::Null
+            } else {
+                Json::String(members.join(","))
+            };
+            let value = serde_json::json!({"leader": me, "sync_standby": standby}).to_string();
+            if !self
+                .dcs
+                .put_if_revision(keys::SYNC, &value, view.sync_revision)
+                .await?
+            {
+                anyhow::bail!("the sync key changed concurrently; retrying next cycle");
+            }
+            tracing::info!(
+                "synchronous standbys in /sync: {}",
+                if members.is_empty() {
+                    "none".to_string()
+                } else {
+                    members.join(", ")
+                }
+            );
+        }
+        if let Some(names) = plan.guc {
+            self.pg
+                .set_sync_standbys(names.clone(), self.dynamic.synchronous_node_count as usize);
+            self.pg.write_config(&self.dynamic, None, false)?;
+            let c = self.pg.connect().await?;
+            c.batch_execute("SELECT pg_reload_conf()").await?;
+            tracing::info!(
+                "synchronous_standby_names: {}",
+                crate::postgres::guc_value(&names, self.dynamic.synchronous_node_count as usize)
+            );
+        }
+        Ok(())
+    }
+
+    /// On the coordinator leader: queue a reconciliation of pg_dist_node from every group's etcd
+    /// state. When it stops being the leader, the handler rolls back and drops its connection.
+    pub(super) async fn citus_reconcile(&mut self) {
+        let Some(handler) = self.shared.citus.clone() else {
+            return;
+        };
+        let leading = self.leader_until.is_some() && self.pg.postmaster_pid().is_some();
+        if !leading {
+            if self.citus_active {
+                handler.send(crate::citus::handler::CitusMsg::Reset).await;
+                self.citus_active = false;
+            }
+            return;
+        }
+        match self.dcs.load_groups(&self.cfg.scope_prefix()).await {
+            Ok(groups) => {
+                self.citus_active = true;
+                let desired = crate::citus::handler::desired_groups(&groups);
+                handler
+                    .send(crate::citus::handler::CitusMsg::Sync(desired))
+                    .await;
+            }
+            Err(e) => tracing::warn!("citus: reading the groups from etcd: {e:#}"),
+        }
+    }
+
+    /// On a worker: tells the coordinator leader about a switchover step (`POST /citus`, reference
+    /// §3.5) and waits for its answer up to `wait`. Failures are logged, never fatal.
+    pub(super) async fn notify_coordinator(&self, kind: &str, wait: Duration) {
+        let Some(c) = self.cfg.citus.as_ref().filter(|c| c.group != 0) else {
+            return;
+        };
+        let coord = match self
+            .dcs
+            .load_prefix(&format!("{}0/", self.cfg.scope_prefix()))
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("citus: reading the coordinator group for {kind}: {e:#}");
+                return;
+            }
+        };
+        let Some(leader) = coord.leader_member() else {
+            tracing::warn!("citus: the coordinator group has no leader; {kind} not sent");
+            return;
+        };
+        let url = format!("{}/citus", leader.data.api_url.trim_end_matches("/patroni"));
+        let body = serde_json::json!({
+            "type": kind,
+            "group": c.group,
+            "leader": self.cfg.name,
+            "timeout": self.dynamic.ttl,
+            "cooldown": self.dynamic.retry_timeout,
+        });
+        let mut req = self.http.post(&url).timeout(wait).json(&body);
+        if let Some(a) = &self.cfg.restapi.authentication {
+            req = req.basic_auth(&a.username, Some(&a.password));
+        }
+        let t0 = Instant::now();
+        match req.send().await {
+            Ok(r) if r.status().is_success() => tracing::info!(
+                "citus: {kind} acknowledged by the coordinator in {:?}",
+                t0.elapsed()
+            ),
+            Ok(r) => tracing::warn!("citus: {kind}: the coordinator answered {}", r.status()),
+            Err(e) => tracing::warn!("citus: sending {kind} to the coordinator: {e}"),
+        }
+    }
+
+    /// Failsafe mode with etcd unreachable: `POST /failsafe` to every other member of the last
+    /// published `/failsafe` (2 s each, in parallel). True only when all of them answer 200.
+    pub(super) async fn failsafe_check(&self) -> bool {
+        let members = {
+            let st = self.shared.status.read().await;
+            st.view.as_ref().and_then(|v| v.failsafe.clone())
+        };
+        let Some(members) = members else { return false };
+        let body = serde_json::json!({
+            "name": self.cfg.name,
+            "conn_url": format!("postgres://{}/postgres", self.cfg.postgresql.connect_address),
+            "api_url": self.api_url(),
+            "slots": {},
+        });
+        let calls = members
+            .iter()
+            .filter(|(n, _)| **n != self.cfg.name)
+            .map(|(n, url)| {
+                let url = format!("{}/failsafe", url.trim_end_matches("/patroni"));
+                let mut req = self.http.post(url).json(&body);
+                if let Some(a) = &self.cfg.restapi.authentication {
+                    req = req.basic_auth(&a.username, Some(&a.password));
+                }
+                let n = n.clone();
+                async move {
+                    let ok = matches!(req.send().await, Ok(r) if r.status().is_success());
+                    if !ok {
+                        tracing::warn!("failsafe: {n} did not accept our failsafe call");
+                    }
+                    ok
+                }
+            });
+        futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .all(|ok| ok)
+    }
+
+    /// The leader publishes `/failsafe` (every member's api_url) while failsafe mode is on, and
+    /// removes it when failsafe mode is turned off.
+    pub(super) async fn publish_failsafe(&self, view: &ClusterView) {
+        if self.dynamic.failsafe_mode {
+            let mut want: std::collections::BTreeMap<String, String> = view
+                .members
+                .iter()
+                .map(|m| (m.name.clone(), m.data.api_url.clone()))
+                .collect();
+            want.insert(self.cfg.name.clone(), self.api_url());
+            if view.failsafe.as_ref() != Some(&want) {
+                let value = serde_json::to_string(&want).unwrap_or_default();
+                if let Err(e) = self.dcs.put(keys::FAILSAFE, &value).await {
+                    tracing::warn!("failsafe: publishing the member list: {e:#}");
+                }
+            }
+        } else if view.failsafe.is_some() {
+            let _ = self.dcs.delete(keys::FAILSAFE).await;
+        }
+    }
+
+    pub(super) async fn poll_peers(&self, view: &ClusterView) -> Vec<PeerStatus> {
+        let futs = view
+            .members
+            .iter()
+            .filter(|m| m.name != self.cfg.name && !m.data.api_url.is_empty())
+            .map(|m| {
+                let http = self.http.clone();
+                let url = m.data.api_url.clone();
+                let name = m.name.clone();
+                let tags = m.tags();
+                async move {
+                    let body: Option<Json> = match http.get(&url).send().await {
+                        Ok(r) => match r.json().await {
+                            Ok(b) => Some(b),
+                            Err(e) => {
+                                tracing::debug!("asking member {name} at {url}: {e:#}");
+                                None
+                            }
+                        },
+                        Err(e) => {
+                            tracing::debug!("asking member {name} at {url}: {e:#}");
+                            None
+                        }
+                    };
+                    match body {
+                        Some(b) => {
+                            let xlog = &b["xlog"];
+                            let lsn = xlog["location"].as_u64().unwrap_or(0).max(
+                                xlog["received_location"]
+                                    .as_u64()
+                                    .unwrap_or(0)
+                                    .max(xlog["replayed_location"].as_u64().unwrap_or(0)),
+                            );
+                            PeerStatus {
+                                name,
+                                reachable: true,
+                                role: b["role"].as_str().unwrap_or("").to_string(),
+                                lsn,
+                                timeline: b["timeline"].as_u64().map(|t| t as u32),
+                                tags: serde_json::from_value(b["tags"].clone()).unwrap_or(tags),
+                            }
+                        }
+                        None => PeerStatus {
+                            name,
+                            reachable: false,
+                            role: String::new(),
+                            lsn: 0,
+                            timeline: None,
+                            tags,
+                        },
+                    }
+                }
+            });
+        futures::future::join_all(futs).await
+    }
+
+    /// Runs the `postgresql.callbacks.<action>` script, if configured, as Patroni does:
+    /// `<script> <action> <role> <scope>`, in the background (never holds up the HA loop).
+    pub(super) fn callback(&self, action: &str, role: &str) {
+        let Some(cmd) = self
+            .cfg
+            .postgresql
+            .other
+            .get("callbacks")
+            .and_then(|c| c.get(action))
+            .and_then(Json::as_str)
+            .map(String::from)
+        else {
+            return;
+        };
+        let (action, role, scope) = (action.to_string(), role.to_string(), self.cfg.scope.clone());
+        tokio::spawn(async move {
+            let r = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{cmd} \"$@\""))
+                .arg("sh")
+                .args([&action, &role, &scope])
+                .stdin(std::process::Stdio::null())
+                .status()
+                .await;
+            match r {
+                Ok(st) if st.success() => tracing::info!("callback {action} {role}: done"),
+                Ok(st) => tracing::warn!("callback {action} {role}: {cmd} exited with {st}"),
+                Err(e) => tracing::warn!("callback {action} {role}: running {cmd}: {e}"),
+            }
+        });
+    }
+}

@@ -1,0 +1,523 @@
+//! Carrying out the core's actions: one arm per [`crate::ha::Action`], and the step runners of
+//! the pure plans (promotion, demotion, rewind, bootstrap). Nothing here decides an outcome.
+
+use super::*;
+
+impl Driver {
+    /// Carries out one step of a promotion ([`crate::ha::transition::plan_promote`]).
+    pub(super) async fn promote_step(
+        &mut self,
+        step: crate::ha::transition::PromoteStep,
+        view: &ClusterView,
+        me: &str,
+    ) -> Result<()> {
+        use crate::ha::transition::PromoteStep::*;
+        match step {
+            ClaimSyncKey => {
+                let value = serde_json::json!({"leader": me, "sync_standby": null}).to_string();
+                if !self
+                    .dcs
+                    .put_if_revision(keys::SYNC, &value, view.sync_revision)
+                    .await
+                    .unwrap_or(false)
+                {
+                    anyhow::bail!(
+                        "Postponing promotion because synchronous replication state was updated by somebody else"
+                    );
+                }
+            }
+            ClearSyncStandbys => self.pg.set_sync_standbys(vec![], 1),
+            ArmWatchdog => self
+                .watchdog
+                .activate(self.dynamic.ttl)
+                .map_err(|e| anyhow!("refusing to promote: watchdog: {e}"))?,
+            NotifyCoordinatorBeforePromote => {
+                self.notify_coordinator("before_promote", Duration::from_secs(2))
+                    .await
+            }
+            PgPromote => self.pg.promote().await?,
+            Checkpoint => self.pg.checkpoint().await,
+            RecordHistory => self.record_history(me).await,
+            PublishMemberKey => {
+                let (pg, info) = self.observe_pg().await;
+                self.role = Role::Primary;
+                self.state = MemberState::Running;
+                let _ = self.touch_member(&pg, &info).await;
+            }
+            NotifyCoordinatorAfterPromote => {
+                self.notify_coordinator("after_promote", Duration::from_secs(2))
+                    .await
+            }
+            CallbackRoleChange => self.callback("on_role_change", "primary"),
+        }
+        Ok(())
+    }
+
+    /// Carries out one step of a demotion ([`crate::ha::transition::plan_demote`]).
+    pub(super) async fn demote_step(
+        &mut self,
+        step: crate::ha::transition::DemoteStep,
+    ) -> Result<()> {
+        use crate::ha::transition::DemoteStep::*;
+        match step {
+            DisarmWatchdog => self.watchdog.disable(),
+            Checkpoint => self.pg.checkpoint().await,
+            NotifyCoordinatorBeforeDemote => {
+                // The coordinator holds writes to this group before we stop.
+                self.notify_coordinator("before_demote", Duration::from_secs(self.dynamic.ttl))
+                    .await
+            }
+            StopFast => {
+                self.pg
+                    .stop_or_kill(StopMode::Fast, self.kill_after(true))
+                    .await?
+            }
+            StopImmediate => self.pg.stop(StopMode::Immediate).await?,
+            WithdrawLease => self.set_leader_until(None),
+            ReleaseLeaderKey => {
+                self.dcs.release_leader(None).await?;
+            }
+            StartReadOnly => self.start(None, true).await?,
+        }
+        Ok(())
+    }
+
+    /// Carries out rewind steps ([`crate::ha::rewind`]) from `up`, in order; the first that fails
+    /// ends them. A failed pg_rewind is reported as an error starting with [`REWIND_FAILED`].
+    pub(super) async fn rewind_steps(
+        &mut self,
+        steps: &[crate::ha::rewind::RewindStep],
+        up: &Upstream,
+    ) -> Result<()> {
+        use crate::ha::rewind::RewindStep::*;
+        for step in steps {
+            match step {
+                CheckpointSource => {
+                    if !self.remote_checkpoint(up).await {
+                        anyhow::bail!(
+                            "cannot rewind from {}: it does not accept connections; retrying next cycle",
+                            up.name
+                        );
+                    }
+                }
+                StopFast => self.pg.stop(StopMode::Fast).await?,
+                WriteConfigForRewind => self.pg.write_config(&self.dynamic, None, false)?,
+                RunRewind => match self.pg.rewind(up).await {
+                    Ok(()) => tracing::info!("pg_rewind from {} succeeded", up.name),
+                    Err(e) => anyhow::bail!("{REWIND_FAILED} from {}: {e:#}", up.name),
+                },
+                RemoveDataDir => self.pg.remove_data_dir()?,
+                Basebackup => {
+                    self.state = MemberState::CreatingReplica;
+                    self.pg.basebackup(up).await?;
+                }
+                StartStandby => self.start(Some(up), true).await?,
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn execute(&mut self, d: &Decision, snap: &mut Snapshot) -> Result<Next> {
+        let ttl = self.dynamic.ttl;
+        let view = snap.dcs.clone().unwrap_or_default();
+        for action in &d.actions {
+            let _timer = ActionTimer(action, Instant::now());
+            match action {
+                Action::RenewLeader => {
+                    let t0 = Instant::now();
+                    let lease = view.leader.as_ref().map(|l| l.lease);
+                    // Taken moments ago in this cycle (and the fresh view shows it ours): the
+                    // lease was renewed with it, so go straight on to the promotion.
+                    let just_taken = self
+                        .acquired_at
+                        .take()
+                        .filter(|t| t.elapsed() < Duration::from_millis(500))
+                        .filter(|_| view.leader.as_ref().is_some_and(|l| l.name == snap.name));
+                    if just_taken.is_some() {
+                        continue;
+                    }
+                    match self.cycle_dcs().update_leader(ttl, lease).await {
+                        Ok(true) => {
+                            self.lease_renewed_at = Some(t0);
+                            self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
+                            self.confirmed_until = self.leader_until;
+                            self.arm_guard(t0);
+                            if snap.pg.is_primary() && !self.dynamic.pause {
+                                if let Err(e) = self.watchdog.activate(ttl) {
+                                    tracing::error!("watchdog: {e}");
+                                }
+                                self.watchdog.keepalive();
+                            }
+                            self.publish_failsafe(&view).await;
+                        }
+                        Ok(false) => {
+                            tracing::warn!("the leader key no longer holds my name");
+                            self.set_leader_until(None);
+                            snap.renew_failed = true;
+                            snap.lease_left = None;
+                            return Ok(Next::Redecide);
+                        }
+                        Err(e) => {
+                            tracing::error!("renewing the leader lease: {e:#}");
+                            snap.renew_failed = true;
+                            snap.lease_left = self.lease_left();
+                            return Ok(Next::Redecide);
+                        }
+                    }
+                }
+                Action::AcquireLeader => {
+                    let t0 = Instant::now();
+                    match self.dcs.acquire_leader(ttl).await {
+                        Ok(true) => {
+                            tracing::info!("acquired the leader lock");
+                            self.acquired_at = Some(t0);
+                            self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
+                            self.confirmed_until = self.leader_until;
+                            self.arm_guard(t0);
+                        }
+                        Ok(false) => {
+                            tracing::info!(
+                                "Could not take out TTL lock: another member got it first"
+                            );
+                            snap.acquire_failed = true;
+                        }
+                        Err(e) => {
+                            tracing::warn!("taking the leader lock: {e:#}");
+                            snap.acquire_failed = true;
+                        }
+                    }
+                    self.refresh(snap).await;
+                    return Ok(Next::Redecide);
+                }
+                Action::FailsafeHold => {
+                    // Every member agreed we are still the leader and none of them will race:
+                    // keep answering /primary for a ttl from the check, fenced on that basis.
+                    if let Some(t0) = self.failsafe_checked_at.take() {
+                        self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
+                        self.arm_guard(t0);
+                    }
+                }
+                Action::ReleaseLeader => {
+                    self.set_leader_until(None);
+                    self.dcs
+                        .release_leader(None)
+                        .await
+                        .context("releasing the leader key")?;
+                }
+                Action::WriteInitialize(sysid) => {
+                    self.dcs
+                        .put(keys::INITIALIZE, sysid)
+                        .await
+                        .context("writing initialize")?;
+                }
+                Action::WriteConfig => {
+                    let json = self.cfg.bootstrap_dcs.to_json().to_string();
+                    self.dcs
+                        .put_if_revision(keys::CONFIG, &json, 0)
+                        .await
+                        .context("writing config")?;
+                }
+                Action::Bootstrap => return self.bootstrap().await,
+                Action::Basebackup { from } => {
+                    let up = self.upstream(&view, from)?;
+                    self.state = MemberState::CreatingReplica;
+                    self.role = Role::Uninitialized;
+                    let (pg, info) = self.observe_pg().await;
+                    let _ = self.touch_member(&pg, &info).await;
+                    self.pg.basebackup(&up).await?;
+                    tracing::info!("replica has been created using basebackup from {from}");
+                    self.start(Some(&up), true).await?;
+                }
+                Action::Promote => {
+                    let plan =
+                        crate::ha::transition::plan_promote(crate::ha::transition::PromoteFacts {
+                            synchronous: self.dynamic.synchronous(),
+                            citus_worker: self.cfg.is_citus_worker(),
+                        });
+                    tracing::info!("{plan}");
+                    for step in &plan.steps {
+                        self.promote_step(*step, &view, &snap.name).await?;
+                    }
+                }
+                Action::Demote(mode) => {
+                    self.role_change_pending = true;
+                    let plan =
+                        crate::ha::transition::plan_demote(*mode, self.cfg.is_citus_worker());
+                    tracing::info!("{plan}");
+                    for step in &plan.steps {
+                        self.demote_step(*step).await?;
+                    }
+                    self.refresh(snap).await;
+                    snap.renew_failed = false;
+                    return Ok(if *mode == DemoteMode::Offline {
+                        Next::Done
+                    } else {
+                        Next::Redecide
+                    });
+                }
+                Action::StartPrimary => self.start(None, false).await?,
+                Action::StartReplica { leader } => {
+                    let up = match leader {
+                        Some(l) => Some(self.upstream(&view, l)?),
+                        None => None,
+                    };
+                    self.start(up.as_ref(), true).await?;
+                }
+                Action::Follow { leader } => {
+                    let up = self.upstream(&view, leader)?;
+                    self.settle_until = Some(Instant::now() + Duration::from_secs(10));
+                    self.pg.write_config(&self.dynamic, Some(&up), true)?;
+                    // primary_conninfo is reloadable since PostgreSQL 13: no restart needed.
+                    let c = self.pg.connect().await?;
+                    c.batch_execute("SELECT pg_reload_conf()")
+                        .await
+                        .context("reloading PostgreSQL")?;
+                }
+                Action::Rewind { leader } => {
+                    let up = self.upstream(&view, leader)?;
+                    let facts = crate::ha::rewind::RewindFacts {
+                        running: snap.pg.running || snap.pg.starting,
+                        remove_data_on_failure: self
+                            .cfg
+                            .remove_data_on_rewind_failure(&self.dynamic),
+                    };
+                    let plan = crate::ha::rewind::plan_rewind(facts);
+                    tracing::info!("{plan}");
+                    if let Err(e) = self.rewind_steps(&plan.steps, &up).await {
+                        if !e.to_string().starts_with(REWIND_FAILED) {
+                            return Err(e);
+                        }
+                        let after = crate::ha::rewind::plan_after_failed_rewind(facts);
+                        tracing::warn!("{e:#}; {after}");
+                        if !facts.remove_data_on_failure {
+                            self.rewind_failed_from = Some(leader.clone());
+                        }
+                        self.rewind_steps(&after.steps, &up).await?;
+                    }
+                }
+                Action::Reinitialize { from } => {
+                    let up = self.upstream(&view, from)?;
+                    self.rewind_failed_from = None;
+                    if snap.pg.running || snap.pg.starting {
+                        self.pg.stop(StopMode::Immediate).await?;
+                    }
+                    self.pg.remove_data_dir()?;
+                    self.state = MemberState::CreatingReplica;
+                    self.pg.basebackup(&up).await?;
+                    self.start(Some(&up), true).await?;
+                }
+                Action::SyncSlots => {
+                    if self.dynamic.postgresql.use_slots {
+                        let wanted: Vec<String> = view
+                            .members
+                            .iter()
+                            .filter(|m| m.name != snap.name)
+                            .map(|m| slot_name_for(&m.name))
+                            .collect();
+                        if let Err(e) = self.sync_slots(&wanted).await {
+                            tracing::warn!("syncing replication slots: {e:#}");
+                        }
+                    }
+                }
+                Action::SyncReplication => {
+                    if let Err(e) = self
+                        .sync_replication(&view, &snap.name, snap.pg.lsn())
+                        .await
+                    {
+                        tracing::warn!("synchronous replication: {e:#}");
+                    }
+                }
+                Action::ClearFailover => {
+                    self.dcs
+                        .put_if_revision(keys::FAILOVER, "{}", view.failover_revision)
+                        .await
+                        .context("clearing the failover key")?;
+                }
+                Action::Fatal(msg) => {
+                    tracing::error!("{msg}");
+                    if self.pg.postmaster_pid().is_some() {
+                        let _ = self.pg.stop(StopMode::Fast).await;
+                    }
+                    let _ = self.dcs.revoke_lease().await;
+                    return Ok(Next::Exit(Exit::Fatal(msg.clone())));
+                }
+            }
+        }
+        Ok(Next::Done)
+    }
+
+    /// Asks the rewind source for a CHECKPOINT (so pg_rewind sees its current timeline). Returns
+    /// whether the source accepted a connection at all.
+    pub(super) async fn remote_checkpoint(&self, up: &Upstream) -> bool {
+        let su = &self.cfg.postgresql.authentication.superuser;
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&up.host)
+            .port(up.port)
+            .user(su.username.as_deref().unwrap_or("postgres"))
+            .dbname("postgres")
+            .connect_timeout(Duration::from_secs(3));
+        if let Some(p) = &su.password {
+            cfg.password(p);
+        }
+        if let Ok(Ok((c, conn))) =
+            tokio::time::timeout(Duration::from_secs(3), cfg.connect(tokio_postgres::NoTls)).await
+        {
+            tokio::spawn(conn);
+            let _ =
+                tokio::time::timeout(Duration::from_secs(30), c.batch_execute("CHECKPOINT")).await;
+            return true;
+        }
+        false
+    }
+
+    pub(super) async fn record_history(&mut self, me: &str) {
+        let Ok((pg, _)) = self.pg.query_state().await else {
+            return;
+        };
+        let Some(tl) = pg.timeline else { return };
+        if self.last_history_tl == Some(tl) {
+            return;
+        }
+        let Some((parent, lsn, reason)) = self.pg.timeline_switch(tl) else {
+            return;
+        };
+        let mut rows: Vec<Json> = match self.dcs.load().await {
+            Ok(v) => v
+                .history
+                .iter()
+                .filter(|h| h.timeline != parent)
+                .map(HistoryEntry::to_json)
+                .collect(),
+            Err(_) => vec![],
+        };
+        rows.push(
+            HistoryEntry {
+                timeline: parent,
+                switch_lsn: lsn,
+                reason,
+                timestamp: Some(
+                    chrono::Local::now()
+                        .format("%Y-%m-%dT%H:%M:%S%.6f%:z")
+                        .to_string(),
+                ),
+                new_leader: Some(me.to_string()),
+            }
+            .to_json(),
+        );
+        if self
+            .dcs
+            .put(keys::HISTORY, &Json::Array(rows).to_string())
+            .await
+            .is_ok()
+        {
+            self.last_history_tl = Some(tl);
+        }
+    }
+
+    pub(super) async fn bootstrap(&mut self) -> Result<Next> {
+        if !self.dcs.initialize_race("").await? {
+            tracing::info!("failed to acquire initialize lock");
+            return Ok(Next::Done);
+        }
+        self.state = MemberState::InitializingNewCluster;
+        match self.bootstrap_steps().await {
+            Ok(()) => {
+                tracing::info!("initialized a new cluster");
+                Ok(Next::Done)
+            }
+            Err(e) => {
+                let msg = format!("bootstrapping a new cluster failed: {e:#}");
+                let _ = self.pg.stop(StopMode::Immediate).await;
+                self.pg.move_aside_failed();
+                let _ = self.dcs.delete(keys::INITIALIZE).await;
+                self.state = MemberState::InitdbFailed;
+                Ok(Next::Exit(Exit::Fatal(msg)))
+            }
+        }
+    }
+
+    pub(super) async fn bootstrap_steps(&mut self) -> Result<()> {
+        self.pg.initdb().await?;
+        // No lease is held yet, so waiting for the first start is safe.
+        self.pg.write_config(&self.dynamic, None, false)?;
+        let timeout = Duration::from_secs(self.cfg.postgresql.pg_ctl_timeout.unwrap_or(60));
+        if !self.pg.start(timeout).await? {
+            anyhow::bail!("PostgreSQL did not accept connections within {timeout:?} after initdb");
+        }
+        self.state = MemberState::Running;
+        self.callback("on_start", "primary");
+        self.pg.create_roles().await?;
+        self.pg.run_post_bootstrap().await?;
+        if self.cfg.citus.is_some() {
+            crate::citus::handler::bootstrap_node(&self.pg, &self.cfg).await?;
+        }
+        let DataDir::Present { sysid, .. } = self.pg.data_dir_state().await else {
+            anyhow::bail!("data directory unreadable after initdb");
+        };
+        self.dcs.put(keys::INITIALIZE, &sysid).await?;
+        let json = self.cfg.bootstrap_dcs.to_json().to_string();
+        self.dcs.put_if_revision(keys::CONFIG, &json, 0).await?;
+        let t0 = Instant::now();
+        self.dcs.take_leader(self.dynamic.ttl).await?;
+        self.set_leader_until(Some(t0 + Duration::from_secs(self.dynamic.ttl)));
+        self.confirmed_until = self.leader_until;
+        Ok(())
+    }
+
+    pub(super) async fn start(&mut self, upstream: Option<&Upstream>, standby: bool) -> Result<()> {
+        self.pg.write_config(&self.dynamic, upstream, standby)?;
+        self.state = MemberState::Starting;
+        // Never wait longer than one cycle: the loop must keep renewing the lease.
+        let wait = Duration::from_secs(
+            self.cfg
+                .postgresql
+                .pg_ctl_timeout
+                .unwrap_or(60)
+                .min(self.dynamic.loop_wait.max(2)),
+        );
+        let began = Instant::now();
+        match self.pg.start(wait).await {
+            Ok(ready) => {
+                self.start_failures = 0;
+                if standby {
+                    self.settle_until = Some(Instant::now() + Duration::from_secs(10));
+                }
+                if !ready {
+                    self.starting_since.get_or_insert(began);
+                }
+                if ready {
+                    self.state = MemberState::Running;
+                }
+                let role = if standby { "replica" } else { "primary" };
+                if std::mem::take(&mut self.role_change_pending) {
+                    self.callback("on_role_change", role);
+                } else {
+                    self.callback("on_start", role);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.start_failures += 1;
+                self.state = MemberState::StartFailed;
+                Err(e)
+            }
+        }
+    }
+
+    pub(super) fn upstream(&self, view: &ClusterView, name: &str) -> Result<Upstream> {
+        let m = view
+            .member(name)
+            .ok_or_else(|| anyhow!("member {name} is not in the DCS"))?;
+        let (host, port) = m.host_port().ok_or_else(|| {
+            anyhow!(
+                "member {name} has an unusable conn_url {:?}",
+                m.data.conn_url
+            )
+        })?;
+        Ok(Upstream {
+            name: name.to_string(),
+            host,
+            port,
+        })
+    }
+}
