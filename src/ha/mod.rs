@@ -9,6 +9,7 @@
 //! executing the list, records the outcome in [`Snapshot::renew_failed`] / a fresh DCS view, and asks
 //! again within the same cycle. So every dangerous step is decided here over a snapshot.
 
+pub mod publish;
 pub mod rewind;
 pub mod shutdown;
 pub mod slots;

@@ -677,31 +677,10 @@ impl Driver {
         // Publish.
         let data = self.pg.data_dir_state().await;
         let (pg, info) = self.observe_pg().await;
-        self.role = if matches!(data, DataDir::Empty) && !pg.running {
-            Role::Uninitialized
-        } else if pg.running && !pg.in_recovery {
-            Role::Primary
-        } else {
-            Role::Replica
-        };
-        if pg.running {
-            self.state = MemberState::Running;
-        } else if crate::fence::marker_path(&self.cfg.postgresql.data_dir).exists() {
-            self.state = MemberState::Fenced;
-        } else if pg.starting {
-            self.state = MemberState::Starting;
-        } else if !matches!(
-            self.state,
-            MemberState::CreatingReplica
-                | MemberState::InitializingNewCluster
-                | MemberState::StartFailed
-        ) {
-            self.state = if pg.crashed {
-                MemberState::Crashed
-            } else {
-                MemberState::Stopped
-            };
-        }
+        self.role = crate::ha::publish::published_role(&data, &pg);
+        let fenced =
+            !pg.running && crate::fence::marker_path(&self.cfg.postgresql.data_dir).exists();
+        self.state = crate::ha::publish::published_state(&pg, fenced, self.state);
         if let (Some(_), None) = (&view, &exit) {
             if let Err(e) = self.touch_member(&pg, &info).await {
                 tracing::warn!("publishing the member key: {e:#}");
