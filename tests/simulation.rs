@@ -27,7 +27,9 @@ use praetor::dcs::{ClusterView, Failover, HistoryEntry, LeaderKey, Member, Membe
 use praetor::ha::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
 use praetor::ha::sync::{plan_sync, ReplicationRow};
 use praetor::ha::transition::{plan_demote, DemoteStep};
-use praetor::ha::{decide, Action, DataDir, DemoteMode, PeerStatus, PgState, Snapshot};
+use praetor::ha::{
+    decide, wants_peers, Action, DataDir, DemoteMode, PeerStatus, PgState, Snapshot,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -358,14 +360,13 @@ impl World {
         let dcs_ok = self.agents[i].dcs_down_until <= self.now;
         let mut renew_failed = false;
         let mut acquire_failed = false;
-        let mut peers = if dcs_ok && self.dcs.leader.is_none() {
+        // The runtime's own rule for when to poll the peers.
+        let peers = if dcs_ok && wants_peers(&self.agents[i].name, &self.pg_state(i), &self.view())
+        {
             self.peers(i)
         } else {
             vec![]
         };
-        if dcs_ok && self.dcs.failover.is_some() && self.holds_lease(i) {
-            peers = self.peers(i);
-        }
         if !dcs_ok {
             // The read times out after retry_timeout.
             self.agents[i].busy_until = self.now + self.cfg.retry_timeout * 1000;

@@ -180,6 +180,15 @@ fn decide_with(actions: Vec<Action>, reason: impl Into<String>) -> Decision {
     }
 }
 
+/// Whether this cycle needs the peers' `GET /patroni` answers ([`Snapshot::peers`]): with no
+/// leader while this server runs (is it the healthiest?), and while a switchover is pending for
+/// its leader or without a leader (is the candidate healthy?) — even while this server is down,
+/// so a former leader restarting as a standby does not outrun the candidate.
+pub fn wants_peers(me: &str, pg: &PgState, v: &ClusterView) -> bool {
+    let i_lead = v.leader.as_ref().is_some_and(|l| l.name == me);
+    (pg.running && v.leader.is_none()) || (v.failover.is_some() && (v.leader.is_none() || i_lead))
+}
+
 /// [`Snapshot::lease_margin`] for a fence margin (seconds) and `retry_timeout` (seconds).
 pub fn lease_margin(fence_margin: f64, retry_timeout: u64) -> f64 {
     fence_margin + retry_timeout as f64

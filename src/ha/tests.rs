@@ -956,3 +956,29 @@ fn primary_that_fails_to_take_the_free_key_demotes() {
     r.acquire_failed = true;
     assert_eq!(decide(&r).actions, vec![]);
 }
+
+#[test]
+fn peers_are_polled_for_a_leader_race_or_a_pending_switchover() {
+    let running = primary_pg(100);
+    let down = PgState::default();
+    let mut switchover = view(Some("a"));
+    switchover.failover = Some(Failover {
+        leader: Some("a".into()),
+        member: Some("b".into()),
+        scheduled_at: None,
+    });
+    let mut failover_no_leader = view(None);
+    failover_no_leader.failover = switchover.failover.clone();
+    let cases = [
+        ("b", &running, view(None), true),
+        ("b", &down, view(None), false),
+        ("b", &running, view(Some("a")), false),
+        ("a", &running, switchover.clone(), true),
+        ("a", &down, switchover.clone(), true),
+        ("b", &running, switchover, false),
+        ("c", &down, failover_no_leader, true),
+    ];
+    for (me, pg, v, want) in cases {
+        assert_eq!(crate::ha::wants_peers(me, pg, &v), want, "{me} {v:?}");
+    }
+}

@@ -103,9 +103,7 @@ impl Driver {
     /// (is the candidate healthy?) — even while this server is down, so a former leader
     /// restarting as a standby does not outrun the candidate.
     pub(super) fn wants_peers(&self, snap: &Snapshot, v: &ClusterView) -> bool {
-        let i_lead = v.leader.as_ref().is_some_and(|l| l.name == self.cfg.name);
-        (snap.pg.running && v.leader.is_none())
-            || (v.failover.is_some() && (v.leader.is_none() || i_lead))
+        crate::ha::wants_peers(&self.cfg.name, &snap.pg, v)
     }
 
     /// Reads the data directory, the server's state and the DCS concurrently (the cycle's
