@@ -458,10 +458,14 @@ pub async fn post_restart(State(s): State<AppState>, body: Bytes) -> Response {
         Ok(None) => {}
         Err(r) => return r,
     }
-    if role.as_deref().is_some_and(|r| r != my_role)
-        || postgres_version.is_some_and(|v| version >= v)
-        || (restart_pending && !pending)
-    {
+    if !crate::ha::shutdown::restart_conditions_hold(
+        role.as_deref(),
+        postgres_version,
+        restart_pending,
+        my_role,
+        version,
+        pending,
+    ) {
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
             "restart conditions are not satisfied",

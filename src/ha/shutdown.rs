@@ -80,6 +80,23 @@ impl<S: std::fmt::Debug> std::fmt::Display for Plan<S> {
     }
 }
 
+/// Whether a restart's conditions (Patroni's `POST /restart` filters, also those of a scheduled
+/// restart) hold: `role` (`primary`/`replica`) must be this member's, the server must be older
+/// than `postgres_version` (`server_version_num`), and with `restart_pending` a restart must be
+/// pending. `my_role` is `primary` or `replica`; `version` this server's `server_version_num`.
+pub fn restart_conditions_hold(
+    role: Option<&str>,
+    postgres_version: Option<i64>,
+    restart_pending: bool,
+    my_role: &str,
+    version: i64,
+    pending: bool,
+) -> bool {
+    !(role.is_some_and(|r| r != my_role)
+        || postgres_version.is_some_and(|v| version >= v)
+        || (restart_pending && !pending))
+}
+
 /// The steps of a stop.
 pub type ShutdownPlan = Plan<ShutdownStep>;
 
@@ -374,5 +391,33 @@ mod tests {
             p.to_string(),
             "restarting the primary (StopPostgresFast, StartPostgres)"
         );
+    }
+
+    #[test]
+    fn restart_conditions() {
+        let cases = [
+            (None, None, false, "primary", 150004, false, true),
+            (
+                Some("replica"),
+                None,
+                false,
+                "primary",
+                150004,
+                false,
+                false,
+            ),
+            (Some("primary"), None, false, "primary", 150004, false, true),
+            (None, Some(150004), false, "replica", 150004, false, false),
+            (None, Some(150005), false, "replica", 150004, false, true),
+            (None, None, true, "replica", 150004, false, false),
+            (None, None, true, "replica", 150004, true, true),
+        ];
+        for (role, v, rp, me, version, pending, want) in cases {
+            assert_eq!(
+                restart_conditions_hold(role, v, rp, me, version, pending),
+                want,
+                "{role:?} {v:?} {rp} {me} {version} {pending}"
+            );
+        }
     }
 }

@@ -368,10 +368,14 @@ impl Driver {
             let st = self.shared.status.read().await;
             (st.info.server_version, st.info.pending_restart)
         };
-        if r.role.as_deref().is_some_and(|want| want != role)
-            || r.postgres_version.is_some_and(|v| version >= v)
-            || (r.restart_pending && !pending)
-        {
+        if !crate::ha::shutdown::restart_conditions_hold(
+            r.role.as_deref(),
+            r.postgres_version,
+            r.restart_pending,
+            role,
+            version,
+            pending,
+        ) {
             tracing::info!(
                 "scheduled restart at {} skipped: its conditions are not met",
                 r.schedule
