@@ -17,6 +17,7 @@ pub mod dcs;
 pub mod fence;
 pub mod ha;
 pub mod logging;
+pub mod peer;
 pub mod postgres;
 pub mod tls;
 pub mod types;

@@ -81,23 +81,17 @@ async fn check_candidate(shared: &Shared, view: &ClusterView, name: &str) -> Res
             .map_err(|e| format!("candidate {name} answered unreadably: {e}"))?,
         Err(e) => return Err(format!("candidate {name} is not reachable: {e}")),
     };
-    if body["state"] != "running" {
+    let answer = crate::peer::PeerAnswer::decode(&body);
+    if answer.state != "running" {
         return Err(format!(
             "candidate {name} is not running (state {})",
             body["state"]
         ));
     }
-    let tags: crate::config::Tags =
-        serde_json::from_value(body["tags"].clone()).unwrap_or_default();
-    if !tags.can_failover() {
+    if !answer.tags.unwrap_or_default().can_failover() {
         return Err(format!("candidate {name} is tagged nofailover"));
     }
-    let xlog = &body["xlog"];
-    let lsn = xlog["received_location"]
-        .as_u64()
-        .unwrap_or(0)
-        .max(xlog["replayed_location"].as_u64().unwrap_or(0))
-        .max(xlog["location"].as_u64().unwrap_or(0));
+    let lsn = answer.lsn;
     let leader_lsn = view
         .leader_member()
         .and_then(|l| l.data.xlog_location)

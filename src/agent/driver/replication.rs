@@ -277,20 +277,14 @@ impl Driver {
                     };
                     match body {
                         Some(b) => {
-                            let xlog = &b["xlog"];
-                            let lsn = xlog["location"].as_u64().unwrap_or(0).max(
-                                xlog["received_location"]
-                                    .as_u64()
-                                    .unwrap_or(0)
-                                    .max(xlog["replayed_location"].as_u64().unwrap_or(0)),
-                            );
+                            let a = crate::peer::PeerAnswer::decode(&b);
                             PeerStatus {
                                 name,
                                 reachable: true,
-                                role: b["role"].as_str().unwrap_or("").to_string(),
-                                lsn,
-                                timeline: b["timeline"].as_u64().map(|t| t as u32),
-                                tags: serde_json::from_value(b["tags"].clone()).unwrap_or(tags),
+                                role: a.role,
+                                lsn: a.lsn,
+                                timeline: a.timeline,
+                                tags: a.tags.unwrap_or(tags),
                             }
                         }
                         None => PeerStatus {
