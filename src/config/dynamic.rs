@@ -1,0 +1,240 @@
+//! The dynamic configuration: the `config` key every member shares (Patroni's dynamic
+//! configuration settings), its defaults, validation and JSON merge patch.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+/// The dynamic (cluster-wide) configuration: the `config` key (Patroni §6.1), with Patroni's defaults.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct DynamicConfig {
+    /// Leader lease length, seconds (default 30).
+    pub ttl: u64,
+    /// Idle HA cycle period, seconds (default 10).
+    pub loop_wait: u64,
+    /// How long DCS and PostgreSQL operations may be retried, seconds (default 10).
+    pub retry_timeout: u64,
+    /// A standby further behind the leader's last known WAL position than this many bytes does not
+    /// take part in a failover (default 1048576).
+    pub maximum_lag_on_failover: u64,
+    /// Seconds a crashed primary may take to start before a failover is preferred (default 300;
+    /// Patroni's legacy name `master_start_timeout` is read too).
+    #[serde(alias = "master_start_timeout")]
+    pub primary_start_timeout: u64,
+    /// Seconds a primary's stop (shutdown, switchover, demotion) may run before the postmaster and
+    /// its processes are killed with SIGKILL; only in synchronous mode, 0 (the default) is off.
+    /// Patroni's setting (legacy name `master_stop_timeout`): a fast shutdown waits for every
+    /// connected standby to confirm the shutdown checkpoint, so one hung standby can hold the stop
+    /// for up to `wal_sender_timeout`.
+    #[serde(alias = "master_stop_timeout")]
+    pub primary_stop_timeout: u64,
+    /// Refuse to promote members whose timeline is behind the cluster's (default false).
+    pub check_timeline: bool,
+    /// Maintenance mode: no automatic action.
+    pub pause: bool,
+    /// `off`, `on` (true) or `quorum`; kept as JSON because Patroni accepts both bool and string.
+    pub synchronous_mode: Json,
+    /// Keep the primary from committing without a sync standby.
+    pub synchronous_mode_strict: bool,
+    /// How many synchronous standbys the primary waits for (default 1).
+    pub synchronous_node_count: u64,
+    /// Keep running as primary while etcd is unreachable if every member agrees.
+    pub failsafe_mode: bool,
+    /// Seconds the primary keeps the physical slot of a member whose key has gone (Patroni 4's
+    /// `member_slots_ttl`, default 30 min; 0 drops it at once). Patroni's forms are read: a
+    /// number of seconds, or a string with a unit (`ms`, `s`, `min`, `h`, `d`), e.g. `"30min"`.
+    #[serde(deserialize_with = "seconds_with_unit")]
+    pub member_slots_ttl: u64,
+    /// `postgresql` subsection of the dynamic config.
+    pub postgresql: DynamicPostgresql,
+    /// Unknown keys, preserved so PATCH /config and edit-config never lose them.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Json>,
+}
+
+/// `config.postgresql`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct DynamicPostgresql {
+    /// Rewind a diverged former primary with pg_rewind instead of a fresh basebackup.
+    pub use_pg_rewind: bool,
+    /// One physical replication slot per member on the primary (default true).
+    pub use_slots: bool,
+    /// Cluster-wide GUCs.
+    pub parameters: BTreeMap<String, Json>,
+    /// Other keys.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Json>,
+}
+
+impl Default for DynamicPostgresql {
+    fn default() -> Self {
+        DynamicPostgresql {
+            use_pg_rewind: false,
+            use_slots: true,
+            parameters: BTreeMap::new(),
+            other: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for DynamicConfig {
+    fn default() -> Self {
+        DynamicConfig {
+            ttl: 30,
+            loop_wait: 10,
+            retry_timeout: 10,
+            maximum_lag_on_failover: 1_048_576,
+            primary_start_timeout: 300,
+            primary_stop_timeout: 0,
+            check_timeline: false,
+            pause: false,
+            synchronous_mode: Json::Bool(false),
+            synchronous_mode_strict: false,
+            synchronous_node_count: 1,
+            failsafe_mode: false,
+            member_slots_ttl: 1800,
+            postgresql: DynamicPostgresql::default(),
+            other: BTreeMap::new(),
+        }
+    }
+}
+
+/// A duration in seconds given as Patroni reads it: a non-negative number of seconds, or a
+/// string of digits followed by a unit (`ms`, `s`, `min`, `h`, `d`; none means seconds).
+fn seconds_with_unit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use serde::de::Error;
+    match Json::deserialize(d)? {
+        Json::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+            .ok_or_else(|| D::Error::custom(format!("expected a number of seconds >= 0, got {n}"))),
+        Json::String(s) => parse_seconds(&s).map_err(D::Error::custom),
+        other => Err(D::Error::custom(format!(
+            "expected seconds or a string such as \"30min\", got {other}"
+        ))),
+    }
+}
+
+/// Parses `"30min"`, `"1h"`, `"90"`, `"500ms"` into whole seconds.
+///
+/// # Errors
+/// Not digits followed by one of `ms`, `s`, `min`, `h`, `d`.
+pub fn parse_seconds(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("expected seconds or a number with a unit (ms, s, min, h, d), got {s:?}")
+    })?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000,
+        "min" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        u => {
+            return Err(format!(
+                "unknown unit {u:?} in {s:?}: expected ms, s, min, h or d"
+            ))
+        }
+    };
+    Ok(secs)
+}
+
+/// Smallest ttl praetor accepts, seconds. Patroni's floor is 20; praetor renews from a dedicated
+/// task and reacts to watch events, so it supports shorter leases (see README, "fast profile").
+pub const MIN_TTL: u64 = 5;
+
+impl DynamicConfig {
+    /// Parses and validates a dynamic configuration (from `bootstrap.dcs` or the `config` key).
+    ///
+    /// # Errors
+    /// A `(key, message)` pair: wrong types, values below the minimums (ttl ≥ 5, loop_wait ≥ 1,
+    /// retry_timeout ≥ 1), or `loop_wait + 2 * retry_timeout > ttl` — the budget a primary needs to
+    /// notice a lost DCS and demote before its lease can expire.
+    pub fn from_json(v: &Json) -> Result<DynamicConfig, (String, String)> {
+        let v = if v.is_null() {
+            Json::Object(Default::default())
+        } else {
+            v.clone()
+        };
+        let cfg: DynamicConfig = serde_path_to_error::deserialize(v).map_err(|e| {
+            let path = e.path().to_string();
+            (
+                if path == "." { String::new() } else { path },
+                e.inner().to_string(),
+            )
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        if self.ttl < MIN_TTL {
+            return Err((
+                "ttl".into(),
+                format!("expected at least {MIN_TTL} seconds, got {}", self.ttl),
+            ));
+        }
+        if self.loop_wait < 1 {
+            return Err((
+                "loop_wait".into(),
+                "expected at least 1 second, got 0".into(),
+            ));
+        }
+        if self.retry_timeout < 1 {
+            return Err((
+                "retry_timeout".into(),
+                "expected at least 1 second, got 0".into(),
+            ));
+        }
+        if self.loop_wait + 2 * self.retry_timeout > self.ttl {
+            return Err((
+                "ttl".into(),
+                format!(
+                    "ttl {} is too small: expected ttl >= loop_wait + 2 * retry_timeout = {} + 2 * {} = {}",
+                    self.ttl,
+                    self.loop_wait,
+                    self.retry_timeout,
+                    self.loop_wait + 2 * self.retry_timeout
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether synchronous replication is requested (`on`, `true` or `quorum`).
+    pub fn synchronous(&self) -> bool {
+        match &self.synchronous_mode {
+            Json::Bool(b) => *b,
+            Json::String(s) => matches!(s.as_str(), "on" | "true" | "quorum"),
+            _ => false,
+        }
+    }
+
+    /// The JSON form written to the `config` key.
+    pub fn to_json(&self) -> Json {
+        serde_json::to_value(self).unwrap_or(Json::Null)
+    }
+}
+
+/// Merges `patch` into `base` recursively; `null` deletes a key (Patroni's `patch_config`).
+pub fn merge_patch(base: &mut Json, patch: &Json) {
+    match (base, patch) {
+        (Json::Object(b), Json::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    b.remove(k);
+                } else if v.is_object() && b.get(k).is_some_and(Json::is_object) {
+                    merge_patch(b.get_mut(k).expect("checked"), v);
+                } else {
+                    b.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
