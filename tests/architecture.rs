@@ -32,12 +32,33 @@ fn code_lines() -> Vec<(String, usize, String)> {
             .display()
             .to_string();
         let text = std::fs::read_to_string(&f).expect("reading a source file");
+        // The item after `#[cfg(test)]` (a test module) is skipped up to its closing brace.
+        let mut skipping = false;
+        let mut depth = 0i32;
+        let mut opened = false;
         for (i, line) in text.lines().enumerate() {
-            if line.trim_start() == "#[cfg(test)]" {
-                break; // the unit tests sit at the end of each file
-            }
             let t = line.trim_start();
             if t.starts_with("//") {
+                continue;
+            }
+            if t == "#[cfg(test)]" {
+                (skipping, depth, opened) = (true, 0, false);
+                continue;
+            }
+            if skipping {
+                for c in line.chars() {
+                    match c {
+                        '{' => {
+                            depth += 1;
+                            opened = true;
+                        }
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                if (opened && depth <= 0) || (!opened && t.ends_with(';')) {
+                    skipping = false;
+                }
                 continue;
             }
             out.push((rel.clone(), i + 1, line.to_string()));
@@ -49,6 +70,22 @@ fn code_lines() -> Vec<(String, usize, String)> {
 /// Whether `line` names module `m` of praetor (`crate::m` or `praetor::m`, followed by `::`,
 /// `;`, `,`, `}` or a space).
 fn names(line: &str, m: &str) -> bool {
+    // A grouped import, `use crate::{ha, api::x}`: each member counts as named.
+    for p in ["crate::{", "praetor::{"] {
+        if let Some(i) = line.find(p) {
+            let inner = &line[i + p.len()..];
+            let inner = &inner[..inner.find('}').unwrap_or(inner.len())];
+            let top = m.split("::").next().unwrap_or(m);
+            if inner
+                .split(',')
+                .map(|x| x.trim())
+                .any(|x| x == top || x.starts_with(&format!("{top}::")))
+                && !m.contains("::")
+            {
+                return true;
+            }
+        }
+    }
     ["crate::", "praetor::"].iter().any(|p| {
         let pat = format!("{p}{m}");
         line.match_indices(&pat).any(|(i, _)| {
@@ -89,6 +126,8 @@ const RULES: &[Rule] = &[
             "std::net",
             "Instant::now",
             "SystemTime::now",
+            "Utc::now",
+            "Local::now",
             "async fn",
             ".await",
         ],
@@ -165,4 +204,6 @@ fn the_check_sees_a_wrong_arrow() {
     assert!(!names("use crate::types::Lsn;", "ha"));
     assert!(names("use crate::dcs::etcd::EtcdDcs;", "dcs::etcd"));
     assert!(!names("use crate::dcs::ClusterView;", "dcs::etcd"));
+    assert!(names("use crate::{config, ha::Action};", "ha"));
+    assert!(!names("use crate::{config, hash};", "ha"));
 }

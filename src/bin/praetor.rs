@@ -41,8 +41,9 @@ enum Cmd {
     },
     /// Start etcd and a three-member group on 127.0.0.1 in a temporary directory; Ctrl-C stops it
     /// all. Runs `praetor-demo` with these options (`praetor demo --help` lists them).
+    #[command(disable_help_flag = true)]
     Demo {
-        /// Options for praetor-demo: --members N, --keep, --citus.
+        /// Options for praetor-demo: --members N, --keep, --citus, --help.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },

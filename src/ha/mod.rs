@@ -182,11 +182,13 @@ fn decide_with(actions: Vec<Action>, reason: impl Into<String>) -> Decision {
 
 /// Whether this cycle needs the peers' `GET /patroni` answers ([`Snapshot::peers`]): with no
 /// leader while this server runs (is it the healthiest?), and while a switchover is pending for
-/// its leader or without a leader (is the candidate healthy?) — even while this server is down,
-/// so a former leader restarting as a standby does not outrun the candidate.
+/// this member as the running primary or without a leader (is the candidate healthy?) — the
+/// latter even while this server is down, so a former leader restarting as a standby does not
+/// outrun the candidate. A leader still promoting does not poll: it clears the key after.
 pub fn wants_peers(me: &str, pg: &PgState, v: &ClusterView) -> bool {
     let i_lead = v.leader.as_ref().is_some_and(|l| l.name == me);
-    (pg.running && v.leader.is_none()) || (v.failover.is_some() && (v.leader.is_none() || i_lead))
+    (pg.running && v.leader.is_none())
+        || (v.failover.is_some() && (v.leader.is_none() || (i_lead && pg.is_primary())))
 }
 
 /// [`Snapshot::lease_margin`] for a fence margin (seconds) and `retry_timeout` (seconds).
@@ -802,14 +804,18 @@ fn leading(s: &Snapshot) -> Decision {
                 "PAUSE: holding the leader lock while PostgreSQL is a standby; not promoting",
             );
         }
-        let mut actions = vec![Action::RenewLeader, Action::Promote];
+        let mut actions = vec![
+            Action::RenewLeader,
+            Action::Promote,
+            Action::SyncSlots,
+            Action::SyncReplication,
+        ];
         if s.dcs.as_ref().is_some_and(|v| v.failover.is_some()) {
             // The request this promotion answers (or one it makes stale) is done: cleared with a
-            // compare-and-set on the revision read, after the promotion so a concurrent change
-            // cannot hold it up.
+            // compare-and-set on the revision read, last, so that a concurrent change can hold
+            // up neither the promotion nor the new primary's slots and synchronous standbys.
             actions.push(Action::ClearFailover);
         }
-        actions.extend([Action::SyncSlots, Action::SyncReplication]);
         return decide_with(
             actions,
             "promoted self to leader because I had the session lock",

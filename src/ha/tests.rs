@@ -268,9 +268,9 @@ fn the_candidate_promotes_then_clears_the_failover_key() {
         vec![
             Action::RenewLeader,
             Action::Promote,
-            Action::ClearFailover,
             Action::SyncSlots,
-            Action::SyncReplication
+            Action::SyncReplication,
+            Action::ClearFailover
         ]
     );
 }
@@ -974,7 +974,7 @@ fn peers_are_polled_for_a_leader_race_or_a_pending_switchover() {
         ("b", &down, view(None), false),
         ("b", &running, view(Some("a")), false),
         ("a", &running, switchover.clone(), true),
-        ("a", &down, switchover.clone(), true),
+        ("a", &down, switchover.clone(), false),
         ("b", &running, switchover, false),
         ("c", &down, failover_no_leader, true),
     ];

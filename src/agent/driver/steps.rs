@@ -104,6 +104,13 @@ impl Driver {
                 WriteConfigForRewind => self.pg.write_config(&self.dynamic, None, false)?,
                 RunRewind => match self.pg.rewind(up).await {
                     Ok(()) => tracing::info!("pg_rewind from {} succeeded", up.name),
+                    // A source that stopped answering meanwhile says nothing about the data:
+                    // try again next cycle rather than count the rewind as failed.
+                    Err(e) if !self.remote_checkpoint(up).await => anyhow::bail!(
+                        "pg_rewind from {} did not finish and it no longer accepts connections: \
+                         retrying next cycle ({e:#})",
+                        up.name
+                    ),
                     Err(e) => anyhow::bail!("{REWIND_FAILED} from {}: {e:#}", up.name),
                 },
                 RemoveDataDir => self.pg.remove_data_dir()?,
@@ -170,6 +177,7 @@ impl Driver {
                     match self.dcs.acquire_leader(ttl).await {
                         Ok(true) => {
                             tracing::info!("acquired the leader lock");
+                            self.rewind_failed_from = None;
                             self.acquired_at = Some(t0);
                             self.set_leader_until(Some(t0 + Duration::from_secs(ttl)));
                             self.confirmed_until = self.leader_until;
@@ -220,6 +228,7 @@ impl Driver {
                 Action::Bootstrap => return self.bootstrap().await,
                 Action::Basebackup { from } => {
                     let up = self.upstream(&view, from)?;
+                    self.rewind_failed_from = None;
                     self.state = MemberState::CreatingReplica;
                     self.role = Role::Uninitialized;
                     let (pg, info) = self.observe_pg().await;
@@ -328,10 +337,16 @@ impl Driver {
                     }
                 }
                 Action::ClearFailover => {
-                    self.dcs
+                    let cleared = self
+                        .dcs
                         .put_if_revision(keys::FAILOVER, "{}", view.failover_revision)
                         .await
                         .context("clearing the failover key")?;
+                    if !cleared {
+                        tracing::info!(
+                            "the failover key changed since it was read: not cleared; looking again next cycle"
+                        );
+                    }
                 }
                 Action::Fatal(msg) => {
                     tracing::error!("{msg}");
