@@ -368,8 +368,14 @@ impl World {
             vec![]
         };
         if !dcs_ok {
-            // The read times out after retry_timeout.
-            self.agents[i].busy_until = self.now + self.cfg.retry_timeout * 1000;
+            // The read times out after retry_timeout — or, while a lease we hold runs down,
+            // at the demotion threshold (the runtime cuts the request's budget to it).
+            let mut budget = self.cfg.retry_timeout * 1000;
+            if let Some(u) = self.agents[i].leader_until {
+                let before = u.saturating_sub(self.now + self.lease_margin_ms());
+                budget = budget.min(before.max(200));
+            }
+            self.agents[i].busy_until = self.now + budget;
         } else if self.agents[i].etcd_member_down_until > self.now {
             // The first attempt goes to the failed member and waits out its deadline.
             let attempt = praetor::dcs::endpoints::attempt_timeout(
@@ -440,8 +446,7 @@ impl World {
 
     /// [`Snapshot::lease_margin`] as the driver computes it, in ms.
     fn lease_margin_ms(&self) -> u64 {
-        (praetor::ha::lease_margin(self.margin_ms() as f64 / 1000.0, self.cfg.retry_timeout)
-            * 1000.0) as u64
+        (praetor::ha::lease_margin(self.margin_ms() as f64 / 1000.0) * 1000.0) as u64
     }
 
     /// The fence guards: independent of the agents, they stop a server whose lease was not

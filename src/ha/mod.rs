@@ -71,9 +71,10 @@ pub struct Snapshot {
     /// be reinitialized ([`rewind`]).
     pub rewind_failed: bool,
     /// Seconds: a primary that cannot renew keeps running while more than this is left on its
-    /// lease and demotes once less is: the fence margin ([`crate::fence`]) plus the time one more
-    /// renewal may take (`retry_timeout`), so the demotion comes before the fence guard and
-    /// before the lease can expire. See [`lease_margin`].
+    /// lease and demotes once less is: the fence margin ([`crate::fence`]) plus half a second
+    /// for the decision. While renewals fail the runtime cuts every etcd request to the time left
+    /// before this threshold, so the decision comes in time, before the fence guard and before
+    /// the lease can expire. See [`lease_margin`].
     pub lease_margin: f64,
     /// Taking the free leader key failed earlier in this cycle (another member won, or etcd
     /// refused the write).
@@ -191,10 +192,14 @@ pub fn wants_peers(me: &str, pg: &PgState, v: &ClusterView) -> bool {
         || (v.failover.is_some() && (v.leader.is_none() || (i_lead && pg.is_primary())))
 }
 
-/// [`Snapshot::lease_margin`] for a fence margin (seconds) and `retry_timeout` (seconds).
-pub fn lease_margin(fence_margin: f64, retry_timeout: u64) -> f64 {
-    fence_margin + retry_timeout as f64
+/// [`Snapshot::lease_margin`] for a fence margin (seconds).
+pub fn lease_margin(fence_margin: f64) -> f64 {
+    fence_margin + DECISION_ALLOWANCE
 }
+
+/// Seconds between the demotion threshold and the fence guard's deadline: time for the last
+/// cycle's decision (its requests are cut to end at the threshold, but not to less than 0.2 s).
+pub const DECISION_ALLOWANCE: f64 = 0.5;
 
 /// Seconds a primary that could not renew may still run on the lease it holds: `Some` while
 /// more than [`Snapshot::lease_margin`] is left (it tries again; a failed renewal is not a lost

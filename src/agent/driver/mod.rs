@@ -541,10 +541,7 @@ impl Driver {
 
     /// [`Snapshot::lease_margin`] for the current dynamic configuration.
     fn lease_margin(&self) -> f64 {
-        crate::ha::lease_margin(
-            crate::fence::margin(self.dynamic.retry_timeout).as_secs_f64(),
-            self.dynamic.retry_timeout,
-        )
+        crate::ha::lease_margin(crate::fence::margin(self.dynamic.retry_timeout).as_secs_f64())
     }
 
     /// The etcd client for this cycle's reads and renewal. While a lease we hold could not be
