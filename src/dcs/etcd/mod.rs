@@ -134,11 +134,6 @@ impl EtcdDcs {
         self.timeout
     }
 
-    /// The etcd client URLs known now (configured, then discovered), for diagnostics.
-    pub fn endpoints(&self) -> Vec<String> {
-        self.pool.lock().endpoints.urls().to_vec()
-    }
-
     /// Runs one request: on the current member, and on the next one when a member cannot serve
     /// it ([`is_member_fault`]), until it succeeds or the budget (`retry_timeout`) is spent. An
     /// auth token etcd forgot (etcd's simple tokens live only in the memory of the member that
