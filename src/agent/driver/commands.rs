@@ -296,8 +296,7 @@ impl Driver {
         };
         let standby = self.pg.data_dir.join("standby.signal").exists();
         self.pg.write_config(&self.dynamic, up.as_ref(), standby)?;
-        let c = self.pg.connect().await?;
-        c.batch_execute("SELECT pg_reload_conf()").await?;
+        self.pg.reload().await?;
         tracing::info!("reloaded PostgreSQL configuration");
         self.callback("on_reload", if leader { "primary" } else { "replica" });
         Ok(())

@@ -112,8 +112,7 @@ impl Driver {
             self.pg
                 .set_sync_standbys(names.clone(), self.dynamic.synchronous_node_count as usize);
             self.pg.write_config(&self.dynamic, None, false)?;
-            let c = self.pg.connect().await?;
-            c.batch_execute("SELECT pg_reload_conf()").await?;
+            self.pg.reload().await?;
             tracing::info!(
                 "synchronous_standby_names: {}",
                 crate::postgres::guc_value(&names, self.dynamic.synchronous_node_count as usize)

@@ -93,7 +93,7 @@ impl Driver {
         for step in steps {
             match step {
                 CheckpointSource => {
-                    if !self.remote_checkpoint(up).await {
+                    if !self.pg.checkpoint_remote(up).await {
                         anyhow::bail!(
                             "cannot rewind from {}: it does not accept connections; retrying next cycle",
                             up.name
@@ -106,7 +106,7 @@ impl Driver {
                     Ok(()) => tracing::info!("pg_rewind from {} succeeded", up.name),
                     // A source that stopped answering meanwhile says nothing about the data:
                     // try again next cycle rather than count the rewind as failed.
-                    Err(e) if !self.remote_checkpoint(up).await => anyhow::bail!(
+                    Err(e) if !self.pg.checkpoint_remote(up).await => anyhow::bail!(
                         "pg_rewind from {} did not finish and it no longer accepts connections: \
                          retrying next cycle ({e:#})",
                         up.name
@@ -277,10 +277,7 @@ impl Driver {
                     self.settle_until = Some(Instant::now() + Duration::from_secs(10));
                     self.pg.write_config(&self.dynamic, Some(&up), true)?;
                     // primary_conninfo is reloadable since PostgreSQL 13: no restart needed.
-                    let c = self.pg.connect().await?;
-                    c.batch_execute("SELECT pg_reload_conf()")
-                        .await
-                        .context("reloading PostgreSQL")?;
+                    self.pg.reload().await?;
                 }
                 Action::Rewind { leader } => {
                     let up = self.upstream(&view, leader)?;
@@ -359,30 +356,6 @@ impl Driver {
             }
         }
         Ok(Next::Done)
-    }
-
-    /// Asks the rewind source for a CHECKPOINT (so pg_rewind sees its current timeline). Returns
-    /// whether the source accepted a connection at all.
-    pub(super) async fn remote_checkpoint(&self, up: &Upstream) -> bool {
-        let su = &self.cfg.postgresql.authentication.superuser;
-        let mut cfg = tokio_postgres::Config::new();
-        cfg.host(&up.host)
-            .port(up.port)
-            .user(su.username.as_deref().unwrap_or("postgres"))
-            .dbname("postgres")
-            .connect_timeout(Duration::from_secs(3));
-        if let Some(p) = &su.password {
-            cfg.password(p);
-        }
-        if let Ok(Ok((c, conn))) =
-            tokio::time::timeout(Duration::from_secs(3), cfg.connect(tokio_postgres::NoTls)).await
-        {
-            tokio::spawn(conn);
-            let _ =
-                tokio::time::timeout(Duration::from_secs(30), c.batch_execute("CHECKPOINT")).await;
-            return true;
-        }
-        false
     }
 
     pub(super) async fn record_history(&mut self, me: &str) {

@@ -1,0 +1,248 @@
+//! The local PostgreSQL server: data directory, initdb, pg_basebackup, pg_rewind, config files,
+//! the postmaster as a child process, state queries, promote and stop.
+//!
+//! Files: [`render`] (pure: postgresql.conf, pg_hba.conf, pgpass, connection strings, initdb's
+//! arguments), [`parse`] (pure: pg_controldata, WAL names, history files), `process` (the
+//! postmaster as a child: start, exit watch, stop and kill), `observe` (read-only: data directory
+//! state, server state, replication rows, slots) and `ops` (what changes the server: write the
+//! configuration, initdb, promote, roles, base backup, rewind, slots, reload, checkpoint). This
+//! adapter decides nothing: what to write (`synchronous_standby_names`, the upstream) comes from
+//! the core's plans.
+//!
+//! The agent writes `postgresql.conf` itself before every start (it includes `postgresql.base.conf`,
+//! initdb's original, as Patroni does), so a config copied in by pg_basebackup or pg_rewind never
+//! decides how this server runs. Standby mode is PostgreSQL 12+'s `standby.signal` plus
+//! `primary_conninfo` / `primary_slot_name` (PostgreSQL docs, "Hot Standby").
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value as Json;
+use tokio::sync::{Mutex, Notify};
+
+use crate::config::{Config, Credentials};
+use crate::types::DataDir;
+
+mod observe;
+mod ops;
+pub mod parse;
+mod process;
+pub mod render;
+
+pub use process::{child_processes, process_exited};
+pub use render::{conninfo_value, guc_value, split_host_port, CLUSTER_WIDE_GUCS};
+
+/// How to stop the postmaster (PostgreSQL's shutdown modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// SIGINT: roll back sessions, checkpoint, exit.
+    Fast,
+    /// SIGQUIT: exit at once; crash recovery at next start.
+    Immediate,
+}
+
+/// Where a standby streams from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upstream {
+    /// Member name (for logs and `following`).
+    pub name: String,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+/// Facts about the running server for GET /patroni.
+#[derive(Debug, Clone, Default)]
+pub struct ServerInfo {
+    /// `server_version_num`, e.g. 150004.
+    pub server_version: i64,
+    /// Postmaster start time, text.
+    pub postmaster_start_time: Option<String>,
+    /// Rows of pg_stat_replication: `{usename, application_name, client_addr, state, sync_state, sync_priority}`.
+    pub replication: Vec<Json>,
+    /// `replayed_timestamp` (replica), text.
+    pub replay_timestamp: Option<String>,
+    /// Wal receiver status (`streaming`, …) on a replica.
+    pub receiver_status: Option<String>,
+    /// Some changed setting needs a restart (`pg_settings.pending_restart`).
+    pub pending_restart: bool,
+}
+
+/// One local PostgreSQL server managed by this agent.
+pub struct LocalPostgres {
+    /// Replaced on a configuration reload ([`LocalPostgres::set_config`]).
+    cfg: std::sync::RwLock<Arc<Config>>,
+    /// Directory of the PostgreSQL binaries.
+    pub bin_dir: PathBuf,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    child: Mutex<Option<tokio::process::Child>>,
+    stopping: AtomicBool,
+    crashed: AtomicBool,
+    /// `pg_controldata`'s answer for the postmaster with this pid.
+    controldata_cache: std::sync::Mutex<Option<(i32, DataDir)>>,
+    /// The connection [`LocalPostgres::query_state`] reuses.
+    state_client: Mutex<Option<tokio_postgres::Client>>,
+    /// The postmaster pid last read from `postmaster.pid`, to stop a server whose data directory
+    /// was removed under it (PostgreSQL itself notices that only within a minute).
+    last_pid: std::sync::atomic::AtomicI32,
+    following: std::sync::Mutex<Option<String>>,
+    watching: Arc<AtomicBool>,
+    /// `synchronous_standby_names` members and count, written on a primary.
+    sync_standbys: std::sync::Mutex<(Vec<String>, usize)>,
+    /// Notified when the postmaster exits.
+    pub exited: Arc<Notify>,
+}
+
+/// Finds the PostgreSQL binaries: `bin_dir` if given, else the newest `/usr/lib/postgresql/*/bin`,
+/// else the directory of `postgres` on PATH.
+///
+/// # Errors
+/// None found: the message names the Debian package to install.
+pub fn find_bin_dir(configured: Option<&Path>) -> Result<PathBuf> {
+    if let Some(d) = configured {
+        if d.join("postgres").exists() {
+            return Ok(d.to_path_buf());
+        }
+        bail!("postgresql.bin_dir: {} has no postgres binary", d.display());
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("postgres").exists().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, p)) = versions.pop() {
+        return Ok(p);
+    }
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir);
+        if p.join("postgres").exists() && p.join("initdb").exists() {
+            return Ok(p.to_path_buf());
+        }
+    }
+    bail!("PostgreSQL server binaries not found: install them with `apt-get install postgresql-15` or set postgresql.bin_dir")
+}
+
+impl LocalPostgres {
+    /// Creates the adapter.
+    ///
+    /// # Errors
+    /// No PostgreSQL binaries (see [`find_bin_dir`]).
+    pub fn new(cfg: Arc<Config>) -> Result<LocalPostgres> {
+        let bin_dir = find_bin_dir(cfg.postgresql.bin_dir.as_deref())?;
+        let following = std::fs::read_to_string(cfg.postgresql.data_dir.join("postgresql.conf"))
+            .ok()
+            .and_then(|t| render::following_in(&t));
+        Ok(LocalPostgres {
+            data_dir: cfg.postgresql.data_dir.clone(),
+            cfg: std::sync::RwLock::new(cfg),
+            bin_dir,
+            child: Mutex::new(None),
+            stopping: AtomicBool::new(false),
+            last_pid: std::sync::atomic::AtomicI32::new(0),
+            controldata_cache: Default::default(),
+            state_client: Default::default(),
+            crashed: AtomicBool::new(false),
+            following: std::sync::Mutex::new(following),
+            watching: Arc::new(AtomicBool::new(false)),
+            sync_standbys: std::sync::Mutex::new((Vec::new(), 1)),
+            exited: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The configuration in force (the latest one applied by a reload).
+    pub fn cfg(&self) -> Arc<Config> {
+        self.cfg.read().expect("not poisoned").clone()
+    }
+
+    /// Applies a reloaded configuration: later starts, configuration writes, pgpass and
+    /// connections use it. The data directory and binaries stay those the agent started with.
+    pub fn set_config(&self, cfg: Arc<Config>) {
+        *self.cfg.write().expect("not poisoned") = cfg;
+    }
+
+    fn bin(&self, name: &str) -> PathBuf {
+        self.bin_dir.join(name)
+    }
+
+    fn pgpass_path(&self) -> PathBuf {
+        self.cfg().postgresql.pgpass.clone().unwrap_or_else(|| {
+            let mut p = self.data_dir.clone().into_os_string();
+            p.push(".pgpass");
+            PathBuf::from(p)
+        })
+    }
+
+    /// Path of the server log (stdout/stderr of the postmaster): `<data_dir>.log`.
+    pub fn log_path(&self) -> PathBuf {
+        let mut p = self.data_dir.clone().into_os_string();
+        p.push(".log");
+        PathBuf::from(p)
+    }
+
+    /// Writes the pgpass file (mode 0600) with every configured password, so no password is ever
+    /// passed on a command line.
+    ///
+    /// # Errors
+    /// File not writable.
+    pub fn write_pgpass(&self) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let lines = render::pgpass_text(&self.cfg().postgresql.authentication);
+        let path = self.pgpass_path();
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("writing pgpass file {}", path.display()))?;
+        std::io::Write::write_all(&mut f, lines.as_bytes())?;
+        Ok(())
+    }
+
+    fn command(&self, bin: &str) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(self.bin(bin));
+        c.env("PGPASSFILE", self.pgpass_path())
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// libpq connection string for `role` (password comes from the pgpass file).
+    pub fn conninfo(&self, host: &str, port: u16, role: &Credentials, dbname: &str) -> String {
+        let passfile = self.pgpass_path().display().to_string();
+        render::conninfo(&self.cfg().name, &passfile, host, port, role, dbname)
+    }
+
+    /// The member this server is configured to stream from.
+    pub fn following(&self) -> Option<String> {
+        self.following.lock().expect("not poisoned").clone()
+    }
+
+    /// The `synchronous_standby_names` members currently configured.
+    pub fn sync_standbys(&self) -> Vec<String> {
+        self.sync_standbys.lock().expect("not poisoned").0.clone()
+    }
+
+    /// Sets `synchronous_standby_names` (written by the next [`LocalPostgres::write_config`]).
+    pub fn set_sync_standbys(&self, names: Vec<String>, count: usize) {
+        *self.sync_standbys.lock().expect("not poisoned") = (names, count.max(1));
+    }
+
+    /// Whether the Citus library is installed for this PostgreSQL (`$pkglibdir/citus.so`).
+    pub fn citus_library_installed(&self) -> bool {
+        self.bin_dir
+            .parent()
+            .is_some_and(|p| p.join("lib").join("citus.so").exists())
+    }
+}

@@ -1,0 +1,257 @@
+//! Read-only observation of the local server: the data directory (`pg_controldata`), the server
+//! state in one query over a kept connection, `pg_stat_replication`, physical slots, timeline
+//! history.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+
+use super::{parse, split_host_port, LocalPostgres, ServerInfo};
+use crate::types::{DataDir, Lsn, PgState, ReplicationRow};
+
+impl LocalPostgres {
+    /// Reads `pg_controldata`. While the same postmaster keeps running the answer is reused (its
+    /// system identifier cannot change, and the other fields only matter once it has stopped), so
+    /// an idle cycle starts no process; a removed data directory is still noticed at once.
+    pub async fn data_dir_state(&self) -> DataDir {
+        let pid = self.postmaster_pid();
+        if let Some(pid) = pid {
+            if self.data_dir.join("global/pg_control").exists() {
+                if let Some((p, d)) = self
+                    .controldata_cache
+                    .lock()
+                    .expect("not poisoned")
+                    .as_ref()
+                {
+                    if *p == pid {
+                        return d.clone();
+                    }
+                }
+            }
+        }
+        let state = self.read_data_dir_state().await;
+        *self.controldata_cache.lock().expect("not poisoned") = match (&state, pid) {
+            (DataDir::Present { .. }, Some(pid)) => Some((pid, state.clone())),
+            _ => None,
+        };
+        state
+    }
+
+    async fn read_data_dir_state(&self) -> DataDir {
+        let d = &self.data_dir;
+        match std::fs::read_dir(d) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return DataDir::Empty,
+            Err(e) => return DataDir::Unreadable(format!("{}: {e}", d.display())),
+            Ok(mut it) => {
+                if it.next().is_none() {
+                    return DataDir::Empty;
+                }
+            }
+        }
+        if !d.join("PG_VERSION").exists() || !d.join("global/pg_control").exists() {
+            return DataDir::Unreadable(format!(
+                "{} is not empty but holds no PostgreSQL data directory",
+                d.display()
+            ));
+        }
+        let out = match self.command("pg_controldata").arg(d).output().await {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).to_string(),
+            Ok(o) => {
+                return DataDir::Unreadable(format!(
+                    "pg_controldata failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ))
+            }
+            Err(e) => return DataDir::Unreadable(format!("running pg_controldata: {e}")),
+        };
+        parse::controldata(&out, d.join("backup_label").exists())
+    }
+
+    /// The highest timeline among the WAL segment files in `pg_wal` (names of 24 hexadecimal
+    /// digits, the first 8 being the timeline). A standby has such files for a timeline only once
+    /// it has received WAL on it. `None` when there are none or the directory is unreadable.
+    pub fn wal_timeline(&self) -> Option<u32> {
+        std::fs::read_dir(self.data_dir.join("pg_wal"))
+            .ok()?
+            .filter_map(|e| parse::segment_timeline(e.ok()?.file_name().to_str()?))
+            .max()
+    }
+
+    /// Connects to the local server as the superuser.
+    ///
+    /// # Errors
+    /// Not reachable or authentication failed.
+    pub async fn connect(&self) -> Result<tokio_postgres::Client> {
+        self.connect_db("postgres").await
+    }
+
+    /// Connects to database `dbname` of the local server as the superuser.
+    ///
+    /// # Errors
+    /// Not reachable or authentication failed.
+    pub async fn connect_db(&self, dbname: &str) -> Result<tokio_postgres::Client> {
+        let (host, port) = split_host_port(&self.cfg().postgresql.listen);
+        let su = &self.cfg().postgresql.authentication.superuser;
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&host)
+            .port(port)
+            .user(su.username.as_deref().unwrap_or("postgres"))
+            .dbname(dbname)
+            .application_name("praetor")
+            .connect_timeout(Duration::from_secs(3));
+        if let Some(p) = &su.password {
+            cfg.password(p);
+        }
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            crate::tls::pg_connect(&mut cfg, su, "postgresql.authentication.superuser"),
+        )
+        .await
+        .map_err(|_| anyhow!("connecting to local PostgreSQL at {host}:{port}: timed out"))?
+    }
+
+    /// Queries role, timeline and LSNs of the running server.
+    ///
+    /// # Errors
+    /// Not running or query failed.
+    pub async fn query_state(&self) -> Result<(PgState, ServerInfo)> {
+        // One connection kept across cycles (no authentication handshake every loop_wait). It is
+        // taken out while in use: a query cut short by the caller's timeout drops it.
+        let cached = self.state_client.lock().await.take();
+        let c = match cached.filter(|c| !c.is_closed()) {
+            Some(c) => c,
+            None => self.connect().await?,
+        };
+        let r = self.query_state_on(&c).await;
+        if r.is_ok() {
+            *self.state_client.lock().await = Some(c);
+        }
+        r
+    }
+
+    async fn query_state_on(&self, c: &tokio_postgres::Client) -> Result<(PgState, ServerInfo)> {
+        let row = c
+            .query_one(
+                "SELECT pg_is_in_recovery(),
+                        CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END,
+                        pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
+                        CASE WHEN pg_is_in_recovery()
+                             THEN COALESCE((SELECT received_tli FROM pg_stat_wal_receiver),
+                                           (SELECT timeline_id FROM pg_control_checkpoint()))
+                             ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,
+                        current_setting('server_version_num')::int,
+                        pg_postmaster_start_time()::text,
+                        (SELECT status FROM pg_stat_wal_receiver),
+                        pg_last_xact_replay_timestamp()::text,
+                        EXISTS (SELECT 1 FROM pg_settings WHERE pending_restart)",
+                &[],
+            )
+            .await
+            .context("querying server state")?;
+        let lsn = |i: usize| {
+            row.get::<_, Option<String>>(i)
+                .and_then(|s| Lsn::parse(&s))
+                .map(|l| l.0)
+        };
+        let mut timeline = row.get::<_, Option<i32>>(4).map(|t| t as u32);
+        if row.get::<_, bool>(0) {
+            // Without a walreceiver the query falls back to the last restartpoint's timeline,
+            // which lags behind a timeline switch already replayed: the WAL files tell better.
+            timeline = timeline.max(self.wal_timeline());
+        }
+        let state = PgState {
+            running: true,
+            starting: false,
+            in_recovery: row.get(0),
+            wal_lsn: lsn(1),
+            receive_lsn: lsn(2),
+            replay_lsn: lsn(3),
+            timeline,
+            following: self.following(),
+            crashed: false,
+            start_failures: 0,
+            receiver_down_for: None,
+            starting_for: None,
+        };
+        let mut info = ServerInfo {
+            server_version: row.get::<_, i32>(5) as i64,
+            postmaster_start_time: row.get(6),
+            receiver_status: row.get(7),
+            replay_timestamp: row.get(8),
+            pending_restart: row.get(9),
+            replication: vec![],
+        };
+        if !state.in_recovery {
+            for r in c
+                .query(
+                    "SELECT usename::text, application_name, client_addr::text, state, sync_state, sync_priority
+                     FROM pg_stat_replication",
+                    &[],
+                )
+                .await
+                .unwrap_or_default()
+            {
+                info.replication.push(serde_json::json!({
+                    "usename": r.get::<_, Option<String>>(0),
+                    "application_name": r.get::<_, Option<String>>(1),
+                    "client_addr": r.get::<_, Option<String>>(2),
+                    "state": r.get::<_, Option<String>>(3),
+                    "sync_state": r.get::<_, Option<String>>(4),
+                    "sync_priority": r.get::<_, Option<i32>>(5),
+                }));
+            }
+        }
+        Ok((state, info))
+    }
+
+    /// `pg_stat_replication` as the sync planner needs it.
+    ///
+    /// # Errors
+    /// Query failed.
+    pub async fn replication_rows(&self) -> Result<Vec<ReplicationRow>> {
+        let c = self.connect().await?;
+        let rows = c
+            .query(
+                "SELECT application_name, state, sync_state, COALESCE(flush_lsn, '0/0')::text FROM pg_stat_replication",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ReplicationRow {
+                name: r.get::<_, Option<String>>(0).unwrap_or_default(),
+                state: r.get::<_, Option<String>>(1).unwrap_or_default(),
+                sync_state: r.get::<_, Option<String>>(2).unwrap_or_default(),
+                flush_lsn: r
+                    .get::<_, Option<String>>(3)
+                    .and_then(|l| Lsn::parse(&l))
+                    .map(|l| l.0)
+                    .unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// The physical replication slots, with whether a walsender uses each (`active`).
+    ///
+    /// # Errors
+    /// SQL failed.
+    pub async fn physical_slots(&self) -> Result<Vec<(String, bool)>> {
+        let c = self.connect().await?;
+        let rows = c
+            .query("SELECT slot_name::text, active FROM pg_replication_slots WHERE slot_type = 'physical'", &[])
+            .await
+            .context("reading pg_replication_slots")?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Reads the `.history` file of `timeline` and returns the switch row for `/history`:
+    /// `(parent timeline, switch LSN bytes, reason)`.
+    pub fn timeline_switch(&self, timeline: u32) -> Option<(u32, u64, String)> {
+        let path = self
+            .data_dir
+            .join("pg_wal")
+            .join(format!("{timeline:08X}.history"));
+        let text = std::fs::read_to_string(path).ok()?;
+        parse::history_last_switch(&text)
+    }
+}

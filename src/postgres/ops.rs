@@ -1,0 +1,421 @@
+//! Operations that change the local server: write its configuration files, initdb, promote,
+//! roles, post_bootstrap, pg_basebackup, pg_rewind, slots, reload, checkpoint. Each carries out one
+//! step the core planned.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value as Json;
+
+use super::{render, split_host_port, LocalPostgres, Upstream};
+use crate::config::DynamicConfig;
+
+impl LocalPostgres {
+    /// Writes postgresql.conf, pg_hba.conf and (for a standby) standby.signal.
+    ///
+    /// # Errors
+    /// Files not writable.
+    pub fn write_config(
+        &self,
+        dynamic: &DynamicConfig,
+        upstream: Option<&Upstream>,
+        standby: bool,
+    ) -> Result<()> {
+        let d = &self.data_dir;
+        let base = d.join("postgresql.base.conf");
+        let conf = d.join("postgresql.conf");
+        if !base.exists() {
+            if conf.exists()
+                && !std::fs::read_to_string(&conf)
+                    .unwrap_or_default()
+                    .contains(render::MANAGED_MARK)
+            {
+                std::fs::rename(&conf, &base)?;
+            } else {
+                std::fs::write(&base, "")?;
+            }
+        }
+        let cfg = self.cfg();
+        let default_dir = Path::new("/var/run/postgresql");
+        let socket_dir = (!default_dir.is_dir()
+            || nix::unistd::access(default_dir, nix::unistd::AccessFlags::W_OK).is_err())
+        .then(|| {
+            d.parent()
+                .unwrap_or(Path::new("/tmp"))
+                .display()
+                .to_string()
+        });
+        let sync = self.sync_standbys.lock().expect("not poisoned").clone();
+        let rep = &cfg.postgresql.authentication.replication;
+        let inputs = render::ConfInputs {
+            upstream: upstream.map(|u| {
+                (
+                    u.name.as_str(),
+                    self.conninfo(&u.host, u.port, rep, "postgres"),
+                )
+            }),
+            standby,
+            sync_standbys: (&sync.0, sync.1),
+            citus_library: self.citus_library_installed(),
+            socket_dir,
+        };
+        let text = render::postgresql_conf(&cfg, dynamic, &inputs);
+        std::fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
+        // postgresql.auto.conf may have come from another member (basebackup/rewind): keep only ours.
+        let auto = d.join("postgresql.auto.conf");
+        if auto.exists() {
+            let kept = render::strip_auto_conf(&std::fs::read_to_string(&auto)?);
+            std::fs::write(&auto, kept)?;
+        }
+
+        if let Some(t) = render::pg_hba_conf(&cfg) {
+            std::fs::write(d.join("pg_hba.conf"), t)?;
+        }
+        let signal = d.join("standby.signal");
+        if standby {
+            std::fs::write(&signal, "")?;
+        } else if signal.exists() {
+            std::fs::remove_file(&signal)?;
+        }
+        let _ = std::fs::remove_file(d.join("recovery.signal"));
+        *self.following.lock().expect("not poisoned") = upstream.map(|u| u.name.clone());
+        Ok(())
+    }
+
+    /// Runs initdb with `bootstrap.initdb` options; the superuser password goes through a temporary
+    /// file (`--pwfile`), never argv.
+    ///
+    /// # Errors
+    /// initdb failed; the message has its stderr.
+    pub async fn initdb(&self) -> Result<()> {
+        let mut cmd = self.command("initdb");
+        cmd.arg("-D").arg(&self.data_dir);
+        let cfg = self.cfg();
+        cmd.args(render::initdb_args(&cfg));
+        let su = &cfg.postgresql.authentication.superuser;
+        let pwfile = tempfile::NamedTempFile::new()?;
+        if let Some(p) = &su.password {
+            std::fs::write(pwfile.path(), p)?;
+            cmd.arg(format!("--pwfile={}", pwfile.path().display()));
+        }
+        let out = cmd.output().await.context("running initdb")?;
+        if !out.status.success() {
+            bail!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Promotes the standby (`pg_promote(wait => true)`), waiting up to 60 s.
+    ///
+    /// # Errors
+    /// Promotion failed or timed out.
+    pub async fn promote(&self) -> Result<()> {
+        let c = self.connect().await?;
+        // pg_promote(wait => true) checks for the end of recovery only every 100 ms; asking
+        // without waiting and polling every 5 ms makes the primary writable sooner.
+        c.query_one("SELECT pg_promote(false)", &[])
+            .await
+            .context("running pg_promote()")?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let in_recovery: bool = c
+                .query_one("SELECT pg_is_in_recovery()", &[])
+                .await
+                .context("waiting for the promotion to finish")?
+                .get(0);
+            if !in_recovery {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("the promotion did not finish within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let signal = self.data_dir.join("standby.signal");
+        let _ = std::fs::remove_file(signal);
+        *self.following.lock().expect("not poisoned") = None;
+        Ok(())
+    }
+
+    /// Creates or updates the superuser, replication and rewind roles (after bootstrap).
+    ///
+    /// # Errors
+    /// SQL failed.
+    pub async fn create_roles(&self) -> Result<()> {
+        let c = self.connect().await?;
+        let a = &self.cfg().postgresql.authentication;
+        let ident = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let su = a.superuser.username.as_deref().unwrap_or("postgres");
+        if let Some(p) = &a.superuser.password {
+            c.batch_execute(&format!(
+                "ALTER ROLE {} WITH SUPERUSER LOGIN PASSWORD {}",
+                ident(su),
+                lit(p)
+            ))
+            .await
+            .context("setting the superuser password")?;
+        }
+        let mut roles = vec![(&a.replication, "REPLICATION LOGIN")];
+        if let Some(r) = &a.rewind {
+            roles.push((r, "LOGIN"));
+        }
+        for (cred, attrs) in roles {
+            let Some(user) = cred.username.as_deref() else {
+                continue;
+            };
+            if user == su {
+                continue;
+            }
+            let pw = cred
+                .password
+                .as_deref()
+                .map(|p| format!(" PASSWORD {}", lit(p)))
+                .unwrap_or_default();
+            let sql = format!(
+                "DO $$BEGIN
+                   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {l}) THEN
+                     EXECUTE {alter};
+                   ELSE
+                     EXECUTE {create};
+                   END IF;
+                 END$$",
+                l = lit(user),
+                alter = lit(&format!("ALTER ROLE {} WITH {attrs}{pw}", ident(user))),
+                create = lit(&format!("CREATE ROLE {} WITH {attrs}{pw}", ident(user))),
+            );
+            c.batch_execute(&sql)
+                .await
+                .with_context(|| format!("creating role {user}"))?;
+        }
+        if let Some(r) = &a.rewind {
+            if let Some(user) = r.username.as_deref().filter(|u| *u != su) {
+                for f in [
+                    "pg_catalog.pg_ls_dir(text, boolean, boolean)",
+                    "pg_catalog.pg_stat_file(text, boolean)",
+                    "pg_catalog.pg_read_binary_file(text)",
+                    "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)",
+                ] {
+                    c.batch_execute(&format!("GRANT EXECUTE ON FUNCTION {f} TO {}", ident(user)))
+                        .await
+                        .with_context(|| format!("granting {f} to {user}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `bootstrap.post_bootstrap` (or its older name `post_init`) with a connection URL to
+    /// the new primary as its argument, as Patroni does; passwords come from the pgpass file.
+    ///
+    /// # Errors
+    /// The script failed.
+    pub async fn run_post_bootstrap(&self) -> Result<()> {
+        let other = &self.cfg().bootstrap.other;
+        let Some(cmd) = other
+            .get("post_bootstrap")
+            .or_else(|| other.get("post_init"))
+            .and_then(Json::as_str)
+        else {
+            return Ok(());
+        };
+        let (host, port) = split_host_port(&self.cfg().postgresql.listen);
+        let cfg = self.cfg();
+        let user = cfg
+            .postgresql
+            .authentication
+            .superuser
+            .username
+            .as_deref()
+            .unwrap_or("postgres");
+        let url = format!("postgres://{user}@{host}:{port}/postgres");
+        let out = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{cmd} \"$1\""))
+            .arg("sh")
+            .arg(&url)
+            .env("PGPASSFILE", self.pgpass_path())
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .context("running bootstrap.post_bootstrap")?;
+        if !out.status.success() {
+            bail!(
+                "bootstrap.post_bootstrap {cmd:?} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        tracing::info!("ran bootstrap.post_bootstrap");
+        Ok(())
+    }
+
+    /// Takes a base backup from `from` into the (empty) data directory.
+    ///
+    /// # Errors
+    /// pg_basebackup failed; the partial directory is removed.
+    pub async fn basebackup(&self, from: &Upstream) -> Result<()> {
+        let rep = &self.cfg().postgresql.authentication.replication;
+        let mut cmd = self.command("pg_basebackup");
+        cmd.arg("-D")
+            .arg(&self.data_dir)
+            .arg("-X")
+            .arg("stream")
+            .arg("-c")
+            .arg("fast")
+            .arg("-d")
+            .arg(self.conninfo(&from.host, from.port, rep, "postgres"));
+        if let Some(Json::Object(m)) = &self.cfg().postgresql.basebackup {
+            for (k, v) in m {
+                if k != "checkpoint" {
+                    cmd.arg(format!(
+                        "--{k}={}",
+                        v.as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| v.to_string())
+                    ));
+                }
+            }
+        }
+        let out = cmd.output().await.context("running pg_basebackup")?;
+        if !out.status.success() {
+            let _ = self.remove_data_dir();
+            bail!(
+                "pg_basebackup from {} failed: {}",
+                from.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Rewinds the stopped data directory to `from`'s timeline with pg_rewind (which runs crash
+    /// recovery in single-user mode first when the server was not shut down cleanly, PostgreSQL 13+).
+    ///
+    /// # Errors
+    /// pg_rewind failed.
+    pub async fn rewind(&self, from: &Upstream) -> Result<()> {
+        let a = &self.cfg().postgresql.authentication;
+        let role = a.rewind.as_ref().unwrap_or(&a.superuser);
+        let out = self
+            .command("pg_rewind")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg(format!(
+                "--source-server={}",
+                self.conninfo(&from.host, from.port, role, "postgres")
+            ))
+            .output()
+            .await
+            .context("running pg_rewind")?;
+        if !out.status.success() {
+            bail!(
+                "pg_rewind from {} failed: {}{}",
+                from.name,
+                String::from_utf8_lossy(&out.stderr).trim(),
+                String::from_utf8_lossy(&out.stdout).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes the data directory (before a fresh basebackup).
+    ///
+    /// # Errors
+    /// Not removable.
+    pub fn remove_data_dir(&self) -> Result<()> {
+        if self.data_dir.exists() {
+            std::fs::remove_dir_all(&self.data_dir)
+                .with_context(|| format!("removing {}", self.data_dir.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Moves a failed bootstrap's data directory aside to `<data_dir>.failed`.
+    pub fn move_aside_failed(&self) {
+        let mut p = self.data_dir.clone().into_os_string();
+        p.push(".failed");
+        let _ = std::fs::remove_dir_all(&p);
+        let _ = std::fs::rename(&self.data_dir, &p);
+    }
+
+    /// Creates the physical slots `create` (reserving WAL at once) and drops the slots `drop`,
+    /// as the primary's slot plan says.
+    ///
+    /// # Errors
+    /// A creation failed (a failed drop is logged: the slot may have become active meanwhile).
+    pub async fn apply_slots(&self, create: &[String], drop: &[String]) -> Result<()> {
+        if create.is_empty() && drop.is_empty() {
+            return Ok(());
+        }
+        let c = self.connect().await?;
+        for w in create {
+            c.execute("SELECT pg_create_physical_replication_slot($1, true)", &[w])
+                .await
+                .with_context(|| format!("creating replication slot {w}"))?;
+            tracing::info!("created physical replication slot {w}");
+        }
+        for n in drop {
+            match c.execute("SELECT pg_drop_replication_slot($1)", &[n]).await {
+                Ok(_) => tracing::info!(
+                    "dropped physical replication slot {n} of a member gone for member_slots_ttl"
+                ),
+                Err(e) => tracing::warn!("dropping replication slot {n}: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// `pg_reload_conf()`: the server rereads its configuration files (after
+    /// [`LocalPostgres::write_config`]; `primary_conninfo` and `synchronous_standby_names` are
+    /// reloadable since PostgreSQL 13).
+    ///
+    /// # Errors
+    /// Not reachable or the call failed.
+    pub async fn reload(&self) -> Result<()> {
+        let c = self.connect().await?;
+        c.batch_execute("SELECT pg_reload_conf()")
+            .await
+            .context("reloading PostgreSQL's configuration")?;
+        Ok(())
+    }
+
+    /// Asks the server at `up` for a CHECKPOINT as the superuser (so pg_rewind sees its current
+    /// timeline), waiting up to 30 s for it. Returns whether that server accepted a connection at
+    /// all (within 3 s), which the rewind plan needs.
+    pub async fn checkpoint_remote(&self, up: &Upstream) -> bool {
+        let su = &self.cfg().postgresql.authentication.superuser;
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(&up.host)
+            .port(up.port)
+            .user(su.username.as_deref().unwrap_or("postgres"))
+            .dbname("postgres")
+            .application_name("praetor")
+            .connect_timeout(Duration::from_secs(3));
+        if let Some(p) = &su.password {
+            cfg.password(p);
+        }
+        let connect = crate::tls::pg_connect(&mut cfg, su, "postgresql.authentication.superuser");
+        match tokio::time::timeout(Duration::from_secs(3), connect).await {
+            Ok(Ok(c)) => {
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(30), c.batch_execute("CHECKPOINT"))
+                        .await;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// CHECKPOINT (before a graceful demote, to shorten the shutdown checkpoint).
+    pub async fn checkpoint(&self) {
+        if let Ok(c) = self.connect().await {
+            let _ = c.batch_execute("CHECKPOINT").await;
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The postmaster as the agent's child process: start and wait for connections, the exit watch
+//! (a pidfd), stop in PostgreSQL's shutdown modes and the SIGKILL escalation.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::{parse, LocalPostgres, StopMode};
+
+/// The processes whose parent is `pid` (for a postmaster: its backends, walsenders, walreceiver,
+/// checkpointer and other auxiliary processes), read from `/proc/<pid>/stat`. PostgreSQL puts
+/// each of them in a session and process group of its own, so a signal to the postmaster's
+/// process group does not reach them.
+pub fn child_processes(pid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    dir.filter_map(|e| {
+        let child: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+        let ppid = parse::stat_parent(&stat)?;
+        (ppid == pid).then_some(child)
+    })
+    .collect()
+}
+
+/// SIGKILL to the postmaster `pid`, then to each of its child processes, so no backend or
+/// walsender outlives it holding the port or shared memory.
+fn kill_postmaster_and_children(pid: i32) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let children = child_processes(pid);
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    for c in children {
+        let _ = kill(Pid::from_raw(c), Signal::SIGKILL);
+    }
+}
+
+/// Resolves once process `pid` has exited (or is a zombie). The kernel wakes us through a pidfd
+/// (Linux 5.3 and later), so a postmaster's exit is noticed at once rather than on a polling
+/// tick; where pidfd is unavailable it checks every 20 ms.
+pub async fn process_exited(pid: i32) {
+    let dead = || {
+        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err();
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| parse::stat_is_zombie(&s))
+            .unwrap_or(false);
+        gone || zombie
+    };
+    if let Some(p) = rustix::process::Pid::from_raw(pid) {
+        match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
+            Ok(fd) => {
+                // SAFETY: `fd` is an OwnedFd that the AsyncFd owns and closes; nothing else
+                // closes or replaces it while registered.
+                let registered = unsafe {
+                    tokio::io::unix::AsyncFd::register_with_interest(
+                        fd,
+                        tokio::io::Interest::READABLE,
+                    )
+                };
+                if let Ok(afd) = registered {
+                    // A pidfd turns readable when the process exits.
+                    let _ = afd.readable().await;
+                    return;
+                }
+            }
+            Err(rustix::io::Errno::SRCH) => return,
+            Err(_) => {}
+        }
+    }
+    while !dead() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl LocalPostgres {
+    /// PID from `postmaster.pid` if that process is alive.
+    pub fn postmaster_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
+        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if alive {
+            self.last_pid.store(pid, Ordering::SeqCst);
+        }
+        alive.then_some(pid)
+    }
+
+    /// A postmaster we saw earlier that still runs although its `postmaster.pid` is gone (the
+    /// data directory was removed or replaced under it).
+    fn orphaned_postmaster(&self) -> Option<i32> {
+        let pid = self.last_pid.load(Ordering::SeqCst);
+        if pid <= 0 {
+            return None;
+        }
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        (comm.trim() == "postgres").then_some(pid)
+    }
+
+    /// Starts the postmaster as our child and waits up to `wait` for it to accept connections.
+    /// Returns `Ok(true)` when it does, `Ok(false)` when it is still starting (crash recovery, or a
+    /// standby not yet consistent): the HA loop keeps running and observes it as `starting`, so a
+    /// slow start never holds up lease renewal.
+    ///
+    /// # Errors
+    /// The postmaster exited during start (its log is named in the message).
+    pub async fn start(&self, wait: Duration) -> Result<bool> {
+        if self.postmaster_pid().is_some() {
+            return Ok(self.connect().await.is_ok());
+        }
+        // A stale pid file from a killed postmaster is handled by postgres itself.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .with_context(|| format!("opening {}", self.log_path().display()))?;
+        let mut cmd = self.command("postgres");
+        cmd.arg("-D")
+            .arg(&self.data_dir)
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // Own process group: a Ctrl-C aimed at the agent does not reach the postmaster directly.
+        cmd.process_group(0);
+        self.stopping.store(false, Ordering::SeqCst);
+        self.crashed.store(false, Ordering::SeqCst);
+        let _ = std::fs::remove_file(crate::fence::marker_path(&self.data_dir));
+        let child = cmd.spawn().context("spawning postgres")?;
+        *self.child.lock().await = Some(child);
+        let started = Instant::now();
+        loop {
+            {
+                let mut guard = self.child.lock().await;
+                if let Some(c) = guard.as_mut() {
+                    if let Ok(Some(status)) = c.try_wait() {
+                        *guard = None;
+                        bail!(
+                            "postgres exited during start ({status}); see {}",
+                            self.log_path().display()
+                        );
+                    }
+                }
+            }
+            if self.connect().await.is_ok() {
+                self.spawn_exit_watch();
+                return Ok(true);
+            }
+            if started.elapsed() > wait && self.postmaster_pid().is_some() {
+                self.spawn_exit_watch();
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Makes sure a running postmaster (ours, or one found running when the agent started) is
+    /// watched, so its exit wakes the HA loop at once.
+    pub fn ensure_exit_watch(&self) {
+        self.spawn_exit_watch();
+    }
+
+    fn spawn_exit_watch(&self) {
+        // The watcher polls the pid so the HA loop is woken as soon as the postmaster dies.
+        let exited = self.exited.clone();
+        let pidfile = self.data_dir.join("postmaster.pid");
+        let Some(pid) = self.postmaster_pid() else {
+            return;
+        };
+        if self.watching.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let watching = self.watching.clone();
+        tokio::spawn(async move {
+            // The exit itself wakes us (pidfd); the pid file is checked every second for a data
+            // directory removed under a running server.
+            let gone = async {
+                while pidfile.exists() {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            };
+            tokio::select! {
+                _ = process_exited(pid) => {}
+                _ = gone => {}
+            }
+            watching.store(false, Ordering::SeqCst);
+            exited.notify_one();
+        });
+    }
+
+    /// Reaps a dead child and reports whether the postmaster died without being asked to.
+    pub async fn check_crashed(&self) -> bool {
+        let mut guard = self.child.lock().await;
+        if let Some(c) = guard.as_mut() {
+            if let Ok(Some(_)) = c.try_wait() {
+                *guard = None;
+                if !self.stopping.load(Ordering::SeqCst) {
+                    self.crashed.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        self.crashed.load(Ordering::SeqCst)
+    }
+
+    /// Stops the postmaster and waits for it to exit.
+    ///
+    /// # Errors
+    /// It did not exit within `pg_ctl_timeout`.
+    pub async fn stop(&self, mode: StopMode) -> Result<()> {
+        self.stop_or_kill(mode, None).await
+    }
+
+    /// [`Self::stop`], and when the postmaster still runs after `kill_after`, SIGKILL to it
+    /// and to each of its child processes (backends, walsenders, checkpointer), so none is left
+    /// holding the port or shared memory. See
+    /// [`crate::ha::shutdown::stop_kill_after`] for when (Patroni's `primary_stop_timeout`).
+    ///
+    /// # Errors
+    /// It did not exit within `pg_ctl_timeout` (twice that with the SIGQUIT escalation).
+    pub async fn stop_or_kill(&self, mode: StopMode, kill_after: Option<Duration>) -> Result<()> {
+        self.stopping.store(true, Ordering::SeqCst);
+        let Some(pid) = self.postmaster_pid().or_else(|| self.orphaned_postmaster()) else {
+            let _ = self.reap().await;
+            return Ok(());
+        };
+        let sig = match mode {
+            StopMode::Fast => nix::sys::signal::Signal::SIGINT,
+            StopMode::Immediate => nix::sys::signal::Signal::SIGQUIT,
+        };
+        let exited = process_exited(pid);
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        let timeout = Duration::from_secs(self.cfg().postgresql.pg_ctl_timeout.unwrap_or(60));
+        tokio::pin!(exited);
+        let mut gone = false;
+        if let Some(after) = kill_after.filter(|a| *a < timeout) {
+            gone = tokio::time::timeout(after, &mut exited).await.is_ok();
+            if !gone {
+                tracing::warn!(
+                    "postgres (pid {pid}) did not stop within primary_stop_timeout ({} s): \
+                     sending SIGKILL",
+                    after.as_secs()
+                );
+                kill_postmaster_and_children(pid);
+            }
+        }
+        if !gone && tokio::time::timeout(timeout, &mut exited).await.is_err() {
+            if mode == StopMode::Fast {
+                tracing::warn!(
+                    "postgres (pid {pid}) did not stop within {timeout:?}: sending SIGQUIT"
+                );
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGQUIT,
+                );
+            }
+            if tokio::time::timeout(timeout, &mut exited).await.is_err() {
+                bail!("postgres (pid {pid}) did not stop within {:?}", timeout * 2);
+            }
+        }
+        self.reap().await;
+        self.crashed.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn reap(&self) -> Option<std::process::ExitStatus> {
+        let mut guard = self.child.lock().await;
+        if let Some(c) = guard.as_mut() {
+            if let Ok(Some(st)) = c.try_wait() {
+                *guard = None;
+                return Some(st);
+            }
+        }
+        None
+    }
+}
