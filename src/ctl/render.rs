@@ -1,6 +1,6 @@
-//! `praetorctl`: operator commands over etcd (and later the REST API). This scope is `list`,
-//! which prints patronictl's table layout (reference §5.1, the ≤ 4.0 `Lag in MB` form):
-//! a PrettyTable-style box whose top border carries `Cluster: <scope> (<system identifier>)`.
+//! Pure rendering of praetorctl's output: patronictl's `list` table (a PrettyTable-style box whose
+//! top border carries `Cluster: <scope> (<system identifier>)`, reference §5.1), `history`,
+//! configuration YAML and diffs, `--set` values and `--dcs-url` parsing.
 
 use std::collections::BTreeMap;
 
