@@ -1,0 +1,224 @@
+use std::collections::BTreeMap;
+
+use super::*;
+
+const GOOD: &str = r#"
+scope: demo
+name: node1
+restapi: {listen: "127.0.0.1:8008", connect_address: "127.0.0.1:8008"}
+etcd3: {hosts: "127.0.0.1:2379,127.0.0.2:2379"}
+bootstrap:
+  dcs: {ttl: 30, loop_wait: 10, retry_timeout: 10, postgresql: {use_pg_rewind: true, parameters: {max_connections: 100}}}
+  initdb: [{encoding: UTF8}, data-checksums]
+postgresql:
+  listen: "127.0.0.1:5432"
+  connect_address: "127.0.0.1:5432"
+  data_dir: /tmp/x
+  authentication:
+    superuser: {username: postgres, password: secret}
+    replication: {username: replicator, password: rep}
+tags: {nofailover: false, failover_priority: 2, custom: x}
+"#;
+
+fn parse(t: &str) -> Result<Config, ConfigError> {
+    Config::parse("test.yml", t, &BTreeMap::new())
+}
+
+#[test]
+fn passwords_may_be_numbers_and_never_show_in_debug_output() {
+    let t = GOOD.replace("password: secret", "password: 90210").replace(
+        "etcd3: {hosts: \"127.0.0.1:2379,127.0.0.2:2379\"}",
+        "etcd3: {hosts: \"127.0.0.1:2379\", username: u, password: 4242}",
+    );
+    let c = parse(&t).unwrap();
+    let su = &c.postgresql.authentication.superuser;
+    assert_eq!(su.password.as_deref(), Some("90210"));
+    assert_eq!(c.etcd.password.as_deref(), Some("4242"));
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("90210") && !shown.contains("4242") && !shown.contains("rep,"));
+    assert!(shown.contains("<redacted>"));
+}
+
+#[test]
+fn tls_settings_are_checked_by_key() {
+    let with = |restapi: &str, etcd: &str| {
+        let t = GOOD
+            .replace(
+                "restapi: {listen: \"127.0.0.1:8008\", connect_address: \"127.0.0.1:8008\"}",
+                &format!("restapi: {{listen: \"127.0.0.1:8008\", connect_address: \"127.0.0.1:8008\"{restapi}}}"),
+            )
+            .replace(
+                "etcd3: {hosts: \"127.0.0.1:2379,127.0.0.2:2379\"}",
+                &format!("etcd3: {{hosts: \"127.0.0.1:2379\"{etcd}}}"),
+            );
+        parse(&t)
+    };
+    assert!(with(
+        ", certfile: /c.pem, cafile: /ca.pem, verify_client: required",
+        ""
+    )
+    .is_ok());
+    let e = with(", certfile: /c.pem, verify_client: optional", "").unwrap_err();
+    assert_eq!(e.key, "restapi.cafile");
+    let e = with(", verify_client: required, cafile: /ca.pem", "").unwrap_err();
+    assert_eq!(e.key, "restapi.verify_client");
+    let e = with(", certfile: /c.pem, verify_client: sometimes", "").unwrap_err();
+    assert!(e.key.starts_with("restapi"), "{e}");
+    let e = with(", allowlist: [10.0.0.0/33]", "").unwrap_err();
+    assert_eq!(e.key, "restapi.allowlist[0]");
+    let e = with(", keyfile_password: x", "").unwrap_err();
+    assert_eq!(e.key, "restapi.keyfile_password");
+    let e = with("", ", protocol: https").unwrap_err();
+    assert_eq!(e.key, "etcd3.cacert");
+    let e = with("", ", cert: /c.pem").unwrap_err();
+    assert_eq!(e.key, "etcd3.key");
+    let e = with("", ", username: u").unwrap_err();
+    assert_eq!(e.key, "etcd3.password");
+    let c = with(
+        "",
+        ", protocol: https, cacert: /ca.pem, cert: /c.pem, key: /k.pem",
+    )
+    .unwrap();
+    assert_eq!(c.etcd.endpoints, vec!["https://127.0.0.1:2379"]);
+}
+
+#[test]
+fn parses_patroni_config() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.scope, "demo");
+    assert_eq!(c.namespace, "/service/");
+    assert_eq!(
+        c.etcd.endpoints,
+        vec!["http://127.0.0.1:2379", "http://127.0.0.2:2379"]
+    );
+    assert!(c.bootstrap_dcs.postgresql.use_pg_rewind);
+    assert_eq!(c.tags.priority(), 2);
+    assert_eq!(c.group_prefix(), "/service/demo/");
+}
+
+#[test]
+fn env_overrides() {
+    let mut env = BTreeMap::new();
+    env.insert("PATRONI_NAME".to_string(), "other".to_string());
+    env.insert(
+        "PATRONI_ETCD3_HOSTS".to_string(),
+        "'10.0.0.1:2379','10.0.0.2:2379'".to_string(),
+    );
+    env.insert("PATRONI_SUPERUSER_PASSWORD".to_string(), "zz".to_string());
+    env.insert(
+        "PATRONI_POSTGRESQL_DATA_DIR".to_string(),
+        "/data".to_string(),
+    );
+    env.insert("PATRONI_CITUS_GROUP".to_string(), "2".to_string());
+    env.insert("PATRONI_CITUS_DATABASE".to_string(), "citus".to_string());
+    let c = Config::parse("t", GOOD, &env).unwrap();
+    assert_eq!(c.name, "other");
+    assert_eq!(
+        c.etcd.endpoints,
+        vec!["http://10.0.0.1:2379", "http://10.0.0.2:2379"]
+    );
+    assert_eq!(
+        c.postgresql.authentication.superuser.password.as_deref(),
+        Some("zz")
+    );
+    assert_eq!(c.postgresql.data_dir, PathBuf::from("/data"));
+    assert_eq!(c.citus.as_ref().unwrap().group, 2);
+    assert_eq!(c.group_prefix(), "/service/demo/2/");
+}
+
+#[test]
+fn missing_key_is_named() {
+    let e = parse(&GOOD.replace("  data_dir: /tmp/x\n", "")).unwrap_err();
+    assert_eq!(e.key, "postgresql.data_dir");
+    assert_eq!(
+        e.to_string(),
+        "test.yml: postgresql.data_dir: required key is missing"
+    );
+    let e = parse(&GOOD.replace("scope: demo\n", "")).unwrap_err();
+    assert_eq!(e.key, "scope");
+}
+
+#[test]
+fn wrong_type_is_named() {
+    let e = parse(&GOOD.replace("ttl: 30", "ttl: thirty")).unwrap_err();
+    assert_eq!(e.key, "bootstrap.dcs.ttl");
+    assert!(e.message.contains("invalid type"), "{e}");
+    let e = parse(&GOOD.replace("nofailover: false", "nofailover: [1]")).unwrap_err();
+    assert_eq!(e.key, "tags.nofailover");
+}
+
+#[test]
+fn legacy_master_timeouts_are_read_and_written_back_under_the_new_names() {
+    let v = serde_json::json!({"master_start_timeout": 120, "master_stop_timeout": 5});
+    let d = DynamicConfig::from_json(&v).unwrap();
+    assert_eq!((d.primary_start_timeout, d.primary_stop_timeout), (120, 5));
+    assert!(d.other.is_empty(), "{:?}", d.other);
+    let out = d.to_json();
+    assert_eq!(out["primary_stop_timeout"], 5);
+    assert!(out.get("master_stop_timeout").is_none(), "{out}");
+    let d = DynamicConfig::from_json(&serde_json::json!({})).unwrap();
+    assert_eq!((d.primary_start_timeout, d.primary_stop_timeout), (300, 0));
+    let e =
+        DynamicConfig::from_json(&serde_json::json!({"primary_stop_timeout": "soon"})).unwrap_err();
+    assert_eq!(e.0, "primary_stop_timeout");
+}
+
+#[test]
+fn member_slots_ttl_takes_patronis_forms() {
+    assert_eq!(DynamicConfig::default().member_slots_ttl, 1800);
+    for (v, want) in [
+        (serde_json::json!(0), 0),
+        (serde_json::json!(600), 600),
+        (serde_json::json!("30min"), 1800),
+        (serde_json::json!("2h"), 7200),
+        (serde_json::json!("90s"), 90),
+        (serde_json::json!("1d"), 86400),
+        (serde_json::json!("120"), 120),
+    ] {
+        let d = DynamicConfig::from_json(&serde_json::json!({ "member_slots_ttl": v })).unwrap();
+        assert_eq!(d.member_slots_ttl, want, "{v}");
+    }
+    for bad in [
+        serde_json::json!("soon"),
+        serde_json::json!("5 weeks"),
+        serde_json::json!(-1),
+    ] {
+        let e =
+            DynamicConfig::from_json(&serde_json::json!({ "member_slots_ttl": bad })).unwrap_err();
+        assert_eq!(e.0, "member_slots_ttl", "{bad}");
+    }
+}
+
+#[test]
+fn ttl_budget_is_enforced() {
+    let e = parse(&GOOD.replace("ttl: 30", "ttl: 20")).unwrap_err();
+    assert_eq!(e.key, "bootstrap.dcs.ttl");
+    assert!(e.message.contains("loop_wait + 2 * retry_timeout"), "{e}");
+}
+
+#[test]
+fn unknown_etcd_address_form() {
+    let e = parse(&GOOD.replace(
+        "hosts: \"127.0.0.1:2379,127.0.0.2:2379\"",
+        "hosts: \"tcp://a:1\"",
+    ))
+    .unwrap_err();
+    assert_eq!(e.key, "etcd3.hosts");
+    let e = parse(&GOOD.replace("hosts: \"127.0.0.1:2379,127.0.0.2:2379\"", "host: \"a:b\""))
+        .unwrap_err();
+    assert_eq!(e.key, "etcd3.host");
+    let e = parse(&GOOD.replace("hosts: \"127.0.0.1:2379,127.0.0.2:2379\"", "srv: x")).unwrap_err();
+    assert_eq!(e.key, "etcd3.srv");
+}
+
+#[test]
+fn not_yaml() {
+    let e = parse("scope: [").unwrap_err();
+    assert_eq!(e.key, "(file)");
+}
+
+#[test]
+fn namespace_normalised() {
+    assert_eq!(normalise_namespace("service"), "/service/");
+    assert_eq!(normalise_namespace("//a//b/"), "/a/b/");
+}
