@@ -402,54 +402,96 @@ impl Driver {
         }
     }
 
+    /// Carries out [`crate::ha::bootstrap::plan_bootstrap`] step by step; when a step fails,
+    /// carries out [`crate::ha::bootstrap::plan_failed_bootstrap`] for it.
     pub(super) async fn bootstrap(&mut self) -> Result<Next> {
-        if !self.dcs.initialize_race("").await? {
-            tracing::info!("failed to acquire initialize lock");
-            return Ok(Next::Done);
-        }
-        self.state = MemberState::InitializingNewCluster;
-        match self.bootstrap_steps().await {
-            Ok(()) => {
-                tracing::info!("initialized a new cluster");
-                Ok(Next::Done)
+        use crate::ha::bootstrap::{plan_bootstrap, plan_failed_bootstrap, BootstrapFacts};
+        use crate::ha::bootstrap::BootstrapCleanupStep as Cleanup;
+        let plan = plan_bootstrap(BootstrapFacts {
+            citus: self.cfg.citus.is_some(),
+        });
+        for step in plan.steps {
+            match self.bootstrap_step(step).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!("failed to acquire initialize lock");
+                    return Ok(Next::Done);
+                }
+                Err(e) => {
+                    let msg = format!("bootstrapping a new cluster failed at {step:?}: {e:#}");
+                    let cleanup = plan_failed_bootstrap(step);
+                    tracing::error!("{msg}; {cleanup}");
+                    for c in cleanup.steps {
+                        match c {
+                            Cleanup::StopImmediate => {
+                                if let Err(e) = self.pg.stop(StopMode::Immediate).await {
+                                    tracing::warn!("stopping PostgreSQL after the failed bootstrap: {e:#}");
+                                }
+                            }
+                            Cleanup::MoveAsideDataDir => self.pg.move_aside_failed(),
+                            Cleanup::DeleteInitialize => {
+                                if let Err(e) = self.dcs.delete(keys::INITIALIZE).await {
+                                    tracing::warn!("deleting the initialize key after the failed bootstrap: {e:#}");
+                                }
+                            }
+                            Cleanup::Exit => {
+                                self.state = MemberState::InitdbFailed;
+                                return Ok(Next::Exit(Exit::Fatal(msg)));
+                            }
+                        }
+                    }
+                    return Err(e);
+                }
             }
-            Err(e) => {
-                let msg = format!("bootstrapping a new cluster failed: {e:#}");
-                let _ = self.pg.stop(StopMode::Immediate).await;
-                self.pg.move_aside_failed();
-                let _ = self.dcs.delete(keys::INITIALIZE).await;
-                self.state = MemberState::InitdbFailed;
-                Ok(Next::Exit(Exit::Fatal(msg)))
-            }
         }
+        tracing::info!("initialized a new cluster");
+        Ok(Next::Done)
     }
 
-    pub(super) async fn bootstrap_steps(&mut self) -> Result<()> {
-        self.pg.initdb().await?;
-        // No lease is held yet, so waiting for the first start is safe.
-        self.pg.write_config(&self.dynamic, None, false)?;
-        let timeout = Duration::from_secs(self.cfg.postgresql.pg_ctl_timeout.unwrap_or(60));
-        if !self.pg.start(timeout).await? {
-            anyhow::bail!("PostgreSQL did not accept connections within {timeout:?} after initdb");
+    /// Carries out one bootstrap step; `Ok(false)` when the race for `/initialize` was lost.
+    async fn bootstrap_step(&mut self, step: crate::ha::bootstrap::BootstrapStep) -> Result<bool> {
+        use crate::ha::bootstrap::BootstrapStep::*;
+        match step {
+            InitializeRace => {
+                if !self.dcs.initialize_race("").await? {
+                    return Ok(false);
+                }
+                self.state = MemberState::InitializingNewCluster;
+            }
+            Initdb => self.pg.initdb().await?,
+            // No lease is held yet, so waiting for the first start is safe.
+            WriteConfigPrimary => self.pg.write_config(&self.dynamic, None, false)?,
+            StartAndWait => {
+                let timeout = Duration::from_secs(self.cfg.postgresql.pg_ctl_timeout.unwrap_or(60));
+                if !self.pg.start(timeout).await? {
+                    anyhow::bail!(
+                        "PostgreSQL did not accept connections within {timeout:?} after initdb"
+                    );
+                }
+                self.state = MemberState::Running;
+            }
+            CallbackOnStart => self.callback("on_start", "primary"),
+            CreateRoles => self.pg.create_roles().await?,
+            PostBootstrap => self.pg.run_post_bootstrap().await?,
+            CitusBootstrap => crate::citus::handler::bootstrap_node(&self.pg, &self.cfg).await?,
+            WriteInitialize => {
+                let DataDir::Present { sysid, .. } = self.pg.data_dir_state().await else {
+                    anyhow::bail!("data directory unreadable after initdb");
+                };
+                self.dcs.put(keys::INITIALIZE, &sysid).await?;
+            }
+            WriteConfigKey => {
+                let json = self.cfg.bootstrap_dcs.to_json().to_string();
+                self.dcs.put_if_revision(keys::CONFIG, &json, 0).await?;
+            }
+            TakeLeaderKey => {
+                let t0 = Instant::now();
+                self.dcs.take_leader(self.dynamic.ttl).await?;
+                self.set_leader_until(Some(t0 + Duration::from_secs(self.dynamic.ttl)));
+                self.confirmed_until = self.leader_until;
+            }
         }
-        self.state = MemberState::Running;
-        self.callback("on_start", "primary");
-        self.pg.create_roles().await?;
-        self.pg.run_post_bootstrap().await?;
-        if self.cfg.citus.is_some() {
-            crate::citus::handler::bootstrap_node(&self.pg, &self.cfg).await?;
-        }
-        let DataDir::Present { sysid, .. } = self.pg.data_dir_state().await else {
-            anyhow::bail!("data directory unreadable after initdb");
-        };
-        self.dcs.put(keys::INITIALIZE, &sysid).await?;
-        let json = self.cfg.bootstrap_dcs.to_json().to_string();
-        self.dcs.put_if_revision(keys::CONFIG, &json, 0).await?;
-        let t0 = Instant::now();
-        self.dcs.take_leader(self.dynamic.ttl).await?;
-        self.set_leader_until(Some(t0 + Duration::from_secs(self.dynamic.ttl)));
-        self.confirmed_until = self.leader_until;
-        Ok(())
+        Ok(true)
     }
 
     pub(super) async fn start(&mut self, upstream: Option<&Upstream>, standby: bool) -> Result<()> {

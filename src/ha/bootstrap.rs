@@ -1,0 +1,173 @@
+//! The steps of bootstrapping a new cluster ([`super::Action::Bootstrap`]) and of the clean-up
+//! after a failed bootstrap, as pure plans the runtime carries out one step at a time.
+//!
+//! The order follows Patroni's `Ha.bootstrap` / `post_bootstrap`: the member that wins the race
+//! for `/initialize` runs initdb, starts the server as a primary, creates the roles, runs
+//! `post_bootstrap`, and only then writes the system identifier into `/initialize`, the
+//! bootstrap `dcs` section into `/config` (create-only) and takes the leader key. A failure after
+//! the race was won undoes the bootstrap as Patroni's `cancel_initialization` does (immediate
+//! stop, the data directory moved aside rather than removed, `/initialize` deleted so another
+//! member may try) and the agent exits; a failure before the race was won touches nothing.
+
+use super::shutdown::Plan;
+
+/// One step of a bootstrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootstrapStep {
+    /// Create `/initialize` (empty value) if absent. Losing the race ends the plan quietly:
+    /// another member bootstraps and this one clones from it later.
+    InitializeRace,
+    /// Run initdb (`bootstrap.initdb` options).
+    Initdb,
+    /// Write `postgresql.conf` and `pg_hba.conf` for a primary (no `standby.signal`).
+    WriteConfigPrimary,
+    /// Start PostgreSQL and wait, up to `pg_ctl_timeout`, until it accepts connections.
+    StartAndWait,
+    /// Run the `on_start` callback (in the background).
+    CallbackOnStart,
+    /// Create the superuser, replication and rewind roles from `postgresql.authentication`.
+    CreateRoles,
+    /// Run `bootstrap.post_bootstrap` (Patroni's `post_init`), if set.
+    PostBootstrap,
+    /// Citus: create the extension and register this node (coordinator or worker).
+    CitusBootstrap,
+    /// Write the new system identifier into `/initialize`.
+    WriteInitialize,
+    /// Write `bootstrap.dcs` into `/config`, only if no one wrote it yet.
+    WriteConfigKey,
+    /// Take the leader key on this member's lease.
+    TakeLeaderKey,
+}
+
+/// What a bootstrap's plan depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootstrapFacts {
+    /// The configuration has a `citus` section.
+    pub citus: bool,
+}
+
+/// The steps of a bootstrap.
+pub fn plan_bootstrap(f: BootstrapFacts) -> Plan<BootstrapStep> {
+    use BootstrapStep::*;
+    let mut steps = vec![
+        InitializeRace,
+        Initdb,
+        WriteConfigPrimary,
+        StartAndWait,
+        CallbackOnStart,
+        CreateRoles,
+        PostBootstrap,
+    ];
+    if f.citus {
+        steps.push(CitusBootstrap);
+    }
+    steps.extend([WriteInitialize, WriteConfigKey, TakeLeaderKey]);
+    Plan {
+        steps,
+        reason: "bootstrapping a new cluster",
+    }
+}
+
+/// One step of the clean-up after a failed bootstrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootstrapCleanupStep {
+    /// Immediate stop of whatever server the bootstrap started.
+    StopImmediate,
+    /// Rename the data directory aside (`<data_dir>_<timestamp>`); nothing is deleted.
+    MoveAsideDataDir,
+    /// Delete `/initialize`, so another member may bootstrap.
+    DeleteInitialize,
+    /// Exit the agent with the failure (Patroni: "Failed to bootstrap cluster").
+    Exit,
+}
+
+/// The clean-up after `failed` (a step of [`plan_bootstrap`]) failed. Before the race was won
+/// nothing was touched and nothing is undone (the next cycle tries again); after it, the
+/// bootstrap is cancelled and the agent exits.
+pub fn plan_failed_bootstrap(failed: BootstrapStep) -> Plan<BootstrapCleanupStep> {
+    use BootstrapCleanupStep::*;
+    if failed == BootstrapStep::InitializeRace {
+        return Plan {
+            steps: vec![],
+            reason: "could not race for the initialize key; trying again next cycle",
+        };
+    }
+    Plan {
+        steps: vec![StopImmediate, MoveAsideDataDir, DeleteInitialize, Exit],
+        reason: "bootstrap failed: cancelling the initialization",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use BootstrapCleanupStep as C;
+    use BootstrapStep::*;
+
+    #[test]
+    fn every_case_has_its_exact_steps() {
+        assert_eq!(
+            plan_bootstrap(BootstrapFacts { citus: false }).steps,
+            vec![
+                InitializeRace,
+                Initdb,
+                WriteConfigPrimary,
+                StartAndWait,
+                CallbackOnStart,
+                CreateRoles,
+                PostBootstrap,
+                WriteInitialize,
+                WriteConfigKey,
+                TakeLeaderKey
+            ]
+        );
+        assert_eq!(
+            plan_bootstrap(BootstrapFacts { citus: true }).steps,
+            vec![
+                InitializeRace,
+                Initdb,
+                WriteConfigPrimary,
+                StartAndWait,
+                CallbackOnStart,
+                CreateRoles,
+                PostBootstrap,
+                CitusBootstrap,
+                WriteInitialize,
+                WriteConfigKey,
+                TakeLeaderKey
+            ]
+        );
+    }
+
+    #[test]
+    fn the_clean_up_never_deletes_data_and_touches_nothing_before_the_race_is_won() {
+        assert_eq!(plan_failed_bootstrap(InitializeRace).steps, vec![]);
+        for citus in [false, true] {
+            for failed in plan_bootstrap(BootstrapFacts { citus }).steps {
+                if failed == InitializeRace {
+                    continue;
+                }
+                assert_eq!(
+                    plan_failed_bootstrap(failed).steps,
+                    vec![
+                        C::StopImmediate,
+                        C::MoveAsideDataDir,
+                        C::DeleteInitialize,
+                        C::Exit
+                    ],
+                    "{failed:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_system_identifier_is_published_only_after_the_server_is_ready() {
+        let steps = plan_bootstrap(BootstrapFacts { citus: true }).steps;
+        let at = |s| steps.iter().position(|x| *x == s).unwrap();
+        assert!(at(StartAndWait) < at(WriteInitialize));
+        assert!(at(PostBootstrap) < at(WriteInitialize));
+        assert!(at(CitusBootstrap) < at(WriteInitialize));
+        assert_eq!(steps.last(), Some(&TakeLeaderKey));
+    }
+}
