@@ -4,14 +4,16 @@
 use serde_json::Value as Json;
 
 use crate::config::Tags;
+use crate::ha::PeerStatus;
+use crate::types::{MemberState, Role};
 
 /// The fields of a `/patroni` answer that decisions use.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PeerAnswer {
-    /// `role` (`primary`, `replica`, …; empty when missing).
-    pub role: String,
-    /// `state` (`running`, …; empty when missing).
-    pub state: String,
+    /// `role` (`None` when missing or unknown; `master` reads as primary).
+    pub role: Option<Role>,
+    /// `state` (`None` when missing or unknown).
+    pub state: Option<MemberState>,
     /// The best WAL position it reports, bytes: the largest of `xlog.location`,
     /// `xlog.received_location` and `xlog.replayed_location` (0 when none).
     pub lsn: u64,
@@ -32,13 +34,27 @@ impl PeerAnswer {
             .max()
             .unwrap_or(0);
         PeerAnswer {
-            role: body["role"].as_str().unwrap_or("").to_string(),
-            state: body["state"].as_str().unwrap_or("").to_string(),
+            role: body["role"].as_str().and_then(Role::parse),
+            state: body["state"].as_str().and_then(MemberState::parse),
             lsn,
             timeline: body["timeline"]
                 .as_u64()
                 .and_then(|t| u32::try_from(t).ok()),
             tags: serde_json::from_value(body["tags"].clone()).ok(),
+        }
+    }
+
+    /// The core's view of member `name` that gave this answer; `tags` stand in when the answer
+    /// carried none (the member key's).
+    pub fn into_status(self, name: String, tags: Tags) -> PeerStatus {
+        PeerStatus {
+            name,
+            reachable: true,
+            role: self.role,
+            state: self.state,
+            lsn: self.lsn,
+            timeline: self.timeline,
+            tags: self.tags.unwrap_or(tags),
         }
     }
 }
@@ -53,8 +69,8 @@ mod tests {
             "state": "running", "role": "primary", "timeline": 3,
             "xlog": {"location": 500}, "tags": {"nofailover": true}
         }));
-        assert_eq!(p.role, "primary");
-        assert_eq!(p.state, "running");
+        assert_eq!(p.role, Some(Role::Primary));
+        assert_eq!(p.state, Some(MemberState::Running));
         assert_eq!(p.lsn, 500);
         assert_eq!(p.timeline, Some(3));
         assert!(p.tags.is_some_and(|t| t.nofailover));

@@ -63,6 +63,19 @@ impl Role {
             Role::Promoted => "promoted",
         }
     }
+
+    /// Reads a role another agent wrote (member key, `GET /patroni`); Patroni 3's `master` is
+    /// [`Role::Primary`]. `None` for a role praetor does not know (e.g. `standby_leader`).
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "primary" | "master" => Role::Primary,
+            "replica" => Role::Replica,
+            "demoted" => Role::Demoted,
+            "uninitialized" => Role::Uninitialized,
+            "promoted" => Role::Promoted,
+            _ => return None,
+        })
+    }
 }
 
 impl fmt::Display for Role {
@@ -115,6 +128,27 @@ impl MemberState {
             MemberState::Crashed => "crashed",
             MemberState::Fenced => "fenced",
         }
+    }
+
+    /// Reads a state another agent wrote (member key, `GET /patroni`), by its exact string;
+    /// `None` for a state praetor does not publish (Patroni has more).
+    pub fn parse(s: &str) -> Option<MemberState> {
+        use MemberState::*;
+        [
+            InitializingNewCluster,
+            InitdbFailed,
+            CreatingReplica,
+            Running,
+            Starting,
+            StartFailed,
+            Restarting,
+            Stopping,
+            Stopped,
+            Crashed,
+            Fenced,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 
     /// Index in Patroni 4.1's state list, used by the `patroni_postgres_state` metric (−1 unknown).

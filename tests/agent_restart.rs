@@ -28,6 +28,6 @@ async fn restarted_agent_adopts_running_primary_and_keeps_the_lock() {
         .member(&leader)
         .expect("member key re-published on the new lease");
     assert_eq!(m.data.timeline, Some(1));
-    assert_eq!(m.role(), "primary");
+    assert_eq!(m.role(), Some(praetor::types::Role::Primary));
     tb.wait_healthy(2, Duration::from_secs(10)).await.unwrap();
 }

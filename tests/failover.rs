@@ -55,7 +55,7 @@ async fn leader_killed_another_member_takes_over_without_split_brain() {
     let v = tb.view().await.unwrap();
     assert_eq!(v.leader.as_ref().unwrap().name, new_leader);
     let back = v.member(&old).unwrap();
-    assert_eq!(back.role(), "replica");
+    assert_eq!(back.role(), Some(praetor::types::Role::Replica));
     assert_eq!(back.data.replication_state.as_deref(), Some("streaming"));
     let leader_tl = v.member(&new_leader).unwrap().data.timeline.unwrap();
     assert!(leader_tl >= 2, "promotion must start a new timeline");

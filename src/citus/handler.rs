@@ -63,13 +63,13 @@ pub fn desired_groups(views: &BTreeMap<u32, ClusterView>) -> Vec<DesiredGroup> {
             let leader = v.leader.as_ref().map(|l| l.name.as_str());
             let primary = v
                 .leader_member()
-                .filter(|m| m.role() == "primary" && m.data.state == "running")
+                .filter(|m| m.role() == Some(crate::types::Role::Primary) && m.is_running())
                 .and_then(|m| m.host_port());
             let secondaries = v
                 .members
                 .iter()
                 .filter(|m| Some(m.name.as_str()) != leader)
-                .filter(|m| m.data.state == "running" && !m.tags().noloadbalance)
+                .filter(|m| m.is_running() && !m.tags().noloadbalance)
                 .filter_map(|m| m.host_port())
                 .collect();
             DesiredGroup {

@@ -212,7 +212,7 @@ pub(super) async fn reinit(ctx: &Ctx, args: ReinitArgs) -> Result<()> {
             let name = m.name.clone();
             for _ in 0..600 {
                 let v = ctx.view().await?;
-                if v.member(&name).is_some_and(|x| x.data.state == "running") {
+                if v.member(&name).is_some_and(|x| x.is_running()) {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -265,7 +265,7 @@ pub(super) async fn remove(ctx: &Ctx, args: RemoveArgs) -> Result<()> {
     if yes != "Yes I am aware" {
         bail!("You did not exactly type \"Yes I am aware\"");
     }
-    if let Some(l) = view.leader_member().filter(|m| m.data.state == "running") {
+    if let Some(l) = view.leader_member().filter(|m| m.is_running()) {
         let given = ask(
             "This cluster currently is healthy. Please specify the leader name to continue",
             None,

@@ -290,7 +290,7 @@ pub(super) fn pick_one<'a>(
     check_role(role)?;
     view.members
         .iter()
-        .find(|m| role_matches(view, m, role) && m.data.state == "running")
+        .find(|m| role_matches(view, m, role) && m.is_running())
         .ok_or_else(|| anyhow!("no running member with role {role}"))
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::config::{DynamicConfig, Tags};
+use crate::types::{MemberState, Role};
 
 /// Key names relative to the group prefix.
 pub mod keys {
@@ -97,13 +98,19 @@ impl Member {
         self.data.tags.clone().unwrap_or_default()
     }
 
-    /// Role with Patroni 3's `master` read as `primary`.
-    pub fn role(&self) -> &str {
-        if self.data.role == "master" {
-            "primary"
-        } else {
-            &self.data.role
-        }
+    /// Role, Patroni 3's `master` read as primary; `None` when unknown.
+    pub fn role(&self) -> Option<Role> {
+        Role::parse(&self.data.role)
+    }
+
+    /// State; `None` when praetor does not know it.
+    pub fn state(&self) -> Option<MemberState> {
+        MemberState::parse(&self.data.state)
+    }
+
+    /// Its PostgreSQL is up and accepting connections (state `running`).
+    pub fn is_running(&self) -> bool {
+        self.state() == Some(MemberState::Running)
     }
 
     /// `(host, port)` parsed from `conn_url` (port 5432 when absent).
@@ -445,7 +452,7 @@ mod tests {
         assert_eq!(view.leader.as_ref().unwrap().name, "node1");
         assert!(view.config.as_ref().unwrap().postgresql.use_pg_rewind);
         assert_eq!(view.members.len(), 1);
-        assert_eq!(view.members[0].role(), "primary");
+        assert_eq!(view.members[0].role(), Some(Role::Primary));
         assert!(!view.members[0].tags().can_failover());
         assert_eq!(view.bad_values.len(), 1);
         assert_eq!(view.failover, None);

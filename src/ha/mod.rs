@@ -9,33 +9,25 @@
 //! executing the list, records the outcome in [`Snapshot::renew_failed`] / a fresh DCS view, and asks
 //! again within the same cycle. So every dangerous step is decided here over a snapshot.
 
+pub mod bootstrap;
+pub mod candidate;
 pub mod publish;
+pub mod race;
 pub mod rewind;
 pub mod shutdown;
 pub mod slots;
+pub mod switchover;
 pub mod sync;
 pub mod transition;
 
 use crate::config::{DynamicConfig, Tags};
 use crate::dcs::ClusterView;
 pub use crate::types::{DataDir, PgState};
-
-/// A peer's answer to `GET /patroni`, gathered by the driver for the leader race (2 s timeout).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PeerStatus {
-    /// Member name.
-    pub name: String,
-    /// It answered.
-    pub reachable: bool,
-    /// `role` it reported.
-    pub role: String,
-    /// Its best WAL position, bytes.
-    pub lsn: u64,
-    /// Its timeline.
-    pub timeline: Option<u32>,
-    /// Its tags.
-    pub tags: Tags,
-}
+pub use candidate::{failover_candidates, PeerStatus};
+pub use race::not_healthiest;
+pub use switchover::parse_schedule;
+use race::unhealthy_cluster;
+use switchover::manual_switchover;
 
 /// Everything a decision may depend on.
 #[derive(Debug, Clone)]
@@ -174,7 +166,7 @@ pub struct Decision {
     pub reason: String,
 }
 
-fn decide_with(actions: Vec<Action>, reason: impl Into<String>) -> Decision {
+pub(crate) fn decide_with(actions: Vec<Action>, reason: impl Into<String>) -> Decision {
     Decision {
         actions,
         reason: reason.into(),
@@ -358,12 +350,12 @@ fn empty_data_dir(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
             let source = view
                 .members
                 .iter()
-                .filter(|m| m.name != s.name && m.tags().clonefrom && m.data.state == "running")
+                .filter(|m| m.name != s.name && m.tags().clonefrom && m.is_running())
                 .map(|m| m.name.clone())
                 .next()
                 .unwrap_or_else(|| l.name.clone());
             match view.member(&source) {
-                Some(m) if m.data.state == "running" && !m.data.conn_url.is_empty() => {
+                Some(m) if m.is_running() && !m.data.conn_url.is_empty() => {
                     let reason = format!(
                         "trying to bootstrap from {} '{source}'",
                         if source == l.name {
@@ -402,7 +394,7 @@ fn replica_diverged(s: &Snapshot, view: &ClusterView) -> Option<String> {
     // A dead leader also leaves the receiver down; only a running one proves we cannot follow.
     if !view
         .member(leader)
-        .is_some_and(|m| m.data.state == "running")
+        .is_some_and(|m| m.is_running())
     {
         return None;
     }
@@ -527,242 +519,6 @@ fn not_running(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
             "starting as a secondary (no leader yet; will take part in the leader race once running)",
         ),
     }
-}
-
-/// Why this member may not take the leader key now, or `None` when it is the healthiest candidate
-/// (reference §2.4 `is_healthiest_node`).
-pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
-    let me = s.name.as_str();
-    if let Some(f) = &view.failover {
-        if f.member.as_deref() == Some(me) {
-            return None;
-        }
-        if let Some(c) = f.member.as_deref() {
-            let candidate_ok = s
-                .peers
-                .iter()
-                .any(|p| p.name == c && p.reachable && p.tags.can_failover());
-            if candidate_ok {
-                return Some(format!(
-                    "manual failover/switchover candidate {c} is healthy"
-                ));
-            }
-        }
-    }
-    if let Some(f) = &view.failover {
-        if f.leader.as_deref() == Some(me)
-            && s.peers
-                .iter()
-                .any(|p| p.reachable && p.name != me && p.tags.can_failover())
-        {
-            return Some(
-                "I am the former leader of a switchover and another member is healthy".into(),
-            );
-        }
-    }
-    if !s.watchdog_ok {
-        return Some("the watchdog is required but not usable".into());
-    }
-    if let Some(l) = s.failsafe_leader.as_deref().filter(|l| *l != me) {
-        return Some(format!("failsafe mode: {l} is still running as the leader"));
-    }
-    if s.config.pause {
-        return Some("maintenance mode is on".into());
-    }
-    if !s.tags.can_failover() {
-        return Some("I am tagged nofailover".into());
-    }
-    let my_tl = s.pg.timeline.unwrap_or(0);
-    if s.pg.is_primary() {
-        return match view.history_timeline() {
-            Some(t) if my_tl < t => Some(format!(
-                "my timeline {my_tl} is behind the cluster's timeline {t}"
-            )),
-            _ => None,
-        };
-    }
-    if s.config.synchronous() {
-        if let Some(sync) = &view.sync {
-            if sync.leader.is_some() {
-                let allowed = sync.members();
-                if !allowed.iter().any(|n| n == me) && sync.leader.as_deref() != Some(me) {
-                    return Some(
-                        "synchronous mode is on and I am not a synchronous standby".into(),
-                    );
-                }
-            }
-        }
-    }
-    let my_lsn = s.pg.lsn();
-    if let Some(optime) = view.optime {
-        if optime.saturating_sub(my_lsn) > s.config.maximum_lag_on_failover {
-            return Some(format!(
-                "my WAL position {my_lsn} is {} bytes behind the last known leader position, more than maximum_lag_on_failover {}",
-                optime - my_lsn,
-                s.config.maximum_lag_on_failover
-            ));
-        }
-    }
-    if s.config.check_timeline {
-        if let Some(t) = view.history_timeline() {
-            if my_tl < t {
-                return Some(format!(
-                    "my timeline {my_tl} is behind the cluster's timeline {t}"
-                ));
-            }
-        }
-    }
-    let former_leader = view.failover.as_ref().and_then(|f| f.leader.clone());
-    for p in s.peers.iter().filter(|p| p.reachable && p.name != me) {
-        if p.role == "primary" || p.role == "master" {
-            return Some(format!("Primary ({}) is still alive", p.name));
-        }
-        if !p.tags.can_failover() || former_leader.as_deref() == Some(p.name.as_str()) {
-            continue;
-        }
-        if p.lsn > my_lsn {
-            return Some(format!(
-                "{} has a higher WAL position ({} > {my_lsn})",
-                p.name, p.lsn
-            ));
-        }
-        if p.lsn == my_lsn && p.tags.priority() > s.tags.priority() {
-            return Some(format!(
-                "{} has the same WAL position and a higher failover_priority ({} > {})",
-                p.name,
-                p.tags.priority(),
-                s.tags.priority()
-            ));
-        }
-    }
-    None
-}
-
-fn unhealthy_cluster(s: &Snapshot, view: &ClusterView) -> Decision {
-    if s.acquire_failed {
-        // A primary without the key must not stay writable: someone else may get it.
-        if s.pg.is_primary() && !s.config.pause {
-            return decide_with(
-                vec![Action::Demote(DemoteMode::ImmediateNoLock)],
-                "demoted self after trying and failing to obtain lock",
-            );
-        }
-        return decide_with(vec![], "failed to acquire the leader lock");
-    }
-    match not_healthiest(s, view) {
-        None => decide_with(
-            vec![Action::AcquireLeader],
-            "no leader key: I am the healthiest member, acquiring the leader lock",
-        ),
-        Some(why) => {
-            if s.pg.is_primary() && !s.config.pause {
-                decide_with(
-                    vec![Action::Demote(DemoteMode::ImmediateNoLock)],
-                    format!("demoting self: there is no leader key and I may not take it ({why})"),
-                )
-            } else {
-                decide_with(vec![], format!("no leader key; not racing for it: {why}"))
-            }
-        }
-    }
-}
-
-/// Parses a `scheduled_at` value (ISO 8601 with a zone) into Unix epoch seconds.
-pub fn parse_schedule(at: &str) -> Option<f64> {
-    chrono::DateTime::parse_from_rfc3339(at)
-        .or_else(|_| chrono::DateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S%.f%z"))
-        .or_else(|_| chrono::DateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S%.f%z"))
-        .ok()
-        .map(|t| t.timestamp_millis() as f64 / 1000.0)
-}
-
-/// The peers that could take over from this leader now: reachable, allowed to fail over, within
-/// `maximum_lag_on_failover` of our WAL position, the named candidate only when there is one
-/// (Patroni's `is_failover_possible`).
-pub fn failover_candidates<'a>(s: &'a Snapshot, candidate: Option<&str>) -> Vec<&'a PeerStatus> {
-    let my_lsn = s.pg.lsn();
-    s.peers
-        .iter()
-        .filter(|p| p.reachable && p.name != s.name && p.tags.can_failover())
-        .filter(|p| candidate.is_none_or(|c| c == p.name))
-        .filter(|p| my_lsn.saturating_sub(p.lsn) <= s.config.maximum_lag_on_failover)
-        .collect()
-}
-
-/// The leader's handling of a `failover` key (reference §2.8); `None` when there is nothing to do.
-fn manual_switchover(s: &Snapshot, view: &ClusterView) -> Option<Decision> {
-    let f = view.failover.as_ref()?;
-    let me = s.name.as_str();
-    let clear = |why: String| {
-        Some(decide_with(
-            vec![Action::RenewLeader, Action::ClearFailover],
-            why,
-        ))
-    };
-    if f.leader.as_deref().is_some_and(|l| l != me) {
-        return clear(format!(
-            "cleaning up the failover key: it names leader {} but I ({me}) am the leader",
-            f.leader.as_deref().unwrap_or_default()
-        ));
-    }
-    if f.member.as_deref() == Some(me) {
-        return clear(format!(
-            "cleaning up the failover key: the candidate {me} is already the leader"
-        ));
-    }
-    if let Some(at) = &f.scheduled_at {
-        let Some(t) = parse_schedule(at) else {
-            return clear(format!(
-                "cleaning up the failover key: unparsable scheduled_at {at:?}"
-            ));
-        };
-        if s.config.pause {
-            return clear("cleaning up the failover key: scheduled switchovers are not run in maintenance mode".into());
-        }
-        let lw = s.config.loop_wait as f64;
-        if t > s.now + lw {
-            return Some(decide_with(
-                vec![
-                    Action::RenewLeader,
-                    Action::SyncSlots,
-                    Action::SyncReplication,
-                ],
-                format!("Awaiting switchover at {at} (in {:.0} seconds)", t - s.now),
-            ));
-        }
-        if t < s.now - 1.5 * lw {
-            return clear(format!(
-                "cleaning up the failover key: the switchover scheduled at {at} is stale"
-            ));
-        }
-        if t > s.now {
-            // Within the next cycle: wait for the moment rather than act early.
-            return Some(decide_with(
-                vec![Action::RenewLeader],
-                format!("Awaiting switchover at {at} (in {:.1} seconds)", t - s.now),
-            ));
-        }
-    }
-    if s.config.pause && f.member.is_none() {
-        return clear(
-            "cleaning up the failover key: a candidate is required in maintenance mode".into(),
-        );
-    }
-    if failover_candidates(s, f.member.as_deref()).is_empty() {
-        return clear(match &f.member {
-            Some(c) => {
-                format!("manual failover: member {c} is not healthy, switchover is not possible")
-            }
-            None => "manual failover: no healthy members found, failover is not possible".into(),
-        });
-    }
-    Some(decide_with(
-        vec![Action::Demote(DemoteMode::Graceful)],
-        match &f.member {
-            Some(c) => format!("switchover: demoting myself so that {c} can take over"),
-            None => "switchover: demoting myself".into(),
-        },
-    ))
 }
 
 fn leading(s: &Snapshot) -> Decision {

@@ -75,7 +75,8 @@ fn peer(name: &str, role: &str, lsn: u64) -> PeerStatus {
     PeerStatus {
         name: name.into(),
         reachable: true,
-        role: role.into(),
+        role: crate::types::Role::parse(role),
+        state: Some(crate::types::MemberState::Running),
         lsn,
         timeline: Some(1),
         tags: Tags::default(),

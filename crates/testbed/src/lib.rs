@@ -1096,7 +1096,7 @@ postgresql:
                 if let Some(l) = &v.leader {
                     let leader_running = v
                         .member(&l.name)
-                        .is_some_and(|m| m.data.state == "running" && m.role() == "primary");
+                        .is_some_and(|m| m.is_running() && m.role() == Some(praetor::types::Role::Primary));
                     let streaming = v
                         .members
                         .iter()

@@ -275,21 +275,12 @@ impl Driver {
                         }
                     };
                     match body {
-                        Some(b) => {
-                            let a = crate::peer::PeerAnswer::decode(&b);
-                            PeerStatus {
-                                name,
-                                reachable: true,
-                                role: a.role,
-                                lsn: a.lsn,
-                                timeline: a.timeline,
-                                tags: a.tags.unwrap_or(tags),
-                            }
-                        }
+                        Some(b) => crate::peer::PeerAnswer::decode(&b).into_status(name, tags),
                         None => PeerStatus {
                             name,
                             reachable: false,
-                            role: String::new(),
+                            role: None,
+                            state: None,
                             lsn: 0,
                             timeline: None,
                             tags,
