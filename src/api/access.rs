@@ -15,11 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 
+use super::error::ApiError;
 use super::server::Peer;
 use crate::agent::driver::Shared;
 use crate::config::{RestApi, VerifyClient};
@@ -43,20 +44,15 @@ pub async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Re
         tracing::warn!(
             "REST API: refused {what} from {who}: address not in restapi.allowlist (403)"
         );
-        return (StatusCode::FORBIDDEN, "Access is denied").into_response();
+        return ApiError::Forbidden("Access is denied".into()).into_response();
     }
     if api.verify_client == VerifyClient::Optional && !peer.is_some_and(|p| p.client_cert) {
         tracing::warn!("REST API: refused {what} from {who}: no client certificate (403)");
-        return (StatusCode::FORBIDDEN, "client certificate required").into_response();
+        return ApiError::Forbidden("client certificate required".into()).into_response();
     }
     if let Err(reason) = check_basic(api, req.headers()) {
         tracing::warn!("REST API: refused {what} from {who}: {reason} (401)");
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"Patroni\"")],
-            "no auth header received",
-        )
-            .into_response();
+        return ApiError::Unauthorized.into_response();
     }
     next.run(req).await
 }

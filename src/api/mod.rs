@@ -2,10 +2,12 @@
 //! (reference §4.1–4.2), so HAProxy `httpchk` checks and monitoring keep working unchanged.
 //!
 //! [`router`] builds the app from the shared driver state. The control endpoints live in
-//! [`control`].
+//! [`control`], the unsafe-method guard in [`access`], the accept loop in [`server`]; every
+//! error answer is an [`error::ApiError`].
 
 pub mod access;
 pub mod control;
+pub mod error;
 pub mod server;
 
 use std::collections::HashMap;
@@ -43,7 +45,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/history", get(history))
         .route(
             "/config",
-            get(config)
+            get(control::get_config)
                 .patch(control::patch_config)
                 .put(control::put_config),
         )
@@ -374,9 +376,9 @@ async fn patroni(State(s): State<AppState>) -> Response {
     (StatusCode::OK, Json(patroni_json(&s, &st))).into_response()
 }
 
-/// GET /cluster and GET /config read etcd (one range read) rather than the watch-fed copy, so a
-/// client sees its own write at once (a scheduled switchover, a PATCH /config); with etcd
-/// unreachable they answer from the last view the HA loop saw.
+/// GET /cluster reads etcd (one range read) rather than the watch-fed copy, so a client sees its
+/// own write at once (a scheduled switchover); with etcd unreachable it answers from the last
+/// view the HA loop saw. (GET /config does the same: [`control::get_config`].)
 async fn cluster(State(s): State<AppState>) -> Response {
     let view = match s.dcs.load_fresh().await {
         Ok(v) => v,
@@ -389,17 +391,6 @@ async fn history(State(s): State<AppState>) -> Response {
     let view = s.status.read().await.view.clone().unwrap_or_default();
     let rows: Vec<Value> = view.history.iter().map(|h| h.to_json()).collect();
     (StatusCode::OK, Json(Value::Array(rows))).into_response()
-}
-
-async fn config(State(s): State<AppState>) -> Response {
-    let view = match s.dcs.load_fresh().await {
-        Ok(v) => Some(v),
-        Err(_) => s.status.read().await.view.clone(),
-    };
-    match view.and_then(|v| v.config_raw) {
-        Some(c) => (StatusCode::OK, Json(c)).into_response(),
-        None => (StatusCode::BAD_GATEWAY, "no configuration in DCS").into_response(),
-    }
 }
 
 async fn fallback(State(s): State<AppState>, method: Method) -> Response {
