@@ -26,7 +26,10 @@ use praetor::config::{DynamicConfig, Tags};
 use praetor::dcs::{ClusterView, Failover, HistoryEntry, LeaderKey, Member, MemberData, SyncState};
 use praetor::ha::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
 use praetor::ha::sync::{plan_sync, ReplicationRow};
-use praetor::ha::transition::{plan_demote, DemoteStep};
+use praetor::ha::bootstrap::{plan_bootstrap, plan_failed_bootstrap, BootstrapCleanupStep, BootstrapFacts, BootstrapStep};
+use praetor::ha::rewind::{plan_after_failed_rewind, plan_rewind, RewindFacts, RewindStep};
+use praetor::ha::transition::{plan_demote, plan_promote, DemoteStep, PromoteFacts, PromoteStep};
+use praetor::types::{MemberState, Role};
 use praetor::ha::{
     decide, wants_peers, Action, DataDir, DemoteMode, PeerStatus, PgState, Snapshot,
 };
@@ -70,6 +73,9 @@ struct Agent {
     /// One etcd member of this agent's fails while the others answer: every request is first
     /// tried on it, then served by another member (it costs an attempt's deadline, nothing else).
     etcd_member_down_until: u64,
+    /// The leader a pg_rewind failed from while the data was kept (the runtime's
+    /// `rewind_failed_from`, [`Snapshot::rewind_failed`]).
+    rewind_failed_from: Option<String>,
     server: Server,
 }
 
@@ -95,6 +101,8 @@ struct World {
     trace: bool,
     max_lsn_acked: u64,
     cfg_json: serde_json::Value,
+    /// `postgresql.remove_data_directory_on_rewind_failure` for every member.
+    remove_data_on_rewind_failure: bool,
 }
 
 fn fail(seed: u64, msg: String) -> ! {
@@ -136,6 +144,7 @@ impl World {
                 fence_at: None,
                 leader_until: None,
                 etcd_member_down_until: 0,
+                rewind_failed_from: None,
                 server: Server {
                     initialized: false,
                     running: false,
@@ -151,7 +160,9 @@ impl World {
             })
             .collect();
         let cfg_json = cfg.to_json();
+        let remove_data_on_rewind_failure = rng.gen_bool(0.5);
         World {
+            remove_data_on_rewind_failure,
             rng,
             now: 0,
             cfg,
@@ -326,11 +337,16 @@ impl World {
             out.push(PeerStatus {
                 name: a.name.clone(),
                 reachable,
-                role: if a.server.running && !a.server.in_recovery {
-                    "primary".into()
+                role: Some(if a.server.running && !a.server.in_recovery {
+                    Role::Primary
                 } else {
-                    "replica".into()
-                },
+                    Role::Replica
+                }),
+                state: Some(if a.server.running {
+                    MemberState::Running
+                } else {
+                    MemberState::Stopped
+                }),
                 lsn: a.server.lsn,
                 timeline: Some(a.server.timeline),
                 tags: a.tags.clone(),
@@ -403,7 +419,9 @@ impl World {
                     .leader_until
                     .map(|u| u.saturating_sub(self.now) as f64 / 1000.0),
                 lease_margin: self.lease_margin_ms() as f64 / 1000.0,
-                rewind_failed: false,
+                rewind_failed: self.agents[i].rewind_failed_from.as_ref().is_some_and(|f| {
+                    self.dcs.leader.as_ref().is_some_and(|(l, _)| l == f)
+                }),
                 acquire_failed,
                 now: (self.now as i64 + self.agents[i].clock_offset_ms) as f64 / 1000.0 + 1.8e9,
                 failsafe_ok: false,
@@ -563,6 +581,7 @@ impl World {
                     self.dcs.leader_rev += 1;
                     self.agents[i].fence_at = Some(now + self.cfg.ttl * 1000 - self.margin_ms());
                     self.agents[i].leader_until = Some(now + self.cfg.ttl * 1000);
+                    self.agents[i].rewind_failed_from = None;
                     self.log(|| format!("{name} acquired the leader key"));
                 }
                 return Step::Redecide {
@@ -583,26 +602,13 @@ impl World {
             Action::WriteConfig | Action::SyncSlots => {}
             Action::ClearFailover => self.dcs.failover = None,
             Action::FailsafeHold => {}
-            Action::Bootstrap => {
-                if self.dcs.initialize.is_none() {
-                    self.dcs.initialize = Some("7000000000000000001".into());
-                    let s = &mut self.agents[i].server;
-                    s.initialized = true;
-                    s.running = true;
-                    s.in_recovery = false;
-                    s.was_primary = true;
-                    s.lsn = 1;
-                    self.dcs.leader = Some((name, now + self.cfg.ttl * 1000));
-                    self.dcs.leader_rev += 1;
-                    self.agents[i].fence_at = Some(now + self.cfg.ttl * 1000 - self.margin_ms());
-                    self.agents[i].leader_until = Some(now + self.cfg.ttl * 1000);
-                }
-            }
+            Action::Bootstrap => return self.bootstrap(i),
             Action::Basebackup { from } | Action::Reinitialize { from } => {
                 let Some(j) = self.by_name(from) else {
                     return Step::Continue;
                 };
                 let src = self.agents[j].server.clone();
+                self.agents[i].rewind_failed_from = None;
                 let s = &mut self.agents[i].server;
                 s.initialized = true;
                 s.running = true;
@@ -615,59 +621,8 @@ impl World {
                 s.guc.clear();
                 self.agents[i].busy_until = now + self.rng.gen_range(200..2000);
             }
-            Action::Rewind { leader } => {
-                let Some(j) = self.by_name(leader) else {
-                    return Step::Continue;
-                };
-                let src = self.agents[j].server.clone();
-                let s = &mut self.agents[i].server;
-                // Rewind discards what diverged and follows the leader's timeline.
-                s.lsn = s.lsn.min(src.lsn);
-                s.timeline = src.timeline;
-                s.running = true;
-                s.in_recovery = true;
-                s.was_primary = false;
-                s.crashed = false;
-                s.following = Some(leader.clone());
-                s.guc.clear();
-            }
-            Action::Promote => {
-                // Invariant 1: promotion only by the lease holder.
-                if !self.holds_lease(i) {
-                    fail(
-                        seed,
-                        format!("{name} promoted without holding the leader lease"),
-                    );
-                }
-                // Invariant 3: no acknowledged commit lost.
-                if self.cfg.synchronous() && self.agents[i].server.lsn < self.max_lsn_acked {
-                    fail(
-                        seed,
-                        format!(
-                            "{name} promoted at LSN {} but commits up to {} were acknowledged",
-                            self.agents[i].server.lsn, self.max_lsn_acked
-                        ),
-                    );
-                }
-                if self.cfg.synchronous() {
-                    self.dcs.sync = Some(SyncState {
-                        leader: Some(name.clone()),
-                        sync_standby: None,
-                        quorum: None,
-                    });
-                }
-                let s = &mut self.agents[i].server;
-                s.history_push(&mut self.dcs.history, &name);
-                s.in_recovery = false;
-                s.was_primary = true;
-                s.following = None;
-                s.guc.clear();
-                // A slow promotion keeps the agent busy.
-                if self.rng.gen_bool(0.1) {
-                    self.agents[i].busy_until = now + self.rng.gen_range(100..3000);
-                }
-                self.log(|| format!("{name} promoted"));
-            }
+            Action::Rewind { leader } => return self.rewind(i, leader, seed),
+            Action::Promote => return self.promote(i, seed),
             Action::Demote(mode) => {
                 // Invariant 5: a failed renewal is not a lost lease — a primary that still holds
                 // its key is not demoted for want of a renewal while more than the margin is left.
@@ -792,6 +747,244 @@ impl World {
     }
 
     /// Replication and client commits.
+    /// The runtime's bootstrap plan, step by step, with failing steps injected; a failure runs
+    /// the plan's clean-up (the agent exits and is restarted later, as systemd would).
+    fn bootstrap(&mut self, i: usize) -> Step {
+        let now = self.now;
+        let name = self.agents[i].name.clone();
+        let writes_ok = self.agents[i].writes_fail_until <= now;
+        let mut failed = None;
+        for step in plan_bootstrap(BootstrapFacts { citus: false }).steps {
+            let ok = match step {
+                BootstrapStep::InitializeRace => {
+                    if self.dcs.initialize.is_some() {
+                        return Step::Continue; // lost the race: quietly
+                    }
+                    if !writes_ok {
+                        false
+                    } else {
+                        self.dcs.initialize = Some(String::new());
+                        true
+                    }
+                }
+                BootstrapStep::Initdb | BootstrapStep::StartAndWait | BootstrapStep::PostBootstrap => {
+                    let ok = self.rng.gen_bool(0.97);
+                    if ok && step == BootstrapStep::Initdb {
+                        let s = &mut self.agents[i].server;
+                        s.initialized = true;
+                        s.was_primary = true;
+                        s.lsn = 1;
+                    }
+                    if ok && step == BootstrapStep::StartAndWait {
+                        let s = &mut self.agents[i].server;
+                        s.running = true;
+                        s.in_recovery = false;
+                    }
+                    ok
+                }
+                BootstrapStep::WriteInitialize => {
+                    if writes_ok {
+                        self.dcs.initialize = Some("7000000000000000001".into());
+                    }
+                    writes_ok
+                }
+                BootstrapStep::TakeLeaderKey => {
+                    if writes_ok && self.dcs.leader.is_none() {
+                        let exp = now + self.cfg.ttl * 1000;
+                        self.dcs.leader = Some((name.clone(), exp));
+                        self.dcs.leader_rev += 1;
+                        self.agents[i].fence_at = Some(exp - self.margin_ms());
+                        self.agents[i].leader_until = Some(exp);
+                        true
+                    } else {
+                        false
+                    }
+                }
+                BootstrapStep::WriteConfigPrimary
+                | BootstrapStep::CallbackOnStart
+                | BootstrapStep::CreateRoles
+                | BootstrapStep::CitusBootstrap
+                | BootstrapStep::WriteConfigKey => true,
+            };
+            if !ok {
+                failed = Some(step);
+                break;
+            }
+        }
+        let Some(failed) = failed else {
+            self.log(|| format!("{name} bootstrapped"));
+            return Step::Continue;
+        };
+        self.log(|| format!("{name}: bootstrap failed at {failed:?}"));
+        for c in plan_failed_bootstrap(failed).steps {
+            match c {
+                BootstrapCleanupStep::StopImmediate => self.agents[i].server.running = false,
+                BootstrapCleanupStep::MoveAsideDataDir => {
+                    let s = &mut self.agents[i].server;
+                    s.initialized = false;
+                    s.was_primary = false;
+                    s.in_recovery = true;
+                    s.lsn = 0;
+                }
+                BootstrapCleanupStep::DeleteInitialize => {
+                    if writes_ok {
+                        self.dcs.initialize = None;
+                    }
+                }
+                BootstrapCleanupStep::Exit => {
+                    let a = &mut self.agents[i];
+                    a.alive = false;
+                    a.down_until = now + 5000;
+                }
+            }
+        }
+        Step::Stop
+    }
+
+    /// The runtime's rewind plan (and, when pg_rewind fails, the plan after it), step by step.
+    /// Invariant 6: a failed pg_rewind removes the data directory only with
+    /// `remove_data_directory_on_rewind_failure`.
+    fn rewind(&mut self, i: usize, leader: &str, seed: u64) -> Step {
+        let Some(j) = self.by_name(leader) else {
+            return Step::Continue;
+        };
+        let name = self.agents[i].name.clone();
+        let facts = RewindFacts {
+            running: self.agents[i].server.running,
+            remove_data_on_failure: self.remove_data_on_rewind_failure,
+        };
+        let mut steps = plan_rewind(facts).steps;
+        let mut k = 0;
+        while k < steps.len() {
+            let src = self.agents[j].server.clone();
+            match steps[k] {
+                RewindStep::CheckpointSource => {
+                    if !src.running {
+                        return Step::Stop; // retried next cycle; nothing touched
+                    }
+                }
+                RewindStep::StopFast => self.agents[i].server.running = false,
+                RewindStep::WriteConfigForRewind => {}
+                RewindStep::RunRewind => {
+                    if self.rng.gen_bool(0.1) {
+                        self.log(|| format!("{name}: pg_rewind from {leader} failed"));
+                        if !facts.remove_data_on_failure {
+                            self.agents[i].rewind_failed_from = Some(leader.to_string());
+                        }
+                        steps = plan_after_failed_rewind(facts).steps;
+                        k = 0;
+                        continue;
+                    }
+                    // Rewind discards what diverged and follows the leader's timeline.
+                    let s = &mut self.agents[i].server;
+                    s.lsn = s.lsn.min(src.lsn);
+                    s.timeline = src.timeline;
+                    s.was_primary = false;
+                }
+                RewindStep::RemoveDataDir => {
+                    if !self.remove_data_on_rewind_failure {
+                        fail(
+                            seed,
+                            format!("{name} removed its data directory after a failed pg_rewind although remove_data_directory_on_rewind_failure is off"),
+                        );
+                    }
+                    let s = &mut self.agents[i].server;
+                    s.initialized = false;
+                    s.lsn = 0;
+                }
+                RewindStep::Basebackup => {
+                    self.agents[i].rewind_failed_from = None;
+                    let s = &mut self.agents[i].server;
+                    s.initialized = true;
+                    s.was_primary = false;
+                    s.lsn = src.lsn;
+                    s.timeline = src.timeline;
+                }
+                RewindStep::StartStandby => {
+                    let s = &mut self.agents[i].server;
+                    s.running = true;
+                    s.in_recovery = true;
+                    s.crashed = false;
+                    s.following = Some(leader.to_string());
+                    s.guc.clear();
+                }
+            }
+            k += 1;
+        }
+        Step::Continue
+    }
+
+    /// The runtime's promotion plan, step by step: claiming `/sync` can lose to a concurrent
+    /// change (the promotion is postponed) and arming the watchdog can fail (it is refused).
+    fn promote(&mut self, i: usize, seed: u64) -> Step {
+        let now = self.now;
+        let name = self.agents[i].name.clone();
+        let plan = plan_promote(PromoteFacts {
+            synchronous: self.cfg.synchronous(),
+            citus_worker: false,
+        });
+        for step in plan.steps {
+            match step {
+                PromoteStep::ClaimSyncKey => {
+                    if self.agents[i].writes_fail_until > now || self.rng.gen_bool(0.05) {
+                        self.log(|| format!("{name}: postponing promotion: /sync changed"));
+                        return Step::Stop;
+                    }
+                    self.dcs.sync = Some(SyncState {
+                        leader: Some(name.clone()),
+                        sync_standby: None,
+                        quorum: None,
+                    });
+                }
+                PromoteStep::ClearSyncStandbys => self.agents[i].server.guc.clear(),
+                PromoteStep::ArmWatchdog => {
+                    if self.rng.gen_bool(0.02) {
+                        self.log(|| format!("{name}: refusing to promote: watchdog"));
+                        return Step::Stop;
+                    }
+                }
+                PromoteStep::PgPromote => {
+                    // Invariant 1: promotion only by the lease holder.
+                    if !self.holds_lease(i) {
+                        fail(
+                            seed,
+                            format!("{name} promoted without holding the leader lease"),
+                        );
+                    }
+                    // Invariant 3: no acknowledged commit lost.
+                    if self.cfg.synchronous() && self.agents[i].server.lsn < self.max_lsn_acked {
+                        fail(
+                            seed,
+                            format!(
+                                "{name} promoted at LSN {} but commits up to {} were acknowledged",
+                                self.agents[i].server.lsn, self.max_lsn_acked
+                            ),
+                        );
+                    }
+                    let s = &mut self.agents[i].server;
+                    s.in_recovery = false;
+                    s.was_primary = true;
+                    s.following = None;
+                    // A slow promotion keeps the agent busy.
+                    if self.rng.gen_bool(0.1) {
+                        self.agents[i].busy_until = now + self.rng.gen_range(100..3000);
+                    }
+                    self.log(|| format!("{name} promoted"));
+                }
+                PromoteStep::RecordHistory => {
+                    let s = &mut self.agents[i].server;
+                    s.history_push(&mut self.dcs.history, &name);
+                }
+                PromoteStep::PublishMemberKey => self.touch(i),
+                PromoteStep::Checkpoint
+                | PromoteStep::NotifyCoordinatorBeforePromote
+                | PromoteStep::NotifyCoordinatorAfterPromote
+                | PromoteStep::CallbackRoleChange => {}
+            }
+        }
+        Step::Continue
+    }
+
     fn data_plane(&mut self) {
         let n = self.agents.len();
         for i in 0..n {
