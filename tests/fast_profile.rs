@@ -208,8 +208,12 @@ async fn fast_profile_survives_load_and_fails_over_in_seconds() {
                 tb.etcd_proxies[&old].restore();
             }
             "data directory removed" => {
+                // Gone at once (renamed away, then removed): an `rm -rf` in progress is a
+                // different fault (a half-removed directory is refused as unusable).
                 let dir = tb.agents[&old].data_dir.clone();
-                std::fs::remove_dir_all(&dir).unwrap();
+                let gone = dir.with_extension("removed");
+                std::fs::rename(&dir, &gone).unwrap();
+                std::fs::remove_dir_all(&gone).unwrap();
                 failed_over(&tb, fault, new_leader(&tb, &old, ttl * 4).await);
             }
             _ => unreachable!(),
