@@ -153,6 +153,26 @@ pub struct Failover {
     pub scheduled_at: Option<String>,
 }
 
+impl Failover {
+    /// The value that clears a `failover` key (Patroni writes `{}` rather than deleting it).
+    pub const CLEARED: &'static str = "{}";
+
+    /// The JSON value to write.
+    pub fn encode(&self) -> String {
+        serde_json::to_value(self).unwrap_or_default().to_string()
+    }
+}
+
+/// The `status` key's value for a leader at WAL position `optime` (bytes): `{"optime": n}`.
+pub fn encode_status(optime: u64) -> String {
+    serde_json::json!({ "optime": optime }).to_string()
+}
+
+/// The `failsafe` key's value: member name → `api_url`.
+pub fn encode_failsafe(members: &BTreeMap<String, String>) -> String {
+    serde_json::to_value(members).unwrap_or_default().to_string()
+}
+
 /// The `sync` key.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct SyncState {
@@ -166,6 +186,17 @@ pub struct SyncState {
 }
 
 impl SyncState {
+    /// The value a primary writes: `{"leader": leader, "sync_standby": "a,b"}`, with
+    /// `sync_standby` null when `members` is empty (Patroni's form; reference §1.3).
+    pub fn encode(leader: &str, members: &[String]) -> String {
+        let standby = if members.is_empty() {
+            Json::Null
+        } else {
+            Json::String(members.join(","))
+        };
+        serde_json::json!({"leader": leader, "sync_standby": standby}).to_string()
+    }
+
     /// Members named in `sync_standby`.
     pub fn members(&self) -> Vec<String> {
         self.sync_standby
@@ -204,6 +235,11 @@ impl HistoryEntry {
             self.timestamp,
             self.new_leader
         ])
+    }
+
+    /// The `history` key's value: the rows as one JSON array.
+    pub fn encode_list(rows: &[HistoryEntry]) -> String {
+        Json::Array(rows.iter().map(HistoryEntry::to_json).collect()).to_string()
     }
 
     fn from_json(v: &Json) -> Option<HistoryEntry> {

@@ -12,7 +12,7 @@ use tokio::sync::{Notify, RwLock};
 
 use crate::config::{Config, DynamicConfig};
 use crate::dcs::etcd::EtcdDcs;
-use crate::dcs::{keys, ClusterView, HistoryEntry, MemberData};
+use crate::dcs::{keys, ClusterView, Failover, HistoryEntry, MemberData, SyncState};
 use crate::ha::{decide, Action, DataDir, Decision, DemoteMode, PeerStatus, PgState, Snapshot};
 use crate::postgres::{LocalPostgres, ServerInfo, StopMode, Upstream};
 use crate::types::{slot_name_for, MemberState, Role};
@@ -23,9 +23,8 @@ mod publish;
 mod replication;
 mod steps;
 
-/// The Patroni version praetor announces in member keys and `/patroni`, so Patroni peers and tools
-/// treat its fields as 4.x ones (reference §1.3).
-pub const PATRONI_COMPAT_VERSION: &str = "4.1.5";
+/// The Patroni version praetor announces in member keys and `/patroni` (reference §1.3).
+pub use crate::ha::publish::PATRONI_COMPAT_VERSION;
 
 /// What the agent knows about itself, published after every cycle for the REST API.
 #[derive(Debug, Clone)]
@@ -175,8 +174,8 @@ pub struct ScheduledRestart {
     pub at: f64,
     /// The `schedule` text as given.
     pub schedule: String,
-    /// Only if this member then has this role (`primary` or `replica`).
-    pub role: Option<String>,
+    /// Only if this member then has this role ([`Role::Primary`] or [`Role::Replica`]).
+    pub role: Option<Role>,
     /// Only if the server's version is lower than this (`server_version_num` form).
     pub postgres_version: Option<i64>,
     /// Only if a restart is pending.
@@ -188,7 +187,7 @@ impl ScheduledRestart {
     pub fn to_json(&self) -> Json {
         let mut v = serde_json::json!({"schedule": self.schedule});
         if let Some(r) = &self.role {
-            v["role"] = Json::String(r.clone());
+            v["role"] = Json::String(r.as_str().to_string());
         }
         if let Some(pv) = self.postgres_version {
             v["postgres_version"] = Json::from(pv);
@@ -241,8 +240,17 @@ async fn read_view_retrying(dcs: &EtcdDcs, fresh: bool, retry: Duration) -> Resu
     Err(err)
 }
 
-/// How a failed pg_rewind is told apart from the other failures of a rewind plan.
-const REWIND_FAILED: &str = "pg_rewind failed";
+/// pg_rewind itself failed (its source still answers), as opposed to the other failures of a
+/// rewind plan (the source unreachable, a stop or start failing): only this one leads to
+/// [`crate::ha::rewind::plan_after_failed_rewind`].
+#[derive(Debug, thiserror::Error)]
+#[error("pg_rewind failed from {source_member}: {cause:#}")]
+pub(super) struct RewindFailed {
+    /// The member rewound from.
+    source_member: String,
+    /// pg_rewind's error.
+    cause: anyhow::Error,
+}
 
 /// The driver of one member.
 pub struct Driver {

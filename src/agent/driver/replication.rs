@@ -86,12 +86,7 @@ impl Driver {
             tracing::info!("synchronous mode is off: removed the sync key");
         }
         if let Some(members) = &plan.sync_key {
-            let standby = if members.is_empty() {
-                Json::Null
-            } else {
-                Json::String(members.join(","))
-            };
-            let value = serde_json::json!({"leader": me, "sync_standby": standby}).to_string();
+            let value = SyncState::encode(me, members);
             if !self
                 .dcs
                 .put_if_revision(keys::SYNC, &value, view.sync_revision)
@@ -240,7 +235,7 @@ impl Driver {
                 .collect();
             want.insert(self.cfg.name.clone(), self.api_url());
             if view.failsafe.as_ref() != Some(&want) {
-                let value = serde_json::to_string(&want).unwrap_or_default();
+                let value = crate::dcs::encode_failsafe(&want);
                 if let Err(e) = self.dcs.put(keys::FAILSAFE, &value).await {
                     tracing::warn!("failsafe: publishing the member list: {e:#}");
                 }

@@ -14,7 +14,7 @@ impl Driver {
         use crate::ha::transition::PromoteStep::*;
         match step {
             ClaimSyncKey => {
-                let value = serde_json::json!({"leader": me, "sync_standby": null}).to_string();
+                let value = SyncState::encode(me, &[]);
                 if !self
                     .dcs
                     .put_if_revision(keys::SYNC, &value, view.sync_revision)
@@ -83,7 +83,7 @@ impl Driver {
     }
 
     /// Carries out rewind steps ([`crate::ha::rewind`]) from `up`, in order; the first that fails
-    /// ends them. A failed pg_rewind is reported as an error starting with [`REWIND_FAILED`].
+    /// ends them. A failed pg_rewind is reported as [`RewindFailed`].
     pub(super) async fn rewind_steps(
         &mut self,
         steps: &[crate::ha::rewind::RewindStep],
@@ -111,7 +111,13 @@ impl Driver {
                          retrying next cycle ({e:#})",
                         up.name
                     ),
-                    Err(e) => anyhow::bail!("{REWIND_FAILED} from {}: {e:#}", up.name),
+                    Err(cause) => {
+                        return Err(RewindFailed {
+                            source_member: up.name.clone(),
+                            cause,
+                        }
+                        .into())
+                    }
                 },
                 RemoveDataDir => self.pg.remove_data_dir()?,
                 Basebackup => {
@@ -290,7 +296,7 @@ impl Driver {
                     let plan = crate::ha::rewind::plan_rewind(facts);
                     tracing::info!("{plan}");
                     if let Err(e) = self.rewind_steps(&plan.steps, &up).await {
-                        if !e.to_string().starts_with(REWIND_FAILED) {
+                        if e.downcast_ref::<RewindFailed>().is_none() {
                             return Err(e);
                         }
                         let after = crate::ha::rewind::plan_after_failed_rewind(facts);
@@ -336,7 +342,7 @@ impl Driver {
                 Action::ClearFailover => {
                     let cleared = self
                         .dcs
-                        .put_if_revision(keys::FAILOVER, "{}", view.failover_revision)
+                        .put_if_revision(keys::FAILOVER, Failover::CLEARED, view.failover_revision)
                         .await
                         .context("clearing the failover key")?;
                     if !cleared {
@@ -369,32 +375,28 @@ impl Driver {
         let Some((parent, lsn, reason)) = self.pg.timeline_switch(tl) else {
             return;
         };
-        let mut rows: Vec<Json> = match self.dcs.load().await {
+        let mut rows: Vec<HistoryEntry> = match self.dcs.load().await {
             Ok(v) => v
                 .history
-                .iter()
+                .into_iter()
                 .filter(|h| h.timeline != parent)
-                .map(HistoryEntry::to_json)
                 .collect(),
             Err(_) => vec![],
         };
-        rows.push(
-            HistoryEntry {
-                timeline: parent,
-                switch_lsn: lsn,
-                reason,
-                timestamp: Some(
-                    chrono::Local::now()
-                        .format("%Y-%m-%dT%H:%M:%S%.6f%:z")
-                        .to_string(),
-                ),
-                new_leader: Some(me.to_string()),
-            }
-            .to_json(),
-        );
+        rows.push(HistoryEntry {
+            timeline: parent,
+            switch_lsn: lsn,
+            reason,
+            timestamp: Some(
+                chrono::Local::now()
+                    .format("%Y-%m-%dT%H:%M:%S%.6f%:z")
+                    .to_string(),
+            ),
+            new_leader: Some(me.to_string()),
+        });
         if self
             .dcs
-            .put(keys::HISTORY, &Json::Array(rows).to_string())
+            .put(keys::HISTORY, &HistoryEntry::encode_list(&rows))
             .await
             .is_ok()
         {

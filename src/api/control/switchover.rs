@@ -184,9 +184,8 @@ async fn manual_failover(
         member: candidate.clone(),
         scheduled_at: scheduled.clone(),
     };
-    let value = serde_json::to_string(&value).unwrap_or_default();
     s.dcs
-        .put(keys::FAILOVER, &value)
+        .put(keys::FAILOVER, &value.encode())
         .await
         .map_err(|e| ApiError::Unavailable(format!("failed to write the failover key: {e:#}")))?;
     s.wake.notify_one();
@@ -238,7 +237,7 @@ pub async fn delete_switchover(State(s): State<AppState>) -> Result<Response, Ap
     }
     let written = s
         .dcs
-        .put_if_revision(keys::FAILOVER, "{}", view.failover_revision)
+        .put_if_revision(keys::FAILOVER, Failover::CLEARED, view.failover_revision)
         .await
         .map_err(|e| ApiError::Unavailable(format!("{e:#}")))?;
     if !written {

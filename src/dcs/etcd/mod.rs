@@ -23,6 +23,46 @@ mod pool;
 mod watch;
 use pool::{Pool, PoolState};
 
+/// Why an etcd request failed, for the callers that branch on it (others just report it).
+#[derive(Debug, thiserror::Error)]
+#[error("etcd {what}: {detail}")]
+pub struct RequestError {
+    /// What was asked (`put member key`, `lease keepalive`, …).
+    pub what: String,
+    /// The last member's error, with the member's URL.
+    pub detail: String,
+    /// What kind of failure.
+    pub kind: RequestErrorKind,
+}
+
+/// The failures of an etcd request that callers tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestErrorKind {
+    /// etcd no longer knows the lease the request named (it expired, e.g. while the agent was
+    /// paused past its ttl): grant a new one and write again.
+    LeaseNotFound,
+    /// Anything else: refused, or no member served it within the budget.
+    Failed,
+}
+
+impl RequestError {
+    /// Whether `e` is a [`RequestError`] of kind [`RequestErrorKind::LeaseNotFound`].
+    pub fn is_lease_not_found(e: &anyhow::Error) -> bool {
+        e.downcast_ref::<RequestError>()
+            .is_some_and(|r| r.kind == RequestErrorKind::LeaseNotFound)
+    }
+}
+
+/// etcd's "requested lease not found" (a gRPC status), or etcd-client's own keepalive error for
+/// a lease the server answered with ttl 0.
+fn lease_not_found(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::LeaseKeepAliveError(m) => m.contains("lease not found"),
+        etcd_client::Error::GRpcStatus(s) => s.message().contains("lease not found"),
+        _ => false,
+    }
+}
+
 /// A connection to the etcd cluster scoped to one group prefix.
 #[derive(Clone)]
 pub struct EtcdDcs {
@@ -165,6 +205,7 @@ impl EtcdDcs {
         let mut last = String::from("not tried");
         let mut relogged = false;
         let mut tries = 0u32;
+        let mut kind = RequestErrorKind::Failed;
         loop {
             let left = self.timeout.saturating_sub(started.elapsed());
             if left.is_zero() {
@@ -198,6 +239,10 @@ impl EtcdDcs {
                 }
                 Ok(Err(e)) => {
                     last = format!("{e} (etcd member {url})");
+                    if lease_not_found(&e) {
+                        kind = RequestErrorKind::LeaseNotFound;
+                        break;
+                    }
                     let msg = e.to_string();
                     if self.pool.etcd.username.is_some() && is_auth_token_error(&msg) && !relogged {
                         relogged = true;
@@ -222,7 +267,12 @@ impl EtcdDcs {
         }
         // etcd may be unreachable: stop trusting the watch-fed copy until the watch restarts.
         *self.cache.lock().expect("not poisoned") = None;
-        Err(anyhow!("etcd {what}: {last}"))
+        Err(RequestError {
+            what: what.to_string(),
+            detail: last,
+            kind,
+        }
+        .into())
     }
 
     /// After a request was served: read etcd's member list once per change of member (in the
@@ -406,7 +456,7 @@ impl EtcdDcs {
             Ok(()) => Ok(true),
             // etcd says the lease expired (e.g. the agent was paused past its ttl): forget it so the
             // next call grants a new one and the keys are written again.
-            Err(e) if e.to_string().contains("lease not found") => {
+            Err(e) if RequestError::is_lease_not_found(&e) => {
                 *self.lease.lock().await = None;
                 Ok(false)
             }
@@ -455,7 +505,7 @@ impl EtcdDcs {
         };
         let r = put(lease).await;
         if let Err(e) = r {
-            if e.to_string().contains("lease not found") {
+            if RequestError::is_lease_not_found(&e) {
                 self.forget_lease().await;
                 let lease = self.ensure_lease(ttl).await?;
                 put(lease).await?;
@@ -478,7 +528,7 @@ impl EtcdDcs {
         let lease = self.ensure_lease(ttl).await?;
         let (alive, taken) = tokio::join!(self.keepalive(ttl), self.try_acquire(lease));
         match taken {
-            Err(e) if e.to_string().contains("lease not found") => {
+            Err(e) if RequestError::is_lease_not_found(&e) => {
                 self.forget_lease().await;
                 let lease = self.ensure_lease(ttl).await?;
                 self.try_acquire(lease).await
