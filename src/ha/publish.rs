@@ -1,7 +1,97 @@
 //! What a member says about itself at the end of a cycle: the role and state published in its
 //! member key, `/patroni` and `praetorctl list` (Patroni's words, [`crate::types`]).
 
+use serde_json::Value as Json;
+
+use crate::config::Tags;
+use crate::dcs::MemberData;
 use crate::types::{DataDir, MemberState, PgState, Role};
+
+/// The agent version a member publishes: Patroni 4.x's, so Patroni peers and tools trust its
+/// fields (praetor's own version goes in `praetor_version`).
+pub const PATRONI_COMPAT_VERSION: &str = "4.1.5";
+
+/// What a member's key is made of (see [`member_data`]).
+#[derive(Debug, Clone)]
+pub struct MemberFacts<'a> {
+    /// The configured tags.
+    pub tags: &'a Tags,
+    /// A synchronous standby asking the primary to release it (before a stop or restart):
+    /// publish `nosync` and `sync_priority: 0`.
+    pub sync_release: bool,
+    /// `postgresql.connect_address` (`host:port`).
+    pub connect_address: &'a str,
+    /// This member's `GET /patroni` URL.
+    pub api_url: String,
+    /// The state to publish.
+    pub state: MemberState,
+    /// The role to publish.
+    pub role: Role,
+    /// What was observed of the server.
+    pub pg: &'a PgState,
+    /// The WAL receiver streams (a standby's `replication_state`).
+    pub streaming: bool,
+    /// Maintenance mode is on.
+    pub pause: bool,
+}
+
+/// The member key's value (Patroni's fields, reference §1.3): connection and API URLs, state,
+/// role, timeline, tags, `pause`; a running standby's WAL positions (`xlog_location` the larger
+/// of received and replayed, bytes) and `replication_state`; a primary's current WAL position.
+pub fn member_data(f: &MemberFacts) -> MemberData {
+    let tags = if f.sync_release {
+        let mut t = f.tags.clone();
+        t.nosync = true;
+        t.other.insert("sync_priority".into(), Json::from(0));
+        Some(t)
+    } else if *f.tags == Tags::default() {
+        None
+    } else {
+        Some(f.tags.clone())
+    };
+    let pg = f.pg;
+    let mut m = MemberData {
+        conn_url: format!("postgres://{}/postgres", f.connect_address),
+        api_url: f.api_url.clone(),
+        state: f.state.as_str().to_string(),
+        role: f.role.as_str().to_string(),
+        version: PATRONI_COMPAT_VERSION.to_string(),
+        timeline: pg.timeline,
+        tags,
+        pause: f.pause.then_some(true),
+        ..Default::default()
+    };
+    if pg.running {
+        if pg.in_recovery {
+            m.xlog_location = Some(pg.lsn());
+            m.receive_lsn = pg.receive_lsn;
+            m.replay_lsn = pg.replay_lsn;
+            m.replication_state = Some(
+                if f.streaming {
+                    "streaming"
+                } else {
+                    "in archive recovery"
+                }
+                .into(),
+            );
+        } else {
+            m.xlog_location = pg.wal_lsn;
+        }
+    }
+    m.other.insert(
+        "praetor_version".into(),
+        Json::String(env!("CARGO_PKG_VERSION").into()),
+    );
+    m
+}
+
+/// The WAL position (bytes) the leader publishes in `/status` for the others' lag checks: its
+/// current position while it holds the lease and runs out of recovery, else nothing.
+pub fn published_optime(leading: bool, pg: &PgState) -> Option<u64> {
+    (leading && pg.running && !pg.in_recovery)
+        .then_some(pg.wal_lsn)
+        .flatten()
+}
 
 /// The role to publish: `uninitialized` with no data directory and nothing running, `primary`
 /// for a running server out of recovery, else `replica`.
@@ -53,6 +143,84 @@ mod tests {
             crashed,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn member_data_per_role() {
+        let tags = Tags::default();
+        let standby = PgState {
+            running: true,
+            in_recovery: true,
+            timeline: Some(2),
+            receive_lsn: Some(120),
+            replay_lsn: Some(100),
+            ..Default::default()
+        };
+        let f = MemberFacts {
+            tags: &tags,
+            sync_release: false,
+            connect_address: "10.0.0.2:5432",
+            api_url: "http://10.0.0.2:8008/patroni".into(),
+            state: MemberState::Running,
+            role: Role::Replica,
+            pg: &standby,
+            streaming: true,
+            pause: false,
+        };
+        let m = member_data(&f);
+        assert_eq!(m.conn_url, "postgres://10.0.0.2:5432/postgres");
+        assert_eq!((m.state.as_str(), m.role.as_str()), ("running", "replica"));
+        assert_eq!(m.version, PATRONI_COMPAT_VERSION);
+        assert_eq!(
+            (m.xlog_location, m.receive_lsn, m.replay_lsn),
+            (Some(120), Some(120), Some(100))
+        );
+        assert_eq!(m.replication_state.as_deref(), Some("streaming"));
+        assert_eq!((m.tags, m.pause, m.timeline), (None, None, Some(2)));
+        let m = member_data(&MemberFacts {
+            streaming: false,
+            sync_release: true,
+            pause: true,
+            ..f.clone()
+        });
+        assert_eq!(m.replication_state.as_deref(), Some("in archive recovery"));
+        let t = m.tags.expect("tags while asking for release");
+        assert!(t.nosync);
+        assert_eq!(t.other["sync_priority"], Json::from(0));
+        assert_eq!(m.pause, Some(true));
+
+        let primary = PgState {
+            running: true,
+            in_recovery: false,
+            wal_lsn: Some(500),
+            ..Default::default()
+        };
+        let m = member_data(&MemberFacts {
+            pg: &primary,
+            role: Role::Primary,
+            ..f.clone()
+        });
+        assert_eq!((m.xlog_location, m.replication_state), (Some(500), None));
+        let stopped = PgState::default();
+        let m = member_data(&MemberFacts { pg: &stopped, ..f });
+        assert_eq!(m.xlog_location, None);
+    }
+
+    #[test]
+    fn only_a_running_leader_out_of_recovery_publishes_its_optime() {
+        let mut pg = PgState {
+            running: true,
+            in_recovery: false,
+            wal_lsn: Some(7),
+            ..Default::default()
+        };
+        assert_eq!(published_optime(true, &pg), Some(7));
+        assert_eq!(published_optime(false, &pg), None);
+        pg.in_recovery = true;
+        assert_eq!(published_optime(true, &pg), None);
+        pg.in_recovery = false;
+        pg.running = false;
+        assert_eq!(published_optime(true, &pg), None);
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! the primary do not wait for a standby that is going away. In maintenance mode nothing is stopped
 //! and the key stays, as Patroni does.
 
+use crate::types::Role;
+
 /// What the agent knows at the moment it is asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownFacts {
@@ -81,14 +83,15 @@ impl<S: std::fmt::Debug> std::fmt::Display for Plan<S> {
 }
 
 /// Whether a restart's conditions (Patroni's `POST /restart` filters, also those of a scheduled
-/// restart) hold: `role` (`primary`/`replica`) must be this member's, the server must be older
-/// than `postgres_version` (`server_version_num`), and with `restart_pending` a restart must be
-/// pending. `my_role` is `primary` or `replica`; `version` this server's `server_version_num`.
+/// restart) hold: `role` must be this member's, the server must be older than
+/// `postgres_version` (`server_version_num`), and with `restart_pending` a restart must be
+/// pending. `my_role` is [`Role::Primary`] or [`Role::Replica`]; `version` this server's
+/// `server_version_num`.
 pub fn restart_conditions_hold(
-    role: Option<&str>,
+    role: Option<Role>,
     postgres_version: Option<i64>,
     restart_pending: bool,
-    my_role: &str,
+    my_role: Role,
     version: i64,
     pending: bool,
 ) -> bool {
@@ -396,21 +399,21 @@ mod tests {
     #[test]
     fn restart_conditions() {
         let cases = [
-            (None, None, false, "primary", 150004, false, true),
+            (None, None, false, Role::Primary, 150004, false, true),
             (
-                Some("replica"),
+                Some(Role::Replica),
                 None,
                 false,
-                "primary",
+                Role::Primary,
                 150004,
                 false,
                 false,
             ),
-            (Some("primary"), None, false, "primary", 150004, false, true),
-            (None, Some(150004), false, "replica", 150004, false, false),
-            (None, Some(150005), false, "replica", 150004, false, true),
-            (None, None, true, "replica", 150004, false, false),
-            (None, None, true, "replica", 150004, true, true),
+            (Some(Role::Primary), None, false, Role::Primary, 150004, false, true),
+            (None, Some(150004), false, Role::Replica, 150004, false, false),
+            (None, Some(150005), false, Role::Replica, 150004, false, true),
+            (None, None, true, Role::Replica, 150004, false, false),
+            (None, None, true, Role::Replica, 150004, true, true),
         ];
         for (role, v, rp, me, version, pending, want) in cases {
             assert_eq!(

@@ -359,16 +359,16 @@ impl Driver {
         let Some(r) = due else { return };
         *self.shared.scheduled_restart.lock().expect("not poisoned") = None;
         let role = if self.leader_until.is_some() {
-            "primary"
+            Role::Primary
         } else {
-            "replica"
+            Role::Replica
         };
         let (version, pending) = {
             let st = self.shared.status.read().await;
             (st.info.server_version, st.info.pending_restart)
         };
         if !crate::ha::shutdown::restart_conditions_hold(
-            r.role.as_deref(),
+            r.role,
             r.postgres_version,
             r.restart_pending,
             role,

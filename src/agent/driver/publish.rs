@@ -3,53 +3,19 @@
 use super::*;
 
 impl Driver {
+    /// This member's key value now ([`crate::ha::publish::member_data`]).
     pub(super) fn member_data(&self, pg: &PgState, info: &ServerInfo) -> MemberData {
-        let tags = if self.sync_release {
-            let mut t = self.cfg.tags.clone();
-            t.nosync = true;
-            t.other.insert("sync_priority".into(), Json::from(0));
-            Some(t)
-        } else if self.cfg.tags == Default::default() {
-            None
-        } else {
-            Some(self.cfg.tags.clone())
-        };
-        let mut m = MemberData {
-            conn_url: format!(
-                "postgres://{}/postgres",
-                self.cfg.postgresql.connect_address
-            ),
+        crate::ha::publish::member_data(&crate::ha::publish::MemberFacts {
+            tags: &self.cfg.tags,
+            sync_release: self.sync_release,
+            connect_address: &self.cfg.postgresql.connect_address,
             api_url: self.api_url(),
-            state: self.state.as_str().to_string(),
-            role: self.role.as_str().to_string(),
-            version: PATRONI_COMPAT_VERSION.to_string(),
-            timeline: pg.timeline,
-            tags,
-            pause: self.dynamic.pause.then_some(true),
-            ..Default::default()
-        };
-        if pg.running {
-            if pg.in_recovery {
-                m.xlog_location = Some(pg.lsn());
-                m.receive_lsn = pg.receive_lsn;
-                m.replay_lsn = pg.replay_lsn;
-                m.replication_state = Some(
-                    if info.receiver_status.as_deref() == Some("streaming") {
-                        "streaming"
-                    } else {
-                        "in archive recovery"
-                    }
-                    .into(),
-                );
-            } else {
-                m.xlog_location = pg.wal_lsn;
-            }
-        }
-        m.other.insert(
-            "praetor_version".into(),
-            Json::String(env!("CARGO_PKG_VERSION").into()),
-        );
-        m
+            state: self.state,
+            role: self.role,
+            pg,
+            streaming: info.receiver_status.as_deref() == Some("streaming"),
+            pause: self.dynamic.pause,
+        })
     }
 
     pub(super) async fn touch_member(&mut self, pg: &PgState, info: &ServerInfo) -> Result<()> {
@@ -68,15 +34,8 @@ impl Driver {
         dcs.touch_member(&data, self.dynamic.ttl).await?;
         self.last_member = Some((data, lease));
         // The leader publishes its WAL position for the others' lag checks.
-        if self.leader_until.is_some() && pg.running && !pg.in_recovery {
-            if let Some(lsn) = pg.wal_lsn {
-                let _ = dcs
-                    .put(
-                        keys::STATUS,
-                        &serde_json::json!({"optime": lsn}).to_string(),
-                    )
-                    .await;
-            }
+        if let Some(lsn) = crate::ha::publish::published_optime(self.leader_until.is_some(), pg) {
+            let _ = dcs.put(keys::STATUS, &crate::dcs::encode_status(lsn)).await;
         }
         Ok(())
     }

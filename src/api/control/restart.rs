@@ -36,8 +36,8 @@ pub async fn post_restart(State(s): State<AppState>, body: Bytes) -> Result<Resp
     }
     let role = match opt_string(&m, "role")?.as_deref() {
         None => None,
-        Some("primary" | "master" | "standby_leader") => Some(Role::Primary.as_str().to_string()),
-        Some("replica") => Some(Role::Replica.as_str().to_string()),
+        Some("primary" | "master" | "standby_leader") => Some(Role::Primary),
+        Some("replica") => Some(Role::Replica),
         Some(_) => {
             return Err(ApiError::BadRequest(
                 "PostgreSQL role should be either primary, standby_leader or replica".into(),
@@ -84,7 +84,7 @@ pub async fn post_restart(State(s): State<AppState>, body: Bytes) -> Result<Resp
         };
         (
             st.dynamic.pause,
-            r.as_str(),
+            r,
             st.info.server_version,
             st.info.pending_restart,
         )
@@ -122,7 +122,7 @@ pub async fn post_restart(State(s): State<AppState>, body: Bytes) -> Result<Resp
         return Ok((StatusCode::ACCEPTED, "Restart scheduled").into_response());
     }
     if !crate::ha::shutdown::restart_conditions_hold(
-        role.as_deref(),
+        role,
         postgres_version,
         restart_pending,
         my_role,
