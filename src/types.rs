@@ -113,59 +113,41 @@ pub enum MemberState {
 }
 
 impl MemberState {
+    /// Every state, in declaration order, with Patroni's string and its index in Patroni 4.1's state list (the
+    /// `patroni_postgres_state` metric).
+    const TABLE: [(MemberState, &'static str, i32); 11] = [
+        (MemberState::InitializingNewCluster, "initializing new cluster", 0),
+        (MemberState::InitdbFailed, "initdb failed", 1),
+        (MemberState::CreatingReplica, "creating replica", 4),
+        (MemberState::Running, "running", 5),
+        (MemberState::Starting, "starting", 6),
+        (MemberState::StartFailed, "start failed", 8),
+        (MemberState::Restarting, "restarting", 9),
+        (MemberState::Stopping, "stopping", 11),
+        (MemberState::Stopped, "stopped", 12),
+        (MemberState::Crashed, "crashed", 14),
+        (MemberState::Fenced, "fenced", 15),
+    ];
+
+    /// This state's row: the table is in declaration order (a unit test keeps it so).
+    fn row(self) -> &'static (MemberState, &'static str, i32) {
+        &Self::TABLE[self as usize]
+    }
+
     /// The exact string Patroni writes, e.g. `running`, `creating replica`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            MemberState::InitializingNewCluster => "initializing new cluster",
-            MemberState::InitdbFailed => "initdb failed",
-            MemberState::CreatingReplica => "creating replica",
-            MemberState::Running => "running",
-            MemberState::Starting => "starting",
-            MemberState::StartFailed => "start failed",
-            MemberState::Restarting => "restarting",
-            MemberState::Stopping => "stopping",
-            MemberState::Stopped => "stopped",
-            MemberState::Crashed => "crashed",
-            MemberState::Fenced => "fenced",
-        }
+        self.row().1
+    }
+
+    /// Index in Patroni 4.1's state list, used by the `patroni_postgres_state` metric (−1 unknown).
+    pub fn metric_index(self) -> i32 {
+        self.row().2
     }
 
     /// Reads a state another agent wrote (member key, `GET /patroni`), by its exact string;
     /// `None` for a state praetor does not publish (Patroni has more).
     pub fn parse(s: &str) -> Option<MemberState> {
-        use MemberState::*;
-        [
-            InitializingNewCluster,
-            InitdbFailed,
-            CreatingReplica,
-            Running,
-            Starting,
-            StartFailed,
-            Restarting,
-            Stopping,
-            Stopped,
-            Crashed,
-            Fenced,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
-    }
-
-    /// Index in Patroni 4.1's state list, used by the `patroni_postgres_state` metric (−1 unknown).
-    pub fn metric_index(self) -> i32 {
-        match self {
-            MemberState::InitializingNewCluster => 0,
-            MemberState::InitdbFailed => 1,
-            MemberState::CreatingReplica => 4,
-            MemberState::Running => 5,
-            MemberState::Starting => 6,
-            MemberState::StartFailed => 8,
-            MemberState::Restarting => 9,
-            MemberState::Stopping => 11,
-            MemberState::Stopped => 12,
-            MemberState::Crashed => 14,
-            MemberState::Fenced => 15,
-        }
+        Self::TABLE.iter().find(|r| r.1 == s).map(|r| r.0)
     }
 }
 
@@ -308,6 +290,19 @@ pub fn parse_pg_version(v: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn member_state_table_is_in_declaration_order_and_round_trips() {
+        for (i, (state, text, _)) in MemberState::TABLE.iter().enumerate() {
+            assert_eq!(*state as usize, i);
+            assert_eq!(MemberState::parse(text), Some(*state));
+            assert_eq!(state.as_str(), *text);
+        }
+        assert_eq!(MemberState::Running.metric_index(), 5);
+        assert_eq!(MemberState::parse("streaming"), None);
+        assert_eq!(Role::parse("master"), Some(Role::Primary));
+        assert_eq!(Role::parse("standby_leader"), None);
+    }
 
     #[test]
     fn lsn_round_trip() {
