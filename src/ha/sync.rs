@@ -167,76 +167,80 @@ mod tests {
     fn v(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
     }
+    /// ns is tagged nosync, nf nofailover; ghost has no member key.
     fn tags_of(name: &str) -> Option<Tags> {
+        let mut t = Tags::default();
         match name {
-            "ns" => Some(Tags {
-                nosync: true,
-                ..Default::default()
-            }),
-            "nf" => Some(Tags {
-                nofailover: true,
-                ..Default::default()
-            }),
-            "ghost" => None,
-            _ => Some(Tags::default()),
+            "ns" => t.nosync = true,
+            "nf" => t.nofailover = true,
+            "ghost" => return None,
+            _ => {}
+        }
+        Some(t)
+    }
+    /// `/sync` held by a, listing `names`.
+    fn mine(names: &[&str]) -> Option<(&'static str, Vec<String>)> {
+        Some(("a", v(names)))
+    }
+    /// a's plan at LSN `lsn`, with `/sync` as `key`, `guc` in `synchronous_standby_names` and
+    /// `rows` in `pg_stat_replication`.
+    fn plan_at(
+        tags: &dyn Fn(&str) -> Option<Tags>,
+        lsn: u64,
+        c: &DynamicConfig,
+        key: Option<(&str, Vec<String>)>,
+        guc: &[&str],
+        rows: &[ReplicationRow],
+    ) -> SyncPlan {
+        plan_sync("a", c, key, &v(guc), rows, tags, lsn)
+    }
+    /// [`plan_at`] LSN 10, with the tags of [`tags_of`].
+    fn plan(
+        c: &DynamicConfig,
+        key: Option<(&str, Vec<String>)>,
+        guc: &[&str],
+        rows: &[ReplicationRow],
+    ) -> SyncPlan {
+        plan_at(&tags_of, 10, c, key, guc, rows)
+    }
+    /// The plan that only writes `/sync` listing `names`.
+    fn only_key(names: &[&str]) -> SyncPlan {
+        SyncPlan {
+            sync_key: Some(v(names)),
+            ..Default::default()
+        }
+    }
+    /// The plan that only sets `synchronous_standby_names` to `names`.
+    fn only_guc(names: &[&str]) -> SyncPlan {
+        SyncPlan {
+            guc: Some(v(names)),
+            ..Default::default()
         }
     }
 
     #[test]
     fn takes_ownership_of_the_sync_key_first() {
-        let p = plan_sync(
-            "a",
-            &cfg(true, false, 1),
-            None,
-            &[],
-            &[row("b", "async", 10)],
-            &tags_of,
-            10,
-        );
-        assert_eq!(
-            p,
-            SyncPlan {
-                sync_key: Some(vec![]),
-                ..Default::default()
-            }
-        );
-        let p = plan_sync(
-            "a",
-            &cfg(true, false, 1),
-            Some(("z", v(&["b"]))),
-            &[],
-            &[],
-            &tags_of,
-            10,
-        );
+        let c = cfg(true, false, 1);
+        let p = plan(&c, None, &[], &[row("b", "async", 10)]);
+        assert_eq!(p, only_key(&[]));
+        let p = plan(&c, Some(("z", v(&["b"]))), &[], &[]);
         assert_eq!(p.sync_key, Some(vec![]));
     }
 
     #[test]
     fn keeps_the_listed_sync_standby_when_another_is_less_behind() {
+        let c = cfg(true, false, 1);
         // b is the listed sync standby; c is momentarily ahead of it. Nothing changes.
-        let p = plan_sync(
-            "a",
-            &cfg(true, false, 1),
-            Some(("a", v(&["b"]))),
-            &v(&["b"]),
-            &[row("b", "sync", 90), row("c", "potential", 100)],
-            &tags_of,
-            100,
-        );
+        let rows = [row("b", "sync", 90), row("c", "potential", 100)];
+        let p = plan_at(&tags_of, 100, &c, mine(&["b"]), &["b"], &rows);
         assert_eq!(p, SyncPlan::default());
         // b stops streaming: c replaces it (in the GUC first, /sync drops b).
-        let mut gone = row("b", "sync", 90);
-        gone.state = "catchup".into();
-        let p = plan_sync(
-            "a",
-            &cfg(true, false, 1),
-            Some(("a", v(&["b"]))),
-            &v(&["b"]),
-            &[gone, row("c", "potential", 100)],
-            &tags_of,
-            100,
-        );
+        let gone = ReplicationRow {
+            state: "catchup".into(),
+            ..row("b", "sync", 90)
+        };
+        let rows = [gone, row("c", "potential", 100)];
+        let p = plan_at(&tags_of, 100, &c, mine(&["b"]), &["b"], &rows);
         assert_eq!(p.guc, Some(v(&["c"])));
         assert_eq!(p.sync_key, Some(vec![]));
     }
@@ -265,26 +269,12 @@ mod tests {
                 tags_of(n)
             }
         };
-        let p = plan_sync(
-            "a",
-            &cfg(true, false, 1),
-            Some(("a", v(&["ghost"]))),
-            &v(&["ghost"]),
-            &[row("ghost", "sync", 100), row("c", "potential", 100)],
-            &kept,
-            100,
-        );
+        let c = cfg(true, false, 1);
+        let rows = [row("ghost", "sync", 100), row("c", "potential", 100)];
+        let p = plan_at(&kept, 100, &c, mine(&["ghost"]), &["ghost"], &rows);
         assert_eq!(p, SyncPlan::default());
         // Once no longer kept (tags unknown), another standby replaces it.
-        let p = plan_sync(
-            "a",
-            &cfg(true, false, 1),
-            Some(("a", v(&["ghost"]))),
-            &v(&["ghost"]),
-            &[row("ghost", "sync", 100), row("c", "potential", 100)],
-            &tags_of,
-            100,
-        );
+        let p = plan_at(&tags_of, 100, &c, mine(&["ghost"]), &["ghost"], &rows);
         assert_eq!(p.guc, Some(v(&["c"])));
     }
 
@@ -292,49 +282,13 @@ mod tests {
     fn adds_to_the_guc_before_listing_in_sync() {
         let c = cfg(true, false, 1);
         // Step 1: b goes into the GUC, not yet into /sync.
-        let p = plan_sync(
-            "a",
-            &c,
-            Some(("a", vec![])),
-            &[],
-            &[row("b", "async", 10), row("c", "async", 5)],
-            &tags_of,
-            10,
-        );
-        assert_eq!(
-            p,
-            SyncPlan {
-                guc: Some(v(&["b"])),
-                ..Default::default()
-            }
-        );
+        let rows = [row("b", "async", 10), row("c", "async", 5)];
+        assert_eq!(plan(&c, mine(&[]), &[], &rows), only_guc(&["b"]));
         // Step 2: PostgreSQL reports b as sync: now /sync lists it.
-        let p = plan_sync(
-            "a",
-            &c,
-            Some(("a", vec![])),
-            &v(&["b"]),
-            &[row("b", "sync", 10), row("c", "async", 5)],
-            &tags_of,
-            10,
-        );
-        assert_eq!(
-            p,
-            SyncPlan {
-                sync_key: Some(v(&["b"])),
-                ..Default::default()
-            }
-        );
+        let rows = [row("b", "sync", 10), row("c", "async", 5)];
+        assert_eq!(plan(&c, mine(&[]), &["b"], &rows), only_key(&["b"]));
         // Steady.
-        let p = plan_sync(
-            "a",
-            &c,
-            Some(("a", v(&["b"]))),
-            &v(&["b"]),
-            &[row("b", "sync", 10)],
-            &tags_of,
-            10,
-        );
+        let p = plan(&c, mine(&["b"]), &["b"], &[row("b", "sync", 10)]);
         assert_eq!(p, SyncPlan::default());
     }
 
@@ -342,15 +296,7 @@ mod tests {
     fn removes_from_sync_before_the_guc() {
         let c = cfg(true, false, 1);
         // b is gone; c streams: /sync drops b now, the GUC swaps b for c in the same plan, applied after.
-        let p = plan_sync(
-            "a",
-            &c,
-            Some(("a", v(&["b"]))),
-            &v(&["b"]),
-            &[row("c", "async", 10)],
-            &tags_of,
-            10,
-        );
+        let p = plan(&c, mine(&["b"]), &["b"], &[row("c", "async", 10)]);
         assert_eq!(p.sync_key, Some(vec![]));
         assert_eq!(p.guc, Some(v(&["c"])));
     }
@@ -358,92 +304,43 @@ mod tests {
     #[test]
     fn nosync_is_never_chosen_and_nofailover_comes_last() {
         let c = cfg(true, false, 1);
-        let p = plan_sync(
-            "a",
-            &c,
-            Some(("a", vec![])),
-            &[],
-            &[
-                row("ns", "async", 10),
-                row("nf", "async", 10),
-                row("ghost", "async", 10),
-            ],
-            &tags_of,
-            10,
-        );
-        assert_eq!(p.guc, Some(v(&["nf"])));
-        let p = plan_sync(
-            "a",
-            &c,
-            Some(("a", vec![])),
-            &[],
-            &[row("nf", "async", 10), row("b", "async", 1)],
-            &tags_of,
-            10,
-        );
-        assert_eq!(p.guc, Some(v(&["b"])));
+        let rows = [
+            row("ns", "async", 10),
+            row("nf", "async", 10),
+            row("ghost", "async", 10),
+        ];
+        assert_eq!(plan(&c, mine(&[]), &[], &rows).guc, Some(v(&["nf"])));
+        let rows = [row("nf", "async", 10), row("b", "async", 1)];
+        assert_eq!(plan(&c, mine(&[]), &[], &rows).guc, Some(v(&["b"])));
     }
 
     #[test]
     fn strict_mode_blocks_commits_without_a_standby() {
-        let p = plan_sync(
-            "a",
-            &cfg(true, true, 1),
-            Some(("a", vec![])),
-            &[],
-            &[],
-            &tags_of,
-            10,
-        );
+        let p = plan(&cfg(true, true, 1), mine(&[]), &[], &[]);
         assert_eq!(p.guc, Some(v(&[STRICT_PLACEHOLDER])));
-        let p = plan_sync(
-            "a",
-            &cfg(true, false, 1),
-            Some(("a", vec![])),
-            &[],
-            &[],
-            &tags_of,
-            10,
-        );
+        let p = plan(&cfg(true, false, 1), mine(&[]), &[], &[]);
         assert_eq!(p, SyncPlan::default());
     }
 
     #[test]
     fn turning_sync_mode_off_clears_both() {
-        let p = plan_sync(
-            "a",
-            &cfg(false, false, 1),
-            Some(("a", v(&["b"]))),
-            &v(&["b"]),
-            &[],
-            &tags_of,
-            10,
-        );
-        assert_eq!(
-            p,
-            SyncPlan {
-                delete_sync_key: true,
-                guc: Some(vec![]),
-                ..Default::default()
-            }
-        );
+        let p = plan(&cfg(false, false, 1), mine(&["b"]), &["b"], &[]);
+        let want = SyncPlan {
+            delete_sync_key: true,
+            guc: Some(vec![]),
+            ..Default::default()
+        };
+        assert_eq!(p, want);
     }
 
     #[test]
     fn several_sync_standbys() {
-        let p = plan_sync(
-            "a",
-            &cfg(true, false, 2),
-            Some(("a", vec![])),
-            &[],
-            &[
-                row("b", "async", 10),
-                row("c", "async", 9),
-                row("d", "async", 1),
-            ],
-            &tags_of,
-            10,
-        );
+        let rows = [
+            row("b", "async", 10),
+            row("c", "async", 9),
+            row("d", "async", 1),
+        ];
+        let p = plan(&cfg(true, false, 2), mine(&[]), &[], &rows);
         assert_eq!(p.guc, Some(v(&["b", "c"])));
     }
 }

@@ -3,6 +3,8 @@
 use super::*;
 use crate::config::{DynamicConfig, Tags};
 use crate::dcs::{ClusterView, Failover, HistoryEntry, LeaderKey, Member, MemberData};
+use Action::*;
+use DemoteMode::*;
 
 fn member(name: &str, role: &str, lsn: u64) -> Member {
     Member {
@@ -19,6 +21,7 @@ fn member(name: &str, role: &str, lsn: u64) -> Member {
     }
 }
 
+/// The group a (primary), b and c (replicas), all at LSN 100, led by `leader`.
 fn view(leader: Option<&str>) -> ClusterView {
     ClusterView {
         initialize: Some("7000000000000000001".into()),
@@ -37,6 +40,35 @@ fn view(leader: Option<&str>) -> ClusterView {
         optime: Some(100),
         ..Default::default()
     }
+}
+
+/// [`view`], whose history says that b left timeline 1 at LSN 40.
+fn switched(leader: Option<&str>) -> ClusterView {
+    let mut v = view(leader);
+    v.history = vec![HistoryEntry {
+        timeline: 1,
+        switch_lsn: 40,
+        reason: "".into(),
+        timestamp: None,
+        new_leader: Some("b".into()),
+    }];
+    v
+}
+
+/// [`view`] led by `holder`, with a failover key from `leader` to `member`, scheduled `at`.
+fn with_failover(
+    holder: Option<&str>,
+    leader: &str,
+    member: Option<&str>,
+    at: Option<&str>,
+) -> ClusterView {
+    let mut v = view(holder);
+    v.failover = Some(Failover {
+        leader: Some(leader.into()),
+        member: member.map(String::from),
+        scheduled_at: at.map(String::from),
+    });
+    v
 }
 
 fn present(state: &str) -> DataDir {
@@ -71,6 +103,19 @@ fn primary_pg(lsn: u64) -> PgState {
     }
 }
 
+/// A postmaster that died.
+fn crashed() -> PgState {
+    with(PgState::default(), |pg| pg.crashed = true)
+}
+
+/// A server still starting, for `secs` seconds so far.
+fn starting(secs: Option<f64>) -> PgState {
+    with(PgState::default(), |pg| {
+        pg.starting = true;
+        pg.starting_for = secs;
+    })
+}
+
 fn peer(name: &str, role: &str, lsn: u64) -> PeerStatus {
     PeerStatus {
         name: name.into(),
@@ -83,10 +128,17 @@ fn peer(name: &str, role: &str, lsn: u64) -> PeerStatus {
     }
 }
 
-fn snap(name: &str, dcs: Option<ClusterView>, data: DataDir, pg: PgState) -> Snapshot {
+/// `x` changed by `f`.
+fn with<T>(mut x: T, f: impl FnOnce(&mut T)) -> T {
+    f(&mut x);
+    x
+}
+
+/// `name` in the group `dcs` (`None`: DCS unreachable), with data `data` and server `pg`.
+fn snap(name: &str, dcs: impl Into<Option<ClusterView>>, data: DataDir, pg: PgState) -> Snapshot {
     Snapshot {
         name: name.into(),
-        dcs,
+        dcs: dcs.into(),
         config: DynamicConfig::default(),
         tags: Tags::default(),
         data,
@@ -106,145 +158,137 @@ fn snap(name: &str, dcs: Option<ClusterView>, data: DataDir, pg: PgState) -> Sna
     }
 }
 
+/// `name`, its server down, with data in pg_control state `state`, in the group `dcs`.
+fn stopped(name: &str, dcs: impl Into<Option<ClusterView>>, state: &str) -> Snapshot {
+    snap(name, dcs, present(state), PgState::default())
+}
+
+/// `name`, a running standby of a at LSN `lsn`, in the group `dcs`.
+fn standby(name: &str, dcs: impl Into<Option<ClusterView>>, lsn: u64) -> Snapshot {
+    snap(
+        name,
+        dcs,
+        present("in archive recovery"),
+        replica_pg(lsn, Some("a")),
+    )
+}
+
+/// a, a running primary at LSN 100, in the group `dcs`.
+fn primary(dcs: impl Into<Option<ClusterView>>) -> Snapshot {
+    snap("a", dcs, present("in production"), primary_pg(100))
+}
+
+/// c, a standby that received WAL from the old primary up to 60 on timeline 1, its walreceiver
+/// down for 11 s (loop_wait 10); the new leader b left timeline 1 at 40.
+fn past_the_switch_point() -> Snapshot {
+    let mut pg = replica_pg(60, Some("b"));
+    pg.receiver_down_for = Some(11.0);
+    snap("c", switched(Some("b")), present("in archive recovery"), pg)
+}
+
+/// What a leader does each cycle while nothing happens.
+fn leading() -> Vec<Action> {
+    vec![RenewLeader, SyncSlots, SyncReplication]
+}
+
+/// What the holder of the leader key does while its server is still a standby.
+fn promoting() -> Vec<Action> {
+    vec![RenewLeader, Promote, SyncSlots, SyncReplication]
+}
+
+fn start_replica(leader: &str) -> Action {
+    StartReplica {
+        leader: Some(leader.into()),
+    }
+}
+
+const LOST_LOCK: &str = "demoted self because failed to update leader lock in DCS";
+
+/// The decision for `s` has exactly these actions and this reason.
+#[track_caller]
+fn check(s: &Snapshot, actions: Vec<Action>, reason: &str) {
+    let d = decide(s);
+    assert_eq!(d.actions, actions, "{}", d.reason);
+    assert_eq!(d.reason, reason);
+}
+
+/// The decision for `s` has exactly these actions and a reason containing `part`.
+#[track_caller]
+fn check_has(s: &Snapshot, actions: Vec<Action>, part: &str) {
+    let d = decide(s);
+    assert_eq!(d.actions, actions, "{}", d.reason);
+    assert!(d.reason.contains(part), "{}", d.reason);
+}
+
 #[test]
 fn leader_renews_and_stays() {
-    let d = decide(&snap(
-        "a",
-        Some(view(Some("a"))),
-        present("in production"),
-        primary_pg(100),
-    ));
-    assert_eq!(
-        d.actions,
-        vec![
-            Action::RenewLeader,
-            Action::SyncSlots,
-            Action::SyncReplication
-        ]
-    );
-    assert_eq!(d.reason, "no action. I am (a), the leader with the lock");
+    let reason = "no action. I am (a), the leader with the lock";
+    check(&primary(view(Some("a"))), leading(), reason);
 }
 
 #[test]
 fn replica_follows_leader() {
-    let d = decide(&snap(
-        "b",
-        Some(view(Some("a"))),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    ));
-    assert_eq!(d.actions, vec![]);
-    assert_eq!(
-        d.reason,
-        "no action. I am (b), a secondary, and following a leader (a)"
-    );
-    let d = decide(&snap(
-        "b",
-        Some(view(Some("c"))),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    ));
-    assert_eq!(d.actions, vec![Action::Follow { leader: "c".into() }]);
+    let reason = "no action. I am (b), a secondary, and following a leader (a)";
+    check(&standby("b", view(Some("a")), 100), vec![], reason);
+    let d = decide(&standby("b", view(Some("c")), 100));
+    assert_eq!(d.actions, vec![Follow { leader: "c".into() }]);
 }
 
+/// Without a leader, b (at LSN 100 unless said) races for the key only as the healthiest.
 #[test]
-fn no_leader_healthiest_acquires() {
-    let mut s = snap(
-        "b",
-        Some(view(None)),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    );
-    s.peers = vec![peer("c", "replica", 90)];
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![Action::AcquireLeader]);
-    assert!(d.reason.contains("healthiest"), "{}", d.reason);
-}
-
-#[test]
-fn no_leader_peer_ahead_does_not_race() {
-    let mut s = snap(
-        "b",
-        Some(view(None)),
-        present("in archive recovery"),
-        replica_pg(90, Some("a")),
-    );
-    s.peers = vec![peer("c", "replica", 100)];
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![]);
-    assert!(
-        d.reason.contains("c has a higher WAL position"),
-        "{}",
-        d.reason
-    );
-}
-
-#[test]
-fn failover_priority_breaks_ties() {
-    let mut s = snap(
-        "b",
-        Some(view(None)),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    );
-    let mut p = peer("c", "replica", 100);
-    p.tags.failover_priority = Some(5);
-    s.peers = vec![p];
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![]);
-    assert!(
-        d.reason.contains("higher failover_priority"),
-        "{}",
-        d.reason
-    );
-}
-
-#[test]
-fn old_primary_alive_blocks_race() {
-    let mut s = snap(
-        "b",
-        Some(view(None)),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    );
-    s.peers = vec![peer("a", "primary", 100)];
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![]);
-    assert!(
-        d.reason.contains("Primary (a) is still alive"),
-        "{}",
-        d.reason
-    );
-}
-
-#[test]
-fn lagging_standby_does_not_race() {
-    let mut v = view(None);
-    v.optime = Some(10_000_000);
-    let d = decide(&snap(
-        "b",
-        Some(v),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    ));
-    assert_eq!(d.actions, vec![]);
-    assert!(d.reason.contains("maximum_lag_on_failover"), "{}", d.reason);
-}
-
-#[test]
-fn nofailover_does_not_race() {
-    let mut s = snap(
-        "b",
-        Some(view(None)),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    );
-    s.tags.nofailover = true;
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![]);
-    assert!(d.reason.contains("nofailover"), "{}", d.reason);
-    s.tags.nofailover = false;
-    s.tags.failover_priority = Some(0);
+fn no_leader_race() {
+    fn race(lsn: u64, peers: Vec<PeerStatus>) -> Snapshot {
+        with(standby("b", view(None), lsn), |s| s.peers = peers)
+    }
+    let c_priority_5 = with(peer("c", "replica", 100), |p| {
+        p.tags.failover_priority = Some(5)
+    });
+    let lagging = with(view(None), |v| v.optime = Some(10_000_000));
+    let cases = [
+        (
+            "no_leader_healthiest_acquires",
+            race(100, vec![peer("c", "replica", 90)]),
+            vec![AcquireLeader],
+            "healthiest",
+        ),
+        (
+            "no_leader_peer_ahead_does_not_race",
+            race(90, vec![peer("c", "replica", 100)]),
+            vec![],
+            "c has a higher WAL position",
+        ),
+        (
+            "failover_priority_breaks_ties",
+            race(100, vec![c_priority_5]),
+            vec![],
+            "higher failover_priority",
+        ),
+        (
+            "old_primary_alive_blocks_race",
+            race(100, vec![peer("a", "primary", 100)]),
+            vec![],
+            "Primary (a) is still alive",
+        ),
+        (
+            "lagging_standby_does_not_race",
+            standby("b", lagging, 100),
+            vec![],
+            "maximum_lag_on_failover",
+        ),
+        (
+            "nofailover_does_not_race",
+            with(race(100, vec![]), |s| s.tags.nofailover = true),
+            vec![],
+            "nofailover",
+        ),
+    ];
+    for (case, s, actions, part) in cases {
+        let d = decide(&s);
+        assert_eq!(d.actions, actions, "{case}: {}", d.reason);
+        assert!(d.reason.contains(part), "{case}: {}", d.reason);
+    }
+    // nofailover_does_not_race: failover_priority 0 is nofailover too.
+    let s = with(race(100, vec![]), |s| s.tags.failover_priority = Some(0));
     assert_eq!(decide(&s).actions, vec![]);
 }
 
@@ -252,68 +296,21 @@ fn nofailover_does_not_race() {
 /// (a compare-and-set the core asks for, not an overwrite by the runtime).
 #[test]
 fn the_candidate_promotes_then_clears_the_failover_key() {
-    let mut v = view(Some("b"));
-    v.failover = Some(Failover {
-        leader: Some("a".into()),
-        member: Some("b".into()),
-        scheduled_at: None,
-    });
-    let d = decide(&snap(
-        "b",
-        Some(v),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    ));
-    assert_eq!(
-        d.actions,
-        vec![
-            Action::RenewLeader,
-            Action::Promote,
-            Action::SyncSlots,
-            Action::SyncReplication,
-            Action::ClearFailover
-        ]
-    );
+    let s = standby("b", with_failover(Some("b"), "a", Some("b"), None), 100);
+    let actions = [promoting(), vec![ClearFailover]].concat();
+    assert_eq!(decide(&s).actions, actions);
 }
 
 #[test]
 fn lock_holder_promotes() {
-    let d = decide(&snap(
-        "b",
-        Some(view(Some("b"))),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    ));
-    assert_eq!(
-        d.actions,
-        vec![
-            Action::RenewLeader,
-            Action::Promote,
-            Action::SyncSlots,
-            Action::SyncReplication
-        ]
-    );
-    assert_eq!(
-        d.reason,
-        "promoted self to leader because I had the session lock"
-    );
+    let reason = "promoted self to leader because I had the session lock";
+    check(&standby("b", view(Some("b")), 100), promoting(), reason);
 }
 
 #[test]
 fn lost_lease_demotes() {
-    let mut s = snap(
-        "a",
-        Some(view(Some("a"))),
-        present("in production"),
-        primary_pg(100),
-    );
-    s.renew_failed = true;
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::ImmediateNoLock)]);
-    assert_eq!(
-        d.reason,
-        "demoted self because failed to update leader lock in DCS"
-    );
+    let s = with(primary(view(Some("a"))), |s| s.renew_failed = true);
+    check(&s, vec![Demote(ImmediateNoLock)], LOST_LOCK);
 }
 
 /// One etcd member down, or etcd slow for a moment: a renewal that failed while the lease still
@@ -321,183 +318,88 @@ fn lost_lease_demotes() {
 /// down must go unnoticed"); below the margin it demotes as Patroni does.
 #[test]
 fn failed_renewal_keeps_the_primary_while_the_lease_lasts() {
-    let mut s = snap(
-        "a",
-        Some(view(Some("a"))),
-        present("in production"),
-        primary_pg(100),
-    );
+    let mut s = primary(view(Some("a")));
     s.renew_failed = true;
     s.lease_left = Some(12.0);
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![]);
-    assert_eq!(
-        d.reason,
-        "failed to update leader lock in DCS; still the leader for 12.0 s of the lease I hold \
-         (demoting below 4.5 s): trying again"
-    );
+    let reason = "failed to update leader lock in DCS; still the leader for 12.0 s of the lease I \
+                  hold (demoting below 4.5 s): trying again";
+    check(&s, vec![], reason);
     s.lease_left = Some(4.5);
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::ImmediateNoLock)]);
-    assert_eq!(
-        d.reason,
-        "demoted self because failed to update leader lock in DCS"
-    );
+    check(&s, vec![Demote(ImmediateNoLock)], LOST_LOCK);
     // Maintenance mode: never demoted, whatever is left.
     s.config.pause = true;
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![]);
-    assert_eq!(
-        d.reason,
-        "PAUSE: failed to update leader lock in DCS; continuing to run"
-    );
+    let reason = "PAUSE: failed to update leader lock in DCS; continuing to run";
+    check(&s, vec![], reason);
 }
 
 #[test]
 fn dcs_unreachable_primary_keeps_running_on_its_lease_then_demotes_offline() {
-    let mut s = snap("a", None, present("in production"), primary_pg(100));
+    let mut s = primary(None);
     s.lease_left = Some(9.0);
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![]);
-    assert_eq!(
-        d.reason,
-        "DCS is not accessible; still the leader for 9.0 s of the lease I hold (demoting below \
-         4.5 s): trying again"
-    );
+    let reason = "DCS is not accessible; still the leader for 9.0 s of the lease I hold (demoting \
+                  below 4.5 s): trying again";
+    check(&s, vec![], reason);
     s.lease_left = Some(4.0);
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::Offline)]);
+    assert_eq!(decide(&s).actions, vec![Demote(Offline)]);
     // A standby has nothing to keep.
-    let mut s = snap(
-        "b",
-        None,
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    );
-    s.lease_left = Some(9.0);
+    let s = with(standby("b", None, 100), |s| s.lease_left = Some(9.0));
     assert_eq!(decide(&s).reason, "DCS is not accessible");
 }
 
 #[test]
 fn dcs_unreachable_primary_demotes_offline() {
-    let d = decide(&snap("a", None, present("in production"), primary_pg(100)));
-    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::Offline)]);
-    assert_eq!(
-        d.reason,
-        "demoted self because DCS is not accessible and I was a leader"
-    );
-    let d = decide(&snap(
-        "b",
-        None,
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    ));
-    assert_eq!(d.actions, vec![]);
-    assert_eq!(d.reason, "DCS is not accessible");
+    let reason = "demoted self because DCS is not accessible and I was a leader";
+    check(&primary(None), vec![Demote(Offline)], reason);
+    check(&standby("b", None, 100), vec![], "DCS is not accessible");
 }
 
 #[test]
 fn primary_without_lock_demotes() {
-    let d = decide(&snap(
-        "a",
-        Some(view(Some("b"))),
-        present("in production"),
-        primary_pg(100),
-    ));
-    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::ImmediateNoLock)]);
+    let d = decide(&primary(view(Some("b"))));
+    assert_eq!(d.actions, vec![Demote(ImmediateNoLock)]);
 }
 
 #[test]
 fn crashed_postmaster_on_leader_restarts_in_place() {
-    let mut pg = PgState {
-        crashed: true,
-        ..Default::default()
-    };
-    let d = decide(&snap(
-        "a",
-        Some(view(Some("a"))),
-        present("in production"),
-        pg.clone(),
-    ));
-    assert_eq!(d.actions, vec![Action::RenewLeader, Action::StartPrimary]);
-    assert_eq!(d.reason, "starting primary after failure");
-    pg.start_failures = 3;
-    let d = decide(&snap(
-        "a",
-        Some(view(Some("a"))),
-        present("in production"),
-        pg,
-    ));
-    assert_eq!(d.actions, vec![Action::ReleaseLeader]);
+    let mut s = snap("a", view(Some("a")), present("in production"), crashed());
+    let reason = "starting primary after failure";
+    check(&s, vec![RenewLeader, StartPrimary], reason);
+    s.pg.start_failures = 3;
+    assert_eq!(decide(&s).actions, vec![ReleaseLeader]);
 }
 
 #[test]
 fn primary_that_cannot_start_releases_the_lease_at_once() {
     // Crash recovery running longer than primary_start_timeout: stop it, release the key.
-    let pg = PgState {
-        starting: true,
-        starting_for: Some(31.0),
-        ..Default::default()
-    };
-    let mut s = snap("a", Some(view(Some("a"))), present("in crash recovery"), pg);
+    let pg = starting(Some(31.0));
+    let mut s = snap("a", view(Some("a")), present("in crash recovery"), pg);
     s.config.primary_start_timeout = 30;
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::Immediate)]);
-    assert!(d.reason.contains("primary_start_timeout"), "{}", d.reason);
+    check_has(&s, vec![Demote(Immediate)], "primary_start_timeout");
     // Within the timeout: keep the lease while it recovers.
     s.pg.starting_for = Some(29.0);
-    assert_eq!(decide(&s).actions, vec![Action::RenewLeader]);
+    assert_eq!(decide(&s).actions, vec![RenewLeader]);
     // In maintenance mode nothing is stopped.
     s.pg.starting_for = Some(31.0);
     s.config.pause = true;
-    assert_eq!(decide(&s).actions, vec![Action::RenewLeader]);
+    assert_eq!(decide(&s).actions, vec![RenewLeader]);
 
     // primary_start_timeout 0: a crash hands over at once instead of restarting in place.
-    let pg = PgState {
-        crashed: true,
-        ..Default::default()
-    };
-    let mut s = snap("a", Some(view(Some("a"))), present("in production"), pg);
+    let mut s = snap("a", view(Some("a")), present("in production"), crashed());
     s.config.primary_start_timeout = 0;
-    assert_eq!(decide(&s).actions, vec![Action::ReleaseLeader]);
+    assert_eq!(decide(&s).actions, vec![ReleaseLeader]);
 
     // The data directory vanished under a running primary: stop whatever still runs, release.
-    let s = snap(
-        "a",
-        Some(view(Some("a"))),
-        DataDir::Empty,
-        PgState::default(),
-    );
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::Immediate)]);
-    assert!(d.reason.contains("data directory is empty"), "{}", d.reason);
+    let s = snap("a", view(Some("a")), DataDir::Empty, PgState::default());
+    check_has(&s, vec![Demote(Immediate)], "data directory is empty");
 }
 
 #[test]
 fn former_primary_rewinds_or_reinitializes() {
-    let pg = PgState::default();
-    let d = decide(&snap(
-        "a",
-        Some(view(Some("b"))),
-        present("in production"),
-        pg.clone(),
-    ));
-    assert_eq!(d.actions, vec![Action::Rewind { leader: "b".into() }]);
-    let mut s = snap("a", Some(view(Some("b"))), present("in production"), pg);
+    let mut s = stopped("a", view(Some("b")), "in production");
+    assert_eq!(decide(&s).actions, vec![Rewind { leader: "b".into() }]);
     s.use_pg_rewind = false;
-    let mut v = view(Some("b"));
-    v.history = vec![HistoryEntry {
-        timeline: 1,
-        switch_lsn: 40,
-        reason: "".into(),
-        timestamp: None,
-        new_leader: Some("b".into()),
-    }];
-    s.dcs = Some(v);
-    assert_eq!(
-        decide(&s).actions,
-        vec![Action::Reinitialize { from: "b".into() }]
-    );
+    s.dcs = Some(switched(Some("b")));
+    assert_eq!(decide(&s).actions, vec![Reinitialize { from: "b".into() }]);
 }
 
 /// A pg_rewind from this leader failed and the data was kept (Patroni's
@@ -505,37 +407,12 @@ fn former_primary_rewinds_or_reinitializes() {
 /// secondary on its data, a diverged standby waits for a reinitialize.
 #[test]
 fn after_a_failed_rewind_the_data_is_kept_and_not_rewound_again() {
-    let mut s = snap(
-        "a",
-        Some(view(Some("b"))),
-        present("in production"),
-        PgState::default(),
-    );
+    let mut s = stopped("a", view(Some("b")), "in production");
     s.rewind_failed = true;
-    let d = decide(&s);
-    assert_eq!(
-        d.actions,
-        vec![Action::StartReplica {
-            leader: Some("b".into())
-        }]
-    );
-    assert_eq!(
-        d.reason,
-        "pg_rewind from b failed before and the data directory is kept: starting as a \
-         secondary; reinitialize this member to recover"
-    );
-    let mut v = view(Some("b"));
-    v.history = vec![HistoryEntry {
-        timeline: 1,
-        switch_lsn: 40,
-        reason: "".into(),
-        timestamp: None,
-        new_leader: Some("b".into()),
-    }];
-    let mut pg = replica_pg(60, Some("b"));
-    pg.receiver_down_for = Some(11.0);
-    let mut s = snap("c", Some(v), present("in archive recovery"), pg);
-    s.rewind_failed = true;
+    let reason = "pg_rewind from b failed before and the data directory is kept: starting as a \
+                  secondary; reinitialize this member to recover";
+    check(&s, vec![start_replica("b")], reason);
+    let s = with(past_the_switch_point(), |s| s.rewind_failed = true);
     let d = decide(&s);
     assert_eq!(d.actions, vec![]);
     assert!(d.reason.ends_with("pg_rewind from b failed before and the data directory is kept: waiting for this member to be reinitialized"), "{}", d.reason);
@@ -551,43 +428,19 @@ fn a_base_backup_that_never_started_is_started_not_rewound() {
         *backup_label = true;
     }
     assert!(!data.was_primary());
-    let d = decide(&snap("a", Some(view(Some("b"))), data, PgState::default()));
-    assert_eq!(
-        d.actions,
-        vec![Action::StartReplica {
-            leader: Some("b".into())
-        }]
-    );
-    assert_eq!(d.reason, "starting as a secondary");
+    let s = snap("a", view(Some("b")), data, PgState::default());
+    check(&s, vec![start_replica("b")], "starting as a secondary");
 }
 
 #[test]
 fn standby_stuck_past_the_leaders_switch_point_is_rewound() {
     // m3 received WAL from the old primary up to 60 on timeline 1; the new leader b left timeline 1
     // at 40. Its walreceiver has been down for 11 s (loop_wait 10): it cannot follow and must be rewound.
-    let mut v = view(Some("b"));
-    v.history = vec![HistoryEntry {
-        timeline: 1,
-        switch_lsn: 40,
-        reason: "".into(),
-        timestamp: None,
-        new_leader: Some("b".into()),
-    }];
-    let mut pg = replica_pg(60, Some("b"));
-    pg.receiver_down_for = Some(11.0);
-    let mut s = snap("c", Some(v), present("in archive recovery"), pg);
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![Action::Rewind { leader: "b".into() }]);
-    assert!(
-        d.reason.contains("past the leader's switch point"),
-        "{}",
-        d.reason
-    );
+    let mut s = past_the_switch_point();
+    let part = "past the leader's switch point";
+    check_has(&s, vec![Rewind { leader: "b".into() }], part);
     s.use_pg_rewind = false;
-    assert_eq!(
-        decide(&s).actions,
-        vec![Action::Reinitialize { from: "b".into() }]
-    );
+    assert_eq!(decide(&s).actions, vec![Reinitialize { from: "b".into() }]);
     s.use_pg_rewind = true;
     // Down only briefly (a walreceiver restart): wait.
     s.pg.receiver_down_for = Some(1.0);
@@ -617,18 +470,8 @@ fn standby_stuck_past_the_leaders_switch_point_is_rewound() {
 
 #[test]
 fn stopped_replica_starts_following() {
-    let d = decide(&snap(
-        "b",
-        Some(view(Some("a"))),
-        present("shut down in recovery"),
-        PgState::default(),
-    ));
-    assert_eq!(
-        d.actions,
-        vec![Action::StartReplica {
-            leader: Some("a".into())
-        }]
-    );
+    let s = stopped("b", view(Some("a")), "shut down in recovery");
+    assert_eq!(decide(&s).actions, vec![start_replica("a")]);
 }
 
 #[test]
@@ -640,19 +483,15 @@ fn foreign_system_identifier_is_fatal() {
         checkpoint_lsn: 1,
         backup_label: false,
     };
-    let d = decide(&snap(
-        "b",
-        Some(view(Some("a"))),
-        data.clone(),
-        PgState::default(),
-    ));
+    let s = snap("b", view(Some("a")), data.clone(), PgState::default());
+    let d = decide(&s);
     assert!(
-        matches!(&d.actions[..], [Action::Fatal(m)] if m.contains("system ID mismatch")),
+        matches!(&d.actions[..], [Fatal(m)] if m.contains("system ID mismatch")),
         "{d:?}"
     );
     // Even as would-be leader: never started as primary.
-    let d = decide(&snap("b", Some(view(None)), data, primary_pg(5)));
-    assert!(matches!(&d.actions[..], [Action::Fatal(_)]), "{d:?}");
+    let d = decide(&snap("b", view(None), data, primary_pg(5)));
+    assert!(matches!(&d.actions[..], [Fatal(_)]), "{d:?}");
 }
 
 #[test]
@@ -660,301 +499,137 @@ fn empty_data_dir_bootstraps_or_clones() {
     let mut v = view(None);
     v.initialize = None;
     v.members.clear();
-    let d = decide(&snap(
-        "a",
-        Some(v.clone()),
-        DataDir::Empty,
-        PgState::default(),
-    ));
-    assert_eq!(d.actions, vec![Action::Bootstrap]);
-    let mut s = snap("a", Some(v), DataDir::Empty, PgState::default());
+    let mut s = snap("a", v, DataDir::Empty, PgState::default());
+    assert_eq!(decide(&s).actions, vec![Bootstrap]);
     s.can_bootstrap = false;
     assert_eq!(decide(&s).actions, vec![]);
-    let d = decide(&snap(
-        "c",
-        Some(view(Some("a"))),
-        DataDir::Empty,
-        PgState::default(),
-    ));
-    assert_eq!(d.actions, vec![Action::Basebackup { from: "a".into() }]);
-    assert_eq!(d.reason, "trying to bootstrap from leader 'a'");
+    let s = snap("c", view(Some("a")), DataDir::Empty, PgState::default());
+    let reason = "trying to bootstrap from leader 'a'";
+    check(&s, vec![Basebackup { from: "a".into() }], reason);
 }
 
 #[test]
 fn primary_with_old_timeline_may_not_retake_lock() {
-    let mut v = view(None);
-    v.history = vec![HistoryEntry {
-        timeline: 1,
-        switch_lsn: 40,
-        reason: "".into(),
-        timestamp: None,
-        new_leader: Some("b".into()),
-    }];
-    let d = decide(&snap(
-        "a",
-        Some(v),
-        present("in production"),
-        primary_pg(100),
-    ));
-    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::ImmediateNoLock)]);
+    let d = decide(&primary(switched(None)));
+    assert_eq!(d.actions, vec![Demote(ImmediateNoLock)]);
 }
 
 #[test]
 fn adopts_existing_data_when_initialize_missing() {
-    let mut v = view(Some("a"));
-    v.initialize = None;
-    let d = decide(&snap(
-        "a",
-        Some(v),
-        present("in production"),
-        primary_pg(100),
-    ));
-    assert_eq!(
-        d.actions[0],
-        Action::WriteInitialize("7000000000000000001".into())
-    );
+    let d = decide(&primary(with(view(Some("a")), |v| v.initialize = None)));
+    assert_eq!(d.actions[0], WriteInitialize("7000000000000000001".into()));
 }
 
 #[test]
 fn pause_blocks_automatic_actions() {
-    let mut s = snap(
-        "b",
-        Some(view(None)),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    );
-    s.config.pause = true;
-    assert_eq!(decide(&s).actions, vec![]);
-    let mut s = snap("a", None, present("in production"), primary_pg(100));
-    s.config.pause = true;
-    assert_eq!(decide(&s).actions, vec![]);
+    for s in [standby("b", view(None), 100), primary(None)] {
+        let s = with(s, |s| s.config.pause = true);
+        assert_eq!(decide(&s).actions, vec![], "{}", s.name);
+    }
 }
 
 #[test]
 fn starting_server_is_waited_for() {
-    let pg = PgState {
-        starting: true,
-        ..Default::default()
-    };
-    let d = decide(&snap(
-        "a",
-        Some(view(Some("a"))),
-        present("in production"),
-        pg.clone(),
-    ));
-    assert_eq!(d.actions, vec![Action::RenewLeader]);
-    let d = decide(&snap(
-        "b",
-        Some(view(Some("a"))),
-        present("in archive recovery"),
-        pg,
-    ));
-    assert_eq!(d.actions, vec![]);
-    assert_eq!(d.reason, "waiting for PostgreSQL to start");
-}
-
-fn with_failover(leader: Option<&str>, member: Option<&str>, at: Option<&str>) -> ClusterView {
-    let mut v = view(Some("a"));
-    v.failover = Some(Failover {
-        leader: leader.map(String::from),
-        member: member.map(String::from),
-        scheduled_at: at.map(String::from),
-    });
-    v
+    let pg = starting(None);
+    let s = snap("a", view(Some("a")), present("in production"), pg.clone());
+    assert_eq!(decide(&s).actions, vec![RenewLeader]);
+    let s = snap("b", view(Some("a")), present("in archive recovery"), pg);
+    check(&s, vec![], "waiting for PostgreSQL to start");
 }
 
 #[test]
 fn switchover_to_healthy_candidate_demotes_gracefully() {
-    let mut s = snap(
-        "a",
-        Some(with_failover(Some("a"), Some("b"), None)),
-        present("in production"),
-        primary_pg(100),
-    );
+    let mut s = primary(with_failover(Some("a"), "a", Some("b"), None));
     s.peers = vec![peer("b", "replica", 100), peer("c", "replica", 100)];
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::Graceful)]);
-    assert_eq!(
-        d.reason,
-        "switchover: demoting myself so that b can take over"
-    );
+    let reason = "switchover: demoting myself so that b can take over";
+    check(&s, vec![Demote(Graceful)], reason);
 }
 
 #[test]
 fn switchover_to_unhealthy_candidate_is_cancelled() {
-    let mut s = snap(
-        "a",
-        Some(with_failover(Some("a"), Some("b"), None)),
-        present("in production"),
-        primary_pg(100),
-    );
-    let mut p = peer("b", "replica", 100);
-    p.tags.nofailover = true;
-    s.peers = vec![p, peer("c", "replica", 100)];
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![Action::RenewLeader, Action::ClearFailover]);
-    assert!(d.reason.contains("not healthy"), "{}", d.reason);
+    let mut s = primary(with_failover(Some("a"), "a", Some("b"), None));
+    let b = with(peer("b", "replica", 100), |p| p.tags.nofailover = true);
+    s.peers = vec![b, peer("c", "replica", 100)];
+    check_has(&s, vec![RenewLeader, ClearFailover], "not healthy");
     // Lagging candidate.
     s.peers = vec![peer("b", "replica", 1), peer("c", "replica", 100)];
     s.pg.wal_lsn = Some(10_000_000);
-    assert_eq!(
-        decide(&s).actions,
-        vec![Action::RenewLeader, Action::ClearFailover]
-    );
+    assert_eq!(decide(&s).actions, vec![RenewLeader, ClearFailover]);
 }
 
 #[test]
 fn failover_key_for_another_leader_is_cleared() {
-    let d = decide(&snap(
-        "a",
-        Some(with_failover(Some("z"), Some("b"), None)),
-        present("in production"),
-        primary_pg(100),
-    ));
-    assert_eq!(d.actions, vec![Action::RenewLeader, Action::ClearFailover]);
+    let d = decide(&primary(with_failover(Some("a"), "z", Some("b"), None)));
+    assert_eq!(d.actions, vec![RenewLeader, ClearFailover]);
 }
 
 #[test]
 fn scheduled_switchover_waits_then_runs() {
     // 2027-01-15T08:00:00Z is 1_800_000_000 + 0: use offsets from the snapshot's now.
     let at = |secs: i64| {
-        chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0)
-            .unwrap()
-            .to_rfc3339()
+        let t = chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap();
+        with_failover(Some("a"), "a", Some("b"), Some(&t.to_rfc3339()))
     };
-    let mut s = snap(
-        "a",
-        Some(with_failover(Some("a"), Some("b"), Some(&at(3600)))),
-        present("in production"),
-        primary_pg(100),
-    );
+    let mut s = primary(at(3600));
     s.peers = vec![peer("b", "replica", 100)];
     let d = decide(&s);
-    assert_eq!(
-        d.actions,
-        vec![
-            Action::RenewLeader,
-            Action::SyncSlots,
-            Action::SyncReplication
-        ]
-    );
-    assert!(
-        d.reason.starts_with("Awaiting switchover at"),
-        "{}",
-        d.reason
-    );
-    s.dcs = Some(with_failover(Some("a"), Some("b"), Some(&at(-1))));
-    assert_eq!(
-        decide(&s).actions,
-        vec![Action::Demote(DemoteMode::Graceful)]
-    );
-    s.dcs = Some(with_failover(Some("a"), Some("b"), Some(&at(-3600))));
-    assert_eq!(
-        decide(&s).actions,
-        vec![Action::RenewLeader, Action::ClearFailover]
-    );
+    assert_eq!(d.actions, leading());
+    let waiting = d.reason.starts_with("Awaiting switchover at");
+    assert!(waiting, "{}", d.reason);
+    s.dcs = Some(at(-1));
+    assert_eq!(decide(&s).actions, vec![Demote(Graceful)]);
+    s.dcs = Some(at(-3600));
+    assert_eq!(decide(&s).actions, vec![RenewLeader, ClearFailover]);
 }
 
 #[test]
 fn named_candidate_wins_the_race_and_former_leader_waits() {
-    let mut v = with_failover(Some("a"), Some("c"), None);
-    v.leader = None;
-    let mut s = snap(
-        "c",
-        Some(v.clone()),
-        present("in archive recovery"),
-        replica_pg(90, Some("a")),
-    );
+    let v = with_failover(None, "a", Some("c"), None);
+    let mut s = standby("c", v.clone(), 90);
     s.peers = vec![peer("b", "replica", 100), peer("a", "replica", 100)];
-    assert_eq!(decide(&s).actions, vec![Action::AcquireLeader]);
-    let mut s = snap(
-        "b",
-        Some(v.clone()),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    );
+    assert_eq!(decide(&s).actions, vec![AcquireLeader]);
+    let mut s = standby("b", v, 100);
     s.peers = vec![peer("c", "replica", 90)];
     assert_eq!(decide(&s).actions, vec![]);
-    let mut v2 = v;
-    v2.failover.as_mut().unwrap().member = None;
-    let mut s = snap("a", Some(v2), present("shut down"), replica_pg(100, None));
+    let v = with_failover(None, "a", None, None);
+    let mut s = snap("a", v, present("shut down"), replica_pg(100, None));
     s.peers = vec![peer("b", "replica", 100)];
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![]);
-    assert!(d.reason.contains("former leader"), "{}", d.reason);
+    check_has(&s, vec![], "former leader");
 }
 
 #[test]
 fn failsafe_keeps_the_primary_when_all_members_answer() {
-    let mut s = snap("a", None, present("in production"), primary_pg(100));
+    let mut s = primary(None);
     s.config.failsafe_mode = true;
-    assert_eq!(
-        decide(&s).actions,
-        vec![Action::Demote(DemoteMode::Offline)]
-    );
+    assert_eq!(decide(&s).actions, vec![Demote(Offline)]);
     s.failsafe_ok = true;
     let d = decide(&s);
-    assert_eq!(d.actions, vec![Action::FailsafeHold]);
-    assert!(
-        d.reason
-            .starts_with("continue to run as a leader because failsafe mode"),
-        "{}",
-        d.reason
-    );
+    assert_eq!(d.actions, vec![FailsafeHold]);
+    let part = "continue to run as a leader because failsafe mode";
+    assert!(d.reason.starts_with(part), "{}", d.reason);
     // A standby pinged by the failsafe leader does not race.
-    let mut r = snap(
-        "b",
-        Some(view(None)),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    );
-    r.failsafe_leader = Some("a".into());
+    let r = with(standby("b", view(None), 100), |r| {
+        r.failsafe_leader = Some("a".into())
+    });
     assert_eq!(decide(&r).actions, vec![]);
 }
 
 #[test]
 fn required_watchdog_that_is_unusable_blocks_promotion() {
-    let mut s = snap(
-        "b",
-        Some(view(None)),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    );
-    s.watchdog_ok = false;
-    assert_eq!(decide(&s).actions, vec![]);
-    let mut s = snap(
-        "b",
-        Some(view(Some("b"))),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    );
-    s.watchdog_ok = false;
-    assert_eq!(decide(&s).actions, vec![Action::ReleaseLeader]);
+    for (leader, actions) in [(None, vec![]), (Some("b"), vec![ReleaseLeader])] {
+        let s = with(standby("b", view(leader), 100), |s| s.watchdog_ok = false);
+        assert_eq!(decide(&s).actions, actions, "leader {leader:?}");
+    }
 }
 
 #[test]
 fn primary_that_fails_to_take_the_free_key_demotes() {
-    let mut s = snap(
-        "a",
-        Some(view(None)),
-        present("in production"),
-        primary_pg(100),
-    );
-    assert_eq!(decide(&s).actions, vec![Action::AcquireLeader]);
+    let mut s = primary(view(None));
+    assert_eq!(decide(&s).actions, vec![AcquireLeader]);
     s.acquire_failed = true;
-    let d = decide(&s);
-    assert_eq!(d.actions, vec![Action::Demote(DemoteMode::ImmediateNoLock)]);
-    assert_eq!(
-        d.reason,
-        "demoted self after trying and failing to obtain lock"
-    );
-    let mut r = snap(
-        "b",
-        Some(view(None)),
-        present("in archive recovery"),
-        replica_pg(100, Some("a")),
-    );
-    r.acquire_failed = true;
+    let reason = "demoted self after trying and failing to obtain lock";
+    check(&s, vec![Demote(ImmediateNoLock)], reason);
+    let r = with(standby("b", view(None), 100), |r| r.acquire_failed = true);
     assert_eq!(decide(&r).actions, vec![]);
 }
 
@@ -962,14 +637,8 @@ fn primary_that_fails_to_take_the_free_key_demotes() {
 fn peers_are_polled_for_a_leader_race_or_a_pending_switchover() {
     let running = primary_pg(100);
     let down = PgState::default();
-    let mut switchover = view(Some("a"));
-    switchover.failover = Some(Failover {
-        leader: Some("a".into()),
-        member: Some("b".into()),
-        scheduled_at: None,
-    });
-    let mut failover_no_leader = view(None);
-    failover_no_leader.failover = switchover.failover.clone();
+    let switchover = with_failover(Some("a"), "a", Some("b"), None);
+    let failover_no_leader = with_failover(None, "a", Some("b"), None);
     let cases = [
         ("b", &running, view(None), true),
         ("b", &down, view(None), false),
