@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
@@ -167,6 +168,13 @@ struct LibpqVerifier {
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
+impl LibpqVerifier {
+    /// The provider's algorithms, against which handshake signatures are checked.
+    fn algs(&self) -> &WebPkiSupportedAlgorithms {
+        &self.provider.signature_verification_algorithms
+    }
+}
+
 impl ServerCertVerifier for LibpqVerifier {
     fn verify_server_cert(
         &self,
@@ -193,8 +201,7 @@ impl ServerCertVerifier for LibpqVerifier {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.provider.signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(m, c, d, algs)
+        rustls::crypto::verify_tls12_signature(m, c, d, self.algs())
     }
     fn verify_tls13_signature(
         &self,
@@ -202,13 +209,10 @@ impl ServerCertVerifier for LibpqVerifier {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.provider.signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(m, c, d, algs)
+        rustls::crypto::verify_tls13_signature(m, c, d, self.algs())
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.algs().supported_schemes()
     }
 }
 

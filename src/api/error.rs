@@ -2,7 +2,7 @@
 //! means, mapped to Patroni's status code in [`ApiError::status`]. Bodies are plain text, as in
 //! Patroni's REST API, so patronictl prints them unchanged.
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// A REST API error answer: a status code (Patroni's for the case) and a plain-text body.
@@ -86,24 +86,14 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        match self {
-            ApiError::Unauthorized => (
-                status,
-                [(header::WWW_AUTHENTICATE, "Basic realm=\"Patroni\"")],
-                "no auth header received",
-            )
-                .into_response(),
-            ApiError::BadRequest(s)
-            | ApiError::Forbidden(s)
-            | ApiError::NotFound(s)
-            | ApiError::Conflict(s)
-            | ApiError::PreconditionFailed(s)
-            | ApiError::Unprocessable(s)
-            | ApiError::Internal(s)
-            | ApiError::BadGateway(s)
-            | ApiError::Unavailable(s) => (status, s).into_response(),
+        let mut r = (self.status(), self.body().to_string()).into_response();
+        if self == ApiError::Unauthorized {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Patroni\""),
+            );
         }
+        r
     }
 }
 

@@ -35,8 +35,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/master", get(primary).options(primary))
         .route("/read-write", get(primary).options(primary))
         .route("/leader", get(leader).options(leader))
-        .route("/replica", get(replica).options(replica))
-        .route("/read-only", get(read_only).options(read_only))
+        .route("/replica", get(replica::<false>).options(replica::<false>))
+        .route("/read-only", get(replica::<true>).options(replica::<true>))
         .route("/health", get(health).options(health))
         .route("/liveness", get(liveness).options(liveness))
         .route("/readiness", get(readiness).options(readiness))
@@ -306,26 +306,15 @@ fn tags_match(shared: &Shared, q: &HashMap<String, String>) -> bool {
     true
 }
 
-async fn replica(
+/// `/replica`, and with `OR_LEADER` `/read-only`, which also answers 200 on the leader.
+async fn replica<const OR_LEADER: bool>(
     State(s): State<AppState>,
     method: Method,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let ok = {
         let st = s.status.read().await;
-        replica_ok(&s, &st, &q)
-    };
-    respond(&s, &method, ok).await
-}
-
-async fn read_only(
-    State(s): State<AppState>,
-    method: Method,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let ok = {
-        let st = s.status.read().await;
-        st.holds_lock() || replica_ok(&s, &st, &q)
+        (OR_LEADER && st.holds_lock()) || replica_ok(&s, &st, &q)
     };
     respond(&s, &method, ok).await
 }

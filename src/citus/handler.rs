@@ -168,6 +168,13 @@ impl State {
             .collect())
     }
 
+    /// The rows of Citus group `group`.
+    async fn group_rows(&mut self, group: u32) -> Result<Vec<DistNode>> {
+        let mut rows = self.rows().await?;
+        rows.retain(|r| r.group == group);
+        Ok(rows)
+    }
+
     fn sql(&self, op: &CitusOp) -> String {
         let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
         match op {
@@ -263,42 +270,24 @@ impl State {
                         deadline,
                     });
                 }
-                let rows: Vec<DistNode> = self
-                    .rows()
-                    .await?
-                    .into_iter()
-                    .filter(|r| r.group == ev.group)
-                    .collect();
-                let ops = if ev.kind == "before_demote" {
+                let rows = self.group_rows(ev.group).await?;
+                let mut ops = if ev.kind == "before_demote" {
                     plan_pause(&rows)
                 } else {
                     plan_group(&rows, desired)
                 };
-                for op in ops
-                    .iter()
-                    .filter(|o| !matches!(o, CitusOp::Add { .. } | CitusOp::Remove { .. }))
-                {
-                    let sql = self.sql(op);
-                    self.exec(&sql).await?;
-                }
+                ops.retain(|o| !matches!(o, CitusOp::Add { .. } | CitusOp::Remove { .. }));
+                self.apply(&ops, false).await?;
                 if let Some(f) = &mut self.in_flight {
                     f.deadline = deadline;
                 }
                 Ok(())
             }
             "after_promote" => {
-                let rows: Vec<DistNode> = self
-                    .rows()
-                    .await?
-                    .into_iter()
-                    .filter(|r| r.group == ev.group)
-                    .collect();
+                let rows = self.group_rows(ev.group).await?;
                 let ops = plan_group(&rows, desired);
                 if self.in_flight.take().is_some() {
-                    for op in &ops {
-                        let sql = self.sql(op);
-                        self.exec(&sql).await?;
-                    }
+                    self.apply(&ops, false).await?;
                     self.exec("COMMIT").await
                 } else {
                     self.apply(&ops, true).await

@@ -65,6 +65,55 @@ pub enum Cmd {
     Version(VersionArgs),
 }
 
+/// The optional CLUSTER argument (default: the scope from `--scope` or the configuration) and
+/// `--group`, as most commands take them.
+#[derive(Args)]
+pub struct ClusterArgs {
+    /// Cluster name.
+    pub cluster: Option<String>,
+    /// Citus group.
+    #[arg(long)]
+    pub group: Option<u32>,
+}
+
+/// The CLUSTER argument, required, and `--group`: for the commands that act on members.
+#[derive(Args)]
+pub struct RequiredClusterArgs {
+    /// Cluster name.
+    pub cluster: String,
+    /// Citus group.
+    #[arg(long)]
+    pub group: Option<u32>,
+}
+
+/// The MEMBERS arguments and `-r ROLE`: which members a command acts on (default: all).
+#[derive(Args)]
+pub struct MemberFilter {
+    /// Members (default: all).
+    pub members: Vec<String>,
+    /// Only members with this role.
+    #[arg(short = 'r', long, default_value = "any")]
+    pub role: String,
+}
+
+/// `-W` / `-w N`: redraw every 2 or N seconds.
+#[derive(Args)]
+pub struct WatchArgs {
+    /// Refresh every 2 seconds.
+    #[arg(short = 'W')]
+    pub watch_default: bool,
+    /// Refresh every N seconds.
+    #[arg(short = 'w', long = "watch")]
+    pub watch: Option<f64>,
+}
+
+impl WatchArgs {
+    /// Seconds between redraws; `None` to draw once.
+    pub fn every(&self) -> Option<f64> {
+        self.watch.or(self.watch_default.then_some(2.0))
+    }
+}
+
 /// List the members of a cluster.
 #[derive(Args)]
 pub struct ListArgs {
@@ -82,12 +131,9 @@ pub struct ListArgs {
     /// Output format.
     #[arg(short = 'f', long, value_enum, default_value_t = Format::Pretty)]
     pub format: Format,
-    /// Refresh every 2 seconds.
-    #[arg(short = 'W')]
-    pub watch_default: bool,
-    /// Refresh every N seconds.
-    #[arg(short = 'w', long = "watch")]
-    pub watch: Option<f64>,
+    /// `-W` / `-w`.
+    #[command(flatten)]
+    pub watch: WatchArgs,
 }
 
 /// The cluster as a tree: the leader, then its standbys.
@@ -98,22 +144,17 @@ pub struct TopologyArgs {
     /// Only this Citus group.
     #[arg(long)]
     pub group: Option<u32>,
-    /// Refresh every 2 seconds.
-    #[arg(short = 'W')]
-    pub watch_default: bool,
-    /// Refresh every N seconds.
-    #[arg(short = 'w', long = "watch")]
-    pub watch: Option<f64>,
+    /// `-W` / `-w`.
+    #[command(flatten)]
+    pub watch: WatchArgs,
 }
 
 /// Planned switchover: the leader hands over to a standby.
 #[derive(Args)]
 pub struct SwitchoverArgs {
-    /// Cluster name.
-    pub cluster: Option<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: ClusterArgs,
     /// Current leader.
     #[arg(long, alias = "master", alias = "primary")]
     pub leader: Option<String>,
@@ -131,11 +172,9 @@ pub struct SwitchoverArgs {
 /// Manual failover to a named candidate (also when the cluster has no leader).
 #[derive(Args)]
 pub struct FailoverArgs {
-    /// Cluster name.
-    pub cluster: Option<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: ClusterArgs,
     /// Deprecated in patronictl; accepted and must match the leader.
     #[arg(long, alias = "master", alias = "primary")]
     pub leader: Option<String>,
@@ -150,16 +189,12 @@ pub struct FailoverArgs {
 /// Restart PostgreSQL on members.
 #[derive(Args)]
 pub struct RestartArgs {
-    /// Cluster name.
-    pub cluster: String,
-    /// Members (default: all).
-    pub members: Vec<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
-    /// Only members with this role.
-    #[arg(short = 'r', long, default_value = "any")]
-    pub role: String,
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: RequiredClusterArgs,
+    /// MEMBERS and `--role`.
+    #[command(flatten)]
+    pub filter: MemberFilter,
     /// Only members with a pending restart.
     #[arg(long)]
     pub pending: bool,
@@ -180,13 +215,11 @@ pub struct RestartArgs {
 /// Rebuild standbys from the leader (fresh basebackup).
 #[derive(Args)]
 pub struct ReinitArgs {
-    /// Cluster name.
-    pub cluster: String,
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: RequiredClusterArgs,
     /// Members.
     pub members: Vec<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub force: bool,
@@ -195,40 +228,26 @@ pub struct ReinitArgs {
     pub wait: bool,
 }
 
-/// Maintenance mode on: no automatic failover.
+/// Maintenance mode on (`pause`) or off (`resume`).
 #[derive(Args)]
 pub struct PauseArgs {
-    /// Cluster name.
-    pub cluster: Option<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: ClusterArgs,
     /// Wait until every member reports it.
     #[arg(long)]
     pub wait: bool,
 }
 
-/// Maintenance mode off.
-#[derive(Args)]
-pub struct ResumeArgs {
-    /// Cluster name.
-    pub cluster: Option<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
-    /// Wait until every member reports it.
-    #[arg(long)]
-    pub wait: bool,
-}
+/// Maintenance mode off: `resume` takes `pause`'s arguments.
+pub type ResumeArgs = PauseArgs;
 
 /// Edit the dynamic configuration (in $EDITOR, or with --set / --pg / --apply / --replace).
 #[derive(Args)]
 pub struct EditConfigArgs {
-    /// Cluster name.
-    pub cluster: Option<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: ClusterArgs,
     /// Do not show the diff.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -252,21 +271,17 @@ pub struct EditConfigArgs {
 /// Show the dynamic configuration.
 #[derive(Args)]
 pub struct ShowConfigArgs {
-    /// Cluster name.
-    pub cluster: Option<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: ClusterArgs,
 }
 
 /// Timeline history.
 #[derive(Args)]
 pub struct HistoryArgs {
-    /// Cluster name.
-    pub cluster: Option<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: ClusterArgs,
     /// Output format.
     #[arg(short = 'f', long, value_enum, default_value_t = Format::Pretty)]
     pub format: Format,
@@ -275,11 +290,9 @@ pub struct HistoryArgs {
 /// Remove the cluster's keys from etcd (asks for confirmation).
 #[derive(Args)]
 pub struct RemoveArgs {
-    /// Cluster name.
-    pub cluster: String,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: RequiredClusterArgs,
     /// Output format of the table shown first.
     #[arg(short = 'f', long, value_enum, default_value_t = Format::Pretty)]
     pub format: Format,
@@ -288,29 +301,20 @@ pub struct RemoveArgs {
 /// Reload the configuration on members.
 #[derive(Args)]
 pub struct ReloadArgs {
-    /// Cluster name.
-    pub cluster: String,
-    /// Members (default: all).
-    pub members: Vec<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
-    /// Only members with this role.
-    #[arg(short = 'r', long, default_value = "any")]
-    pub role: String,
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: RequiredClusterArgs,
+    /// MEMBERS and `--role`.
+    #[command(flatten)]
+    pub filter: MemberFilter,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub force: bool,
 }
 
-/// libpq connection string of a member (the leader by default).
+/// `-r ROLE` / `-m MEMBER`: which one member a command connects to (the leader by default).
 #[derive(Args)]
-pub struct DsnArgs {
-    /// Cluster name.
-    pub cluster: Option<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
+pub struct PickArgs {
     /// Role to pick.
     #[arg(short = 'r', long)]
     pub role: Option<String>,
@@ -319,14 +323,23 @@ pub struct DsnArgs {
     pub member: Option<String>,
 }
 
+/// libpq connection string of a member (the leader by default).
+#[derive(Args)]
+pub struct DsnArgs {
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: ClusterArgs,
+    /// `-r` / `-m`.
+    #[command(flatten)]
+    pub pick: PickArgs,
+}
+
 /// Run SQL on a member.
 #[derive(Args)]
 pub struct QueryArgs {
-    /// Cluster name.
-    pub cluster: Option<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: ClusterArgs,
     /// SQL to run.
     #[arg(short = 'c', long = "command")]
     pub command: Option<String>,
@@ -342,12 +355,9 @@ pub struct QueryArgs {
     /// Ask for the password.
     #[arg(long)]
     pub password: bool,
-    /// Role to pick.
-    #[arg(short = 'r', long)]
-    pub role: Option<String>,
-    /// Member to pick.
-    #[arg(short = 'm', long)]
-    pub member: Option<String>,
+    /// `-r` / `-m`.
+    #[command(flatten)]
+    pub pick: PickArgs,
     /// Column delimiter.
     #[arg(long, default_value = "\t")]
     pub delimiter: String,
@@ -356,65 +366,114 @@ pub struct QueryArgs {
 /// praetorctl's version and each member's.
 #[derive(Args)]
 pub struct VersionArgs {
-    /// Cluster name.
-    pub cluster: Option<String>,
+    /// CLUSTER and `--group`.
+    #[command(flatten)]
+    pub target: ClusterArgs,
     /// Members.
     pub members: Vec<String>,
-    /// Citus group.
-    #[arg(long)]
-    pub group: Option<u32>,
 }
 
 impl Cmd {
     /// The CLUSTER argument, where the command has one.
     pub fn cluster(&self) -> Option<String> {
-        match self {
-            Cmd::List(a) => a.cluster.clone(),
-            Cmd::Topology(a) => a.cluster.clone(),
-            Cmd::Switchover(a) => a.cluster.clone(),
-            Cmd::Failover(a) => a.cluster.clone(),
-            Cmd::Pause(a) => a.cluster.clone(),
-            Cmd::Resume(a) => a.cluster.clone(),
-            Cmd::EditConfig(a) => a.cluster.clone(),
-            Cmd::ShowConfig(a) => a.cluster.clone(),
-            Cmd::History(a) => a.cluster.clone(),
-            Cmd::Dsn(a) => a.cluster.clone(),
-            Cmd::Query(a) => a.cluster.clone(),
-            Cmd::Version(a) => a.cluster.clone(),
-            Cmd::Restart(a) => Some(a.cluster.clone()),
-            Cmd::Reinit(a) => Some(a.cluster.clone()),
-            Cmd::Remove(a) => Some(a.cluster.clone()),
-            Cmd::Reload(a) => Some(a.cluster.clone()),
-        }
+        self.target().0.cloned()
     }
 
     /// The `--group` option (a Citus group).
     pub fn group(&self) -> Option<u32> {
+        self.target().1
+    }
+
+    /// The CLUSTER argument and `--group`.
+    fn target(&self) -> (Option<&String>, Option<u32>) {
         match self {
-            Cmd::List(a) => a.group,
-            Cmd::Topology(a) => a.group,
-            Cmd::Switchover(a) => a.group,
-            Cmd::Failover(a) => a.group,
-            Cmd::Restart(a) => a.group,
-            Cmd::Reinit(a) => a.group,
-            Cmd::Pause(a) => a.group,
-            Cmd::Resume(a) => a.group,
-            Cmd::EditConfig(a) => a.group,
-            Cmd::ShowConfig(a) => a.group,
-            Cmd::History(a) => a.group,
-            Cmd::Remove(a) => a.group,
-            Cmd::Reload(a) => a.group,
-            Cmd::Dsn(a) => a.group,
-            Cmd::Query(a) => a.group,
-            Cmd::Version(a) => a.group,
+            Cmd::List(a) => (a.cluster.as_ref(), a.group),
+            Cmd::Topology(a) => (a.cluster.as_ref(), a.group),
+            Cmd::Switchover(a) => a.target.parts(),
+            Cmd::Failover(a) => a.target.parts(),
+            Cmd::Pause(a) | Cmd::Resume(a) => a.target.parts(),
+            Cmd::EditConfig(a) => a.target.parts(),
+            Cmd::ShowConfig(a) => a.target.parts(),
+            Cmd::History(a) => a.target.parts(),
+            Cmd::Dsn(a) => a.target.parts(),
+            Cmd::Query(a) => a.target.parts(),
+            Cmd::Version(a) => a.target.parts(),
+            Cmd::Restart(a) => a.target.parts(),
+            Cmd::Reinit(a) => a.target.parts(),
+            Cmd::Remove(a) => a.target.parts(),
+            Cmd::Reload(a) => a.target.parts(),
         }
+    }
+}
+
+impl ClusterArgs {
+    fn parts(&self) -> (Option<&String>, Option<u32>) {
+        (self.cluster.as_ref(), self.group)
+    }
+}
+
+impl RequiredClusterArgs {
+    fn parts(&self) -> (Option<&String>, Option<u32>) {
+        (Some(&self.cluster), self.group)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn cli_definition_is_consistent() {
         <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    fn parse(line: &str) -> Cmd {
+        Cli::try_parse_from(std::iter::once("praetorctl").chain(line.split(' ')))
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
+            .command
+    }
+
+    #[test]
+    fn shared_arguments_keep_their_places() {
+        let Cmd::Restart(a) = parse("restart c1 m1 m2 --group 2 -r replica --force") else {
+            panic!("not restart");
+        };
+        assert_eq!(
+            (a.target.cluster.as_str(), a.target.group, a.force),
+            ("c1", Some(2), true)
+        );
+        assert_eq!(
+            (a.filter.members, a.filter.role),
+            (vec!["m1".into(), "m2".into()], "replica".to_string())
+        );
+        let Cmd::Reload(a) = parse("reload c1") else {
+            panic!("not reload");
+        };
+        assert_eq!((a.filter.members.len(), a.filter.role.as_str()), (0, "any"));
+        let Cmd::Version(a) = parse("version c1 m1 --group 1") else {
+            panic!("not version");
+        };
+        assert_eq!(
+            (a.target.cluster.as_deref(), a.members),
+            (Some("c1"), vec!["m1".to_string()])
+        );
+        let Cmd::Query(a) = parse("query c1 -c select -r replica -m m1") else {
+            panic!("not query");
+        };
+        assert_eq!(
+            (a.pick.role.as_deref(), a.pick.member.as_deref()),
+            (Some("replica"), Some("m1"))
+        );
+        let Cmd::List(a) = parse("list -W") else {
+            panic!("not list");
+        };
+        assert_eq!(a.watch.every(), Some(2.0));
+        let cmd = parse("resume c1 --group 3 --wait");
+        assert_eq!(
+            (cmd.cluster().as_deref(), cmd.group()),
+            (Some("c1"), Some(3))
+        );
+        assert!(matches!(cmd, Cmd::Resume(PauseArgs { wait: true, .. })));
+        assert!(Cli::try_parse_from(["praetorctl", "restart"]).is_err());
     }
 }

@@ -10,6 +10,12 @@ use serde_json::{json, Value};
 use super::cli::*;
 use super::context::*;
 use super::render::*;
+use crate::dcs::{ClusterView, Member};
+
+/// How long `restart` waits for each member's answer.
+const RESTART_WAIT: Duration = Duration::from_secs(300);
+/// How long `reinit` waits for each member's answer.
+const REINIT_WAIT: Duration = Duration::from_secs(3600);
 
 /// `praetorctl list`: the members grouped by Citus group, once or every `-w` seconds.
 pub(super) async fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
@@ -17,39 +23,24 @@ pub(super) async fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
         extended,
         timestamp: ts,
         format,
-        watch_default,
         watch,
         group,
         ..
     } = args;
-    let every = watch.or(watch_default.then_some(2.0));
-    loop {
-        let groups = load_groups(ctx, group).await?;
-        if every.is_some() {
-            print!("\x1b[2J\x1b[H");
-        }
+    let every = watch.every();
+    redraw(ctx, group, every, |groups| {
         if ts || every.is_some() {
             println!("{}", chrono::Local::now().format("%Y-%m-%d %H:%M:%S"));
         }
         print!("{}", render_list(&ctx.scope, &groups, format, extended)?);
-        match every {
-            Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.1))).await,
-            None => return Ok(()),
-        }
-    }
+        Ok(())
+    })
+    .await
 }
 
 /// `praetorctl topology`.
 pub(super) async fn topology(ctx: &Ctx, args: TopologyArgs) -> Result<()> {
-    let TopologyArgs {
-        watch_default,
-        watch,
-        group,
-        ..
-    } = args;
-    let every = watch.or(watch_default.then_some(2.0));
-    loop {
-        let mut groups = load_groups(ctx, group).await?;
+    redraw(ctx, args.group, args.watch.every(), |mut groups| {
         for (_, v) in &mut groups {
             let leader = v.leader.as_ref().map(|l| l.name.clone());
             v.members
@@ -62,12 +53,28 @@ pub(super) async fn topology(ctx: &Ctx, args: TopologyArgs) -> Result<()> {
                 m.name = format!("+ {}", m.name);
             }
         }
-        if every.is_some() {
-            print!("\x1b[2J\x1b[H");
-        }
         let out = render_list(&ctx.scope, &groups, Format::Pretty, false)?;
         // Keep the tree order (render sorts nothing further).
         print!("{out}");
+        Ok(())
+    })
+    .await
+}
+
+/// Loads the members (of `group`, else of every group) and hands them to `show`: once, or every
+/// `every` seconds on a cleared screen.
+async fn redraw(
+    ctx: &Ctx,
+    group: Option<u32>,
+    every: Option<f64>,
+    mut show: impl FnMut(Vec<(Option<u32>, ClusterView)>) -> Result<()>,
+) -> Result<()> {
+    loop {
+        let groups = load_groups(ctx, group).await?;
+        if every.is_some() {
+            print!("\x1b[2J\x1b[H");
+        }
+        show(groups)?;
         match every {
             Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.1))).await,
             None => return Ok(()),
@@ -75,11 +82,76 @@ pub(super) async fn topology(ctx: &Ctx, args: TopologyArgs) -> Result<()> {
     }
 }
 
+/// A JSON object of the fields that have a value (a `None` leaves its field out).
+pub(super) fn json_object<const N: usize>(fields: [(&str, Option<Value>); N]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?)))
+            .collect(),
+    )
+}
+
+/// POSTs `body` to `path` on member `m`, showing a spinner that says `busy` while it waits.
+async fn post_spinning(
+    ctx: &Ctx,
+    m: &Member,
+    busy: &str,
+    path: &str,
+    body: Value,
+    timeout: Duration,
+) -> Result<(u16, String)> {
+    let pb = spinner(busy);
+    let r = ctx
+        .request(reqwest::Method::POST, m, path, Some(body), timeout)
+        .await;
+    pb.finish_and_clear();
+    r
+}
+
+/// Prints patronictl's line for member `m`'s answer `r` to `action`: the line `accepted` gives
+/// for the status code, else `Failed: <action> for member …`. True where `accepted` gave one.
+fn report(
+    action: &str,
+    m: &Member,
+    r: Result<(u16, String)>,
+    accepted: impl FnOnce(u16) -> Option<String>,
+) -> bool {
+    match r {
+        Ok((code, text)) => match accepted(code) {
+            Some(line) => {
+                println!("{line}");
+                true
+            }
+            None => {
+                println!(
+                    "Failed: {action} for member {}, status code={code}, ({text})",
+                    m.name
+                );
+                false
+            }
+        },
+        Err(e) => {
+            println!("Failed: {action} for member {}: {e:#}", m.name);
+            false
+        }
+    }
+}
+
+/// The member `-r` / `-m` pick (the leader by default): its name, host and port.
+async fn pick_address(ctx: &Ctx, pick: &PickArgs) -> Result<(String, String, u16)> {
+    let view = ctx.view().await?;
+    let m = pick_one(&view, pick.role.as_deref(), pick.member.as_deref())?;
+    let (h, p) = m
+        .host_port()
+        .ok_or_else(|| anyhow!("member {} has no usable conn_url", m.name))?;
+    Ok((m.name.clone(), h, p))
+}
+
 /// `praetorctl restart`.
 pub(super) async fn restart(ctx: &Ctx, args: RestartArgs) -> Result<()> {
     let RestartArgs {
-        members,
-        role,
+        filter,
         pending,
         scheduled,
         pg_version,
@@ -87,9 +159,9 @@ pub(super) async fn restart(ctx: &Ctx, args: RestartArgs) -> Result<()> {
         force,
         ..
     } = args;
-    check_role(&role)?;
+    check_role(&filter.role)?;
     let view = ctx.view().await?;
-    let targets = pick_members(&view, &members, &role)?;
+    let targets = pick_members(&view, &filter.members, &filter.role)?;
     if targets.is_empty() {
         bail!("no member of {} matches", ctx.scope);
     }
@@ -108,47 +180,21 @@ pub(super) async fn restart(ctx: &Ctx, args: RestartArgs) -> Result<()> {
     }
     print!("{}", ctx.table(view.clone()).await?);
     confirm_members("restart", &targets, force)?;
-    let mut body = json!({});
-    if pending {
-        body["restart_pending"] = json!(true);
-    }
-    if let Some(s) = &schedule {
-        body["schedule"] = json!(s);
-    }
-    if let Some(v) = &pg_version {
-        body["postgres_version"] = json!(v);
-    }
-    if let Some(t) = &timeout {
-        body["timeout"] = json!(t);
-    }
+    let body = json_object([
+        ("restart_pending", pending.then(|| json!(true))),
+        ("schedule", schedule.as_ref().map(|s| json!(s))),
+        ("postgres_version", pg_version.as_ref().map(|v| json!(v))),
+        ("timeout", timeout.as_ref().map(|t| json!(t))),
+    ]);
     let mut failed = false;
     for m in targets {
-        let pb = spinner(&format!("restarting {}", m.name));
-        let r = ctx
-            .request(
-                reqwest::Method::POST,
-                m,
-                "/restart",
-                Some(body.clone()),
-                Duration::from_secs(300),
-            )
-            .await;
-        pb.finish_and_clear();
-        match r {
-            Ok((200, _)) => println!("Success: restart on member {}", m.name),
-            Ok((202, _)) => println!("Success: restart scheduled on member {}", m.name),
-            Ok((code, text)) => {
-                failed = true;
-                println!(
-                    "Failed: restart for member {}, status code={code}, ({text})",
-                    m.name
-                );
-            }
-            Err(e) => {
-                failed = true;
-                println!("Failed: restart for member {}: {e:#}", m.name);
-            }
-        }
+        let busy = format!("restarting {}", m.name);
+        let r = post_spinning(ctx, m, &busy, "/restart", body.clone(), RESTART_WAIT).await;
+        failed |= !report("restart", m, r, |code| match code {
+            200 => Some(format!("Success: restart on member {}", m.name)),
+            202 => Some(format!("Success: restart scheduled on member {}", m.name)),
+            _ => None,
+        });
     }
     if schedule.is_none() {
         print!("{}", ctx.table(ctx.view().await?).await?);
@@ -183,31 +229,12 @@ pub(super) async fn reinit(ctx: &Ctx, args: ReinitArgs) -> Result<()> {
         {
             continue;
         }
-        let pb = spinner(&format!("reinitializing {}", m.name));
-        let r = ctx
-            .request(
-                reqwest::Method::POST,
-                m,
-                "/reinitialize",
-                Some(json!({"force": true})),
-                Duration::from_secs(3600),
-            )
-            .await;
-        pb.finish_and_clear();
-        match r {
-            Ok((200, _)) => println!("Success: reinitialize for member {}", m.name),
-            Ok((code, text)) => {
-                failed = true;
-                println!(
-                    "Failed: reinitialize for member {}, status code={code}, ({text})",
-                    m.name
-                );
-            }
-            Err(e) => {
-                failed = true;
-                println!("Failed: reinitialize for member {}: {e:#}", m.name);
-            }
-        }
+        let busy = format!("reinitializing {}", m.name);
+        let body = json!({"force": true});
+        let r = post_spinning(ctx, m, &busy, "/reinitialize", body, REINIT_WAIT).await;
+        failed |= !report("reinitialize", m, r, |code| {
+            (code == 200).then(|| format!("Success: reinitialize for member {}", m.name))
+        });
         if wait {
             let name = m.name.clone();
             for _ in 0..600 {
@@ -282,20 +309,15 @@ pub(super) async fn remove(ctx: &Ctx, args: RemoveArgs) -> Result<()> {
 
 /// `praetorctl reload`.
 pub(super) async fn reload(ctx: &Ctx, args: ReloadArgs) -> Result<()> {
-    let ReloadArgs {
-        members,
-        role,
-        force,
-        ..
-    } = args;
-    check_role(&role)?;
+    let ReloadArgs { filter, force, .. } = args;
+    check_role(&filter.role)?;
     let view = ctx.view().await?;
-    let targets = pick_members(&view, &members, &role)?;
+    let targets = pick_members(&view, &filter.members, &filter.role)?;
     print!("{}", ctx.table(view.clone()).await?);
     confirm_members("reload", &targets, force)?;
     let lw = view.config.as_ref().map(|c| c.loop_wait).unwrap_or(10);
     for m in targets {
-        match ctx
+        let r = ctx
             .request(
                 reqwest::Method::POST,
                 m,
@@ -303,30 +325,22 @@ pub(super) async fn reload(ctx: &Ctx, args: ReloadArgs) -> Result<()> {
                 None,
                 Duration::from_secs(10),
             )
-            .await
-        {
-            Ok((202, _)) | Ok((200, _)) => println!(
-                "Reload request received for member {} and will be processed within {lw} seconds",
-                m.name
-            ),
-            Ok((code, text)) => println!(
-                "Failed: reload for member {}, status code={code}, ({text})",
-                m.name
-            ),
-            Err(e) => println!("Failed: reload for member {}: {e:#}", m.name),
-        }
+            .await;
+        report("reload", m, r, |code| {
+            matches!(code, 200 | 202).then(|| {
+                format!(
+                    "Reload request received for member {} and will be processed within {lw} seconds",
+                    m.name
+                )
+            })
+        });
     }
     Ok(())
 }
 
 /// `praetorctl dsn`.
 pub(super) async fn dsn(ctx: &Ctx, args: DsnArgs) -> Result<()> {
-    let DsnArgs { role, member, .. } = args;
-    let view = ctx.view().await?;
-    let m = pick_one(&view, role.as_deref(), member.as_deref())?;
-    let (h, p) = m
-        .host_port()
-        .ok_or_else(|| anyhow!("member {} has no usable conn_url", m.name))?;
+    let (_, h, p) = pick_address(ctx, &args.pick).await?;
     println!("host={h} port={p}");
     Ok(())
 }
@@ -339,8 +353,7 @@ pub(super) async fn query(ctx: &Ctx, args: QueryArgs) -> Result<()> {
         dbname,
         username,
         password,
-        role,
-        member,
+        pick,
         delimiter,
         ..
     } = args;
@@ -351,11 +364,7 @@ pub(super) async fn query(ctx: &Ctx, args: QueryArgs) -> Result<()> {
         }
         _ => bail!("give exactly one of --command and --file"),
     };
-    let view = ctx.view().await?;
-    let m = pick_one(&view, role.as_deref(), member.as_deref())?;
-    let (h, p) = m
-        .host_port()
-        .ok_or_else(|| anyhow!("member {} has no usable conn_url", m.name))?;
+    let (name, h, p) = pick_address(ctx, &pick).await?;
     let mut cfg = tokio_postgres::Config::new();
     cfg.host(&h)
         .port(p)
@@ -387,7 +396,7 @@ pub(super) async fn query(ctx: &Ctx, args: QueryArgs) -> Result<()> {
         "postgresql.authentication.superuser",
     )
     .await
-    .with_context(|| format!("connecting to {}", m.name))?;
+    .with_context(|| format!("connecting to {name}"))?;
     for msg in client.simple_query(&sql).await? {
         match msg {
             tokio_postgres::SimpleQueryMessage::RowDescription(cols) => {

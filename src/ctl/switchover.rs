@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use serde_json::{json, Value};
 
+use super::commands::json_object;
 use super::context::*;
 use crate::dcs::Member;
 
@@ -103,16 +104,11 @@ pub(super) async fn switchover(
             bail!("Aborting {action}");
         }
     }
-    let mut body = json!({});
-    if is_switchover {
-        body["leader"] = json!(leader);
-    }
-    if let Some(c) = &candidate {
-        body["candidate"] = json!(c);
-    }
-    if let Some(s) = &scheduled {
-        body["scheduled_at"] = json!(s);
-    }
+    let body = json_object([
+        ("leader", is_switchover.then(|| json!(leader))),
+        ("candidate", candidate.as_ref().map(|c| json!(c))),
+        ("scheduled_at", scheduled.as_ref().map(|s| json!(s))),
+    ]);
     let target = view
         .leader_member()
         .or_else(|| candidate.as_ref().and_then(|c| view.member(c)));
