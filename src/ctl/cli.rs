@@ -149,24 +149,32 @@ pub struct TopologyArgs {
     pub watch: WatchArgs,
 }
 
+/// Who hands over to whom: the arguments `switchover` and `failover` share.
+#[derive(Args)]
+pub struct HandoverArgs {
+    /// The current leader (failover: deprecated in patronictl; accepted and must match it).
+    #[arg(long, alias = "master", alias = "primary")]
+    pub leader: Option<String>,
+    /// The member to hand over to (switchover: default the healthiest).
+    #[arg(long)]
+    pub candidate: Option<String>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// Planned switchover: the leader hands over to a standby.
 #[derive(Args)]
 pub struct SwitchoverArgs {
     /// CLUSTER and `--group`.
     #[command(flatten)]
     pub target: ClusterArgs,
-    /// Current leader.
-    #[arg(long, alias = "master", alias = "primary")]
-    pub leader: Option<String>,
-    /// The member to switch over to (default: the healthiest).
-    #[arg(long)]
-    pub candidate: Option<String>,
+    /// `--leader`, `--candidate`, `--force`.
+    #[command(flatten)]
+    pub handover: HandoverArgs,
     /// When: ISO 8601 with a time zone, or `now`.
     #[arg(long)]
     pub scheduled: Option<String>,
-    /// Do not ask for confirmation.
-    #[arg(long)]
-    pub force: bool,
 }
 
 /// Manual failover to a named candidate (also when the cluster has no leader).
@@ -175,15 +183,9 @@ pub struct FailoverArgs {
     /// CLUSTER and `--group`.
     #[command(flatten)]
     pub target: ClusterArgs,
-    /// Deprecated in patronictl; accepted and must match the leader.
-    #[arg(long, alias = "master", alias = "primary")]
-    pub leader: Option<String>,
-    /// The member to fail over to.
-    #[arg(long)]
-    pub candidate: Option<String>,
-    /// Do not ask for confirmation.
-    #[arg(long)]
-    pub force: bool,
+    /// `--leader`, `--candidate`, `--force`.
+    #[command(flatten)]
+    pub handover: HandoverArgs,
 }
 
 /// Restart PostgreSQL on members.

@@ -58,18 +58,13 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::List(a) => commands::list(&ctx, a).await,
         Cmd::Topology(a) => commands::topology(&ctx, a).await,
         Cmd::Switchover(SwitchoverArgs {
-            leader,
-            candidate,
+            handover: h,
             scheduled,
-            force,
             ..
-        }) => switchover(&ctx, leader, candidate, scheduled, force, true).await,
-        Cmd::Failover(FailoverArgs {
-            leader,
-            candidate,
-            force,
-            ..
-        }) => switchover(&ctx, leader, candidate, None, force, false).await,
+        }) => switchover(&ctx, h.leader, h.candidate, scheduled, h.force, true).await,
+        Cmd::Failover(FailoverArgs { handover: h, .. }) => {
+            switchover(&ctx, h.leader, h.candidate, None, h.force, false).await
+        }
         Cmd::Restart(a) => commands::restart(&ctx, a).await,
         Cmd::Reinit(a) => commands::reinit(&ctx, a).await,
         Cmd::Pause(PauseArgs { wait, .. }) => set_pause(&ctx, true, wait).await,

@@ -49,23 +49,13 @@ pub struct BootstrapFacts {
 /// The steps of a bootstrap.
 pub fn plan_bootstrap(f: BootstrapFacts) -> Plan<BootstrapStep> {
     use BootstrapStep::*;
-    let mut steps = vec![
-        InitializeRace,
-        Initdb,
-        WriteConfigPrimary,
-        StartAndWait,
-        CallbackOnStart,
-        CreateRoles,
-        PostBootstrap,
-    ];
+    let mut steps = vec![InitializeRace, Initdb, WriteConfigPrimary, StartAndWait];
+    steps.extend([CallbackOnStart, CreateRoles, PostBootstrap]);
     if f.citus {
         steps.push(CitusBootstrap);
     }
     steps.extend([WriteInitialize, WriteConfigKey, TakeLeaderKey]);
-    Plan {
-        steps,
-        reason: "bootstrapping a new cluster",
-    }
+    Plan::new(steps, "bootstrapping a new cluster")
 }
 
 /// One step of the clean-up after a failed bootstrap.

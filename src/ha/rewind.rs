@@ -48,10 +48,7 @@ pub fn plan_rewind(f: RewindFacts) -> Plan<RewindStep> {
         steps.push(StopFast);
     }
     steps.extend([WriteConfigForRewind, RunRewind, StartStandby]);
-    Plan {
-        steps,
-        reason: "rewinding from the leader",
-    }
+    Plan::new(steps, "rewinding from the leader")
 }
 
 /// The steps after [`RewindStep::RunRewind`] failed: re-clone only when the configuration allows

@@ -71,6 +71,13 @@ pub struct Plan<S> {
     pub reason: &'static str,
 }
 
+impl<S> Plan<S> {
+    /// A plan of `steps`, logged with `reason`.
+    pub fn new(steps: Vec<S>, reason: &'static str) -> Plan<S> {
+        Plan { steps, reason }
+    }
+}
+
 impl<S: std::fmt::Debug> std::fmt::Display for Plan<S> {
     /// The log form: `<reason> (<step>, <step>, ...)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

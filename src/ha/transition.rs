@@ -152,21 +152,12 @@ mod tests {
             synchronous: true,
             citus_worker: true,
         };
-        assert_eq!(
-            plan_promote(sync_worker).steps,
-            vec![
-                ClaimSyncKey,
-                ClearSyncStandbys,
-                ArmWatchdog,
-                NotifyCoordinatorBeforePromote,
-                PgPromote,
-                Checkpoint,
-                RecordHistory,
-                PublishMemberKey,
-                NotifyCoordinatorAfterPromote,
-                CallbackRoleChange
-            ]
-        );
+        #[rustfmt::skip]
+        let all = vec![
+            ClaimSyncKey, ClearSyncStandbys, ArmWatchdog, NotifyCoordinatorBeforePromote, PgPromote,
+            Checkpoint, RecordHistory, PublishMemberKey, NotifyCoordinatorAfterPromote, CallbackRoleChange,
+        ];
+        assert_eq!(plan_promote(sync_worker).steps, all);
     }
 
     #[test]
