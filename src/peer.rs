@@ -5,7 +5,7 @@ use serde_json::Value as Json;
 
 use crate::config::Tags;
 use crate::ha::PeerStatus;
-use crate::types::{MemberState, Role};
+use crate::types::{Lsn, MemberState, Role};
 
 /// The fields of a `/patroni` answer that decisions use.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -14,9 +14,9 @@ pub struct PeerAnswer {
     pub role: Option<Role>,
     /// `state` (`None` when missing or unknown).
     pub state: Option<MemberState>,
-    /// The best WAL position it reports, bytes: the largest of `xlog.location`,
-    /// `xlog.received_location` and `xlog.replayed_location` (0 when none).
-    pub lsn: u64,
+    /// The best WAL position it reports: the largest of `xlog.location`,
+    /// `xlog.received_location` and `xlog.replayed_location` (0/0 when none).
+    pub lsn: Lsn,
     /// `timeline`.
     pub timeline: Option<u32>,
     /// `tags`, when present and readable.
@@ -32,7 +32,7 @@ impl PeerAnswer {
             .iter()
             .filter_map(|k| xlog[*k].as_u64())
             .max()
-            .unwrap_or(0);
+            .map_or(Lsn::default(), Lsn);
         PeerAnswer {
             role: body["role"].as_str().and_then(Role::parse),
             state: body["state"].as_str().and_then(MemberState::parse),
@@ -71,14 +71,14 @@ mod tests {
         }));
         assert_eq!(p.role, Some(Role::Primary));
         assert_eq!(p.state, Some(MemberState::Running));
-        assert_eq!(p.lsn, 500);
+        assert_eq!(p.lsn, Lsn(500));
         assert_eq!(p.timeline, Some(3));
         assert!(p.tags.is_some_and(|t| t.nofailover));
         let r = PeerAnswer::decode(&serde_json::json!({
             "state": "running", "role": "replica",
             "xlog": {"received_location": 400, "replayed_location": 380}
         }));
-        assert_eq!(r.lsn, 400);
+        assert_eq!(r.lsn, Lsn(400));
         assert_eq!(r.tags, None);
         assert_eq!(
             PeerAnswer::decode(&serde_json::json!("junk")),

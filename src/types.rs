@@ -9,10 +9,31 @@ use std::fmt;
 /// A PostgreSQL write-ahead-log position, in bytes from the start of the WAL stream.
 ///
 /// Displayed as PostgreSQL does (`X/Y`, both halves hexadecimal, e.g. `0/3000060`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+///
+/// In JSON (member keys, `/status`, `/history`, REST answers) it is the plain number of bytes, as
+/// Patroni writes it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Lsn(pub u64);
 
 impl Lsn {
+    /// Bytes from `earlier` to `self`; 0 when `earlier` is not behind (the lag of `earlier`).
+    pub fn saturating_sub(self, earlier: Lsn) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
     /// Parses PostgreSQL's `X/Y` text form.
     ///
     /// # Errors
@@ -116,7 +137,11 @@ impl MemberState {
     /// Every state, in declaration order, with Patroni's string and its index in Patroni 4.1's state list (the
     /// `patroni_postgres_state` metric).
     const TABLE: [(MemberState, &'static str, i32); 11] = [
-        (MemberState::InitializingNewCluster, "initializing new cluster", 0),
+        (
+            MemberState::InitializingNewCluster,
+            "initializing new cluster",
+            0,
+        ),
         (MemberState::InitdbFailed, "initdb failed", 1),
         (MemberState::CreatingReplica, "creating replica", 4),
         (MemberState::Running, "running", 5),
@@ -188,8 +213,8 @@ pub enum DataDir {
         state: String,
         /// Timeline of the latest checkpoint.
         timeline: u32,
-        /// Latest checkpoint location, bytes.
-        checkpoint_lsn: u64,
+        /// Latest checkpoint location.
+        checkpoint_lsn: Lsn,
         /// A `backup_label` file is present: a base backup whose recovery has not begun (the
         /// startup process renames the file as it starts). Its pg_control is the source's, so
         /// `in production` then says nothing about this server, which has never run.
@@ -217,12 +242,12 @@ pub struct PgState {
     pub in_recovery: bool,
     /// Current timeline.
     pub timeline: Option<u32>,
-    /// `pg_current_wal_lsn()` on a primary, bytes.
-    pub wal_lsn: Option<u64>,
-    /// `pg_last_wal_receive_lsn()`, bytes.
-    pub receive_lsn: Option<u64>,
-    /// `pg_last_wal_replay_lsn()`, bytes.
-    pub replay_lsn: Option<u64>,
+    /// `pg_current_wal_lsn()` on a primary.
+    pub wal_lsn: Option<Lsn>,
+    /// `pg_last_wal_receive_lsn()`.
+    pub receive_lsn: Option<Lsn>,
+    /// `pg_last_wal_replay_lsn()`.
+    pub replay_lsn: Option<Lsn>,
     /// Member name in `primary_conninfo` the server currently streams from (as configured by us).
     pub following: Option<String>,
     /// The postmaster is alive but does not accept connections yet (crash recovery, or a standby
@@ -240,14 +265,14 @@ pub struct PgState {
 }
 
 impl PgState {
-    /// The best WAL position this server has, bytes.
-    pub fn lsn(&self) -> u64 {
+    /// The best WAL position this server has (0/0 when unknown).
+    pub fn lsn(&self) -> Lsn {
         if !self.in_recovery {
-            return self.wal_lsn.unwrap_or(0);
+            return self.wal_lsn.unwrap_or_default();
         }
         self.receive_lsn
-            .unwrap_or(0)
-            .max(self.replay_lsn.unwrap_or(0))
+            .unwrap_or_default()
+            .max(self.replay_lsn.unwrap_or_default())
     }
 
     /// Running as a writable primary.
@@ -268,8 +293,8 @@ pub struct ReplicationRow {
     pub state: String,
     /// `sync_state` (`sync`, `potential`, `async`, `quorum`).
     pub sync_state: String,
-    /// `flush_lsn`, bytes.
-    pub flush_lsn: u64,
+    /// `flush_lsn`.
+    pub flush_lsn: Lsn,
 }
 
 /// `15.4` → 150004, `9.6.24` → 90624 (PostgreSQL's `server_version_num`).

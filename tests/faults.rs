@@ -33,7 +33,10 @@ async fn new_leader(tb: &Testbed, old: &str, within: Duration) -> Option<String>
     common::wait_for(within, || async {
         let v = tb.view().await.ok()?;
         let l = v.leader.clone()?.name;
-        (l != old && v.member(&l).is_some_and(|m| m.role() == Some(praetor::types::Role::Primary))).then_some(l)
+        (l != old
+            && v.member(&l)
+                .is_some_and(|m| m.role() == Some(praetor::types::Role::Primary)))
+        .then_some(l)
     })
     .await
 }

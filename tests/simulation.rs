@@ -24,15 +24,17 @@ use std::collections::BTreeMap;
 
 use praetor::config::{DynamicConfig, Tags};
 use praetor::dcs::{ClusterView, Failover, HistoryEntry, LeaderKey, Member, MemberData, SyncState};
+use praetor::ha::bootstrap::{
+    plan_bootstrap, plan_failed_bootstrap, BootstrapCleanupStep, BootstrapFacts, BootstrapStep,
+};
+use praetor::ha::rewind::{plan_after_failed_rewind, plan_rewind, RewindFacts, RewindStep};
 use praetor::ha::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
 use praetor::ha::sync::{plan_sync, ReplicationRow};
-use praetor::ha::bootstrap::{plan_bootstrap, plan_failed_bootstrap, BootstrapCleanupStep, BootstrapFacts, BootstrapStep};
-use praetor::ha::rewind::{plan_after_failed_rewind, plan_rewind, RewindFacts, RewindStep};
 use praetor::ha::transition::{plan_demote, plan_promote, DemoteStep, PromoteFacts, PromoteStep};
-use praetor::types::{MemberState, Role};
 use praetor::ha::{
     decide, wants_peers, Action, DataDir, DemoteMode, PeerStatus, PgState, Snapshot,
 };
+use praetor::types::{Lsn, MemberState, Role};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -282,7 +284,7 @@ impl World {
                 .collect(),
             failover: self.dcs.failover.clone(),
             sync: self.dcs.sync.clone(),
-            optime: self.dcs.optime,
+            optime: self.dcs.optime.map(Lsn),
             history: self.dcs.history.clone(),
             ..Default::default()
         }
@@ -295,9 +297,9 @@ impl World {
             starting: false,
             in_recovery: s.in_recovery,
             timeline: Some(s.timeline),
-            wal_lsn: (!s.in_recovery).then_some(s.lsn),
-            receive_lsn: s.in_recovery.then_some(s.lsn),
-            replay_lsn: s.in_recovery.then_some(s.lsn),
+            wal_lsn: (!s.in_recovery).then_some(Lsn(s.lsn)),
+            receive_lsn: s.in_recovery.then_some(Lsn(s.lsn)),
+            replay_lsn: s.in_recovery.then_some(Lsn(s.lsn)),
             following: s.following.clone(),
             crashed: s.crashed,
             start_failures: s.start_failures,
@@ -319,7 +321,7 @@ impl World {
                 "in archive recovery".into()
             },
             timeline: s.timeline,
-            checkpoint_lsn: s.lsn,
+            checkpoint_lsn: Lsn(s.lsn),
             backup_label: false,
         }
     }
@@ -347,7 +349,7 @@ impl World {
                 } else {
                     MemberState::Stopped
                 }),
-                lsn: a.server.lsn,
+                lsn: Lsn(a.server.lsn),
                 timeline: Some(a.server.timeline),
                 tags: a.tags.clone(),
             });
@@ -419,9 +421,10 @@ impl World {
                     .leader_until
                     .map(|u| u.saturating_sub(self.now) as f64 / 1000.0),
                 lease_margin: self.lease_margin_ms() as f64 / 1000.0,
-                rewind_failed: self.agents[i].rewind_failed_from.as_ref().is_some_and(|f| {
-                    self.dcs.leader.as_ref().is_some_and(|(l, _)| l == f)
-                }),
+                rewind_failed: self.agents[i]
+                    .rewind_failed_from
+                    .as_ref()
+                    .is_some_and(|f| self.dcs.leader.as_ref().is_some_and(|(l, _)| l == f)),
                 acquire_failed,
                 now: (self.now as i64 + self.agents[i].clock_offset_ms) as f64 / 1000.0 + 1.8e9,
                 failsafe_ok: false,
@@ -504,7 +507,7 @@ impl World {
             } else {
                 "replica".into()
             },
-            xlog_location: Some(s.lsn),
+            xlog_location: Some(Lsn(s.lsn)),
             timeline: Some(s.timeline),
             tags: Some(a.tags.clone()),
             replication_state: (s.running && s.in_recovery && s.following.is_some())
@@ -705,7 +708,7 @@ impl World {
                         } else {
                             "async".into()
                         },
-                        flush_lsn: a.server.lsn,
+                        flush_lsn: Lsn(a.server.lsn),
                     })
                     .collect();
                 let tags: BTreeMap<String, Tags> = self
@@ -725,7 +728,7 @@ impl World {
                     &self.agents[i].server.guc.clone(),
                     &rows,
                     &|n| tags.get(n).cloned(),
-                    self.agents[i].server.lsn,
+                    Lsn(self.agents[i].server.lsn),
                 );
                 if plan.delete_sync_key {
                     self.dcs.sync = None;
@@ -767,7 +770,9 @@ impl World {
                         true
                     }
                 }
-                BootstrapStep::Initdb | BootstrapStep::StartAndWait | BootstrapStep::PostBootstrap => {
+                BootstrapStep::Initdb
+                | BootstrapStep::StartAndWait
+                | BootstrapStep::PostBootstrap => {
                     let ok = self.rng.gen_bool(0.97);
                     if ok && step == BootstrapStep::Initdb {
                         let s = &mut self.agents[i].server;
@@ -1138,7 +1143,7 @@ impl Server {
     fn history_push(&mut self, history: &mut Vec<HistoryEntry>, name: &str) {
         history.push(HistoryEntry {
             timeline: self.timeline,
-            switch_lsn: self.lsn,
+            switch_lsn: Lsn(self.lsn),
             reason: "no recovery target specified".into(),
             timestamp: None,
             new_leader: Some(name.to_string()),

@@ -201,13 +201,13 @@ pub fn cluster_json(scope: &str, view: &ClusterView) -> Value {
                 }
             }
             if !is_leader {
-                let lag = |lsn: Option<u64>| match (lsn, view.optime) {
+                let lag = |lsn: Option<Lsn>| match (lsn, view.optime) {
                     (Some(l), Some(o)) => json!(o.saturating_sub(l)),
                     (Some(_), None) => json!(0),
                     _ => json!("unknown"),
                 };
-                let text = |lsn: Option<u64>| {
-                    lsn.map(|l| json!(Lsn(l).to_string()))
+                let text = |lsn: Option<Lsn>| {
+                    lsn.map(|l| json!(l.to_string()))
                         .unwrap_or(json!("unknown"))
                 };
                 obj.insert("lsn".into(), text(m.lsn()));
@@ -265,8 +265,8 @@ fn replica_ok(shared: &Shared, st: &NodeStatus, q: &HashMap<String, String>) -> 
         let Some(max) = parse_lag(lag) else {
             return false;
         };
-        let optime = st.view.as_ref().and_then(|v| v.optime).unwrap_or(0);
-        let replay = st.pg.replay_lsn.unwrap_or(0);
+        let optime = st.view.as_ref().and_then(|v| v.optime).unwrap_or_default();
+        let replay = st.pg.replay_lsn.unwrap_or_default();
         if optime.saturating_sub(replay) > max {
             return false;
         }
@@ -347,13 +347,13 @@ async fn readiness(
             .get("lag")
             .and_then(|l| parse_lag(l))
             .unwrap_or(st.dynamic.maximum_lag_on_failover);
-        let optime = st.view.as_ref().and_then(|v| v.optime).unwrap_or(0);
+        let optime = st.view.as_ref().and_then(|v| v.optime).unwrap_or_default();
         let pos = if q.get("mode").map(String::as_str) == Some("write") {
             st.pg.receive_lsn
         } else {
             st.pg.replay_lsn
         };
-        optime.saturating_sub(pos.unwrap_or(0)) <= max
+        optime.saturating_sub(pos.unwrap_or_default()) <= max
     } else {
         false
     };

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use serde_yaml::Value as Yaml;
 
-
 /// Sets `doc[path...] = value`, creating mappings on the way.
 pub(super) fn set_path(doc: &mut Yaml, path: &[&str], value: Yaml) {
     let mut cur = doc;

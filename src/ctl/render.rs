@@ -388,6 +388,7 @@ pub fn parse_dcs_url(url: &str) -> Result<(String, Option<String>)> {
 mod tests {
     use super::*;
     use crate::dcs::{LeaderKey, Member, MemberData};
+    use crate::types::Lsn;
 
     fn m(name: &str, port: u16, state: &str, lsn: u64) -> Member {
         Member {
@@ -397,7 +398,7 @@ mod tests {
                 state: "running".into(),
                 replication_state: (state != "running").then(|| state.to_string()),
                 timeline: Some(1),
-                xlog_location: Some(lsn),
+                xlog_location: Some(Lsn(lsn)),
                 ..Default::default()
             },
             lease: 0,
@@ -417,7 +418,7 @@ mod tests {
                 m("a", 5432, "running", 100 << 20),
                 m("b", 5433, "streaming", 99 << 20),
             ],
-            optime: Some(100 << 20),
+            optime: Some(Lsn(100 << 20)),
             ..Default::default()
         };
         let out = render_list("demo", &[(None, view)], Format::Pretty, false).unwrap();

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::config::{DynamicConfig, Tags};
-use crate::types::{MemberState, Role};
+use crate::types::{Lsn, MemberState, Role};
 
 /// Key names relative to the group prefix.
 pub mod keys {
@@ -57,13 +57,13 @@ pub struct MemberData {
     pub version: String,
     /// WAL position in bytes: current WAL LSN on a primary, max(receive, replay) on a replica.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub xlog_location: Option<u64>,
+    pub xlog_location: Option<Lsn>,
     /// Last received WAL position, bytes (replicas).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub receive_lsn: Option<u64>,
+    pub receive_lsn: Option<Lsn>,
     /// Last replayed WAL position, bytes (replicas).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub replay_lsn: Option<u64>,
+    pub replay_lsn: Option<Lsn>,
     /// `streaming` or `in archive recovery` (replicas).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replication_state: Option<String>,
@@ -119,7 +119,7 @@ impl Member {
     }
 
     /// The member's best known WAL position, bytes.
-    pub fn lsn(&self) -> Option<u64> {
+    pub fn lsn(&self) -> Option<Lsn> {
         self.data
             .xlog_location
             .or_else(|| self.data.receive_lsn.max(self.data.replay_lsn))
@@ -164,13 +164,15 @@ impl Failover {
 }
 
 /// The `status` key's value for a leader at WAL position `optime` (bytes): `{"optime": n}`.
-pub fn encode_status(optime: u64) -> String {
+pub fn encode_status(optime: Lsn) -> String {
     serde_json::json!({ "optime": optime }).to_string()
 }
 
 /// The `failsafe` key's value: member name → `api_url`.
 pub fn encode_failsafe(members: &BTreeMap<String, String>) -> String {
-    serde_json::to_value(members).unwrap_or_default().to_string()
+    serde_json::to_value(members)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The `sync` key.
@@ -216,7 +218,7 @@ pub struct HistoryEntry {
     /// The timeline that ended.
     pub timeline: u32,
     /// WAL position (bytes) where it ended.
-    pub switch_lsn: u64,
+    pub switch_lsn: Lsn,
     /// Reason text from the `.history` file.
     pub reason: String,
     /// When, ISO 8601.
@@ -246,7 +248,7 @@ impl HistoryEntry {
         let a = v.as_array()?;
         Some(HistoryEntry {
             timeline: a.first()?.as_u64()? as u32,
-            switch_lsn: a.get(1)?.as_u64()?,
+            switch_lsn: Lsn(a.get(1)?.as_u64()?),
             reason: a.get(2).and_then(Json::as_str).unwrap_or("").to_string(),
             timestamp: a.get(3).and_then(Json::as_str).map(String::from),
             new_leader: a.get(4).and_then(Json::as_str).map(String::from),
@@ -291,7 +293,7 @@ pub struct ClusterView {
     /// mod_revision of `sync` (0 when absent).
     pub sync_revision: i64,
     /// `status.optime`: the leader's last published WAL position, bytes.
-    pub optime: Option<u64>,
+    pub optime: Option<Lsn>,
     /// Timeline history.
     pub history: Vec<HistoryEntry>,
     /// `failsafe`: every member's `api_url`, as last published by the leader (failsafe mode).
@@ -361,12 +363,12 @@ impl ClusterView {
                     Err(e) => bad(format!("expected {{leader, sync_standby}}: {e}")),
                 },
                 keys::STATUS => match serde_json::from_str::<Json>(&text) {
-                    Ok(j) => v.optime = j.get("optime").and_then(Json::as_u64),
+                    Ok(j) => v.optime = j.get("optime").and_then(Json::as_u64).map(Lsn),
                     Err(e) => bad(format!("not JSON: {e}")),
                 },
                 "optime/leader" => {
                     if v.optime.is_none() {
-                        v.optime = text.trim().parse().ok();
+                        v.optime = text.trim().parse().ok().map(Lsn);
                     }
                 }
                 keys::FAILSAFE => match serde_json::from_str::<BTreeMap<String, String>>(&text) {
@@ -492,7 +494,7 @@ mod tests {
         assert!(!view.members[0].tags().can_failover());
         assert_eq!(view.bad_values.len(), 1);
         assert_eq!(view.failover, None);
-        assert_eq!(view.optime, Some(500));
+        assert_eq!(view.optime, Some(Lsn(500)));
         assert_eq!(view.history_timeline(), Some(2));
         assert_eq!(view.sync.unwrap().members(), vec!["node2", "node3"]);
     }

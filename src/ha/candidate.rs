@@ -5,7 +5,7 @@
 //! `maximum_lag_on_failover` bytes behind the leader).
 
 use crate::config::Tags;
-use crate::types::{MemberState, Role};
+use crate::types::{Lsn, MemberState, Role};
 
 use super::Snapshot;
 
@@ -21,8 +21,8 @@ pub struct PeerStatus {
     pub role: Option<Role>,
     /// `state` it reported (`None`: none or one praetor does not know).
     pub state: Option<MemberState>,
-    /// Its best WAL position, bytes.
-    pub lsn: u64,
+    /// Its best WAL position.
+    pub lsn: Lsn,
     /// Its timeline.
     pub timeline: Option<u32>,
     /// Its tags.
@@ -65,9 +65,9 @@ impl std::fmt::Display for Unfit {
     }
 }
 
-/// Whether `p` may take over from a leader at `leader_lsn` (bytes) with
-/// `maximum_lag_on_failover` = `max_lag` (bytes).
-pub fn fitness(p: &PeerStatus, leader_lsn: u64, max_lag: u64) -> Result<(), Unfit> {
+/// Whether `p` may take over from a leader at `leader_lsn` with `maximum_lag_on_failover` =
+/// `max_lag` (bytes).
+pub fn fitness(p: &PeerStatus, leader_lsn: Lsn, max_lag: u64) -> Result<(), Unfit> {
     if !p.reachable {
         return Err(Unfit::Unreachable);
     }
@@ -106,7 +106,7 @@ mod tests {
             reachable: true,
             role: Some(Role::Replica),
             state: Some(MemberState::Running),
-            lsn,
+            lsn: Lsn(lsn),
             timeline: Some(1),
             tags: Tags::default(),
         }
@@ -116,27 +116,24 @@ mod tests {
     fn each_limitation_has_its_reason() {
         let max = 1 << 20;
         let leader = 10 << 20;
-        assert_eq!(fitness(&peer(leader), leader, max), Ok(()));
-        assert_eq!(fitness(&peer(leader - max), leader, max), Ok(()));
+        assert_eq!(fitness(&peer(leader), Lsn(leader), max), Ok(()));
+        assert_eq!(fitness(&peer(leader - max), Lsn(leader), max), Ok(()));
         assert_eq!(
-            fitness(&peer(leader - max - 1), leader, max),
-            Err(Unfit::Lagging {
-                lag: max + 1,
-                max
-            })
+            fitness(&peer(leader - max - 1), Lsn(leader), max),
+            Err(Unfit::Lagging { lag: max + 1, max })
         );
         // A peer ahead of the leader's known position is not lagging.
-        assert_eq!(fitness(&peer(leader + 5), leader, max), Ok(()));
+        assert_eq!(fitness(&peer(leader + 5), Lsn(leader), max), Ok(()));
         let mut p = peer(leader);
         p.reachable = false;
-        assert_eq!(fitness(&p, leader, max), Err(Unfit::Unreachable));
+        assert_eq!(fitness(&p, Lsn(leader), max), Err(Unfit::Unreachable));
         let mut p = peer(leader);
         p.tags.nofailover = true;
-        assert_eq!(fitness(&p, leader, max), Err(Unfit::NoFailover));
+        assert_eq!(fitness(&p, Lsn(leader), max), Err(Unfit::NoFailover));
         let mut p = peer(leader);
         p.state = Some(MemberState::Starting);
         assert_eq!(
-            fitness(&p, leader, max),
+            fitness(&p, Lsn(leader), max),
             Err(Unfit::NotRunning(Some(MemberState::Starting)))
         );
         assert_eq!(

@@ -25,9 +25,9 @@ use crate::dcs::ClusterView;
 pub use crate::types::{DataDir, PgState};
 pub use candidate::{failover_candidates, PeerStatus};
 pub use race::not_healthiest;
-pub use switchover::parse_schedule;
 use race::unhealthy_cluster;
 use switchover::manual_switchover;
+pub use switchover::parse_schedule;
 
 /// Everything a decision may depend on.
 #[derive(Debug, Clone)]
@@ -392,10 +392,7 @@ fn replica_diverged(s: &Snapshot, view: &ClusterView) -> Option<String> {
         return None;
     }
     // A dead leader also leaves the receiver down; only a running one proves we cannot follow.
-    if !view
-        .member(leader)
-        .is_some_and(|m| m.is_running())
-    {
+    if !view.member(leader).is_some_and(|m| m.is_running()) {
         return None;
     }
     if down < s.config.loop_wait.max(5) as f64 {
@@ -407,8 +404,8 @@ fn replica_diverged(s: &Snapshot, view: &ClusterView) -> Option<String> {
     (lsn > entry.switch_lsn).then(|| {
         format!(
             "my WAL position {} on timeline {tl} is past the leader's switch point {} to timeline {}",
-            crate::types::Lsn(lsn),
-            crate::types::Lsn(entry.switch_lsn),
+            lsn,
+            entry.switch_lsn,
             tl + 1
         )
     })

@@ -5,7 +5,7 @@ use serde_json::Value as Json;
 
 use crate::config::Tags;
 use crate::dcs::MemberData;
-use crate::types::{DataDir, MemberState, PgState, Role};
+use crate::types::{DataDir, Lsn, MemberState, PgState, Role};
 
 /// The agent version a member publishes: Patroni 4.x's, so Patroni peers and tools trust its
 /// fields (praetor's own version goes in `praetor_version`).
@@ -87,7 +87,7 @@ pub fn member_data(f: &MemberFacts) -> MemberData {
 
 /// The WAL position (bytes) the leader publishes in `/status` for the others' lag checks: its
 /// current position while it holds the lease and runs out of recovery, else nothing.
-pub fn published_optime(leading: bool, pg: &PgState) -> Option<u64> {
+pub fn published_optime(leading: bool, pg: &PgState) -> Option<Lsn> {
     (leading && pg.running && !pg.in_recovery)
         .then_some(pg.wal_lsn)
         .flatten()
@@ -152,8 +152,8 @@ mod tests {
             running: true,
             in_recovery: true,
             timeline: Some(2),
-            receive_lsn: Some(120),
-            replay_lsn: Some(100),
+            receive_lsn: Some(Lsn(120)),
+            replay_lsn: Some(Lsn(100)),
             ..Default::default()
         };
         let f = MemberFacts {
@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(m.version, PATRONI_COMPAT_VERSION);
         assert_eq!(
             (m.xlog_location, m.receive_lsn, m.replay_lsn),
-            (Some(120), Some(120), Some(100))
+            (Some(Lsn(120)), Some(Lsn(120)), Some(Lsn(100)))
         );
         assert_eq!(m.replication_state.as_deref(), Some("streaming"));
         assert_eq!((m.tags, m.pause, m.timeline), (None, None, Some(2)));
@@ -192,7 +192,7 @@ mod tests {
         let primary = PgState {
             running: true,
             in_recovery: false,
-            wal_lsn: Some(500),
+            wal_lsn: Some(Lsn(500)),
             ..Default::default()
         };
         let m = member_data(&MemberFacts {
@@ -200,7 +200,10 @@ mod tests {
             role: Role::Primary,
             ..f.clone()
         });
-        assert_eq!((m.xlog_location, m.replication_state), (Some(500), None));
+        assert_eq!(
+            (m.xlog_location, m.replication_state),
+            (Some(Lsn(500)), None)
+        );
         let stopped = PgState::default();
         let m = member_data(&MemberFacts { pg: &stopped, ..f });
         assert_eq!(m.xlog_location, None);
@@ -211,10 +214,10 @@ mod tests {
         let mut pg = PgState {
             running: true,
             in_recovery: false,
-            wal_lsn: Some(7),
+            wal_lsn: Some(Lsn(7)),
             ..Default::default()
         };
-        assert_eq!(published_optime(true, &pg), Some(7));
+        assert_eq!(published_optime(true, &pg), Some(Lsn(7)));
         assert_eq!(published_optime(false, &pg), None);
         pg.in_recovery = true;
         assert_eq!(published_optime(true, &pg), None);
@@ -229,7 +232,7 @@ mod tests {
             sysid: "1".into(),
             state: "in production".into(),
             timeline: 1,
-            checkpoint_lsn: 0,
+            checkpoint_lsn: Lsn(0),
             backup_label: false,
         };
         let cases = [

@@ -74,7 +74,7 @@ pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
         if optime.saturating_sub(my_lsn) > s.config.maximum_lag_on_failover {
             return Some(format!(
                 "my WAL position {my_lsn} is {} bytes behind the last known leader position, more than maximum_lag_on_failover {}",
-                optime - my_lsn,
+                optime.saturating_sub(my_lsn),
                 s.config.maximum_lag_on_failover
             ));
         }
@@ -142,4 +142,3 @@ pub(super) fn unhealthy_cluster(s: &Snapshot, view: &ClusterView) -> Decision {
         }
     }
 }
-

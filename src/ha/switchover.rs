@@ -90,4 +90,3 @@ pub(super) fn manual_switchover(s: &Snapshot, view: &ClusterView) -> Option<Deci
         },
     ))
 }
-

@@ -7,6 +7,7 @@
 //! every commit acknowledged to a client is on the member that takes over.
 
 use crate::config::{DynamicConfig, Tags};
+use crate::types::Lsn;
 
 pub use crate::types::{ReplicationRow, STRICT_PLACEHOLDER};
 
@@ -61,7 +62,7 @@ pub fn plan_sync(
     guc: &[String],
     replication: &[ReplicationRow],
     tags: &dyn Fn(&str) -> Option<Tags>,
-    primary_lsn: u64,
+    primary_lsn: Lsn,
 ) -> SyncPlan {
     let mut plan = SyncPlan::default();
     if !config.synchronous() {
@@ -161,7 +162,7 @@ mod tests {
             name: name.into(),
             state: "streaming".into(),
             sync_state: sync_state.into(),
-            flush_lsn: lsn,
+            flush_lsn: Lsn(lsn),
         }
     }
     fn v(names: &[&str]) -> Vec<String> {
@@ -192,7 +193,7 @@ mod tests {
         guc: &[&str],
         rows: &[ReplicationRow],
     ) -> SyncPlan {
-        plan_sync("a", c, key, &v(guc), rows, tags, lsn)
+        plan_sync("a", c, key, &v(guc), rows, tags, Lsn(lsn))
     }
     /// [`plan_at`] LSN 10, with the tags of [`tags_of`].
     fn plan(

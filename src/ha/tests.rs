@@ -3,6 +3,7 @@
 use super::*;
 use crate::config::{DynamicConfig, Tags};
 use crate::dcs::{ClusterView, Failover, HistoryEntry, LeaderKey, Member, MemberData};
+use crate::types::Lsn;
 use Action::*;
 use DemoteMode::*;
 
@@ -14,7 +15,7 @@ fn member(name: &str, role: &str, lsn: u64) -> Member {
             api_url: format!("http://127.0.0.1:8008/{name}"),
             state: "running".into(),
             role: role.into(),
-            xlog_location: Some(lsn),
+            xlog_location: Some(Lsn(lsn)),
             ..Default::default()
         },
         lease: 1,
@@ -37,7 +38,7 @@ fn view(leader: Option<&str>) -> ClusterView {
             member("b", "replica", 100),
             member("c", "replica", 100),
         ],
-        optime: Some(100),
+        optime: Some(Lsn(100)),
         ..Default::default()
     }
 }
@@ -47,7 +48,7 @@ fn switched(leader: Option<&str>) -> ClusterView {
     let mut v = view(leader);
     v.history = vec![HistoryEntry {
         timeline: 1,
-        switch_lsn: 40,
+        switch_lsn: Lsn(40),
         reason: "".into(),
         timestamp: None,
         new_leader: Some("b".into()),
@@ -76,7 +77,7 @@ fn present(state: &str) -> DataDir {
         sysid: "7000000000000000001".into(),
         state: state.into(),
         timeline: 1,
-        checkpoint_lsn: 50,
+        checkpoint_lsn: Lsn(50),
         backup_label: false,
     }
 }
@@ -86,8 +87,8 @@ fn replica_pg(lsn: u64, following: Option<&str>) -> PgState {
         running: true,
         in_recovery: true,
         timeline: Some(1),
-        receive_lsn: Some(lsn),
-        replay_lsn: Some(lsn),
+        receive_lsn: Some(Lsn(lsn)),
+        replay_lsn: Some(Lsn(lsn)),
         following: following.map(String::from),
         ..Default::default()
     }
@@ -98,7 +99,7 @@ fn primary_pg(lsn: u64) -> PgState {
         running: true,
         in_recovery: false,
         timeline: Some(1),
-        wal_lsn: Some(lsn),
+        wal_lsn: Some(Lsn(lsn)),
         ..Default::default()
     }
 }
@@ -122,7 +123,7 @@ fn peer(name: &str, role: &str, lsn: u64) -> PeerStatus {
         reachable: true,
         role: crate::types::Role::parse(role),
         state: Some(crate::types::MemberState::Running),
-        lsn,
+        lsn: Lsn(lsn),
         timeline: Some(1),
         tags: Tags::default(),
     }
@@ -243,7 +244,7 @@ fn no_leader_race() {
     let c_priority_5 = with(peer("c", "replica", 100), |p| {
         p.tags.failover_priority = Some(5)
     });
-    let lagging = with(view(None), |v| v.optime = Some(10_000_000));
+    let lagging = with(view(None), |v| v.optime = Some(Lsn(10_000_000)));
     let cases = [
         (
             "no_leader_healthiest_acquires",
@@ -450,11 +451,11 @@ fn standby_stuck_past_the_leaders_switch_point_is_rewound() {
     assert_eq!(decide(&s).actions, vec![]);
     // At the switch point exactly: it can follow the new timeline.
     s.pg.receiver_down_for = Some(11.0);
-    s.pg.receive_lsn = Some(40);
-    s.pg.replay_lsn = Some(40);
+    s.pg.receive_lsn = Some(Lsn(40));
+    s.pg.replay_lsn = Some(Lsn(40));
     assert_eq!(decide(&s).actions, vec![]);
     // Already on the leader's timeline: no history entry for it, nothing to do.
-    s.pg.receive_lsn = Some(60);
+    s.pg.receive_lsn = Some(Lsn(60));
     s.pg.timeline = Some(2);
     assert_eq!(decide(&s).actions, vec![]);
     // The leader's server is not running (it died, its key not yet expired): the receiver being
@@ -480,7 +481,7 @@ fn foreign_system_identifier_is_fatal() {
         sysid: "7999999999999999999".into(),
         state: "shut down".into(),
         timeline: 1,
-        checkpoint_lsn: 1,
+        checkpoint_lsn: Lsn(1),
         backup_label: false,
     };
     let s = snap("b", view(Some("a")), data.clone(), PgState::default());
@@ -553,7 +554,7 @@ fn switchover_to_unhealthy_candidate_is_cancelled() {
     check_has(&s, vec![RenewLeader, ClearFailover], "not healthy");
     // Lagging candidate.
     s.peers = vec![peer("b", "replica", 1), peer("c", "replica", 100)];
-    s.pg.wal_lsn = Some(10_000_000);
+    s.pg.wal_lsn = Some(Lsn(10_000_000));
     assert_eq!(decide(&s).actions, vec![RenewLeader, ClearFailover]);
 }
 

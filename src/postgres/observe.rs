@@ -148,11 +148,7 @@ impl LocalPostgres {
             )
             .await
             .context("querying server state")?;
-        let lsn = |i: usize| {
-            row.get::<_, Option<String>>(i)
-                .and_then(|s| Lsn::parse(&s))
-                .map(|l| l.0)
-        };
+        let lsn = |i: usize| row.get::<_, Option<String>>(i).and_then(|s| Lsn::parse(&s));
         let mut timeline = row.get::<_, Option<i32>>(4).map(|t| t as u32);
         if row.get::<_, bool>(0) {
             // Without a walreceiver the query falls back to the last restartpoint's timeline,
@@ -225,8 +221,7 @@ impl LocalPostgres {
                 flush_lsn: r
                     .get::<_, Option<String>>(3)
                     .and_then(|l| Lsn::parse(&l))
-                    .map(|l| l.0)
-                    .unwrap_or(0),
+                    .unwrap_or_default(),
             })
             .collect())
     }
@@ -246,7 +241,7 @@ impl LocalPostgres {
 
     /// Reads the `.history` file of `timeline` and returns the switch row for `/history`:
     /// `(parent timeline, switch LSN bytes, reason)`.
-    pub fn timeline_switch(&self, timeline: u32) -> Option<(u32, u64, String)> {
+    pub fn timeline_switch(&self, timeline: u32) -> Option<(u32, Lsn, String)> {
         let path = self
             .data_dir
             .join("pg_wal")

@@ -22,8 +22,7 @@ pub fn controldata(out: &str, backup_label: bool) -> DataDir {
             .unwrap_or(0),
         checkpoint_lsn: field("Latest checkpoint location")
             .and_then(|l| Lsn::parse(&l))
-            .map(|l| l.0)
-            .unwrap_or(0),
+            .unwrap_or_default(),
         backup_label,
     }
 }
@@ -37,14 +36,14 @@ pub fn segment_timeline(name: &str) -> Option<u32> {
 }
 
 /// The last switch row of a timeline's `.history` file: `(parent timeline, switch LSN, reason)`.
-pub fn history_last_switch(text: &str) -> Option<(u32, u64, String)> {
+pub fn history_last_switch(text: &str) -> Option<(u32, Lsn, String)> {
     let last = text
         .lines()
         .rev()
         .find(|l| !l.trim().is_empty() && !l.starts_with('#'))?;
     let mut parts = last.split('\t');
     let tl: u32 = parts.next()?.trim().parse().ok()?;
-    let lsn = Lsn::parse(parts.next()?.trim())?.0;
+    let lsn = Lsn::parse(parts.next()?.trim())?;
     let reason = parts.next().unwrap_or("").trim().to_string();
     Some((tl, lsn, reason))
 }
@@ -84,7 +83,7 @@ mod tests {
                 sysid: "7310000000000000001".into(),
                 state: "shut down in recovery".into(),
                 timeline: 3,
-                checkpoint_lsn: 0x3000060,
+                checkpoint_lsn: Lsn(0x3000060),
                 backup_label: true,
             }
         );
@@ -103,7 +102,7 @@ mod tests {
             "1\t0/3000060\tno recovery target specified\n\n2\t0/5000000\tbefore 2000-01-01\n";
         assert_eq!(
             history_last_switch(text),
-            Some((2, 0x5000000, "before 2000-01-01".into()))
+            Some((2, Lsn(0x5000000), "before 2000-01-01".into()))
         );
         assert_eq!(history_last_switch("# only a comment\n"), None);
     }

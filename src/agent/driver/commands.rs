@@ -77,10 +77,7 @@ impl Driver {
                         Ok(true) => tracing::info!(
                             "shutting down: released the leader key{}",
                             optime
-                                .map(|l| format!(
-                                    " (shutdown checkpoint at {})",
-                                    crate::types::Lsn(l)
-                                ))
+                                .map(|l| format!(" (shutdown checkpoint at {l})"))
                                 .unwrap_or_default()
                         ),
                         Ok(false) => {

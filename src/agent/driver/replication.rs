@@ -39,7 +39,7 @@ impl Driver {
         &mut self,
         view: &ClusterView,
         me: &str,
-        primary_lsn: u64,
+        primary_lsn: Lsn,
     ) -> Result<()> {
         if !self.dynamic.synchronous()
             && self.pg.sync_standbys().is_empty()
@@ -276,7 +276,7 @@ impl Driver {
                             reachable: false,
                             role: None,
                             state: None,
-                            lsn: 0,
+                            lsn: Lsn::default(),
                             timeline: None,
                             tags,
                         },

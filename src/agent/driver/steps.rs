@@ -407,8 +407,8 @@ impl Driver {
     /// Carries out [`crate::ha::bootstrap::plan_bootstrap`] step by step; when a step fails,
     /// carries out [`crate::ha::bootstrap::plan_failed_bootstrap`] for it.
     pub(super) async fn bootstrap(&mut self) -> Result<Next> {
-        use crate::ha::bootstrap::{plan_bootstrap, plan_failed_bootstrap, BootstrapFacts};
         use crate::ha::bootstrap::BootstrapCleanupStep as Cleanup;
+        use crate::ha::bootstrap::{plan_bootstrap, plan_failed_bootstrap, BootstrapFacts};
         let plan = plan_bootstrap(BootstrapFacts {
             citus: self.cfg.citus.is_some(),
         });
@@ -427,7 +427,9 @@ impl Driver {
                         match c {
                             Cleanup::StopImmediate => {
                                 if let Err(e) = self.pg.stop(StopMode::Immediate).await {
-                                    tracing::warn!("stopping PostgreSQL after the failed bootstrap: {e:#}");
+                                    tracing::warn!(
+                                        "stopping PostgreSQL after the failed bootstrap: {e:#}"
+                                    );
                                 }
                             }
                             Cleanup::MoveAsideDataDir => self.pg.move_aside_failed(),

@@ -54,7 +54,7 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         "patroni_xlog_location",
         "Current location of the Postgres transaction log, 0 if this node is not the leader.",
         if primary {
-            st.pg.wal_lsn.unwrap_or(0).to_string()
+            st.pg.wal_lsn.unwrap_or_default().0.to_string()
         } else {
             "0".into()
         },
@@ -83,8 +83,8 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         "Value is 1 if this node is a quorum standby replica, 0 otherwise.",
         "0".into(),
     );
-    metric("patroni_xlog_received_location", "Current location of the received Postgres transaction log, 0 if this node is not a replica.", if replica { st.pg.receive_lsn.unwrap_or(0).to_string() } else { "0".into() });
-    metric("patroni_xlog_replayed_location", "Current location of the replayed Postgres transaction log, 0 if this node is not a replica.", if replica { st.pg.replay_lsn.unwrap_or(0).to_string() } else { "0".into() });
+    metric("patroni_xlog_received_location", "Current location of the received Postgres transaction log, 0 if this node is not a replica.", if replica { st.pg.receive_lsn.unwrap_or_default().0.to_string() } else { "0".into() });
+    metric("patroni_xlog_replayed_location", "Current location of the replayed Postgres transaction log, 0 if this node is not a replica.", if replica { st.pg.replay_lsn.unwrap_or_default().0.to_string() } else { "0".into() });
     metric(
         "patroni_xlog_replayed_timestamp",
         "Current timestamp of the replayed Postgres transaction log, 0 if null.",

@@ -40,7 +40,7 @@ async fn check_candidate(shared: &Shared, view: &ClusterView, name: &str) -> Res
                 reachable: false,
                 role: None,
                 state: None,
-                lsn: 0,
+                lsn: Default::default(),
                 timeline: None,
                 tags: m.tags(),
             }
@@ -50,7 +50,7 @@ async fn check_candidate(shared: &Shared, view: &ClusterView, name: &str) -> Res
         .leader_member()
         .and_then(|l| l.data.xlog_location)
         .or(view.optime)
-        .unwrap_or(0);
+        .unwrap_or_default();
     let max_lag = view.config.as_ref().map_or_else(
         || DynamicConfig::default().maximum_lag_on_failover,
         |c| c.maximum_lag_on_failover,

@@ -610,13 +610,13 @@ impl EtcdDcs {
     ///
     /// # Errors
     /// etcd unreachable.
-    pub async fn release_leader(&self, optime: Option<u64>) -> Result<bool> {
+    pub async fn release_leader(&self, optime: Option<crate::types::Lsn>) -> Result<bool> {
         let key = self.key(keys::LEADER);
         let mut ops = vec![TxnOp::delete(key.clone(), None)];
         if let Some(lsn) = optime {
             ops.push(TxnOp::put(
                 self.key(keys::STATUS),
-                serde_json::json!({ "optime": lsn }).to_string(),
+                super::encode_status(lsn),
                 None,
             ));
         }
