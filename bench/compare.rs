@@ -184,6 +184,53 @@ fn rss_bytes(pid: i32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Context switches (voluntary and not) of every thread of `pid` so far, by thread id: each one
+/// is a wake-up of a sleeping thread or a preemption (`/proc/PID/task/*/status`).
+fn context_switches(pid: i32) -> BTreeMap<(i32, String), u64> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return BTreeMap::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| {
+            let tid = t.file_name().to_string_lossy().to_string();
+            let status = std::fs::read_to_string(t.path().join("status")).ok()?;
+            let n = status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum();
+            Some(((pid, tid), n))
+        })
+        .collect()
+}
+
+/// Context switches between two samples of [`context_switches`]: threads in both count their
+/// difference, threads that appeared count all of theirs (a thread started for a request, as
+/// Patroni's REST API does, wakes as it runs); threads that ended are lost from both.
+fn switches_between(
+    before: &BTreeMap<(i32, String), u64>,
+    after: &BTreeMap<(i32, String), u64>,
+) -> u64 {
+    after
+        .iter()
+        .map(|(k, n)| n.saturating_sub(before.get(k).copied().unwrap_or(0)))
+        .sum()
+}
+
+/// Sessions established so far on member `name`'s server, all databases
+/// (`pg_stat_database.sessions`, PostgreSQL 14+; the reading's own session included).
+async fn sessions(tb: &Testbed, name: &str) -> Result<i64> {
+    let c = tb.pg(name).await?;
+    let row = c
+        .query_one(
+            "SELECT COALESCE(sum(sessions), 0)::bigint FROM pg_stat_database",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 /// utime + stime, seconds.
 fn cpu_seconds(pid: i32) -> f64 {
     let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
@@ -278,6 +325,12 @@ async fn lifecycle(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -> Resul
     tokio::time::sleep(Duration::from_secs(5)).await;
     let pids: Vec<i32> = MEMBERS.iter().flat_map(|m| agent_pids(&tb, m)).collect();
     let cpu0: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
+    let switches0: BTreeMap<(i32, String), u64> =
+        pids.iter().flat_map(|p| context_switches(*p)).collect();
+    let mut sessions0 = 0;
+    for m in MEMBERS {
+        sessions0 += sessions(&tb, m).await?;
+    }
     let by0 = etcd_requests_by_method(&tb).await?;
     let req0: f64 = by0.values().sum();
     let w0 = Instant::now();
@@ -291,6 +344,12 @@ async fn lifecycle(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -> Resul
     }
     let window = w0.elapsed().as_secs_f64();
     let cpu1: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
+    let switches1: BTreeMap<(i32, String), u64> =
+        pids.iter().flat_map(|p| context_switches(*p)).collect();
+    let mut sessions1 = 0;
+    for m in MEMBERS {
+        sessions1 += sessions(&tb, m).await?;
+    }
     let by1 = etcd_requests_by_method(&tb).await?;
     let req1: f64 = by1.values().sum();
     let per_method: serde_json::Map<String, Value> = by1
@@ -310,6 +369,16 @@ async fn lifecycle(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -> Resul
     out.insert(
         "rss_mib".into(),
         json!((rss_max as f64 / 1048576.0 * 10.0).round() / 10.0),
+    );
+    out.insert(
+        "idle_wakeups_per_min".into(),
+        json!((switches_between(&switches0, &switches1) as f64 / 3.0 / window * 60.0).round()),
+    );
+    // Each member's first reading is its own new session (counted in the second).
+    let new_sessions = (sessions1 - sessions0 - MEMBERS.len() as i64).max(0);
+    out.insert(
+        "idle_new_pg_sessions_per_min".into(),
+        json!((new_sessions as f64 / 3.0 / window * 60.0 * 10.0).round() / 10.0),
     );
     out.insert(
         "idle_cpu_s_per_hour".into(),
@@ -758,6 +827,14 @@ fn table(runs: &[Value], fast: &[Value]) -> String {
         ),
         ("rss_mib", "agent RSS (MiB)"),
         ("idle_cpu_s_per_hour", "idle CPU (s per hour per agent)"),
+        (
+            "idle_wakeups_per_min",
+            "idle wake-ups per minute per agent (context switches, all threads)",
+        ),
+        (
+            "idle_new_pg_sessions_per_min",
+            "idle new PostgreSQL sessions per minute per agent",
+        ),
         (
             "etcd_req_per_s_per_agent",
             "etcd requests per second per agent",

@@ -266,7 +266,7 @@ pub fn render_history(view: &ClusterView, format: Format) -> Result<String> {
         .map(|h| {
             vec![
                 h.timeline.to_string(),
-                h.switch_lsn.to_string(),
+                h.switch_lsn.0.to_string(),
                 h.reason.clone(),
                 h.timestamp.clone().unwrap_or_default(),
                 h.new_leader.clone().unwrap_or_default(),

@@ -449,6 +449,51 @@ impl ClusterView {
     }
 }
 
+/// The DCS values written by others that did not decode, as last reported, so each is logged
+/// once when it appears or changes and once when it is gone, not every cycle.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BadValues(BTreeMap<String, String>);
+
+/// A change in the undecodable values of a group (see [`BadValues`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadValueChange {
+    /// `key` holds a value that does not decode, newly or with another problem.
+    Bad {
+        /// The key, relative to the group's prefix.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// `key` no longer holds a bad value (it was fixed or deleted).
+    Readable {
+        /// The key, relative to the group's prefix.
+        key: String,
+    },
+}
+
+impl BadValues {
+    /// Takes in this read's `bad_values` ([`ClusterView::bad_values`]) and says what changed.
+    pub fn update(&mut self, current: &[(String, String)]) -> Vec<BadValueChange> {
+        let now: BTreeMap<String, String> = current.iter().cloned().collect();
+        let mut changes: Vec<BadValueChange> = self
+            .0
+            .keys()
+            .filter(|k| !now.contains_key(*k))
+            .map(|k| BadValueChange::Readable { key: k.clone() })
+            .collect();
+        for (key, problem) in &now {
+            if self.0.get(key) != Some(problem) {
+                changes.push(BadValueChange::Bad {
+                    key: key.clone(),
+                    problem: problem.clone(),
+                });
+            }
+        }
+        self.0 = now;
+        changes
+    }
+}
+
 fn v_bad(bad: &mut Vec<(String, String)>, key: &str, problem: String) {
     bad.push((key.to_string(), problem));
 }
@@ -459,6 +504,26 @@ mod tests {
 
     fn kv(k: &str, v: &str) -> (String, Vec<u8>, i64, i64) {
         (k.to_string(), v.as_bytes().to_vec(), 7, 3)
+    }
+
+    #[test]
+    fn a_bad_value_is_reported_once_when_it_appears_changes_or_goes() {
+        let mut b = BadValues::default();
+        let one = vec![("sync".to_string(), "not JSON".to_string())];
+        let bad = |p: &str| BadValueChange::Bad {
+            key: "sync".into(),
+            problem: p.into(),
+        };
+        assert_eq!(b.update(&one), vec![bad("not JSON")]);
+        assert_eq!(b.update(&one), vec![]);
+        assert_eq!(b.update(&one), vec![]);
+        let other = vec![("sync".to_string(), "expected a list".to_string())];
+        assert_eq!(b.update(&other), vec![bad("expected a list")]);
+        assert_eq!(
+            b.update(&[]),
+            vec![BadValueChange::Readable { key: "sync".into() }]
+        );
+        assert_eq!(b.update(&[]), vec![]);
     }
 
     #[test]

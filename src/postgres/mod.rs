@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI32};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -91,7 +91,8 @@ pub struct LocalPostgres {
     /// was removed under it (PostgreSQL itself notices that only within a minute).
     last_pid: std::sync::atomic::AtomicI32,
     following: std::sync::Mutex<Option<String>>,
-    watching: Arc<AtomicBool>,
+    /// The postmaster pid whose exit is being watched (0: none).
+    watching: Arc<AtomicI32>,
     /// `synchronous_standby_names` members and count, written on a primary.
     sync_standbys: std::sync::Mutex<(Vec<String>, usize)>,
     /// Notified when the postmaster exits.
@@ -154,7 +155,7 @@ impl LocalPostgres {
             state_client: Default::default(),
             crashed: AtomicBool::new(false),
             following: std::sync::Mutex::new(following),
-            watching: Arc::new(AtomicBool::new(false)),
+            watching: Arc::new(AtomicI32::new(0)),
             sync_standbys: std::sync::Mutex::new((Vec::new(), 1)),
             exited: Arc::new(Notify::new()),
         })

@@ -110,23 +110,46 @@ impl LocalPostgres {
         .map_err(|_| anyhow!("connecting to local PostgreSQL at {host}:{port}: timed out"))?
     }
 
-    /// Queries role, timeline and LSNs of the running server.
+    /// The one connection the agent keeps to its server across cycles, so an idle agent makes no
+    /// new session (no backend fork, no authentication, no `log_connections` line per cycle). It
+    /// is taken out while in use and given back by [`LocalPostgres::keep_client`] after a
+    /// success; a query cut short (the caller's timeout drops it) or a failure drops it, and the
+    /// next use connects again.
+    ///
+    /// # Errors
+    /// No kept connection and a new one cannot be made.
+    pub(super) async fn kept_client(&self) -> Result<tokio_postgres::Client> {
+        let cached = self.state_client.lock().await.take();
+        match cached.filter(|c| !c.is_closed()) {
+            Some(c) => Ok(c),
+            None => self.connect().await,
+        }
+    }
+
+    /// Gives the connection taken by [`LocalPostgres::kept_client`] back for the next use.
+    pub(super) async fn keep_client(&self, c: tokio_postgres::Client) {
+        *self.state_client.lock().await = Some(c);
+    }
+
+    /// Queries role, timeline and LSNs of the running server (over the kept connection).
     ///
     /// # Errors
     /// Not running or query failed.
     pub async fn query_state(&self) -> Result<(PgState, ServerInfo)> {
-        // One connection kept across cycles (no authentication handshake every loop_wait). It is
-        // taken out while in use: a query cut short by the caller's timeout drops it.
-        let cached = self.state_client.lock().await.take();
-        let c = match cached.filter(|c| !c.is_closed()) {
-            Some(c) => c,
-            None => self.connect().await?,
+        let c = self.kept_client().await?;
+        let c = match self.query_state_on(&c).await {
+            Ok(r) => {
+                self.keep_client(c).await;
+                return Ok(r);
+            }
+            // The server ended the kept session (idle_session_timeout, pg_terminate_backend):
+            // that says nothing about the server, so ask once more on a new one.
+            Err(_) if c.is_closed() => self.connect().await?,
+            Err(e) => return Err(e),
         };
-        let r = self.query_state_on(&c).await;
-        if r.is_ok() {
-            *self.state_client.lock().await = Some(c);
-        }
-        r
+        let r = self.query_state_on(&c).await?;
+        self.keep_client(c).await;
+        Ok(r)
     }
 
     async fn query_state_on(&self, c: &tokio_postgres::Client) -> Result<(PgState, ServerInfo)> {
@@ -205,13 +228,15 @@ impl LocalPostgres {
     /// # Errors
     /// Query failed.
     pub async fn replication_rows(&self) -> Result<Vec<ReplicationRow>> {
-        let c = self.connect().await?;
+        let c = self.kept_client().await?;
         let rows = c
             .query(
                 "SELECT application_name, state, sync_state, COALESCE(flush_lsn, '0/0')::text FROM pg_stat_replication",
                 &[],
             )
-            .await?;
+            .await
+            .context("reading pg_stat_replication")?;
+        self.keep_client(c).await;
         Ok(rows
             .iter()
             .map(|r| ReplicationRow {
@@ -231,11 +256,12 @@ impl LocalPostgres {
     /// # Errors
     /// SQL failed.
     pub async fn physical_slots(&self) -> Result<Vec<(String, bool)>> {
-        let c = self.connect().await?;
+        let c = self.kept_client().await?;
         let rows = c
             .query("SELECT slot_name::text, active FROM pg_replication_slots WHERE slot_type = 'physical'", &[])
             .await
             .context("reading pg_replication_slots")?;
+        self.keep_client(c).await;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 

@@ -336,12 +336,26 @@ impl LocalPostgres {
         Ok(())
     }
 
-    /// Moves a failed bootstrap's data directory aside to `<data_dir>.failed`.
+    /// Moves a failed bootstrap's data directory aside to `<data_dir>_<YYYY-MM-DD-HH-MM-SS>`
+    /// (Patroni's `move_data_directory`), never deleting anything: a name already taken gets a
+    /// numbered suffix.
     pub fn move_aside_failed(&self) {
-        let mut p = self.data_dir.clone().into_os_string();
-        p.push(".failed");
-        let _ = std::fs::remove_dir_all(&p);
-        let _ = std::fs::rename(&self.data_dir, &p);
+        if !self.data_dir.exists() {
+            return;
+        }
+        let stamp = chrono::Local::now().format("%Y-%m-%d-%H-%M-%S").to_string();
+        let base = format!("{}_{stamp}", self.data_dir.display());
+        let target = std::iter::once(base.clone())
+            .chain((1..).map(|n| format!("{base}.{n}")))
+            .find(|p| !std::path::Path::new(p).exists())
+            .unwrap_or(base);
+        match std::fs::rename(&self.data_dir, &target) {
+            Ok(()) => tracing::info!("moved the data directory aside to {target}"),
+            Err(e) => tracing::error!(
+                "moving the data directory {} aside to {target}: {e}",
+                self.data_dir.display()
+            ),
+        }
     }
 
     /// Creates the physical slots `create` (reserving WAL at once) and drops the slots `drop`,
@@ -353,7 +367,7 @@ impl LocalPostgres {
         if create.is_empty() && drop.is_empty() {
             return Ok(());
         }
-        let c = self.connect().await?;
+        let c = self.kept_client().await?;
         for w in create {
             c.execute("SELECT pg_create_physical_replication_slot($1, true)", &[w])
                 .await
@@ -368,6 +382,7 @@ impl LocalPostgres {
                 Err(e) => tracing::warn!("dropping replication slot {n}: {e}"),
             }
         }
+        self.keep_client(c).await;
         Ok(())
     }
 
@@ -378,10 +393,11 @@ impl LocalPostgres {
     /// # Errors
     /// Not reachable or the call failed.
     pub async fn reload(&self) -> Result<()> {
-        let c = self.connect().await?;
+        let c = self.kept_client().await?;
         c.batch_execute("SELECT pg_reload_conf()")
             .await
             .context("reloading PostgreSQL's configuration")?;
+        self.keep_client(c).await;
         Ok(())
     }
 
@@ -414,8 +430,10 @@ impl LocalPostgres {
 
     /// CHECKPOINT (before a graceful demote, to shorten the shutdown checkpoint).
     pub async fn checkpoint(&self) {
-        if let Ok(c) = self.connect().await {
-            let _ = c.batch_execute("CHECKPOINT").await;
+        if let Ok(c) = self.kept_client().await {
+            if c.batch_execute("CHECKPOINT").await.is_ok() {
+                self.keep_client(c).await;
+            }
         }
     }
 }

@@ -159,29 +159,22 @@ impl LocalPostgres {
     }
 
     fn spawn_exit_watch(&self) {
-        // The watcher polls the pid so the HA loop is woken as soon as the postmaster dies.
+        // The HA loop is woken as soon as the postmaster dies (its pidfd becomes readable);
+        // nothing here runs on a timer. A data directory removed under a running server is
+        // noticed by the next cycle (`data_dir_state` checks `global/pg_control` every cycle).
         let exited = self.exited.clone();
-        let pidfile = self.data_dir.join("postmaster.pid");
         let Some(pid) = self.postmaster_pid() else {
             return;
         };
-        if self.watching.swap(true, Ordering::SeqCst) {
+        // One watch per postmaster: a new one (after a restart, or on a re-created data
+        // directory while an old postmaster lingers) gets its own.
+        if self.watching.swap(pid, Ordering::SeqCst) == pid {
             return;
         }
         let watching = self.watching.clone();
         tokio::spawn(async move {
-            // The exit itself wakes us (pidfd); the pid file is checked every second for a data
-            // directory removed under a running server.
-            let gone = async {
-                while pidfile.exists() {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            };
-            tokio::select! {
-                _ = process_exited(pid) => {}
-                _ = gone => {}
-            }
-            watching.store(false, Ordering::SeqCst);
+            process_exited(pid).await;
+            let _ = watching.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
             exited.notify_one();
         });
     }

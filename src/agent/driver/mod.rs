@@ -290,6 +290,8 @@ pub struct Driver {
     failsafe_checked_at: Option<Instant>,
     /// The leader a pg_rewind from failed while the data was kept ([`Snapshot::rewind_failed`]).
     rewind_failed_from: Option<String>,
+    /// The DCS values that did not decode, as last reported (each is logged once).
+    bad_values: crate::dcs::BadValues,
     /// When the leader lease ends by the last renewal etcd confirmed to this loop (counted from
     /// before the request, with the ttl it was renewed for); `leader_until` may run further on
     /// a failsafe extension, this never does.
@@ -393,6 +395,7 @@ impl Driver {
                 settle_until: None,
                 renewal_failing: false,
                 rewind_failed_from: None,
+                bad_values: Default::default(),
                 failsafe_checked_at: None,
                 confirmed_until: None,
                 orphaned_slots: BTreeMap::new(),

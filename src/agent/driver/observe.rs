@@ -61,8 +61,16 @@ impl Driver {
     pub(super) async fn apply_view(&mut self, read: Result<ClusterView>) -> Option<ClusterView> {
         match read {
             Ok(v) => {
-                for (k, problem) in &v.bad_values {
-                    tracing::warn!("ignoring DCS key {}{k}: {problem}", self.dcs.prefix);
+                for change in self.bad_values.update(&v.bad_values) {
+                    match change {
+                        crate::dcs::BadValueChange::Bad { key, problem } => {
+                            tracing::warn!("ignoring DCS key {}{key}: {problem}", self.dcs.prefix)
+                        }
+                        crate::dcs::BadValueChange::Readable { key } => tracing::info!(
+                            "DCS key {}{key} is readable again (or gone)",
+                            self.dcs.prefix
+                        ),
+                    }
                 }
                 if let Some(c) = &v.config {
                     if c.ttl != self.dynamic.ttl {

@@ -353,10 +353,17 @@ impl Driver {
                 }
                 Action::Fatal(msg) => {
                     tracing::error!("{msg}");
-                    if self.pg.postmaster_pid().is_some() {
-                        let _ = self.pg.stop(StopMode::Fast).await;
+                    // Also a postmaster whose pid file went with a half-removed data directory
+                    // (`stop` finds our child): a primary must not outlive the lease we give up.
+                    match self.pg.stop(StopMode::Fast).await {
+                        Ok(()) => {
+                            let _ = self.dcs.revoke_lease().await;
+                        }
+                        Err(e) => tracing::error!(
+                            "stopping PostgreSQL before exiting: {e:#}; leaving the lease to \
+                             expire and the fence guard to act"
+                        ),
                     }
-                    let _ = self.dcs.revoke_lease().await;
                     return Ok(Next::Exit(Exit::Fatal(msg.clone())));
                 }
             }
@@ -422,7 +429,9 @@ impl Driver {
                 Err(e) => {
                     let msg = format!("bootstrapping a new cluster failed at {step:?}: {e:#}");
                     let cleanup = plan_failed_bootstrap(step);
-                    tracing::error!("{msg}; {cleanup}");
+                    if !cleanup.steps.is_empty() {
+                        tracing::error!("{msg}; {cleanup}");
+                    }
                     for c in cleanup.steps {
                         match c {
                             Cleanup::StopImmediate => {

@@ -33,7 +33,8 @@ pub async fn post_failsafe(State(s): State<AppState>, body: Bytes) -> Result<Res
     let lsn = st.pg.lsn();
     drop(st);
     *s.failsafe_ping.lock().expect("not poisoned") = Some((name, Instant::now()));
-    Ok((StatusCode::OK, [("lsn", lsn.to_string())], "Accepted").into_response())
+    // Patroni reads the header as an integer (bytes).
+    Ok((StatusCode::OK, [("lsn", lsn.0.to_string())], "Accepted").into_response())
 }
 
 /// `GET /failsafe`: the `/failsafe` member list (502 when failsafe mode is off).

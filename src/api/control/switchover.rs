@@ -27,6 +27,13 @@ async fn check_candidate(shared: &Shared, view: &ClusterView, name: &str) -> Res
     let Some(m) = view.member(name) else {
         return Err(format!("candidate {name} is not a member of the cluster"));
     };
+    // The member key's tags count even when its answer carries others (or none).
+    if !m.tags().can_failover() {
+        return Err(format!(
+            "candidate {name} {}",
+            crate::ha::candidate::Unfit::NoFailover
+        ));
+    }
     let answer = match shared.http().get(&m.data.api_url).send().await {
         Ok(r) => r.json::<Value>().await,
         Err(e) => Err(e),
