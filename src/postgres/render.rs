@@ -146,7 +146,10 @@ pub fn pgpass_text(a: &Authentication) -> String {
 
 /// initdb's arguments after `-D <data_dir>`: the superuser's name, `bootstrap.initdb`'s options
 /// (`- flag` → `--flag`, `- key: value` → `--key=value`), and the default authentication methods
-/// when no `auth*` option is given.
+/// when no `auth*` option is given: local `trust`, host `scram-sha-256`. initdb sets
+/// `password_encryption` from the host method, so the roles' passwords are stored as SCRAM
+/// secrets, which both `md5` and `scram-sha-256` lines of `pg_hba` accept (PostgreSQL's
+/// "Password Authentication"); with `md5` here a `scram-sha-256` line could never log in.
 pub fn initdb_args(cfg: &Config) -> Vec<String> {
     let su = &cfg.postgresql.authentication.superuser;
     let mut args = vec![
@@ -174,7 +177,7 @@ pub fn initdb_args(cfg: &Config) -> Vec<String> {
     }
     if !has_auth {
         args.push("--auth-local=trust".into());
-        args.push("--auth-host=md5".into());
+        args.push("--auth-host=scram-sha-256".into());
     }
     args
 }
@@ -394,7 +397,12 @@ mod tests {
     fn initdb_defaults_and_options() {
         assert_eq!(
             initdb_args(&config("")),
-            ["-U", "postgres", "--auth-local=trust", "--auth-host=md5"]
+            [
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256"
+            ]
         );
         let cfg = config("bootstrap:\n  initdb: [data-checksums, {auth-host: scram-sha-256}]\n");
         assert_eq!(

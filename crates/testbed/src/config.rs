@@ -59,8 +59,8 @@ postgresql:
     log_min_messages: warning
 {pg_ssl}{callbacks}  pg_hba:
     - local all all trust
-    - {hba} replication replicator 127.0.0.1/32 md5
-    - {hba} all all 127.0.0.1/32 md5
+    - {hba} replication replicator 127.0.0.1/32 scram-sha-256
+    - {hba} all all 127.0.0.1/32 scram-sha-256
 {tags}{auth}{citus}{watchdog}{extra_config}"#,
             extra_config = self.extra_config.get(name).cloned().unwrap_or_default(),
             rest_tls = self.tls.as_ref().map(|t| {
