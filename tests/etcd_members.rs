@@ -159,17 +159,24 @@ async fn quorum_lost_then_back(g: &mut Group, timing: Timing, down: Duration) {
     let from = Instant::now();
     g.tb.kill_etcd_member(1);
     g.tb.kill_etcd_member(2);
-    let read_only_at = common::wait_for(down, || async {
-        let last = g.prober.rounds.lock().unwrap().last().cloned()?;
-        (last.at > from && last.writable.is_empty()).then_some(last.at)
-    })
-    .await;
-    let rest = down.saturating_sub(from.elapsed());
-    tokio::time::sleep(rest).await;
+    tokio::time::sleep(down.saturating_sub(from.elapsed())).await;
     g.tb.restart_etcd_member(1)
         .expect("restarting etcd member 1");
     g.tb.restart_etcd_member(2)
         .expect("restarting etcd member 2");
+    // The first prober round after the kill in which no member accepted a write. It is looked
+    // for until the lease could have expired, not only while etcd is down: a demotion decided
+    // just before etcd came back can finish just after (what matters is that it is inside ttl).
+    let read_only_at = common::wait_for(ttl.saturating_sub(from.elapsed()), || async {
+        g.prober
+            .rounds
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|r| r.at > from && r.writable.is_empty())
+            .map(|r| r.at)
+    })
+    .await;
     let Some(read_only_at) = read_only_at else {
         common::dump_logs(&g.tb);
         panic!("the primary kept accepting writes with etcd's quorum lost for {down:?}");
