@@ -287,10 +287,10 @@ async fn fast_profile_survives_load_and_fails_over_in_seconds() {
             r.dual
         );
     }
-    if rows
-        .iter()
-        .any(|r| r.change.ends_with(r.change.split(" -> ").next().unwrap_or_default()))
-    {
+    if rows.iter().any(|r| {
+        r.change
+            .ends_with(r.change.split(" -> ").next().unwrap_or_default())
+    }) {
         // Explain a fault the group did not fail over for (the directory is gone after the run).
         common::dump_logs(&tb);
     }

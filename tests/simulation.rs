@@ -656,6 +656,7 @@ impl World {
                             s.following = None;
                         }
                         DemoteStep::WithdrawLease => self.agents[i].leader_until = None,
+                        DemoteStep::DisarmFenceGuard => self.agents[i].fence_at = None,
                         DemoteStep::ReleaseLeaderKey => {
                             if self.dcs.leader.as_ref().is_some_and(|(n, _)| *n == name) {
                                 self.dcs.leader = None;

@@ -83,6 +83,9 @@ pub enum DemoteStep {
     StopImmediate,
     /// Stop counting ourselves leader: no more renewals by the keeper.
     WithdrawLease,
+    /// Disarm the fence guard, once PostgreSQL has stopped (offline demotion: the lease runs out
+    /// and the guard, left armed, would stop the read-only server started next).
+    DisarmFenceGuard,
     /// Delete the leader key (a transaction on `value == my name`).
     ReleaseLeaderKey,
     /// Start again read-only, following nobody until the next cycle picks the leader.
@@ -94,7 +97,13 @@ pub fn plan_demote(mode: DemoteMode, citus_worker: bool) -> Plan<DemoteStep> {
     use DemoteStep::*;
     let (steps, reason) = match mode {
         DemoteMode::Offline => (
-            vec![DisarmWatchdog, WithdrawLease, StopFast, StartReadOnly],
+            vec![
+                DisarmWatchdog,
+                WithdrawLease,
+                StopFast,
+                DisarmFenceGuard,
+                StartReadOnly,
+            ],
             "demoting: etcd is not accessible, so the leader key is left to expire",
         ),
         DemoteMode::Graceful => {
@@ -167,7 +176,13 @@ mod tests {
             (
                 DemoteMode::Offline,
                 false,
-                vec![DisarmWatchdog, WithdrawLease, StopFast, StartReadOnly],
+                vec![
+                    DisarmWatchdog,
+                    WithdrawLease,
+                    StopFast,
+                    DisarmFenceGuard,
+                    StartReadOnly,
+                ],
             ),
             (
                 DemoteMode::Graceful,

@@ -74,6 +74,7 @@ impl Driver {
             }
             StopImmediate => self.pg.stop(StopMode::Immediate).await?,
             WithdrawLease => self.set_leader_until(None),
+            DisarmFenceGuard => self.keep.disarm(),
             ReleaseLeaderKey => {
                 self.dcs.release_leader(None).await?;
             }
