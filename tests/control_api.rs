@@ -206,7 +206,12 @@ async fn control_endpoints_behave_like_patroni() {
         Some("streaming")
     );
     prober.stop().await;
-    assert!(prober.split_brain_rounds().is_empty());
+    assert!(
+        prober.split_brain_rounds().is_empty(),
+        "two writable members: {:?}",
+        prober.split_brain_rounds()
+    );
+    assert_eq!(prober.dual_primary_moments(), 0, "two writable primaries");
     let missing = prober.missing_on(&tb, &other).await;
     assert!(
         missing.is_empty(),

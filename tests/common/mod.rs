@@ -104,6 +104,23 @@ pub fn dump_logs(tb: &Testbed) {
 pub struct Round {
     pub at: Instant,
     pub writable: Vec<String>,
+    /// For each member in `writable`: when its INSERT was sent and when it was acknowledged.
+    /// Connecting is not included (a SCRAM handshake to a member can take a large part of a
+    /// round, so two acknowledgements of one round can be a handover, not two primaries).
+    pub spans: Vec<(Instant, Instant)>,
+}
+
+impl Round {
+    /// Whether two members' acknowledged commits in this round may have been concurrent: their
+    /// send-to-acknowledgement spans overlap.
+    pub fn overlapping(&self) -> bool {
+        self.spans.iter().enumerate().any(|(i, (a1, b1))| {
+            self.spans
+                .iter()
+                .skip(i + 1)
+                .any(|(a2, b2)| a1 <= b2 && a2 <= b1)
+        })
+    }
 }
 
 /// Commits a numbered row on every member every 100 ms; records acknowledgements per round.
@@ -176,27 +193,29 @@ impl Prober {
                             }
                             let c = slot.as_ref()?;
                             let id = praetor_testbed::next_probe_id();
+                            let sent = Instant::now();
                             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
                                 [&id, name];
                             let q =
                                 c.execute("INSERT INTO probe(id, member) VALUES ($1, $2)", &params);
-                            let ok = matches!(
-                                tokio::time::timeout(Duration::from_secs(1), q).await,
-                                Ok(Ok(_))
-                            );
-                            if !ok {
+                            let outcome = tokio::time::timeout(Duration::from_secs(1), q).await;
+                            let ok = matches!(outcome, Ok(Ok(_)));
+                            if outcome.is_err() {
                                 // An unanswered commit is not acknowledged; reconnect next round.
+                                // (A refused one, e.g. by a read-only standby, keeps the session.)
                                 *slot = None;
                             }
-                            Some((name.clone(), id, Instant::now(), ok))
+                            Some((name.clone(), id, sent, Instant::now(), ok))
                         }
                     },
                 ))
                 .await;
                 let mut writable = Vec::new();
-                for (name, id, at, ok) in results.into_iter().flatten() {
+                let mut spans = Vec::new();
+                for (name, id, sent, at, ok) in results.into_iter().flatten() {
                     if ok {
                         writable.push(name.clone());
+                        spans.push((sent, at));
                         a.lock().unwrap().entry(name.clone()).or_default().push(id);
                     }
                     pr.lock().unwrap().push((name, at, ok));
@@ -204,6 +223,7 @@ impl Prober {
                 r.lock().unwrap().push(Round {
                     at: started,
                     writable,
+                    spans,
                 });
                 tokio::time::sleep(Duration::from_millis(100).saturating_sub(started.elapsed()))
                     .await;
@@ -277,13 +297,14 @@ impl Prober {
         n
     }
 
-    /// Rounds in which more than one member acknowledged a commit.
+    /// Rounds in which two members' acknowledged commits may have been concurrent (see
+    /// [`Round::overlapping`]).
     pub fn split_brain_rounds(&self) -> Vec<Round> {
         self.rounds
             .lock()
             .unwrap()
             .iter()
-            .filter(|r| r.writable.len() > 1)
+            .filter(|r| r.overlapping())
             .cloned()
             .collect()
     }
