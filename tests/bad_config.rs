@@ -78,11 +78,6 @@ fn each_mistake_names_file_and_key_and_exits_2() {
             "unknown etcd address form",
         ),
         (
-            GOOD.replace("    ttl: 30", "    ttl: 25"),
-            "bootstrap.dcs.ttl",
-            "loop_wait + 2 * retry_timeout",
-        ),
-        (
             GOOD.replace(
                 "  connect_address: 127.0.0.1:8008",
                 "  connect_address: nowhere",

@@ -149,61 +149,74 @@ pub fn parse_seconds(s: &str) -> Result<u64, String> {
 pub const MIN_TTL: u64 = 5;
 
 impl DynamicConfig {
-    /// Parses and validates a dynamic configuration (from `bootstrap.dcs` or the `config` key).
+    /// Parses a dynamic configuration (from `bootstrap.dcs` or the `config` key) and adjusts its
+    /// timing as [`DynamicConfig::adjust_timeouts`] does, dropping the adjustment messages.
     ///
     /// # Errors
-    /// A `(key, message)` pair: wrong types, values below the minimums (ttl ≥ 5, loop_wait ≥ 1,
-    /// retry_timeout ≥ 1), or `loop_wait + 2 * retry_timeout > ttl` — the budget a primary needs to
-    /// notice a lost DCS and demote before its lease can expire.
+    /// A `(key, message)` pair naming the key whose value has the wrong type or form.
     pub fn from_json(v: &Json) -> Result<DynamicConfig, (String, String)> {
+        Self::from_json_adjusting(v).map(|(c, _)| c)
+    }
+
+    /// Like [`DynamicConfig::from_json`], also returning one message per timing value that was
+    /// adjusted, for the caller to log once.
+    ///
+    /// # Errors
+    /// As [`DynamicConfig::from_json`].
+    pub fn from_json_adjusting(v: &Json) -> Result<(DynamicConfig, Vec<String>), (String, String)> {
         let v = if v.is_null() {
             Json::Object(Default::default())
         } else {
             v.clone()
         };
-        let cfg: DynamicConfig = serde_path_to_error::deserialize(v).map_err(|e| {
+        let mut cfg: DynamicConfig = serde_path_to_error::deserialize(v).map_err(|e| {
             let path = e.path().to_string();
             (
                 if path == "." { String::new() } else { path },
                 e.inner().to_string(),
             )
         })?;
-        cfg.validate()?;
-        Ok(cfg)
+        let adjusted = cfg.adjust_timeouts();
+        Ok((cfg, adjusted))
     }
 
-    fn validate(&self) -> Result<(), (String, String)> {
-        if self.ttl < MIN_TTL {
-            return Err((
-                "ttl".into(),
-                format!("expected at least {MIN_TTL} seconds, got {}", self.ttl),
+    /// Patroni's timing rule, applied as Patroni applies it (`Config._validate_and_adjust_timeouts`):
+    /// values below their minimum are raised to it (ttl 5 s — praetor's floor, Patroni's is 20 —,
+    /// loop_wait 1 s, retry_timeout 1 s), then, when `loop_wait + 2 * retry_timeout > ttl`,
+    /// loop_wait is lowered to `ttl - 2 * retry_timeout`, or, when even a loop_wait of 1 s does not
+    /// fit, loop_wait becomes 1 s and retry_timeout `(ttl - 1) / 2` (seconds, rounded down). The rule
+    /// is the budget a primary needs to notice a lost DCS and demote before its lease can expire.
+    /// Returns one message per adjustment, naming the key, its value and the new one.
+    pub fn adjust_timeouts(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (key, value, min) in [
+            ("loop_wait", &mut self.loop_wait, 1),
+            ("retry_timeout", &mut self.retry_timeout, 1),
+            ("ttl", &mut self.ttl, MIN_TTL),
+        ] {
+            if *value < min {
+                out.push(format!(
+                    "{key}={value} is below the minimum {min} seconds; using {min}"
+                ));
+                *value = min;
+            }
+        }
+        let (ttl, loop_wait, retry) = (self.ttl, self.loop_wait, self.retry_timeout);
+        if 1 + 2 * retry > ttl {
+            self.loop_wait = 1;
+            self.retry_timeout = (ttl - 1) / 2;
+            out.push(format!(
+                "ttl={ttl} breaks the rule loop_wait + 2*retry_timeout <= ttl; using loop_wait {} (was {loop_wait}) and retry_timeout {} (was {retry})",
+                self.loop_wait, self.retry_timeout
+            ));
+        } else if loop_wait + 2 * retry > ttl {
+            self.loop_wait = ttl - 2 * retry;
+            out.push(format!(
+                "ttl={ttl} and retry_timeout={retry} break the rule loop_wait + 2*retry_timeout <= ttl; using loop_wait {} (was {loop_wait})",
+                self.loop_wait
             ));
         }
-        if self.loop_wait < 1 {
-            return Err((
-                "loop_wait".into(),
-                "expected at least 1 second, got 0".into(),
-            ));
-        }
-        if self.retry_timeout < 1 {
-            return Err((
-                "retry_timeout".into(),
-                "expected at least 1 second, got 0".into(),
-            ));
-        }
-        if self.loop_wait + 2 * self.retry_timeout > self.ttl {
-            return Err((
-                "ttl".into(),
-                format!(
-                    "ttl {} is too small: expected ttl >= loop_wait + 2 * retry_timeout = {} + 2 * {} = {}",
-                    self.ttl,
-                    self.loop_wait,
-                    self.retry_timeout,
-                    self.loop_wait + 2 * self.retry_timeout
-                ),
-            ));
-        }
-        Ok(())
+        out
     }
 
     /// Whether synchronous replication is requested (`on`, `true` or `quorum`).
@@ -236,5 +249,47 @@ pub fn merge_patch(base: &mut Json, patch: &Json) {
             }
         }
         (b, p) => *b = p.clone(),
+    }
+}
+
+#[cfg(test)]
+mod timing_tests {
+    use super::*;
+
+    fn adjusted(ttl: u64, loop_wait: u64, retry_timeout: u64) -> ((u64, u64, u64), usize) {
+        let mut c = DynamicConfig {
+            ttl,
+            loop_wait,
+            retry_timeout,
+            ..Default::default()
+        };
+        let msgs = c.adjust_timeouts();
+        ((c.ttl, c.loop_wait, c.retry_timeout), msgs.len())
+    }
+
+    /// Patroni's adjustments (config.py `_validate_and_adjust_timeouts`), with praetor's ttl floor.
+    #[test]
+    fn timing_is_adjusted_like_patroni() {
+        assert_eq!(adjusted(30, 10, 10), ((30, 10, 10), 0));
+        assert_eq!(adjusted(5, 1, 2), ((5, 1, 2), 0));
+        // loop_wait lowered first.
+        assert_eq!(adjusted(25, 10, 10), ((25, 5, 10), 1));
+        // even loop_wait 1 does not fit: retry_timeout lowered too.
+        assert_eq!(adjusted(20, 10, 10), ((20, 1, 9), 1));
+        // below the minimums: raised, then the rule.
+        assert_eq!(adjusted(2, 0, 0), ((5, 1, 1), 3));
+        assert_eq!(adjusted(4, 1, 1), ((5, 1, 1), 1));
+    }
+
+    #[test]
+    fn adjustment_names_the_keys() {
+        let mut c = DynamicConfig {
+            ttl: 20,
+            ..Default::default()
+        };
+        assert_eq!(
+            c.adjust_timeouts(),
+            vec!["ttl=20 breaks the rule loop_wait + 2*retry_timeout <= ttl; using loop_wait 1 (was 10) and retry_timeout 9 (was 10)".to_string()]
+        );
     }
 }

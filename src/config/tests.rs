@@ -190,10 +190,16 @@ fn member_slots_ttl_takes_patronis_forms() {
 }
 
 #[test]
-fn ttl_budget_is_enforced() {
-    let e = parse(&GOOD.replace("ttl: 30", "ttl: 20")).unwrap_err();
-    assert_eq!(e.key, "bootstrap.dcs.ttl");
-    assert!(e.message.contains("loop_wait + 2 * retry_timeout"), "{e}");
+fn ttl_budget_is_adjusted_as_patroni_adjusts_it() {
+    let c = parse(&GOOD.replace("ttl: 30", "ttl: 20")).unwrap();
+    assert_eq!(
+        (
+            c.bootstrap_dcs.ttl,
+            c.bootstrap_dcs.loop_wait,
+            c.bootstrap_dcs.retry_timeout
+        ),
+        (20, 1, 9)
+    );
 }
 
 #[test]

@@ -330,8 +330,13 @@ impl ClusterView {
                     v.config_revision = *mod_rev;
                     match serde_json::from_str::<Json>(&text) {
                         Ok(j) => {
-                            match DynamicConfig::from_json(&j) {
-                                Ok(c) => v.config = Some(c),
+                            match DynamicConfig::from_json_adjusting(&j) {
+                                Ok((c, adjusted)) => {
+                                    for m in adjusted {
+                                        bad(format!("adjusted: {m}"));
+                                    }
+                                    v.config = Some(c)
+                                }
                                 Err((k, m)) => {
                                     let msg = format!("config.{k}: {m}");
                                     v.config_error = Some(msg.clone());
