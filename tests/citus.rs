@@ -237,6 +237,19 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
         "{table}"
     );
     assert!(!table.contains("| Group |"), "{table}");
+    // remove on a Citus scope needs --group (patronictl): refused before any prompt, nothing deleted.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_praetorctl"))
+        .args(["--dcs-url", &url, "remove", "citusha"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("For Citus clusters the --group must be specified"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(tb.view_group(2).await.unwrap().leader.is_some());
 
     // Worker switchover in group 1: BEGIN, the -demoted update, the new primary's update, COMMIT.
     let coord = leader_of(&tb, 0).await;

@@ -281,6 +281,10 @@ pub struct Bootstrap {
     /// Other keys (method, post_bootstrap, …).
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,
+    /// The file has a `bootstrap` section. Without one this member never initialises a new
+    /// cluster; it waits for another member to (Patroni's `'bootstrap' in config` check).
+    #[serde(skip)]
+    pub present: bool,
 }
 
 /// `postgresql`: the local server.
@@ -549,7 +553,10 @@ impl Config {
             postgresql.authentication.replication.username = Some("replicator".into());
         }
 
-        let bootstrap = raw.bootstrap.unwrap_or_default();
+        let bootstrap = raw
+            .bootstrap
+            .map(|b| Bootstrap { present: true, ..b })
+            .unwrap_or_default();
         let bootstrap_dcs = DynamicConfig::from_json(&bootstrap.dcs).map_err(|(k, m)| {
             err(
                 &if k.is_empty() {

@@ -228,3 +228,12 @@ fn namespace_normalised() {
     assert_eq!(normalise_namespace("service"), "/service/");
     assert_eq!(normalise_namespace("//a//b/"), "/a/b/");
 }
+
+#[test]
+fn a_file_without_bootstrap_section_never_bootstraps() {
+    assert!(parse(GOOD).unwrap().bootstrap.present);
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(GOOD).unwrap();
+    doc.as_mapping_mut().unwrap().remove("bootstrap");
+    let without = serde_yaml::to_string(&doc).unwrap();
+    assert!(!parse(&without).unwrap().bootstrap.present);
+}

@@ -274,6 +274,12 @@ pub(super) async fn history(ctx: &Ctx, args: HistoryArgs) -> Result<()> {
 /// `praetorctl remove`.
 pub(super) async fn remove(ctx: &Ctx, args: RemoveArgs) -> Result<()> {
     let RemoveArgs { format, .. } = args;
+    if ctx.group.is_none() {
+        let scope_prefix = format!("{}{}/", ctx.namespace, ctx.scope);
+        if ctx.citus_config || !ctx.dcs.load_groups(&scope_prefix).await?.is_empty() {
+            bail!("For Citus clusters the --group must be specified");
+        }
+    }
     let view = ctx.view().await?;
     print!(
         "{}",

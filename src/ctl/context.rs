@@ -20,6 +20,8 @@ pub(super) struct Ctx {
     pub(super) namespace: String,
     pub(super) scope: String,
     pub(super) group: Option<u32>,
+    /// The configuration file has a `citus` section (patronictl's `is_citus_cluster`).
+    pub(super) citus_config: bool,
     pub(super) auth: Option<BasicAuth>,
     pub(super) superuser: Credentials,
     pub(super) http: reqwest::Client,
@@ -137,6 +139,7 @@ impl Ctx {
             namespace,
             scope,
             group: group_arg,
+            citus_config: file.as_ref().is_some_and(|f| f.citus_group.is_some()),
             auth: file.as_ref().and_then(|f| f.auth.clone()),
             superuser: file
                 .as_ref()
@@ -145,7 +148,13 @@ impl Ctx {
             http,
         };
         // Commands other than list/topology act on one group: default to the configuration's.
-        if ctx.group.is_none() && !matches!(cli.command, Cmd::List(_) | Cmd::Topology(_)) {
+        // `remove` never defaults: on a Citus scope it needs an explicit --group (patronictl).
+        if ctx.group.is_none()
+            && !matches!(
+                cli.command,
+                Cmd::List(_) | Cmd::Topology(_) | Cmd::Remove(_)
+            )
+        {
             ctx.group = file.as_ref().and_then(|f| f.citus_group);
         }
         Ok(ctx)

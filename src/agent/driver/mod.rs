@@ -596,7 +596,7 @@ impl Driver {
             pg,
             peers: vec![],
             use_pg_rewind: self.cfg.use_pg_rewind(&self.dynamic),
-            can_bootstrap: true,
+            can_bootstrap: self.cfg.bootstrap.present,
             renew_failed: false,
             lease_left: self.lease_left(),
             lease_margin: self.lease_margin(),
