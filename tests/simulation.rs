@@ -105,6 +105,8 @@ struct World {
     cfg_json: serde_json::Value,
     /// `postgresql.remove_data_directory_on_rewind_failure` for every member.
     remove_data_on_rewind_failure: bool,
+    /// `postgresql.remove_data_directory_on_diverged_timelines` for every member.
+    remove_data_on_diverged: bool,
 }
 
 fn fail(seed: u64, msg: String) -> ! {
@@ -163,8 +165,10 @@ impl World {
             .collect();
         let cfg_json = cfg.to_json();
         let remove_data_on_rewind_failure = rng.gen_bool(0.5);
+        let remove_data_on_diverged = rng.gen_bool(0.25);
         World {
             remove_data_on_rewind_failure,
+            remove_data_on_diverged,
             rng,
             now: 0,
             cfg,
@@ -415,6 +419,7 @@ impl World {
                 pg: self.pg_state(i),
                 peers: peers.clone(),
                 use_pg_rewind: true,
+                remove_data_on_diverged: self.remove_data_on_diverged,
                 can_bootstrap: true,
                 renew_failed,
                 lease_left: self.agents[i]
@@ -607,6 +612,15 @@ impl World {
             Action::FailsafeHold => {}
             Action::Bootstrap => return self.bootstrap(i),
             Action::Basebackup { from } | Action::Reinitialize { from } => {
+                if matches!(action, Action::Reinitialize { .. })
+                    && self.agents[i].server.initialized
+                    && !self.remove_data_on_diverged
+                {
+                    fail(
+                        seed,
+                        format!("{} was reinitialized (data removed) by the core although remove_data_directory_on_diverged_timelines is off", self.agents[i].name),
+                    );
+                }
                 let Some(j) = self.by_name(from) else {
                     return Step::Continue;
                 };
@@ -849,7 +863,8 @@ impl World {
 
     /// The runtime's rewind plan (and, when pg_rewind fails, the plan after it), step by step.
     /// Invariant 6: a failed pg_rewind removes the data directory only with
-    /// `remove_data_directory_on_rewind_failure`.
+    /// `remove_data_directory_on_rewind_failure` or `remove_data_directory_on_diverged_timelines`,
+    /// and the core reinitializes a member with data only with the latter.
     fn rewind(&mut self, i: usize, leader: &str, seed: u64) -> Step {
         let Some(j) = self.by_name(leader) else {
             return Step::Continue;
@@ -858,6 +873,7 @@ impl World {
         let facts = RewindFacts {
             running: self.agents[i].server.running,
             remove_data_on_failure: self.remove_data_on_rewind_failure,
+            remove_data_on_diverged: self.remove_data_on_diverged,
         };
         let mut steps = plan_rewind(facts).steps;
         let mut k = 0;
@@ -874,7 +890,7 @@ impl World {
                 RewindStep::RunRewind => {
                     if self.rng.gen_bool(0.1) {
                         self.log(|| format!("{name}: pg_rewind from {leader} failed"));
-                        if !facts.remove_data_on_failure {
+                        if !facts.removes_data_after_failure() {
                             self.agents[i].rewind_failed_from = Some(leader.to_string());
                         }
                         steps = plan_after_failed_rewind(facts).steps;
@@ -888,10 +904,10 @@ impl World {
                     s.was_primary = false;
                 }
                 RewindStep::RemoveDataDir => {
-                    if !self.remove_data_on_rewind_failure {
+                    if !self.remove_data_on_rewind_failure && !self.remove_data_on_diverged {
                         fail(
                             seed,
-                            format!("{name} removed its data directory after a failed pg_rewind although remove_data_directory_on_rewind_failure is off"),
+                            format!("{name} removed its data directory after a failed pg_rewind although remove_data_directory_on_rewind_failure and remove_data_directory_on_diverged_timelines are off"),
                         );
                     }
                     let s = &mut self.agents[i].server;

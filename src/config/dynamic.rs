@@ -64,9 +64,54 @@ pub struct DynamicPostgresql {
     pub use_slots: bool,
     /// Cluster-wide GUCs.
     pub parameters: BTreeMap<String, Json>,
+    /// `remove_data_directory_on_rewind_failure` (Patroni): after a failed pg_rewind, remove the
+    /// data directory and take a fresh base backup. A local `postgresql` setting wins.
+    #[serde(
+        deserialize_with = "patroni_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub remove_data_directory_on_rewind_failure: Option<bool>,
+    /// `remove_data_directory_on_diverged_timelines` (Patroni): a member whose timeline diverged
+    /// from the leader's is reinitialized when pg_rewind is off or failed. A local setting wins.
+    #[serde(
+        deserialize_with = "patroni_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub remove_data_directory_on_diverged_timelines: Option<bool>,
     /// Other keys.
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,
+}
+
+/// A boolean as Patroni's `parse_bool` reads it: JSON true/false, or (case-insensitive) the
+/// strings `true`/`false`, `on`/`off`, `yes`/`no`, `1`/`0`, or the numbers 1/0.
+///
+/// # Errors
+/// Any other value, naming what was expected.
+pub fn parse_patroni_bool(v: &Json) -> Result<bool, String> {
+    match v {
+        Json::Bool(b) => Ok(*b),
+        Json::Number(n) if n.as_u64() == Some(1) => Ok(true),
+        Json::Number(n) if n.as_u64() == Some(0) => Ok(false),
+        Json::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "on" | "yes" | "1" => Ok(true),
+            "false" | "off" | "no" | "0" => Ok(false),
+            _ => Err(format!("expected a boolean (true/false, on/off, yes/no), got {s:?}")),
+        },
+        other => Err(format!(
+            "expected a boolean (true/false, on/off, yes/no), got {other}"
+        )),
+    }
+}
+
+/// Deserializes an optional boolean with [`parse_patroni_bool`].
+pub(crate) fn patroni_bool_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    match Option::<Json>::deserialize(d)? {
+        None | Some(Json::Null) => Ok(None),
+        Some(v) => parse_patroni_bool(&v)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 impl Default for DynamicPostgresql {
@@ -75,6 +120,8 @@ impl Default for DynamicPostgresql {
             use_pg_rewind: false,
             use_slots: true,
             parameters: BTreeMap::new(),
+            remove_data_directory_on_rewind_failure: None,
+            remove_data_directory_on_diverged_timelines: None,
             other: BTreeMap::new(),
         }
     }
@@ -291,5 +338,25 @@ mod timing_tests {
             c.adjust_timeouts(),
             vec!["ttl=20 breaks the rule loop_wait + 2*retry_timeout <= ttl; using loop_wait 1 (was 10) and retry_timeout 9 (was 10)".to_string()]
         );
+    }
+}
+
+#[cfg(test)]
+mod bool_tests {
+    use super::*;
+
+    #[test]
+    fn removal_keys_are_read_as_patroni_reads_booleans() {
+        let c = DynamicConfig::from_json(&serde_json::json!({"postgresql": {
+            "remove_data_directory_on_rewind_failure": "on",
+            "remove_data_directory_on_diverged_timelines": false}}))
+        .unwrap();
+        assert_eq!(c.postgresql.remove_data_directory_on_rewind_failure, Some(true));
+        assert_eq!(c.postgresql.remove_data_directory_on_diverged_timelines, Some(false));
+        let e = DynamicConfig::from_json(&serde_json::json!({"postgresql": {
+            "remove_data_directory_on_rewind_failure": "maybe"}}))
+        .unwrap_err();
+        assert_eq!(e.0, "postgresql.remove_data_directory_on_rewind_failure");
+        assert!(e.1.contains("expected a boolean"), "{}", e.1);
     }
 }

@@ -315,7 +315,13 @@ pub struct Postgresql {
     /// Patroni's `remove_data_directory_on_rewind_failure` (default false): after a failed
     /// pg_rewind, remove the data directory and take a fresh base backup; when off the data is
     /// kept and the member waits to be reinitialized. Also read from the dynamic `postgresql`.
+    #[serde(default, deserialize_with = "dynamic::patroni_bool_opt")]
     pub remove_data_directory_on_rewind_failure: Option<bool>,
+    /// Patroni's `remove_data_directory_on_diverged_timelines` (default false): reinitialize a
+    /// member whose timeline diverged from the leader's when pg_rewind is off or failed; when off
+    /// its data is kept and it waits to be reinitialized. Also read from the dynamic `postgresql`.
+    #[serde(default, deserialize_with = "dynamic::patroni_bool_opt")]
+    pub remove_data_directory_on_diverged_timelines: Option<bool>,
     /// Seconds to wait for the postmaster to start or stop (default 60).
     pub pg_ctl_timeout: Option<u64>,
     /// pg_basebackup options (`[{checkpoint: fast}, …]` or a map).
@@ -659,13 +665,16 @@ impl Config {
     pub fn remove_data_on_rewind_failure(&self, dynamic: &DynamicConfig) -> bool {
         self.postgresql
             .remove_data_directory_on_rewind_failure
-            .or_else(|| {
-                dynamic
-                    .postgresql
-                    .other
-                    .get("remove_data_directory_on_rewind_failure")
-                    .and_then(Json::as_bool)
-            })
+            .or(dynamic.postgresql.remove_data_directory_on_rewind_failure)
+            .unwrap_or(false)
+    }
+
+    /// Effective `remove_data_directory_on_diverged_timelines`: the local setting when present,
+    /// else the dynamic `postgresql` one, else false (Patroni's default).
+    pub fn remove_data_on_diverged_timelines(&self, dynamic: &DynamicConfig) -> bool {
+        self.postgresql
+            .remove_data_directory_on_diverged_timelines
+            .or(dynamic.postgresql.remove_data_directory_on_diverged_timelines)
             .unwrap_or(false)
     }
 }

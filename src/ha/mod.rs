@@ -48,6 +48,11 @@ pub struct Snapshot {
     pub peers: Vec<PeerStatus>,
     /// Effective `use_pg_rewind`.
     pub use_pg_rewind: bool,
+    /// Effective `remove_data_directory_on_diverged_timelines` (Patroni, default off): with
+    /// `use_pg_rewind` off, a member whose timeline diverged from the leader's is reinitialized
+    /// (data directory removed, fresh base backup) only when this is on; otherwise its data is
+    /// kept and it waits for an operator's reinitialize.
+    pub remove_data_on_diverged: bool,
     /// The configuration has a `bootstrap` section, so this member may initialise a new cluster.
     pub can_bootstrap: bool,
     /// A renewal of our leader key failed earlier in this cycle (etcd did not answer in time, or
@@ -503,10 +508,17 @@ fn not_running(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
                     );
                 }
                 if diverged(s, view) {
-                    return decide_with(
-                        vec![Action::Reinitialize { from: l.name.clone() }],
-                        format!("my timeline diverged from leader {} and use_pg_rewind is off: reinitializing from it", l.name),
-                    );
+                    return if s.remove_data_on_diverged {
+                        decide_with(
+                            vec![Action::Reinitialize { from: l.name.clone() }],
+                            format!("my timeline diverged from leader {} and use_pg_rewind is off: remove_data_directory_on_diverged_timelines is on, reinitializing from it", l.name),
+                        )
+                    } else {
+                        decide_with(
+                            vec![Action::StartReplica { leader: Some(l.name.clone()) }],
+                            format!("my timeline diverged from leader {} and use_pg_rewind and remove_data_directory_on_diverged_timelines are off: keeping the data directory and starting as a secondary; reinitialize this member to recover", l.name),
+                        )
+                    };
                 }
             }
             decide_with(vec![Action::StartReplica { leader: Some(l.name.clone()) }], "starting as a secondary")
@@ -620,12 +632,17 @@ fn following(s: &Snapshot, view: &ClusterView, leader: &str) -> Decision {
                 }],
                 format!("{d}: stopping and running pg_rewind from {leader}"),
             )
-        } else {
+        } else if s.remove_data_on_diverged {
             decide_with(
                 vec![Action::Reinitialize {
                     from: leader.clone(),
                 }],
-                format!("{d} and use_pg_rewind is off: reinitializing from {leader}"),
+                format!("{d} and use_pg_rewind is off: remove_data_directory_on_diverged_timelines is on, reinitializing from {leader}"),
+            )
+        } else {
+            decide_with(
+                vec![],
+                format!("{d} and use_pg_rewind and remove_data_directory_on_diverged_timelines are off: keeping the data directory; waiting for this member to be reinitialized"),
             )
         };
     }

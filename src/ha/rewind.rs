@@ -3,7 +3,9 @@
 //!
 //! What may delete data is decided here, not by the runtime: the data directory is removed and a
 //! fresh base backup taken after a failed pg_rewind only with Patroni's
-//! `postgresql.remove_data_directory_on_rewind_failure` (default off). Otherwise the data stays,
+//! `postgresql.remove_data_directory_on_rewind_failure` or
+//! `postgresql.remove_data_directory_on_diverged_timelines` (both default off; Patroni's
+//! `Rewind.execute` honours either). Otherwise the data stays,
 //! the member starts as a standby of the leader as it is (Patroni: "it will try to follow the new
 //! leader"), and the core does not try the rewind again from the same leader
 //! ([`super::Snapshot::rewind_failed`]) until an operator reinitializes the member.
@@ -38,6 +40,15 @@ pub struct RewindFacts {
     pub running: bool,
     /// `postgresql.remove_data_directory_on_rewind_failure`.
     pub remove_data_on_failure: bool,
+    /// `postgresql.remove_data_directory_on_diverged_timelines`.
+    pub remove_data_on_diverged: bool,
+}
+
+impl RewindFacts {
+    /// Whether a failed pg_rewind is followed by removing the data directory: either key allows it.
+    pub fn removes_data_after_failure(&self) -> bool {
+        self.remove_data_on_failure || self.remove_data_on_diverged
+    }
 }
 
 /// The steps of a rewind from a source that has not failed one yet.
@@ -61,12 +72,18 @@ pub fn plan_after_failed_rewind(f: RewindFacts) -> Plan<RewindStep> {
             reason: "pg_rewind failed and remove_data_directory_on_rewind_failure is on: \
                      removing the data directory and taking a fresh base backup",
         }
+    } else if f.remove_data_on_diverged {
+        Plan {
+            steps: vec![RemoveDataDir, Basebackup, StartStandby],
+            reason: "pg_rewind failed and remove_data_directory_on_diverged_timelines is on: \
+                     removing the data directory and taking a fresh base backup",
+        }
     } else {
         Plan {
             steps: vec![StartStandby],
-            reason: "pg_rewind failed and remove_data_directory_on_rewind_failure is off: \
-                     keeping the data directory and starting as a standby; reinitialize this \
-                     member to recover",
+            reason: "pg_rewind failed and neither remove_data_directory_on_rewind_failure nor \
+                     remove_data_directory_on_diverged_timelines is on: keeping the data \
+                     directory and starting as a standby; reinitialize this member to recover",
         }
     }
 }
@@ -83,6 +100,7 @@ mod tests {
                 RewindFacts {
                     running: false,
                     remove_data_on_failure: false,
+                    remove_data_on_diverged: false,
                 },
                 vec![
                     CheckpointSource,
@@ -96,6 +114,7 @@ mod tests {
                 RewindFacts {
                     running: true,
                     remove_data_on_failure: false,
+                    remove_data_on_diverged: false,
                 },
                 vec![
                     CheckpointSource,
@@ -110,6 +129,21 @@ mod tests {
                 RewindFacts {
                     running: false,
                     remove_data_on_failure: true,
+                    remove_data_on_diverged: false,
+                },
+                vec![
+                    CheckpointSource,
+                    WriteConfigForRewind,
+                    RunRewind,
+                    StartStandby,
+                ],
+                vec![RemoveDataDir, Basebackup, StartStandby],
+            ),
+            (
+                RewindFacts {
+                    running: false,
+                    remove_data_on_failure: false,
+                    remove_data_on_diverged: true,
                 },
                 vec![
                     CheckpointSource,
@@ -130,17 +164,21 @@ mod tests {
     fn data_is_removed_only_when_allowed_and_never_before_the_source_answered() {
         for running in [false, true] {
             for remove in [false, true] {
-                let f = RewindFacts {
-                    running,
-                    remove_data_on_failure: remove,
-                };
-                let p = plan_rewind(f);
-                assert_eq!(p.steps[0], CheckpointSource);
-                assert!(!p.steps.contains(&RemoveDataDir));
-                assert_eq!(
-                    plan_after_failed_rewind(f).steps.contains(&RemoveDataDir),
-                    remove
-                );
+                for diverged in [false, true] {
+                    let f = RewindFacts {
+                        running,
+                        remove_data_on_failure: remove,
+                        remove_data_on_diverged: diverged,
+                    };
+                    let p = plan_rewind(f);
+                    assert_eq!(p.steps[0], CheckpointSource);
+                    assert!(!p.steps.contains(&RemoveDataDir));
+                    assert_eq!(
+                        plan_after_failed_rewind(f).steps.contains(&RemoveDataDir),
+                        remove || diverged
+                    );
+                    assert_eq!(f.removes_data_after_failure(), remove || diverged);
+                }
             }
         }
     }

@@ -146,6 +146,7 @@ fn snap(name: &str, dcs: impl Into<Option<ClusterView>>, data: DataDir, pg: PgSt
         pg,
         peers: vec![],
         use_pg_rewind: true,
+        remove_data_on_diverged: false,
         can_bootstrap: true,
         renew_failed: false,
         lease_left: None,
@@ -400,7 +401,18 @@ fn former_primary_rewinds_or_reinitializes() {
     assert_eq!(decide(&s).actions, vec![Rewind { leader: "b".into() }]);
     s.use_pg_rewind = false;
     s.dcs = Some(switched(Some("b")));
-    assert_eq!(decide(&s).actions, vec![Reinitialize { from: "b".into() }]);
+    // Patroni's default: diverged data is kept; the member waits for an operator's reinitialize.
+    check_has(
+        &s,
+        vec![start_replica("b")],
+        "use_pg_rewind and remove_data_directory_on_diverged_timelines are off: keeping the data directory",
+    );
+    s.remove_data_on_diverged = true;
+    check_has(
+        &s,
+        vec![Reinitialize { from: "b".into() }],
+        "remove_data_directory_on_diverged_timelines is on, reinitializing from it",
+    );
 }
 
 /// A pg_rewind from this leader failed and the data was kept (Patroni's
@@ -441,7 +453,10 @@ fn standby_stuck_past_the_leaders_switch_point_is_rewound() {
     let part = "past the leader's switch point";
     check_has(&s, vec![Rewind { leader: "b".into() }], part);
     s.use_pg_rewind = false;
+    check_has(&s, vec![], "keeping the data directory; waiting for this member to be reinitialized");
+    s.remove_data_on_diverged = true;
     assert_eq!(decide(&s).actions, vec![Reinitialize { from: "b".into() }]);
+    s.remove_data_on_diverged = false;
     s.use_pg_rewind = true;
     // Down only briefly (a walreceiver restart): wait.
     s.pg.receiver_down_for = Some(1.0);

@@ -596,6 +596,7 @@ impl Driver {
             pg,
             peers: vec![],
             use_pg_rewind: self.cfg.use_pg_rewind(&self.dynamic),
+            remove_data_on_diverged: self.cfg.remove_data_on_diverged_timelines(&self.dynamic),
             can_bootstrap: self.cfg.bootstrap.present,
             renew_failed: false,
             lease_left: self.lease_left(),

@@ -293,6 +293,9 @@ impl Driver {
                         remove_data_on_failure: self
                             .cfg
                             .remove_data_on_rewind_failure(&self.dynamic),
+                        remove_data_on_diverged: self
+                            .cfg
+                            .remove_data_on_diverged_timelines(&self.dynamic),
                     };
                     let plan = crate::ha::rewind::plan_rewind(facts);
                     tracing::info!("{plan}");
@@ -302,7 +305,7 @@ impl Driver {
                         }
                         let after = crate::ha::rewind::plan_after_failed_rewind(facts);
                         tracing::warn!("{e:#}; {after}");
-                        if !facts.remove_data_on_failure {
+                        if !facts.removes_data_after_failure() {
                             self.rewind_failed_from = Some(leader.clone());
                         }
                         self.rewind_steps(&after.steps, &up).await?;
