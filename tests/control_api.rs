@@ -308,7 +308,7 @@ async fn control_endpoints_behave_like_patroni() {
             reqwest::Method::PATCH,
             lp,
             "/config",
-            Some(json!({"ttl": 3})),
+            Some(json!({"ttl": "soon"})),
             true,
         )
         .await;

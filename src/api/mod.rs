@@ -1,44 +1,66 @@
 //! The REST API (axum): Patroni's health and information endpoints with Patroni's status codes
 //! (reference §4.1–4.2), so HAProxy `httpchk` checks and monitoring keep working unchanged.
 //!
-//! [`router`] builds the app from the shared driver state. The control endpoints live in
-//! [`control`], the unsafe-method guard in [`access`], the accept loop in [`server`]; every
-//! error answer is an [`error::ApiError`].
+//! [`router`] builds the app from the shared driver state. The health checks' rules live in
+//! [`health`], the control endpoints in [`control`], the unsafe-method guard in [`access`], the
+//! accept loop in [`server`]; every error answer is an [`error::ApiError`].
 
 pub mod access;
 pub mod control;
 pub mod error;
+pub mod health;
 pub mod server;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::agent::driver::{NodeStatus, Shared, PATRONI_COMPAT_VERSION};
+use crate::config::Config;
 use crate::dcs::ClusterView;
 use crate::types::{Lsn, MemberState, Role};
 
+pub use health::parse_lag;
+
 type AppState = Arc<Shared>;
+
+/// The health-check paths ([`health::Check`]), each answering GET (status and the `/patroni`
+/// body), HEAD and OPTIONS (the status alone, for HAProxy's `httpchk`).
+pub const HEALTH_PATHS: [&str; 18] = [
+    "/",
+    "/primary",
+    "/master",
+    "/read-write",
+    "/leader",
+    "/standby-leader",
+    "/standby_leader",
+    "/replica",
+    "/read-only",
+    "/health",
+    "/sync",
+    "/synchronous",
+    "/async",
+    "/asynchronous",
+    "/read-only-sync",
+    "/read-only-synchronous",
+    "/quorum",
+    "/read-only-quorum",
+];
 
 /// Builds the router.
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/", get(primary).options(primary))
-        .route("/primary", get(primary).options(primary))
-        .route("/master", get(primary).options(primary))
-        .route("/read-write", get(primary).options(primary))
-        .route("/leader", get(leader).options(leader))
-        .route("/replica", get(replica::<false>).options(replica::<false>))
-        .route("/read-only", get(replica::<true>).options(replica::<true>))
-        .route("/health", get(health).options(health))
-        .route("/liveness", get(liveness).options(liveness))
+    let mut app = Router::new();
+    for path in HEALTH_PATHS {
+        app = app.route(path, get(health_check).options(health_check));
+    }
+    app.route("/liveness", get(liveness).options(liveness))
         .route("/readiness", get(readiness).options(readiness))
         .route("/patroni", get(patroni))
         .route("/cluster", get(cluster))
@@ -83,26 +105,133 @@ fn code(ok: bool) -> StatusCode {
     }
 }
 
-/// Parses Patroni's `lag` parameter: bytes, or a number with `kB`, `MB`, `GB` (1024-based).
-pub fn parse_lag(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let idx = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(idx);
-    let n: u64 = num.parse().ok()?;
-    let mult = match unit.trim() {
-        "" | "B" => 1,
-        "kB" | "KB" | "k" => 1024,
-        "MB" | "M" => 1024 * 1024,
-        "GB" | "G" => 1024 * 1024 * 1024,
-        "TB" => 1024u64.pow(4),
-        _ => return None,
-    };
-    n.checked_mul(mult)
+/// What the health rules and `/patroni` derive from the node status at the moment of a request.
+struct Derived<'a> {
+    /// The view of etcd while usable (Patroni's `dcs.cluster`): the last cycle read it, or the
+    /// last successful read is less than `ttl` old (counted from the end of the cycle that made
+    /// it, in whole seconds). A loop busy with one long step (a restart) does not count as etcd
+    /// being gone.
+    view: Option<&'a ClusterView>,
+    /// Holds the leader lock now.
+    holds_lock: bool,
+    /// `sync_standby`, `quorum_standby` ([`health::sync_flags`]).
+    sync: (bool, bool),
+    /// Failsafe mode is active (Patroni's `Failsafe.is_active`): this primary runs on its
+    /// members' confirmation ([`NodeStatus::failsafe_until`]), or, not holding the lock, this
+    /// member accepted a leader's `POST /failsafe` within the last `ttl`.
+    failsafe_active: bool,
+    /// The tags as `/patroni` shows them.
+    tags: Map<String, Value>,
 }
 
-/// The `/patroni` body.
+fn derive<'a>(shared: &Shared, cfg: &Config, st: &'a NodeStatus) -> Derived<'a> {
+    let ttl = st.dynamic.ttl;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let view = st.view.as_ref().filter(|_| {
+        !st.dcs_failed || st.dcs_last_seen.is_some_and(|t| now < (t + ttl) as f64)
+    });
+    let holds_lock = st.holds_lock();
+    let sync = health::sync_flags(
+        &cfg.name,
+        st.pg.running && st.pg.in_recovery,
+        st.dynamic.synchronous(),
+        st.dynamic
+            .synchronous_mode
+            .as_str()
+            .is_some_and(|m| m.eq_ignore_ascii_case("quorum")),
+        view.and_then(|v| v.sync.as_ref()),
+    );
+    let pinged = shared
+        .failsafe_ping
+        .lock()
+        .expect("not poisoned")
+        .as_ref()
+        .is_some_and(|(_, at)| at.elapsed() < Duration::from_secs(ttl));
+    let failsafe_active =
+        st.failsafe_until.is_some_and(|t| Instant::now() < t) || (pinged && !holds_lock);
+    let tags = match serde_json::to_value(&cfg.tags) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    Derived {
+        view,
+        holds_lock,
+        sync,
+        failsafe_active,
+        tags,
+    }
+}
+
+/// `/patroni`'s `replication_state` of a running standby: `streaming` while its WAL receiver
+/// streams, else `in archive recovery`; `None` on a primary or a stopped server.
+fn replication_state(st: &NodeStatus) -> Option<&'static str> {
+    (st.pg.running && st.pg.in_recovery).then(|| {
+        if st.info.receiver_status.as_deref() == Some("streaming") {
+            "streaming"
+        } else {
+            "in archive recovery"
+        }
+    })
+}
+
+/// Patroni's `watchdog_failed`: `watchdog.mode: required`, and the device is missing or not
+/// writable, or its timeout (`ttl - safety_margin`, `ttl / 2` for -1) is shorter than `loop_wait`.
+fn watchdog_failed(cfg: &Config, st: &NodeStatus) -> bool {
+    let w = &cfg.watchdog;
+    if w.mode != crate::watchdog::Mode::Required {
+        return false;
+    }
+    let ttl = st.dynamic.ttl as i64;
+    let timeout = if w.safety_margin < 0 {
+        ttl / 2
+    } else {
+        ttl - w.safety_margin
+    };
+    !crate::watchdog::usable(w) || timeout < st.dynamic.loop_wait as i64
+}
+
+/// The facts [`health::status`] decides on.
+fn facts<'a>(st: &'a NodeStatus, cfg: &Config, d: &'a Derived<'_>) -> health::Facts<'a> {
+    let optime = d.view.and_then(|v| v.optime).unwrap_or_default();
+    let latest_end = st.info.latest_end_lsn.unwrap_or_default();
+    let replica = st.pg.running && st.pg.in_recovery;
+    health::Facts {
+        holds_lock: d.holds_lock,
+        role: st.role,
+        running: st.state == MemberState::Running,
+        dcs: d.view.is_some(),
+        paused: st.dynamic.pause,
+        sync_standby: d.sync.0,
+        quorum_standby: d.sync.1,
+        noloadbalance: cfg.tags.noloadbalance,
+        leader_optime: optime.max(latest_end).0,
+        replayed: if replica {
+            st.pg.replay_lsn.unwrap_or_default().0
+        } else {
+            0
+        },
+        replication_state: replication_state(st),
+        tags: &d.tags,
+    }
+}
+
+/// The `/patroni` body (Patroni's `get_postgresql_status` and `_write_status_response`, reference
+/// §4.2): the server's state, role, version, WAL positions (`xlog`: `location` on a primary;
+/// `received_location`, `replayed_location`, `replayed_timestamp` and `paused` on a standby),
+/// timeline, replication; and when they apply `sync_standby` / `quorum_standby`, `pause`,
+/// `cluster_unlocked` (also while etcd is not usable), `failsafe_mode_is_active`, `tags`,
+/// `pending_restart` with `pending_restart_reason` (`{name: {old_value, new_value}}`),
+/// `scheduled_restart`, `watchdog_failed`; praetor adds `praetor`, `fence_guard` and `fenced`.
 pub fn patroni_json(shared: &Shared, st: &NodeStatus) -> Value {
     let cfg = shared.cfg();
+    let d = derive(shared, &cfg, st);
+    patroni_body(shared, &cfg, st, &d)
+}
+
+fn patroni_body(shared: &Shared, cfg: &Config, st: &NodeStatus, d: &Derived<'_>) -> Value {
     let role = match st.role {
         Role::Primary => "primary",
         Role::Uninitialized => "uninitialized",
@@ -130,39 +259,67 @@ pub fn patroni_json(shared: &Shared, st: &NodeStatus) -> Value {
                     "received_location": st.pg.receive_lsn.or(st.pg.replay_lsn),
                     "replayed_location": st.pg.replay_lsn,
                     "replayed_timestamp": st.info.replay_timestamp,
-                    "paused": false,
+                    "paused": st.info.replay_paused,
                 }),
             );
-            let rs = if st.info.receiver_status.as_deref() == Some("streaming") {
-                "streaming"
-            } else {
-                "in archive recovery"
-            };
-            o.insert("replication_state".into(), json!(rs));
+            if let Some(rs) = replication_state(st) {
+                o.insert("replication_state".into(), json!(rs));
+            }
         } else {
             o.insert("xlog".into(), json!({"location": st.pg.wal_lsn}));
             if !st.info.replication.is_empty() {
                 o.insert("replication".into(), json!(st.info.replication));
             }
         }
+        if d.sync.0 {
+            o.insert("sync_standby".into(), json!(true));
+        }
+        if d.sync.1 {
+            o.insert("quorum_standby".into(), json!(true));
+        }
     }
     if st.dynamic.pause {
         o.insert("pause".into(), json!(true));
     }
-    if st.view.as_ref().is_some_and(|v| v.leader.is_none()) {
+    if d.view.is_none_or(|v| v.leader.is_none()) {
         o.insert("cluster_unlocked".into(), json!(true));
+    }
+    if d.failsafe_active {
+        o.insert("failsafe_mode_is_active".into(), json!(true));
     }
     if let Some(t) = st.dcs_last_seen {
         o.insert("dcs_last_seen".into(), json!(t));
     }
-    if cfg.tags != Default::default() {
-        o.insert(
-            "tags".into(),
-            serde_json::to_value(&cfg.tags).unwrap_or_default(),
-        );
+    if !d.tags.is_empty() {
+        o.insert("tags".into(), Value::Object(d.tags.clone()));
     }
     if let Some(s) = &st.sysid {
         o.insert("database_system_identifier".into(), json!(s));
+    }
+    if st.info.pending_restart {
+        o.insert("pending_restart".into(), json!(true));
+        if !st.info.pending_restart_reason.is_empty() {
+            let reason: Map<String, Value> = st
+                .info
+                .pending_restart_reason
+                .iter()
+                .map(|(name, (old, new))| {
+                    (name.clone(), json!({"old_value": old, "new_value": new}))
+                })
+                .collect();
+            o.insert("pending_restart_reason".into(), Value::Object(reason));
+        }
+    }
+    if let Some(r) = shared
+        .scheduled_restart
+        .lock()
+        .expect("not poisoned")
+        .as_ref()
+    {
+        o.insert("scheduled_restart".into(), r.to_json());
+    }
+    if watchdog_failed(cfg, st) {
+        o.insert("watchdog_failed".into(), json!(true));
     }
     if let Some((pid, armed, restarts)) = st.fence {
         o.insert(
@@ -234,94 +391,29 @@ pub fn cluster_json(scope: &str, view: &ClusterView) -> Value {
 
 async fn respond(shared: &Shared, method: &Method, ok: bool) -> Response {
     let st = shared.status.read().await;
-    if *method == Method::OPTIONS {
+    if *method == Method::OPTIONS || *method == Method::HEAD {
         return code(ok).into_response();
     }
     (code(ok), Json(patroni_json(shared, &st))).into_response()
 }
 
-async fn primary(State(s): State<AppState>, method: Method) -> Response {
-    let ok = s.status.read().await.holds_lock();
-    respond(&s, &method, ok).await
-}
-
-async fn leader(State(s): State<AppState>, method: Method) -> Response {
-    let ok = s.status.read().await.holds_lock();
-    respond(&s, &method, ok).await
-}
-
-fn replica_ok(shared: &Shared, st: &NodeStatus, q: &HashMap<String, String>) -> bool {
-    if st.role != Role::Replica
-        || st.state != MemberState::Running
-        || !st.pg.running
-        || st.holds_lock()
-    {
-        return false;
+/// Every health-check path ([`HEALTH_PATHS`], and any other path a GET, HEAD or OPTIONS reaches
+/// through the fallback): [`health::status`] over the request's path and query; GET answers the
+/// `/patroni` body too, HEAD and OPTIONS the status alone, as Patroni.
+async fn health_check(State(s): State<AppState>, method: Method, uri: Uri) -> Response {
+    let check = health::Check::from_path(uri.path());
+    let pairs = Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .unwrap_or_default();
+    let params = health::Params::from_pairs(&pairs);
+    let cfg = s.cfg();
+    let st = s.status.read().await;
+    let d = derive(&s, &cfg, &st);
+    let status = health::status(check, &facts(&st, &cfg, &d), &params);
+    if method != Method::GET {
+        return status.into_response();
     }
-    if shared.cfg().tags.noloadbalance {
-        return false;
-    }
-    if let Some(lag) = q.get("lag") {
-        let Some(max) = parse_lag(lag) else {
-            return false;
-        };
-        let optime = st.view.as_ref().and_then(|v| v.optime).unwrap_or_default();
-        let replay = st.pg.replay_lsn.unwrap_or_default();
-        if optime.saturating_sub(replay) > max {
-            return false;
-        }
-    }
-    if let Some(want) = q.get("replication_state") {
-        let rs = if st.info.receiver_status.as_deref() == Some("streaming") {
-            "streaming"
-        } else {
-            "in archive recovery"
-        };
-        if want != rs {
-            return false;
-        }
-    }
-    tags_match(shared, q)
-}
-
-fn tags_match(shared: &Shared, q: &HashMap<String, String>) -> bool {
-    let tags = serde_json::to_value(&shared.cfg().tags).unwrap_or_default();
-    for (k, want) in q {
-        let Some(tag) = k.strip_prefix("tag_") else {
-            continue;
-        };
-        let have = match tags.get(tag) {
-            None => match tag {
-                "nofailover" | "noloadbalance" | "clonefrom" | "nosync" => "false".to_string(),
-                _ => return false,
-            },
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Bool(b)) => b.to_string(),
-            Some(other) => other.to_string(),
-        };
-        if have.to_lowercase() != want.to_lowercase() {
-            return false;
-        }
-    }
-    true
-}
-
-/// `/replica`, and with `OR_LEADER` `/read-only`, which also answers 200 on the leader.
-async fn replica<const OR_LEADER: bool>(
-    State(s): State<AppState>,
-    method: Method,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let ok = {
-        let st = s.status.read().await;
-        (OR_LEADER && st.holds_lock()) || replica_ok(&s, &st, &q)
-    };
-    respond(&s, &method, ok).await
-}
-
-async fn health(State(s): State<AppState>, method: Method) -> Response {
-    let ok = s.status.read().await.state == MemberState::Running;
-    respond(&s, &method, ok).await
+    (status, Json(patroni_body(&s, &cfg, &st, &d))).into_response()
 }
 
 async fn liveness(State(s): State<AppState>) -> Response {
@@ -346,14 +438,20 @@ async fn readiness(
         let max = q
             .get("lag")
             .and_then(|l| parse_lag(l))
-            .unwrap_or(st.dynamic.maximum_lag_on_failover);
-        let optime = st.view.as_ref().and_then(|v| v.optime).unwrap_or_default();
+            .map_or(i128::from(st.dynamic.maximum_lag_on_failover), i128::from);
+        // The leader's position: the larger of `/status` and what the WAL receiver last heard.
+        let optime = st
+            .view
+            .as_ref()
+            .and_then(|v| v.optime)
+            .unwrap_or_default()
+            .max(st.info.latest_end_lsn.unwrap_or_default());
         let pos = if q.get("mode").map(String::as_str) == Some("write") {
             st.pg.receive_lsn
         } else {
             st.pg.replay_lsn
         };
-        optime.saturating_sub(pos.unwrap_or_default()) <= max
+        i128::from(optime.saturating_sub(pos.unwrap_or_default())) <= max
     } else {
         false
     };
@@ -382,20 +480,12 @@ async fn history(State(s): State<AppState>) -> Response {
     (StatusCode::OK, Json(Value::Array(rows))).into_response()
 }
 
-async fn fallback(State(s): State<AppState>, method: Method) -> Response {
-    respond(&s, &method, false).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lag_units() {
-        assert_eq!(parse_lag("1024"), Some(1024));
-        assert_eq!(parse_lag("16kB"), Some(16384));
-        assert_eq!(parse_lag("64MB"), Some(64 * 1024 * 1024));
-        assert_eq!(parse_lag("1GB"), Some(1 << 30));
-        assert_eq!(parse_lag("x"), None);
+/// Any other path: a GET, HEAD or OPTIONS is a health check by Patroni's substring rules
+/// ([`health::Check::from_path`]: `/replica-zone-a` asks `/replica`, an unknown path 503s); any
+/// other method 503s with the `/patroni` body.
+async fn fallback(State(s): State<AppState>, method: Method, uri: Uri) -> Response {
+    if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return health_check(State(s), method, uri).await;
     }
+    respond(&s, &method, false).await
 }

@@ -64,12 +64,22 @@ pub struct ServerInfo {
     pub postmaster_start_time: Option<String>,
     /// Rows of pg_stat_replication: `{usename, application_name, client_addr, state, sync_state, sync_priority}`.
     pub replication: Vec<Json>,
-    /// `replayed_timestamp` (replica), text.
+    /// `pg_last_xact_replay_timestamp()` (replica), as PostgreSQL's `timestamptz` text.
     pub replay_timestamp: Option<String>,
     /// Wal receiver status (`streaming`, …) on a replica.
     pub receiver_status: Option<String>,
+    /// `pg_is_wal_replay_paused()` on a standby (`pg_wal_replay_pause()` was called, or a
+    /// recovery target paused it); always false on a primary.
+    pub replay_paused: bool,
+    /// `pg_stat_wal_receiver.latest_end_lsn` on a standby: the primary's WAL position its last
+    /// message reported (Patroni takes the larger of this and `/status` as the leader's position
+    /// in the `lag` checks of the health endpoints).
+    pub latest_end_lsn: Option<crate::types::Lsn>,
     /// Some changed setting needs a restart (`pg_settings.pending_restart`).
     pub pending_restart: bool,
+    /// The settings that need a restart: name → (value in force, value the configuration files
+    /// now give, `?` when they give none), Patroni's `pending_restart_reason`.
+    pub pending_restart_reason: std::collections::BTreeMap<String, (String, String)>,
 }
 
 /// One local PostgreSQL server managed by this agent.

@@ -2,6 +2,7 @@
 //! state in one query over a kept connection, `pg_stat_replication`, physical slots, timeline
 //! history.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -131,7 +132,9 @@ impl LocalPostgres {
         *self.state_client.lock().await = Some(c);
     }
 
-    /// Queries role, timeline and LSNs of the running server (over the kept connection).
+    /// Queries role, timeline, LSNs, replay pause, the WAL receiver's status and `latest_end_lsn`,
+    /// and the settings waiting for a restart, of the running server, in one query over the kept
+    /// connection (a second one, for the new values, only while a restart is pending).
     ///
     /// # Errors
     /// Not running or query failed.
@@ -166,7 +169,10 @@ impl LocalPostgres {
                         pg_postmaster_start_time()::text,
                         (SELECT status FROM pg_stat_wal_receiver),
                         pg_last_xact_replay_timestamp()::text,
-                        EXISTS (SELECT 1 FROM pg_settings WHERE pending_restart)",
+                        (SELECT json_object_agg(name, current_setting(name))
+                         FROM pg_settings WHERE pending_restart)::text,
+                        CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END,
+                        (SELECT latest_end_lsn FROM pg_stat_wal_receiver)::text",
                 &[],
             )
             .await
@@ -192,14 +198,21 @@ impl LocalPostgres {
             receiver_down_for: None,
             starting_for: None,
         };
+        let pending: Option<String> = row.get(9);
         let mut info = ServerInfo {
             server_version: row.get::<_, i32>(5) as i64,
             postmaster_start_time: row.get(6),
             receiver_status: row.get(7),
             replay_timestamp: row.get(8),
-            pending_restart: row.get(9),
+            replay_paused: row.get(10),
+            latest_end_lsn: lsn(11),
+            pending_restart: pending.is_some(),
+            pending_restart_reason: Default::default(),
             replication: vec![],
         };
+        if let Some(text) = pending {
+            info.pending_restart_reason = pending_restart_reason(c, &text).await;
+        }
         if !state.in_recovery {
             for r in c
                 .query(
@@ -275,4 +288,38 @@ impl LocalPostgres {
         let text = std::fs::read_to_string(path).ok()?;
         parse::history_last_switch(&text)
     }
+}
+
+/// Patroni's `pending_restart_reason` for the settings `in_force` names (a JSON object of name →
+/// value in force, from the state query): each with the value the configuration files now give,
+/// read from `pg_file_settings` (the last line that sets it wins; `?` when none does, or when the
+/// view cannot be read). Only asked while a restart is pending, so an idle cycle stays one query.
+async fn pending_restart_reason(
+    c: &tokio_postgres::Client,
+    in_force: &str,
+) -> BTreeMap<String, (String, String)> {
+    let old: BTreeMap<String, String> = serde_json::from_str(in_force).unwrap_or_default();
+    let names: Vec<String> = old.keys().map(|n| n.to_lowercase()).collect();
+    let mut new = BTreeMap::new();
+    if let Ok(rows) = c
+        .query(
+            "SELECT lower(name), setting FROM pg_file_settings
+             WHERE lower(name) = ANY($1) AND setting IS NOT NULL ORDER BY seqno",
+            &[&names],
+        )
+        .await
+    {
+        for r in rows {
+            new.insert(r.get::<_, String>(0), r.get::<_, String>(1));
+        }
+    }
+    old.into_iter()
+        .map(|(name, value)| {
+            let next = new
+                .get(&name.to_lowercase())
+                .cloned()
+                .unwrap_or_else(|| "?".into());
+            (name, (value, next))
+        })
+        .collect()
 }

@@ -47,10 +47,17 @@ pub struct NodeStatus {
     pub sysid: Option<String>,
     /// Epoch seconds of the last successful DCS read.
     pub dcs_last_seen: Option<u64>,
+    /// The last cycle could not read etcd (its `view` is older than that cycle).
+    pub dcs_failed: bool,
     /// When the last cycle finished.
     pub last_cycle: Instant,
     /// The fence guard: pid, armed, times restarted (None when it could not be started).
     pub fence: Option<(u32, bool, u32)>,
+    /// While this primary runs without etcd in failsafe mode (every member confirmed it in this
+    /// cycle's failsafe check), until when that confirmation holds: the check's start plus
+    /// `ttl`, as Patroni's `Failsafe.set_is_active`. `None` otherwise, and as soon as a cycle
+    /// reads etcd again. (A standby's side of failsafe mode is [`Shared::failsafe_ping`].)
+    pub failsafe_until: Option<Instant>,
 }
 
 impl NodeStatus {
@@ -355,8 +362,10 @@ impl Driver {
                 leader_until: None,
                 sysid: None,
                 dcs_last_seen: None,
+                dcs_failed: false,
                 last_cycle: Instant::now(),
                 fence: None,
+                failsafe_until: None,
             }),
             wake: Arc::new(Notify::new()),
             dcs: dcs.clone(),
@@ -695,11 +704,17 @@ impl Driver {
                 tracing::warn!("publishing the member key: {e:#}");
             }
         }
+        let failsafe_until = if view.is_none() && snap.failsafe_ok {
+            self.leader_until
+        } else {
+            None
+        };
         let mut st = self.shared.status.write().await;
         st.role = self.role;
         st.state = self.state;
         st.pg = pg;
         st.info = info;
+        st.dcs_failed = view.is_none();
         if view.is_some() {
             st.view = view;
             st.dcs_last_seen = Some(epoch());
@@ -712,6 +727,7 @@ impl Driver {
         };
         st.last_cycle = Instant::now();
         st.fence = self.keep.guard_status();
+        st.failsafe_until = failsafe_until;
         Ok(exit)
     }
 }
