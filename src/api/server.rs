@@ -30,6 +30,43 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// it (renewed certificate files).
 pub type TlsSource = Arc<dyn Fn() -> Option<Arc<rustls::ServerConfig>> + Send + Sync>;
 
+/// The addresses to bind for `restapi.listen`, in the order to try them. An empty host or `*`
+/// (`:8008`, `*:8008`) means every interface, as in Patroni: `[::]:port`, which also takes IPv4
+/// connections where the system has dual-stack sockets (`dual_stack`), then `0.0.0.0:port`; any
+/// other value is bound as given. Pure.
+pub fn listen_addresses(listen: &str, dual_stack: bool) -> Vec<String> {
+    match listen.rsplit_once(':') {
+        Some(("" | "*", port)) if dual_stack => {
+            vec![format!("[::]:{port}"), format!("0.0.0.0:{port}")]
+        }
+        Some(("" | "*", port)) => vec![format!("0.0.0.0:{port}")],
+        _ => vec![listen.to_string()],
+    }
+}
+
+/// Binds the REST API's listener to `restapi.listen` (see [`listen_addresses`]). Dual-stack
+/// sockets are assumed where Linux's `net.ipv6.bindv6only` is 0 (its default), as Patroni checks
+/// before binding `[::]` for an empty host.
+///
+/// # Errors
+/// No address could be bound (the last attempt's error: the port is taken, the host is not one
+/// of this machine's addresses, …).
+pub async fn bind(listen: &str) -> std::io::Result<TcpListener> {
+    let dual_stack =
+        std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only").is_ok_and(|v| v.trim() == "0");
+    let mut last = std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("no address to bind in {listen:?}"),
+    );
+    for addr in listen_addresses(listen, dual_stack) {
+        match TcpListener::bind(&addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 /// Accepts connections on `listener` for ever, over TLS when `tls` yields a configuration.
 pub async fn serve(listener: TcpListener, app: Router, tls: TlsSource) {
     loop {
@@ -96,5 +133,21 @@ where
         .await
     {
         tracing::debug!("REST API: connection from {}: {e}", peer.addr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_addresses;
+
+    #[test]
+    fn restapi_listen_config_with_an_empty_host_binds_every_interface() {
+        assert_eq!(
+            listen_addresses(":8008", true),
+            ["[::]:8008", "0.0.0.0:8008"]
+        );
+        assert_eq!(listen_addresses("*:8008", false), ["0.0.0.0:8008"]);
+        assert_eq!(listen_addresses("10.0.0.1:8008", true), ["10.0.0.1:8008"]);
+        assert_eq!(listen_addresses("[::1]:8008", true), ["[::1]:8008"]);
     }
 }

@@ -17,9 +17,20 @@ use praetor::config::{process_env, Config};
 struct Cli {
     /// Patroni-style YAML configuration file (or set PATRONI_CONFIGURATION).
     config: Option<PathBuf>,
-    /// Check the configuration file and exit: 0 when valid, 2 with one error line when not.
+    /// Check the configuration file (after PATRONI_* overrides) and exit: every problem on its own
+    /// line on stderr (errors: keys praetor refuses or values it cannot use; warnings: keys it
+    /// ignores, unknown keys with the nearest known one), exit status 2 when there is an error,
+    /// else 0.
     #[arg(long)]
     validate_config: bool,
+    /// With --validate-config: print the configuration (after PATRONI_* overrides) as YAML on
+    /// stdout when it is valid, passwords shown as <redacted> (Patroni's --print).
+    #[arg(short, long, requires = "validate_config")]
+    print: bool,
+    /// With --validate-config: accepted for Patroni's command line. praetor never checks whether
+    /// the listen ports are free while validating, so this changes nothing.
+    #[arg(short, long, requires = "validate_config")]
+    ignore_listen_port: bool,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -84,18 +95,25 @@ fn main() -> ExitCode {
     if let Some(Cmd::Demo { args }) = cli.command {
         return demo(&args);
     }
-    let cfg = match Config::load(cli.config.as_deref(), &process_env()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("praetor: invalid configuration: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let report = Config::check_load(cli.config.as_deref(), &process_env());
     if cli.validate_config {
-        println!("{}: configuration is valid", cfg.source);
-        return ExitCode::SUCCESS;
+        return validate(report, cli.print);
     }
+    let Some(cfg) = report.config else {
+        // Every error, then the warnings, one line each (as --validate-config prints them).
+        for e in &report.errors {
+            eprintln!("praetor: invalid configuration: {e}");
+        }
+        for w in &report.warnings {
+            eprintln!("praetor: warning: {w}");
+        }
+        return ExitCode::from(2);
+    };
     praetor::logging::init(Some(&cfg.log));
+    // Keys the file has that praetor ignores (or does not know): logged once, at start.
+    for w in &report.warnings {
+        tracing::warn!("configuration: {w}");
+    }
     if nix::unistd::geteuid().is_root() {
         eprintln!("praetor: refusing to run as root: PostgreSQL does not run as root; start praetor as the postgres user");
         return ExitCode::from(1);
@@ -123,7 +141,7 @@ fn main() -> ExitCode {
 async fn agent(cfg: Config) -> anyhow::Result<Exit> {
     use anyhow::Context;
     let cfg = Arc::new(cfg);
-    let listener = tokio::net::TcpListener::bind(&cfg.restapi.listen)
+    let listener = praetor::api::server::bind(&cfg.restapi.listen)
         .await
         .with_context(|| {
             format!(
@@ -187,11 +205,59 @@ async fn agent(cfg: Config) -> anyhow::Result<Exit> {
     Ok(driver.run(rx).await)
 }
 
+/// `praetor --validate-config`: every error and warning of `report` on its own line on stderr;
+/// exit status 2 when there is an error. When valid: with `print`, the configuration as YAML on
+/// stdout (passwords redacted), else one line saying it is valid.
+fn validate(report: praetor::config::Report, print: bool) -> ExitCode {
+    for e in &report.errors {
+        eprintln!("praetor: invalid configuration: {e}");
+    }
+    for w in &report.warnings {
+        eprintln!("praetor: warning: {w}");
+    }
+    if !report.errors.is_empty() || report.config.is_none() {
+        return ExitCode::from(2);
+    }
+    if print {
+        let doc = report
+            .document
+            .as_ref()
+            .map(praetor::config::redact_passwords)
+            .unwrap_or_default();
+        match serde_yaml::to_string(&doc) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("praetor: printing the configuration: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        let n = report.warnings.len();
+        match n {
+            0 => println!("{}: configuration is valid", report.source),
+            1 => println!("{}: configuration is valid (1 warning)", report.source),
+            _ => println!("{}: configuration is valid ({n} warnings)", report.source),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn print_and_ignore_listen_port_go_with_validate_config() {
+        use clap::Parser;
+        assert!(
+            super::Cli::try_parse_from(["praetor", "--validate-config", "-p", "-i", "f.yml"])
+                .is_ok()
+        );
+        assert!(super::Cli::try_parse_from(["praetor", "--print", "f.yml"]).is_err());
+        assert!(super::Cli::try_parse_from(["praetor", "--ignore-listen-port", "f.yml"]).is_err());
     }
 }
 

@@ -47,7 +47,9 @@ pub struct DynamicConfig {
     /// number of seconds, or a string with a unit (`ms`, `s`, `min`, `h`, `d`), e.g. `"30min"`.
     #[serde(deserialize_with = "seconds_with_unit")]
     pub member_slots_ttl: u64,
-    /// `postgresql` subsection of the dynamic config.
+    /// `postgresql` subsection of the dynamic config (left empty — `postgresql:` with no value —
+    /// it is the default, as in Patroni).
+    #[serde(deserialize_with = "null_as_default")]
     pub postgresql: DynamicPostgresql,
     /// Unknown keys, preserved so PATCH /config and edit-config never lose them.
     #[serde(flatten)]
@@ -62,7 +64,8 @@ pub struct DynamicPostgresql {
     pub use_pg_rewind: bool,
     /// One physical replication slot per member on the primary (default true).
     pub use_slots: bool,
-    /// Cluster-wide GUCs.
+    /// Cluster-wide GUCs (`parameters:` left empty means none).
+    #[serde(deserialize_with = "null_as_default")]
     pub parameters: BTreeMap<String, Json>,
     /// `remove_data_directory_on_rewind_failure` (Patroni): after a failed pg_rewind, remove the
     /// data directory and take a fresh base backup. A local `postgresql` setting wins.
@@ -147,6 +150,15 @@ impl Default for DynamicConfig {
             other: BTreeMap::new(),
         }
     }
+}
+
+/// A section given with no value (YAML `key:` alone, i.e. null) reads as its default.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// A duration in seconds given as Patroni reads it: a non-negative number of seconds, or a
@@ -344,6 +356,15 @@ mod timing_tests {
 #[cfg(test)]
 mod bool_tests {
     use super::*;
+
+    #[test]
+    fn empty_sections_read_as_their_defaults() {
+        let c = DynamicConfig::from_json(&serde_json::json!({"postgresql": {"parameters": null}}))
+            .unwrap();
+        assert!(c.postgresql.parameters.is_empty());
+        let c = DynamicConfig::from_json(&serde_json::json!({"postgresql": null})).unwrap();
+        assert!(c.postgresql.use_slots);
+    }
 
     #[test]
     fn removal_keys_are_read_as_patroni_reads_booleans() {

@@ -5,11 +5,18 @@
 //! typed structs (through `serde_path_to_error`, so a wrong type names its dotted key) → semantic
 //! validation. Every failure is a [`ConfigError`] naming the file, the key and what was expected.
 //! Key names and defaults follow Patroni's documentation (§6 of the compatibility reference).
+//!
+//! Before the typed parse, every key of the document is looked up in one table, [`keys::KEYS`],
+//! that gives each key of Patroni's configuration its fate in praetor: implemented, refused (an
+//! error: ignoring it could change what happens to data or roles) or ignored with a warning; a
+//! key not in the table is reported with the nearest known one. [`Config::check`] returns every
+//! problem at once (`praetor --validate-config`); [`Config::parse`] the first error.
 
 mod ctl;
 pub mod dynamic;
 mod env;
 mod etcd;
+pub mod keys;
 pub mod tls;
 pub mod watchdog;
 
@@ -40,6 +47,104 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// A key the configuration loads with but praetor does not honour (ignored, or unknown: most
+/// likely a typo); `Display` gives one line: `FILE: KEY: what praetor does with it`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    /// The file (or `PATRONI_CONFIGURATION`) the configuration came from.
+    pub file: String,
+    /// The dotted key, e.g. `restapi.server_tokens`.
+    pub key: String,
+    /// Why it is ignored, or the nearest known key.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.file, self.key, self.message)
+    }
+}
+
+/// Everything [`Config::check`] found in one configuration: every error and every warning, in
+/// document order (the table's findings first, then what the typed parse and the semantic checks
+/// found), and the configuration when there is no error. `Debug` output hides passwords.
+pub struct Report {
+    /// Where the configuration came from (path or `PATRONI_CONFIGURATION`).
+    pub source: String,
+    /// Refused keys and invalid values; the configuration does not load when there is one.
+    pub errors: Vec<ConfigError>,
+    /// Ignored and unknown keys; the agent logs each once at start.
+    pub warnings: Vec<ConfigWarning>,
+    /// The validated configuration, when `errors` is empty.
+    pub config: Option<Config>,
+    /// The YAML document after the `PATRONI_*` overrides (what `--print` shows), when the text
+    /// parsed as a YAML mapping.
+    pub document: Option<Yaml>,
+}
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Report")
+            .field("source", &self.source)
+            .field("errors", &self.errors)
+            .field("warnings", &self.warnings)
+            .field("config", &self.config)
+            .field("document", &self.document.as_ref().map(redact_passwords))
+            .finish()
+    }
+}
+
+impl Report {
+    /// The configuration, or the first error.
+    ///
+    /// # Errors
+    /// The first of [`Report::errors`].
+    pub fn into_result(self) -> Result<Config, ConfigError> {
+        let source = self.source;
+        match (self.errors.into_iter().next(), self.config) {
+            (Some(e), _) => Err(e),
+            (None, Some(c)) => Ok(c),
+            (None, None) => Err(ConfigError {
+                file: source,
+                key: "(file)".into(),
+                message: "the configuration did not load".into(),
+            }),
+        }
+    }
+}
+
+/// Key names whose values [`redact_passwords`] hides.
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "sslpassword",
+    "keyfile_password",
+    "key_password",
+];
+
+/// `doc` with every password-like value (keys `password`, `sslpassword`, `keyfile_password`,
+/// `key_password`) replaced by `<redacted>`: what `praetor --validate-config --print` shows, so
+/// the printed configuration never carries a secret (see ARCHITECTURE.md, invariants).
+pub fn redact_passwords(doc: &Yaml) -> Yaml {
+    match doc {
+        Yaml::Mapping(m) => Yaml::Mapping(
+            m.iter()
+                .map(|(k, v)| {
+                    let secret = k.as_str().is_some_and(|k| SECRET_KEYS.contains(&k))
+                        && !matches!(v, Yaml::Null | Yaml::Mapping(_) | Yaml::Sequence(_));
+                    let v = if secret {
+                        Yaml::String("<redacted>".into())
+                    } else {
+                        redact_passwords(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Yaml::Sequence(s) => Yaml::Sequence(s.iter().map(redact_passwords).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Reads a password given as a YAML string or a bare number (`password: 12345`), so a typo in its
 /// type never ends up quoting the value in an error message.
 fn password_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -64,9 +169,10 @@ fn redacted(p: &Option<String>) -> Option<&'static str> {
 }
 
 /// Credentials of one PostgreSQL role (`postgresql.authentication.{superuser,replication,rewind}`).
-/// `Debug` output hides the password.
+/// `Debug` output hides the passwords. Which of these keys praetor honours is decided in
+/// [`keys::KEYS`] (`sslpassword`, `sslcrl` and `sslcrldir` are refused there: praetor's
+/// connections cannot honour them); unknown keys are reported there too.
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// Role name.
     pub username: Option<String>,
@@ -79,8 +185,16 @@ pub struct Credentials {
     pub sslcert: Option<String>,
     /// libpq `sslkey`.
     pub sslkey: Option<String>,
+    /// libpq `sslpassword`: the passphrase of an encrypted `sslkey`. Parsed so a Patroni file
+    /// loads far enough to be told it is refused ([`keys::KEYS`]); never used.
+    #[serde(default, deserialize_with = "password_opt")]
+    pub sslpassword: Option<String>,
     /// libpq `sslrootcert`.
     pub sslrootcert: Option<String>,
+    /// libpq `sslcrl`: a certificate revocation list file. Refused in [`keys::KEYS`]; never used.
+    pub sslcrl: Option<String>,
+    /// libpq `sslcrldir`: a directory of revocation lists. Refused in [`keys::KEYS`]; never used.
+    pub sslcrldir: Option<String>,
     /// libpq `channel_binding`.
     pub channel_binding: Option<String>,
     /// libpq `gssencmode`.
@@ -95,14 +209,14 @@ impl std::fmt::Debug for Credentials {
             .field("sslmode", &self.sslmode)
             .field("sslcert", &self.sslcert)
             .field("sslkey", &self.sslkey)
+            .field("sslpassword", &redacted(&self.sslpassword))
             .field("sslrootcert", &self.sslrootcert)
             .finish_non_exhaustive()
     }
 }
 
-/// `postgresql.authentication`.
+/// `postgresql.authentication` (unknown keys are reported by [`keys::check`]).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct Authentication {
     /// Superuser the agent connects as (default `postgres`).
     #[serde(default)]
@@ -345,7 +459,10 @@ pub struct Citus {
 pub struct LogConfig {
     /// `DEBUG`, `INFO` (default), `WARNING`, `ERROR`.
     pub level: Option<String>,
-    /// `plain` (default) or `json` (also accepted under Patroni's `type` key).
+    /// `plain` (default) or `json` (also accepted under Patroni's `type` key). Patroni's own
+    /// `format` (a Python format string or a list of fields) is not used: it is read as `None`,
+    /// so `type` decides, and [`keys::KEYS`] warns about it.
+    #[serde(default, deserialize_with = "plain_or_json")]
     pub format: Option<String>,
     /// Patroni's name for `format`.
     #[serde(rename = "type")]
@@ -386,6 +503,15 @@ pub struct Config {
     pub watchdog: watchdog::WatchdogConfig,
 }
 
+/// `log.format` when it is praetor's `plain` or `json`; any other value (Patroni's format string
+/// or field list) is `None`.
+fn plain_or_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Yaml>::deserialize(d)? {
+        Some(Yaml::String(s)) if s == "plain" || s == "json" => Some(s),
+        _ => None,
+    })
+}
+
 /// Raw top-level shape; required keys are `Option` so their absence is reported by name.
 #[derive(Deserialize)]
 struct RawConfig {
@@ -394,7 +520,6 @@ struct RawConfig {
     name: Option<String>,
     restapi: Option<Yaml>,
     etcd3: Option<Yaml>,
-    etcd: Option<Yaml>,
     #[serde(default)]
     bootstrap: Option<Bootstrap>,
     postgresql: Option<Yaml>,
@@ -412,62 +537,127 @@ impl Config {
     /// applies `PATRONI_*` overrides from `env`, and validates it.
     ///
     /// # Errors
-    /// [`ConfigError`] naming the file, the key and what was expected.
+    /// The first [`ConfigError`] of [`Config::check_load`]: naming the file, the key and what was
+    /// expected (a refused key says why praetor does not support it).
     pub fn load(
         path: Option<&Path>,
         env: &BTreeMap<String, String>,
     ) -> Result<Config, ConfigError> {
-        let (source, text) = match path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| ConfigError {
-                    file: p.display().to_string(),
-                    key: "(file)".into(),
-                    message: format!("cannot read the file: {e}"),
-                })?;
-                (p.display().to_string(), text)
-            }
-            None => match env.get("PATRONI_CONFIGURATION") {
-                Some(t) => ("PATRONI_CONFIGURATION".to_string(), t.clone()),
-                None => {
-                    return Err(ConfigError {
-                        file: "(none)".into(),
-                        key: "(file)".into(),
-                        message: "no configuration file given and PATRONI_CONFIGURATION is not set"
-                            .into(),
-                    })
-                }
-            },
+        Self::check_load(path, env).into_result()
+    }
+
+    /// [`Config::check`] of the file at `path` (or of `PATRONI_CONFIGURATION` when `path` is
+    /// `None`); a file that cannot be read is the report's one error.
+    pub fn check_load(path: Option<&Path>, env: &BTreeMap<String, String>) -> Report {
+        let failed = |file: String, message: String| Report {
+            source: file.clone(),
+            errors: vec![ConfigError {
+                file,
+                key: "(file)".into(),
+                message,
+            }],
+            warnings: Vec::new(),
+            config: None,
+            document: None,
         };
-        Self::parse(&source, &text, env)
+        match path {
+            Some(p) => match std::fs::read_to_string(p) {
+                Ok(text) => Self::check(&p.display().to_string(), &text, env),
+                Err(e) => failed(
+                    p.display().to_string(),
+                    format!("cannot read the file: {e}"),
+                ),
+            },
+            None => match env.get("PATRONI_CONFIGURATION") {
+                Some(t) => Self::check("PATRONI_CONFIGURATION", t, env),
+                None => failed(
+                    "(none)".into(),
+                    "no configuration file given and PATRONI_CONFIGURATION is not set".into(),
+                ),
+            },
+        }
     }
 
     /// Parses configuration text; `source` is used in error messages.
     ///
     /// # Errors
-    /// [`ConfigError`] as for [`Config::load`].
+    /// The first [`ConfigError`] of [`Config::check`].
     pub fn parse(
         source: &str,
         text: &str,
         env: &BTreeMap<String, String>,
     ) -> Result<Config, ConfigError> {
+        Self::check(source, text, env).into_result()
+    }
+
+    /// Every problem of configuration text at once: the text is parsed as YAML, the `PATRONI_*`
+    /// overrides from `env` are applied, every key is looked up in [`keys::KEYS`] (refused keys
+    /// and values are errors; ignored and unknown keys warnings), then the typed parse and the
+    /// semantic checks run (their error is added unless a refused key already named the same
+    /// key). `source` names the file in every message. Never panics.
+    pub fn check(source: &str, text: &str, env: &BTreeMap<String, String>) -> Report {
+        let mut report = Report {
+            source: source.to_string(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            config: None,
+            document: None,
+        };
         let err = |key: &str, message: String| ConfigError {
             file: source.to_string(),
             key: key.to_string(),
             message,
         };
-        let mut doc: Yaml = serde_yaml::from_str(text)
-            .map_err(|e| err("(file)", format!("not valid YAML: {e}")))?;
+        let mut doc: Yaml = match serde_yaml::from_str(text) {
+            Ok(d) => d,
+            Err(e) => {
+                report
+                    .errors
+                    .push(err("(file)", format!("not valid YAML: {e}")));
+                return report;
+            }
+        };
         if doc.is_null() {
             doc = Yaml::Mapping(Default::default());
         }
         if !doc.is_mapping() {
-            return Err(err(
+            report.errors.push(err(
                 "(file)",
                 "expected a YAML mapping at the top level".into(),
             ));
+            return report;
         }
         apply_env(&mut doc, env);
+        for f in keys::check(&doc) {
+            match f.severity {
+                keys::Severity::Error => report.errors.push(err(&f.key, f.message)),
+                keys::Severity::Warning => report.warnings.push(ConfigWarning {
+                    file: source.to_string(),
+                    key: f.key,
+                    message: f.message,
+                }),
+            }
+        }
+        match Self::from_document(source, &doc) {
+            Ok(c) if report.errors.is_empty() => report.config = Some(c),
+            Ok(_) => {}
+            Err(e) => {
+                if !report.errors.iter().any(|r| r.key == e.key) {
+                    report.errors.push(e);
+                }
+            }
+        }
+        report.document = Some(doc);
+        report
+    }
 
+    /// The typed parse and the semantic checks of a document (after the `PATRONI_*` overrides).
+    fn from_document(source: &str, doc: &Yaml) -> Result<Config, ConfigError> {
+        let err = |key: &str, message: String| ConfigError {
+            file: source.to_string(),
+            key: key.to_string(),
+            message,
+        };
         let raw: RawConfig = serde_path_to_error::deserialize(doc.clone()).map_err(|e| {
             let p = e.path().to_string();
             err(if p == "." { "(file)" } else { &p }, e.inner().to_string())
@@ -520,13 +710,13 @@ impl Config {
                 ));
             }
         }
-        check_host_port(&restapi.listen, "restapi.listen", source)?;
+        check_listen(&restapi.listen, "restapi.listen", source)?;
         check_host_port(&restapi.connect_address, "restapi.connect_address", source)?;
 
-        let etcd = match (raw.etcd3, raw.etcd) {
-            (Some(v), _) => parse_etcd(&v, "etcd3", source)?,
-            (None, Some(v)) => parse_etcd(&v, "etcd", source)?,
-            (None, None) => {
+        // An `etcd:` (v2) section is refused by the key table; only etcd3 is read.
+        let etcd = match raw.etcd3 {
+            Some(v) => parse_etcd(&v, "etcd3", source)?,
+            None => {
                 return Err(err(
                     "etcd3",
                     "required section is missing (praetor uses etcd v3)".into(),
@@ -596,11 +786,13 @@ impl Config {
                 ));
             }
         }
-        if let Some(f) = log.format.as_ref().or(log.kind.as_ref()) {
-            if f != "plain" && f != "json" && log.kind.is_some() {
+        // `log.format` is only ever `plain` or `json` here (see `plain_or_json`); `type` is checked
+        // on its own, so Patroni's `{type: json, format: [...]}` loads as JSON lines.
+        if let Some(t) = &log.kind {
+            if t != "plain" && t != "json" {
                 return Err(err(
                     "log.type",
-                    format!("expected plain or json, got {f:?}"),
+                    format!("expected plain or json, got {t:?}"),
                 ));
             }
         }
@@ -696,6 +888,15 @@ fn typed<T: serde::de::DeserializeOwned>(
             message: e.inner().to_string(),
         }
     })
+}
+
+/// `restapi.listen`: `host:port`, where an empty host or `*` (`:8008`, `*:8008`) means every
+/// interface, as in Patroni (the REST API's bind, `api::server::bind`, reads it so).
+fn check_listen(v: &str, key: &str, source: &str) -> Result<(), ConfigError> {
+    match v.rsplit_once(':') {
+        Some(("" | "*", p)) if p.parse::<u16>().is_ok() => Ok(()),
+        _ => check_host_port(v, key, source),
+    }
 }
 
 fn check_host_port(v: &str, key: &str, source: &str) -> Result<(), ConfigError> {

@@ -237,3 +237,217 @@ fn a_file_without_bootstrap_section_never_bootstraps() {
     let without = serde_yaml::to_string(&doc).unwrap();
     assert!(!parse(&without).unwrap().bootstrap.present);
 }
+
+fn check(t: &str, env: &[(&str, &str)]) -> Report {
+    let env: BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::check("test.yml", t, &env)
+}
+
+fn keys_of(r: &Report) -> (Vec<&str>, Vec<&str>) {
+    (
+        r.errors.iter().map(|e| e.key.as_str()).collect(),
+        r.warnings.iter().map(|w| w.key.as_str()).collect(),
+    )
+}
+
+#[test]
+fn a_good_file_has_no_findings() {
+    let r = check(GOOD, &[]);
+    assert_eq!(keys_of(&r), (vec![], vec![]), "{r:?}");
+    assert!(r.config.is_some());
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_and_parse_returns_the_first() {
+    let t = GOOD.replace(
+        "dcs: {ttl: 30,",
+        "dcs: {ttl: 30, synchronous_mode: quorum, standby_cluster: {host: 10.0.0.1, port: 5432},",
+    ) + "consul: {host: 'a:8500'}\npostgresq: {listen: x}\nthread_pool_size: 5\n";
+    let r = check(&t, &[]);
+    assert_eq!(
+        keys_of(&r),
+        (
+            vec![
+                "bootstrap.dcs.synchronous_mode",
+                "bootstrap.dcs.standby_cluster",
+                "consul"
+            ],
+            vec!["postgresq", "thread_pool_size"]
+        )
+    );
+    assert!(r.config.is_none());
+    assert!(r
+        .errors
+        .iter()
+        .all(|e| e.file == "test.yml" && e.message.starts_with(keys::REFUSED)));
+    assert_eq!(
+        r.warnings[0].to_string(),
+        "test.yml: postgresq: unknown key, ignored; the nearest known key is postgresql"
+    );
+    assert!(r.warnings[1].message.starts_with(keys::IGNORED));
+    let e = parse(&t).unwrap_err();
+    assert_eq!(e.key, "bootstrap.dcs.synchronous_mode");
+    assert!(e.to_string().starts_with(
+        "test.yml: bootstrap.dcs.synchronous_mode: not supported by praetor: quorum commit"
+    ));
+}
+
+#[test]
+fn a_typo_is_a_warning_and_the_file_still_loads() {
+    let r = check(&(GOOD.to_string() + "postgresq:\n  listen: x\n"), &[]);
+    assert_eq!(keys_of(&r), (vec![], vec!["postgresq"]));
+    assert!(r.warnings[0].message.ends_with("postgresql"), "{r:?}");
+    assert!(r.config.is_some());
+}
+
+#[test]
+fn refused_keys_come_from_env_overrides_too() {
+    let r = check(
+        GOOD,
+        &[
+            ("PATRONI_SUPERUSER_SSLPASSWORD", "pw"),
+            ("PATRONI_REPLICATION_SSLCRL", "/etc/crl.pem"),
+            ("PATRONI_POSTGRESQL_CONFIG_DIR", "/etc/postgresql/15/main"),
+        ],
+    );
+    let (errors, _) = keys_of(&r);
+    assert_eq!(
+        errors,
+        [
+            "postgresql.authentication.superuser.sslpassword",
+            "postgresql.authentication.replication.sslcrl",
+            "postgresql.config_dir",
+        ]
+    );
+    assert!(
+        r.errors[0].message.contains("encrypted client keys"),
+        "{r:?}"
+    );
+    assert!(
+        r.errors[1].message.contains("revoked server certificate"),
+        "{r:?}"
+    );
+    // The value of a password never appears in a message.
+    assert!(!format!("{r:?}").contains("pw\""), "{r:?}");
+}
+
+#[test]
+fn the_etcd_v2_section_is_refused_with_the_way_out() {
+    let t = GOOD.replace("etcd3: {hosts:", "etcd: {hosts:");
+    let r = check(&t, &[]);
+    assert_eq!(r.errors[0].key, "etcd");
+    assert!(r.errors[0].message.contains("etcd3"), "{r:?}");
+    assert!(r.errors[0].message.contains("invisible"), "{r:?}");
+    assert!(r.config.is_none());
+}
+
+#[test]
+fn rest_api_may_listen_on_every_interface() {
+    let with = |listen: &str| {
+        parse(&GOOD.replace(
+            "listen: \"127.0.0.1:8008\"",
+            &format!("listen: \"{listen}\""),
+        ))
+    };
+    assert_eq!(with(":8008").unwrap().restapi.listen, ":8008");
+    assert!(with("*:8008").is_ok());
+    assert!(with("[::1]:8008").is_ok());
+    for bad in ["8008", ":port", ""] {
+        assert_eq!(with(bad).unwrap_err().key, "restapi.listen", "{bad}");
+    }
+    let e = parse(&GOOD.replace(
+        "connect_address: \"127.0.0.1:8008\"",
+        "connect_address: \":8008\"",
+    ))
+    .unwrap_err();
+    assert_eq!(e.key, "restapi.connect_address");
+}
+
+#[test]
+fn patronis_log_format_loads_and_type_decides() {
+    let r = check(
+        &(GOOD.to_string() + "log: {type: json, level: INFO, format: [message, levelname]}\n"),
+        &[],
+    );
+    assert_eq!(keys_of(&r), (vec![], vec!["log.format"]));
+    let log = r.config.unwrap().log;
+    assert_eq!((log.format, log.kind.as_deref()), (None, Some("json")));
+    let c = parse(&(GOOD.to_string() + "log: {format: json}\n")).unwrap();
+    assert_eq!(c.log.format.as_deref(), Some("json"));
+    let e = parse(&(GOOD.to_string() + "log: {type: xml}\n")).unwrap_err();
+    assert_eq!(e.key, "log.type");
+}
+
+#[test]
+fn printed_documents_carry_no_password() {
+    let r = check(GOOD, &[("PATRONI_RESTAPI_PASSWORD", "hunter2")]);
+    let shown = serde_yaml::to_string(&redact_passwords(r.document.as_ref().unwrap())).unwrap();
+    assert!(
+        !shown.contains("secret") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("<redacted>") && shown.contains("username: replicator"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn the_shipped_configuration_files_have_no_findings() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("packaging/praetor.yml")];
+    let mut compose: Vec<PathBuf> = std::fs::read_dir(root.join("config"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    compose.sort();
+    assert!(!compose.is_empty());
+    files.extend(compose);
+    for f in files {
+        let r = Config::check_load(Some(&f), &BTreeMap::new());
+        assert_eq!(keys_of(&r), (vec![], vec![]), "{}: {r:?}", f.display());
+    }
+}
+
+/// The shape of Patroni's own example (`postgres0.yml`): its etcd v2 section and its dynamic
+/// `pg_hba` are refused, by name, and nothing else is reported.
+#[test]
+fn patronis_example_is_told_what_praetor_cannot_do() {
+    let t = r#"
+scope: batman
+name: postgresql0
+restapi: {listen: 127.0.0.1:8008, connect_address: 127.0.0.1:8008}
+etcd: {host: 127.0.0.1:2379}
+bootstrap:
+  dcs:
+    ttl: 30
+    loop_wait: 10
+    retry_timeout: 10
+    maximum_lag_on_failover: 1048576
+    postgresql:
+      use_pg_rewind: true
+      pg_hba: [host replication replicator 127.0.0.1/32 md5, host all all 0.0.0.0/0 md5]
+  initdb: [{encoding: UTF8}, data-checksums]
+postgresql:
+  listen: 127.0.0.1:5432
+  connect_address: 127.0.0.1:5432
+  data_dir: data/postgresql0
+  pgpass: /tmp/pgpass0
+  authentication:
+    replication: {username: replicator, password: rep-pass}
+    superuser: {username: postgres, password: patroni}
+    rewind: {username: rewind_user, password: rewind_password}
+  parameters: {unix_socket_directories: '..'}
+tags: {noloadbalance: false, clonefrom: false, nostream: false}
+"#;
+    let r = check(t, &[]);
+    let (errors, warnings) = keys_of(&r);
+    assert_eq!(errors, ["etcd", "bootstrap.dcs.postgresql.pg_hba", "etcd3"]);
+    assert!(warnings.is_empty(), "{r:?}");
+    let r = check(&t.replace("etcd: {", "etcd3: {"), &[]);
+    assert_eq!(keys_of(&r).0, ["bootstrap.dcs.postgresql.pg_hba"]);
+}
