@@ -57,16 +57,18 @@ pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
             _ => None,
         };
     }
-    if s.config.synchronous() {
-        if let Some(sync) = &view.sync {
-            if sync.leader.is_some() {
-                let allowed = sync.members();
-                if !allowed.iter().any(|n| n == me) && sync.leader.as_deref() != Some(me) {
-                    return Some(
-                        "synchronous mode is on and I am not a synchronous standby".into(),
-                    );
-                }
-            }
+    // Synchronous mode with an active /sync key: only its members (and the primary that wrote
+    // it) race, and they compare themselves only with each other (Patroni's
+    // `is_healthiest_node`), so an asynchronous standby ahead of the synchronous one cannot
+    // hold the race up when it may not take the key itself.
+    let sync_candidates: Option<(Vec<String>, Option<&str>)> = view
+        .sync
+        .as_ref()
+        .filter(|sync| s.config.synchronous() && sync.leader.is_some())
+        .map(|sync| (sync.members(), sync.leader.as_deref()));
+    if let Some((members, leader)) = &sync_candidates {
+        if !members.iter().any(|n| n == me) && *leader != Some(me) {
+            return Some("synchronous mode is on and I am not a synchronous standby".into());
         }
     }
     let my_lsn = s.pg.lsn();
@@ -95,6 +97,13 @@ pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
         }
         if !p.tags.can_failover() || former_leader.as_deref() == Some(p.name.as_str()) {
             continue;
+        }
+        if let Some((members, leader)) = &sync_candidates {
+            // Neither an asynchronous standby nor the former primary that wrote /sync (which
+            // may be ahead of every standby) keeps a synchronous standby out of the race.
+            if !members.iter().any(|n| *n == p.name) || *leader == Some(p.name.as_str()) {
+                continue;
+            }
         }
         if p.lsn > my_lsn {
             return Some(format!(

@@ -289,6 +289,32 @@ fn no_leader_race() {
         assert_eq!(d.actions, actions, "{case}: {}", d.reason);
         assert!(d.reason.contains(part), "{case}: {}", d.reason);
     }
+    // Synchronous mode: b is the synchronous standby, c an asynchronous one ahead of it. c may
+    // not take the key, so it must not keep b from taking it (seen in CI: nobody led).
+    let sync_mode = |lsn: u64, peers: Vec<PeerStatus>| {
+        with(race(lsn, peers), |s| {
+            s.config.synchronous_mode = serde_json::json!(true);
+            s.dcs.as_mut().unwrap().sync = Some(crate::dcs::SyncState {
+                leader: Some("a".into()),
+                sync_standby: Some("b".into()),
+                quorum: None,
+            });
+        })
+    };
+    check(
+        &sync_mode(90, vec![peer("c", "replica", 100)]),
+        vec![AcquireLeader],
+        "no leader key: I am the healthiest member, acquiring the leader lock",
+    );
+    // ... and c itself does not race.
+    let mut c = sync_mode(100, vec![peer("b", "replica", 90)]);
+    c.name = "c".into();
+    check_has(&c, vec![], "I am not a synchronous standby");
+    // Another synchronous standby ahead still wins.
+    let s = with(sync_mode(90, vec![peer("d", "replica", 100)]), |s| {
+        s.dcs.as_mut().unwrap().sync.as_mut().unwrap().sync_standby = Some("b,d".into())
+    });
+    check_has(&s, vec![], "d has a higher WAL position");
     // nofailover_does_not_race: failover_priority 0 is nofailover too.
     let s = with(race(100, vec![]), |s| s.tags.failover_priority = Some(0));
     assert_eq!(decide(&s).actions, vec![]);
