@@ -81,6 +81,17 @@ pub struct DynamicPostgresql {
         skip_serializing_if = "Option::is_none"
     )]
     pub remove_data_directory_on_diverged_timelines: Option<bool>,
+    /// `pg_hba` (Patroni's dynamic `postgresql.pg_hba`, validator `[str]`): the lines of
+    /// `pg_hba.conf` for every member whose local `postgresql.pg_hba` gives none (Patroni
+    /// `config.py` `_build_effective_configuration`: a local `postgresql` key wins). Seeded from
+    /// `bootstrap.dcs.postgresql.pg_hba`, changed with `PATCH /config`; a change is written and
+    /// PostgreSQL reloaded (Patroni `ConfigHandler.reload_config`). Serialized only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pg_hba: Option<Vec<String>>,
+    /// `pg_ident` (Patroni's dynamic `postgresql.pg_ident`, validator `[str]`): the lines of
+    /// `pg_ident.conf` when the local `postgresql.pg_ident` gives none; as `pg_hba`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pg_ident: Option<Vec<String>>,
     /// Other keys.
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,
@@ -125,6 +136,8 @@ impl Default for DynamicPostgresql {
             parameters: BTreeMap::new(),
             remove_data_directory_on_rewind_failure: None,
             remove_data_directory_on_diverged_timelines: None,
+            pg_hba: None,
+            pg_ident: None,
             other: BTreeMap::new(),
         }
     }
@@ -379,5 +392,55 @@ mod bool_tests {
         .unwrap_err();
         assert_eq!(e.0, "postgresql.remove_data_directory_on_rewind_failure");
         assert!(e.1.contains("expected a boolean"), "{}", e.1);
+    }
+}
+
+#[cfg(test)]
+mod auth_lines_tests {
+    use super::*;
+
+    /// `pg_hba` / `pg_ident` are typed: read, written back only when set, and a wrong type is an
+    /// error naming the key.
+    #[test]
+    fn pg_hba_and_pg_ident_round_trip() {
+        let v = serde_json::json!({"postgresql": {
+            "pg_hba": ["host all all 0.0.0.0/0 md5", "local all all trust"],
+            "pg_ident": ["omicron bryanh bryanh"]}});
+        let c = DynamicConfig::from_json(&v).unwrap();
+        assert_eq!(
+            c.postgresql.pg_hba.as_deref(),
+            Some(
+                &[
+                    "host all all 0.0.0.0/0 md5".to_string(),
+                    "local all all trust".to_string()
+                ][..]
+            )
+        );
+        assert_eq!(
+            c.postgresql.pg_ident.as_deref(),
+            Some(&["omicron bryanh bryanh".to_string()][..])
+        );
+        assert!(c.postgresql.other.is_empty());
+        let j = c.to_json();
+        assert_eq!(j["postgresql"]["pg_hba"], v["postgresql"]["pg_hba"]);
+        assert_eq!(j["postgresql"]["pg_ident"], v["postgresql"]["pg_ident"]);
+        // Not set: absent from the JSON form (and null reads as not set).
+        let c =
+            DynamicConfig::from_json(&serde_json::json!({"postgresql": {"pg_hba": null}})).unwrap();
+        assert_eq!(c.postgresql.pg_hba, None);
+        let j = c.to_json();
+        assert!(j["postgresql"].get("pg_hba").is_none(), "{j}");
+        assert!(j["postgresql"].get("pg_ident").is_none(), "{j}");
+    }
+
+    #[test]
+    fn a_wrong_pg_hba_or_pg_ident_names_the_key() {
+        let e =
+            DynamicConfig::from_json(&serde_json::json!({"postgresql": {"pg_hba": "host all"}}))
+                .unwrap_err();
+        assert_eq!(e.0, "postgresql.pg_hba");
+        let e = DynamicConfig::from_json(&serde_json::json!({"postgresql": {"pg_ident": [1]}}))
+            .unwrap_err();
+        assert!(e.0.starts_with("postgresql.pg_ident"), "{e:?}");
     }
 }

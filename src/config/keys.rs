@@ -168,10 +168,8 @@ const ROLE_PARAMETERS: &str =
     "role-specific settings are not implemented: the server would run with the base parameters in every role";
 const ROLE_HBA: &str =
     "role-specific pg_hba lines are not implemented: praetor writes postgresql.pg_hba in every role";
-const PG_IDENT: &str =
-    "praetor does not write pg_ident.conf: pg_hba lines using map= would find no mapping and refuse those logins";
-const DYNAMIC_HBA: &str =
-    "praetor writes pg_hba.conf from the local postgresql.pg_hba (or bootstrap.pg_hba) only: these lines would not be written, and replicas on other hosts could be refused; move them to postgresql.pg_hba";
+const ROLE_IDENT: &str =
+    "role-specific pg_ident lines are not implemented: praetor writes postgresql.pg_ident in every role, and pg_hba lines using map= could find no mapping and refuse those logins";
 const LOCAL_ONLY: &str =
     "a local setting: Patroni drops it from the dynamic configuration, and so does praetor";
 const DYNAMIC_PG_CTL_TIMEOUT: &str =
@@ -445,14 +443,14 @@ pub static KEYS: &[Key] = &[
     k("bootstrap.dcs.postgresql.parameters_replica", Refused(ROLE_PARAMETERS)),
     k("bootstrap.dcs.postgresql.parameters_standby_leader", Refused(ROLE_PARAMETERS)),
     k("bootstrap.dcs.postgresql.recovery_conf", Refused(RECOVERY_CONF)),
-    k("bootstrap.dcs.postgresql.pg_hba", Refused(DYNAMIC_HBA)),
+    k("bootstrap.dcs.postgresql.pg_hba", Implemented),
     k("bootstrap.dcs.postgresql.pg_hba_primary", Refused(ROLE_HBA)),
     k("bootstrap.dcs.postgresql.pg_hba_replica", Refused(ROLE_HBA)),
     k("bootstrap.dcs.postgresql.pg_hba_standby_leader", Refused(ROLE_HBA)),
-    k("bootstrap.dcs.postgresql.pg_ident", Refused(PG_IDENT)),
-    k("bootstrap.dcs.postgresql.pg_ident_primary", Refused(PG_IDENT)),
-    k("bootstrap.dcs.postgresql.pg_ident_replica", Refused(PG_IDENT)),
-    k("bootstrap.dcs.postgresql.pg_ident_standby_leader", Refused(PG_IDENT)),
+    k("bootstrap.dcs.postgresql.pg_ident", Implemented),
+    k("bootstrap.dcs.postgresql.pg_ident_primary", Refused(ROLE_IDENT)),
+    k("bootstrap.dcs.postgresql.pg_ident_replica", Refused(ROLE_IDENT)),
+    k("bootstrap.dcs.postgresql.pg_ident_standby_leader", Refused(ROLE_IDENT)),
     k("bootstrap.dcs.postgresql.pg_ctl_timeout", Warned(DYNAMIC_PG_CTL_TIMEOUT)),
     k("bootstrap.dcs.postgresql.remove_data_directory_on_rewind_failure", Implemented),
     k("bootstrap.dcs.postgresql.remove_data_directory_on_diverged_timelines", Implemented),
@@ -621,10 +619,10 @@ pub static KEYS: &[Key] = &[
     k("postgresql.pg_hba_primary", Refused(ROLE_HBA)),
     k("postgresql.pg_hba_replica", Refused(ROLE_HBA)),
     k("postgresql.pg_hba_standby_leader", Refused(ROLE_HBA)),
-    k("postgresql.pg_ident", Refused(PG_IDENT)),
-    k("postgresql.pg_ident_primary", Refused(PG_IDENT)),
-    k("postgresql.pg_ident_replica", Refused(PG_IDENT)),
-    k("postgresql.pg_ident_standby_leader", Refused(PG_IDENT)),
+    k("postgresql.pg_ident", Implemented),
+    k("postgresql.pg_ident_primary", Refused(ROLE_IDENT)),
+    k("postgresql.pg_ident_replica", Refused(ROLE_IDENT)),
+    k("postgresql.pg_ident_standby_leader", Refused(ROLE_IDENT)),
     k("postgresql.pg_ctl_timeout", Implemented),
     k("postgresql.use_pg_rewind", Implemented),
     k("postgresql.use_slots", Warned(USE_SLOTS_LOCAL)),
@@ -1263,7 +1261,7 @@ mod tests {
         // A dynamic setting at the top level points to where it belongs.
         let f = check(&yaml("ttl: 30"));
         assert_eq!(f[0].message, format!("{UNKNOWN}bootstrap.dcs.ttl"));
-        // The same name nearest the key's own section (PATRONI_CTL_USERNAME sets ctl.username).
+        // The same name nearest the key's own section (an unknown key under ctl).
         let f = check(&yaml("ctl: {username: u}"));
         assert_eq!(
             f[0].message,
@@ -1302,18 +1300,17 @@ mod tests {
     #[test]
     fn dynamic_documents_use_the_same_entries() {
         let f = check_dynamic(&yaml(
-            "ttl: 30\npostgresql: {pg_hba: [x], parameters: {max_connections: 10}}\nsynchronous_mode: quorum\nlop_wait: 3",
+            "ttl: 30\npostgresql: {pg_hba: [x], pg_ident: [y], parameters: {max_connections: 10}}\nsynchronous_mode: quorum\nlop_wait: 3",
         ));
         let got: Vec<(&str, Severity)> = f.iter().map(|f| (f.key.as_str(), f.severity)).collect();
         assert_eq!(
             got,
             [
-                ("postgresql.pg_hba", Severity::Error),
                 ("synchronous_mode", Severity::Error),
                 ("lop_wait", Severity::Warning)
             ]
         );
-        assert_eq!(f[2].message, format!("{UNKNOWN}loop_wait"));
+        assert_eq!(f[1].message, format!("{UNKNOWN}loop_wait"));
     }
 
     #[test]

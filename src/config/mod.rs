@@ -424,6 +424,10 @@ pub struct Postgresql {
     /// pg_hba.conf lines.
     #[serde(default)]
     pub pg_hba: Vec<String>,
+    /// pg_ident.conf lines (Patroni's `postgresql.pg_ident`); when given they win over the
+    /// dynamic `postgresql.pg_ident` (see `postgres::render::pg_ident_lines`).
+    #[serde(default)]
+    pub pg_ident: Vec<String>,
     /// Local override of the dynamic `postgresql.use_pg_rewind`.
     pub use_pg_rewind: Option<bool>,
     /// Patroni's `remove_data_directory_on_rewind_failure` (default false): after a failed

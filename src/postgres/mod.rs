@@ -1,9 +1,9 @@
 //! The local PostgreSQL server: data directory, initdb, pg_basebackup, pg_rewind, config files,
 //! the postmaster as a child process, state queries, promote and stop.
 //!
-//! Files: [`render`] (pure: postgresql.conf, pg_hba.conf, pgpass, connection strings, initdb's
-//! arguments), [`parse`] (pure: pg_controldata, WAL names, history files), `process` (the
-//! postmaster as a child: start, exit watch, stop and kill), `observe` (read-only: data directory
+//! Files: [`render`] (pure: postgresql.conf, pg_hba.conf, pg_ident.conf, pgpass, connection
+//! strings, initdb's arguments), [`parse`] (pure: pg_controldata, WAL names, history files),
+//! `process` (the postmaster as a child: start, exit watch, stop and kill), `observe` (read-only: data directory
 //! state, server state, replication rows, slots) and `ops` (what changes the server: write the
 //! configuration, initdb, promote, roles, base backup, rewind, slots, reload, checkpoint). This
 //! adapter decides nothing: what to write (`synchronous_standby_names`, the upstream) comes from

@@ -13,7 +13,9 @@ use super::{render, split_host_port, LocalPostgres, Upstream};
 use crate::config::DynamicConfig;
 
 impl LocalPostgres {
-    /// Writes postgresql.conf, pg_hba.conf and (for a standby) standby.signal.
+    /// Writes postgresql.conf, pg_hba.conf and pg_ident.conf (when the configuration gives
+    /// their lines: [`render::pg_hba_lines`], [`render::pg_ident_lines`]) and (for a standby)
+    /// standby.signal.
     ///
     /// # Errors
     /// Files not writable.
@@ -60,6 +62,7 @@ impl LocalPostgres {
             sync_standbys: (&sync.0, sync.1),
             citus_library: self.citus_library_installed(),
             socket_dir,
+            config_dir: self.config_dir(),
         };
         let text = render::postgresql_conf(&cfg, dynamic, &inputs);
         std::fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
@@ -70,9 +73,7 @@ impl LocalPostgres {
             std::fs::write(&auto, kept)?;
         }
 
-        if let Some(t) = render::pg_hba_conf(&cfg) {
-            std::fs::write(d.join("pg_hba.conf"), t)?;
-        }
+        self.write_auth_files(dynamic)?;
         let signal = d.join("standby.signal");
         if standby {
             std::fs::write(&signal, "")?;
@@ -82,6 +83,44 @@ impl LocalPostgres {
         let _ = std::fs::remove_file(d.join("recovery.signal"));
         *self.following.lock().expect("not poisoned") = upstream.map(|u| u.name.clone());
         Ok(())
+    }
+
+    /// The absolute directory PostgreSQL takes its configuration files from: the data directory
+    /// (praetor has no separate `config_dir`) as the postmaster, started with `-D` from this
+    /// process's working directory, names it ([`render::absolute_dir`]).
+    fn config_dir(&self) -> Option<String> {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        render::absolute_dir(&cwd, &self.data_dir)
+    }
+
+    /// Brings `pg_hba.conf` and `pg_ident.conf` in the data directory to what the local and
+    /// `dynamic` configuration give ([`render::pg_hba_conf`], [`render::pg_ident_conf`]),
+    /// writing only a file whose text differs; a file the configuration gives no lines for (or
+    /// that `hba_file`/`ident_file` place elsewhere) is left alone. Returns the names of the
+    /// files written: PostgreSQL reads them on its next reload (Patroni's `replace_pg_hba` /
+    /// `replace_pg_ident`, followed by a reload when they changed).
+    ///
+    /// # Errors
+    /// A file not writable.
+    pub fn write_auth_files(&self, dynamic: &DynamicConfig) -> Result<Vec<&'static str>> {
+        let cfg = self.cfg();
+        let dir = self
+            .config_dir()
+            .unwrap_or_else(|| self.data_dir.display().to_string());
+        let mut written = Vec::new();
+        for (name, text) in [
+            ("pg_hba.conf", render::pg_hba_conf(&cfg, dynamic, &dir)),
+            ("pg_ident.conf", render::pg_ident_conf(&cfg, dynamic, &dir)),
+        ] {
+            let Some(text) = text else { continue };
+            let path = self.data_dir.join(name);
+            if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+                continue;
+            }
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            written.push(name);
+        }
+        Ok(written)
     }
 
     /// Runs initdb with `bootstrap.initdb` options; the superuser password goes through a temporary

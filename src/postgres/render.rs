@@ -1,5 +1,5 @@
 //! Pure rendering of the files and command lines the agent hands to PostgreSQL:
-//! `postgresql.conf`, `pg_hba.conf`, the pgpass file, libpq connection strings, initdb's
+//! `postgresql.conf`, `pg_hba.conf` and `pg_ident.conf`, the pgpass file, libpq connection strings, initdb's
 //! arguments and `synchronous_standby_names`. Nothing here reads a file or a clock, so every
 //! function is tested by its output.
 //!
@@ -8,6 +8,7 @@
 //! reference).
 
 use std::collections::BTreeMap;
+use std::path::{Component, Path};
 
 use serde_json::Value as Json;
 
@@ -196,6 +197,13 @@ pub struct ConfInputs<'a> {
     /// The socket directory to use when the configuration names none and the default one
     /// (`/var/run/postgresql`) is not writable.
     pub socket_dir: Option<String>,
+    /// The absolute configuration directory (the data directory: praetor has no separate
+    /// `config_dir`, see [`absolute_dir`]). When given, `hba_file` and `ident_file` point at its
+    /// `pg_hba.conf` and `pg_ident.conf` unless `postgresql.parameters` set them, as Patroni's
+    /// `ConfigHandler.write_postgresql_conf` writes them (4.1.4 `patroni/postgresql/config.py`
+    /// lines 576–579), so an `hba_file` in `postgresql.base.conf` does not take the server away
+    /// from the file praetor writes.
+    pub config_dir: Option<String>,
 }
 
 /// The settings written to `postgresql.conf`, as `name → written value`. Cluster-wide settings
@@ -218,6 +226,13 @@ pub fn conf_params(
     for (k, v) in &cfg.postgresql.parameters {
         if !CLUSTER_WIDE_GUCS.iter().any(|(n, _)| n == k) {
             params.insert(k.clone(), quote_guc(v));
+        }
+    }
+    if let Some(dir) = &i.config_dir {
+        for (guc, file) in [("hba_file", "pg_hba.conf"), ("ident_file", "pg_ident.conf")] {
+            if !params.keys().any(|k| k.eq_ignore_ascii_case(guc)) {
+                params.insert(guc.into(), quote_text(&format!("{dir}/{file}")));
+            }
         }
     }
     if cfg.citus.is_some() {
@@ -295,22 +310,138 @@ pub fn strip_auto_conf(text: &str) -> String {
         .collect()
 }
 
-/// `pg_hba.conf`'s text from `postgresql.pg_hba` (or `bootstrap.pg_hba`); `None` when neither has
-/// lines and initdb's file stays.
-pub fn pg_hba_conf(cfg: &Config) -> Option<String> {
-    let hba: &Vec<String> = if !cfg.postgresql.pg_hba.is_empty() {
-        &cfg.postgresql.pg_hba
-    } else {
-        &cfg.bootstrap.pg_hba
-    };
-    (!hba.is_empty()).then(|| {
-        let mut t = String::from("# Managed by praetor (postgresql.pg_hba)\n");
-        for l in hba {
-            t.push_str(l);
-            t.push('\n');
+/// `dir` as PostgreSQL (`make_absolute_path`) and Patroni (`os.path.abspath` of `config_dir`,
+/// which defaults to the data directory) name it: joined to `cwd` when relative, then `.`
+/// and `..` resolved and repeated or trailing slashes dropped, without looking at the file
+/// system (symbolic links stay). `None` when the result is not absolute (`cwd` unknown).
+pub fn absolute_dir(cwd: &Path, dir: &Path) -> Option<String> {
+    let joined = cwd.join(dir);
+    let mut parts: Vec<String> = Vec::new();
+    let mut rooted = false;
+    for c in joined.components() {
+        match c {
+            Component::RootDir => rooted = true,
+            Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
         }
-        t
-    })
+    }
+    rooted.then(|| format!("/{}", parts.join("/")))
+}
+
+/// Whether praetor writes `file` (`pg_hba.conf` or `pg_ident.conf`) in `config_dir`: the
+/// parameter `guc` (`hba_file` or `ident_file`; names compared case-insensitively, the local
+/// `postgresql.parameters` before the dynamic ones) is not set, or names that very file. A
+/// relative value is taken from `config_dir` and the two paths are compared as text.
+///
+/// Patroni 4.1.4 `patroni/postgresql/config.py`: `get_server_parameters` joins a relative
+/// `hba_file`/`ident_file` with `config_dir` (line 1105); the `hba_file`/`ident_file` properties
+/// are `None` when unset or equal to `<config_dir>/pg_hba.conf` / `pg_ident.conf` (lines
+/// 1416–1424); `replace_pg_hba` and `replace_pg_ident` write only when they are `None` (lines
+/// 620, 633): a file named elsewhere is the user's, never overwritten.
+pub fn writes_own_file(
+    cfg: &Config,
+    dynamic: &DynamicConfig,
+    guc: &str,
+    file: &str,
+    config_dir: &str,
+) -> bool {
+    let find = |m: &BTreeMap<String, Json>| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(guc))
+            .map(|(_, v)| v.clone())
+    };
+    let value = find(&cfg.postgresql.parameters).or_else(|| find(&dynamic.postgresql.parameters));
+    let value = match value {
+        None | Some(Json::Null) => return true,
+        Some(Json::String(s)) => s,
+        Some(other) => other.to_string(),
+    };
+    let named = if value.starts_with('/') {
+        value
+    } else {
+        format!("{config_dir}/{value}")
+    };
+    named == format!("{config_dir}/{file}")
+}
+
+/// The first non-empty list: the local `postgresql.<key>`, else the dynamic one (`/config`, or
+/// `bootstrap.dcs` until `/config` is read). Patroni 4.1.4 `patroni/config.py`
+/// `_build_effective_configuration` (lines 692, 714–715): a key of the local `postgresql` section
+/// replaces the dynamic one; `replace_pg_hba`/`replace_pg_ident` then write only a non-empty
+/// list (`self._config.get('pg_hba')`, config.py lines 620, 633).
+pub fn effective_lines<'a>(
+    local: &'a [String],
+    dynamic: Option<&'a [String]>,
+) -> Option<&'a [String]> {
+    if !local.is_empty() {
+        return Some(local);
+    }
+    dynamic.filter(|d| !d.is_empty())
+}
+
+/// The lines praetor writes to `pg_hba.conf`, `None` when it leaves the file as it is:
+///
+/// 1. `hba_file` names another file ([`writes_own_file`]): `None`;
+/// 2. else the local `postgresql.pg_hba`, else the dynamic `postgresql.pg_hba`
+///    ([`effective_lines`]);
+/// 3. else `bootstrap.pg_hba` (praetor's existing rule for Patroni's legacy key, which Patroni
+///    appends to initdb's file only while neither list is set: `append_pg_hba`, line 589);
+/// 4. else `None`: initdb's (or the copied) file stays, as in Patroni.
+pub fn pg_hba_lines<'a>(
+    cfg: &'a Config,
+    dynamic: &'a DynamicConfig,
+    config_dir: &str,
+) -> Option<&'a [String]> {
+    if !writes_own_file(cfg, dynamic, "hba_file", "pg_hba.conf", config_dir) {
+        return None;
+    }
+    effective_lines(&cfg.postgresql.pg_hba, dynamic.postgresql.pg_hba.as_deref())
+        .or_else(|| Some(&cfg.bootstrap.pg_hba[..]).filter(|b| !b.is_empty()))
+}
+
+/// The local `postgresql.pg_ident` lines (a list of strings; another type is a configuration
+/// error naming the key).
+pub fn local_pg_ident(cfg: &Config) -> Vec<String> {
+    cfg.postgresql.pg_ident.clone()
+}
+
+/// The lines praetor writes to `pg_ident.conf`, `None` when it leaves the file as it is:
+/// `ident_file` names another file ([`writes_own_file`]) or neither the local nor the dynamic
+/// `postgresql.pg_ident` has lines ([`effective_lines`]; Patroni 4.1.4 `replace_pg_ident`,
+/// `patroni/postgresql/config.py` line 625).
+pub fn pg_ident_lines(
+    cfg: &Config,
+    dynamic: &DynamicConfig,
+    config_dir: &str,
+) -> Option<Vec<String>> {
+    if !writes_own_file(cfg, dynamic, "ident_file", "pg_ident.conf", config_dir) {
+        return None;
+    }
+    let local = local_pg_ident(cfg);
+    effective_lines(&local, dynamic.postgresql.pg_ident.as_deref()).map(<[String]>::to_vec)
+}
+
+/// A managed file's text: a header naming the setting, then one line per item.
+fn lines_text(setting: &str, lines: &[String]) -> String {
+    let mut t = format!("# Managed by praetor ({setting})\n");
+    for l in lines {
+        t.push_str(l);
+        t.push('\n');
+    }
+    t
+}
+
+/// `pg_hba.conf`'s text from [`pg_hba_lines`]; `None` when the file is left as it is.
+pub fn pg_hba_conf(cfg: &Config, dynamic: &DynamicConfig, config_dir: &str) -> Option<String> {
+    pg_hba_lines(cfg, dynamic, config_dir).map(|l| lines_text("postgresql.pg_hba", l))
+}
+
+/// `pg_ident.conf`'s text from [`pg_ident_lines`]; `None` when the file is left as it is.
+pub fn pg_ident_conf(cfg: &Config, dynamic: &DynamicConfig, config_dir: &str) -> Option<String> {
+    pg_ident_lines(cfg, dynamic, config_dir).map(|l| lines_text("postgresql.pg_ident", &l))
 }
 
 /// The settings Citus needs (reference §3.2): `citus` first in shared_preload_libraries (when
@@ -471,6 +602,157 @@ mod tests {
         assert_eq!(p["max_prepared_transactions"], "100");
         assert_eq!(p["wal_level"], "logical");
         assert_eq!(p["citus.local_hostname"], "'10.0.0.1'");
+    }
+
+    fn dynamic(v: serde_json::Value) -> DynamicConfig {
+        DynamicConfig::from_json(&v).expect("test dynamic config")
+    }
+
+    const DIR: &str = "/srv/pg/data";
+
+    #[test]
+    fn the_local_list_wins_over_the_dynamic_one() {
+        let (l, d) = (v(&["local"]), v(&["dynamic"]));
+        assert_eq!(effective_lines(&l, Some(&d)), Some(&l[..]));
+        assert_eq!(effective_lines(&[], Some(&d)), Some(&d[..]));
+        // An empty list is not set (Patroni writes only a non-empty one).
+        assert_eq!(effective_lines(&[], Some(&[])), None);
+        assert_eq!(effective_lines(&[], None), None);
+    }
+
+    #[test]
+    fn pg_hba_lines_come_from_local_then_dynamic_then_bootstrap() {
+        let dynamic_hba = dynamic(serde_json::json!({"postgresql": {
+            "pg_hba": ["host replication rep 10.0.0.0/8 scram-sha-256", "host all all 0.0.0.0/0 scram-sha-256"]}}));
+        // Dynamic only.
+        assert_eq!(
+            pg_hba_conf(&config(""), &dynamic_hba, DIR).as_deref(),
+            Some(
+                "# Managed by praetor (postgresql.pg_hba)\n\
+                 host replication rep 10.0.0.0/8 scram-sha-256\n\
+                 host all all 0.0.0.0/0 scram-sha-256\n"
+            )
+        );
+        // Local and dynamic: the local list, whole.
+        let local = config("  pg_hba: [local all all trust]\n");
+        assert_eq!(
+            pg_hba_conf(&local, &dynamic_hba, DIR).as_deref(),
+            Some("# Managed by praetor (postgresql.pg_hba)\nlocal all all trust\n")
+        );
+        // Neither: bootstrap.pg_hba, as praetor wrote before; then nothing (initdb's file stays).
+        let legacy = config("bootstrap:\n  pg_hba: [host all all 127.0.0.1/32 md5]\n");
+        assert_eq!(
+            pg_hba_conf(&legacy, &DynamicConfig::default(), DIR).as_deref(),
+            Some("# Managed by praetor (postgresql.pg_hba)\nhost all all 127.0.0.1/32 md5\n")
+        );
+        assert_eq!(
+            pg_hba_conf(&legacy, &dynamic_hba, DIR).as_deref(),
+            pg_hba_conf(&config(""), &dynamic_hba, DIR).as_deref()
+        );
+        assert_eq!(
+            pg_hba_conf(&config(""), &DynamicConfig::default(), DIR),
+            None
+        );
+        let empty = dynamic(serde_json::json!({"postgresql": {"pg_hba": []}}));
+        assert_eq!(pg_hba_conf(&config(""), &empty, DIR), None);
+    }
+
+    #[test]
+    fn pg_ident_lines_come_from_local_then_dynamic() {
+        let d = dynamic(
+            serde_json::json!({"postgresql": {"pg_ident": ["krb alice@EXAMPLE.COM alice"]}}),
+        );
+        assert_eq!(
+            pg_ident_conf(&config(""), &d, DIR).as_deref(),
+            Some("# Managed by praetor (postgresql.pg_ident)\nkrb alice@EXAMPLE.COM alice\n")
+        );
+        let local = config("  pg_ident: ['office alice alice', 'office robert bob']\n");
+        let text = "# Managed by praetor (postgresql.pg_ident)\noffice alice alice\noffice robert bob\n";
+        assert_eq!(pg_ident_conf(&local, &d, DIR).as_deref(), Some(text));
+        assert_eq!(
+            pg_ident_conf(&local, &DynamicConfig::default(), DIR).as_deref(),
+            Some(text)
+        );
+        assert_eq!(
+            pg_ident_conf(&config(""), &DynamicConfig::default(), DIR),
+            None
+        );
+        // pg_hba lines do not leak into pg_ident.conf and the other way round.
+        assert_eq!(pg_hba_conf(&local, &d, DIR), None);
+    }
+
+    #[test]
+    fn files_named_elsewhere_by_hba_file_or_ident_file_are_not_written() {
+        let d = dynamic(serde_json::json!({"postgresql": {
+            "pg_hba": ["host all all 0.0.0.0/0 md5"], "pg_ident": ["m a b"]}}));
+        // Another file, locally, dynamically, or relative to the configuration directory.
+        for extra in [
+            "  parameters: {hba_file: /etc/postgresql/pg_hba.conf, ident_file: /etc/postgresql/pg_ident.conf}\n",
+            "  parameters: {HBA_FILE: other_hba.conf, Ident_File: other_ident.conf}\n",
+        ] {
+            let cfg = config(extra);
+            assert_eq!(pg_hba_conf(&cfg, &d, DIR), None, "{extra}");
+            assert_eq!(pg_ident_conf(&cfg, &d, DIR), None, "{extra}");
+        }
+        let elsewhere = dynamic(serde_json::json!({"postgresql": {
+            "pg_hba": ["host all all 0.0.0.0/0 md5"],
+            "parameters": {"hba_file": "/etc/hba.conf"}}}));
+        assert_eq!(pg_hba_conf(&config(""), &elsewhere, DIR), None);
+        // Naming the very file praetor writes is as good as not naming one.
+        for extra in [
+            "  parameters: {hba_file: pg_hba.conf, ident_file: pg_ident.conf}\n",
+            "  parameters: {hba_file: /srv/pg/data/pg_hba.conf, ident_file: /srv/pg/data/pg_ident.conf}\n",
+        ] {
+            let cfg = config(extra);
+            assert!(pg_hba_conf(&cfg, &d, DIR).is_some(), "{extra}");
+            assert!(pg_ident_conf(&cfg, &d, DIR).is_some(), "{extra}");
+        }
+        // The local value wins over the dynamic one.
+        let cfg = config("  parameters: {hba_file: pg_hba.conf}\n");
+        assert!(pg_hba_conf(&cfg, &elsewhere, DIR).is_some());
+    }
+
+    #[test]
+    fn postgresql_conf_points_at_the_files_praetor_writes() {
+        let i = ConfInputs {
+            config_dir: Some(DIR.into()),
+            ..Default::default()
+        };
+        let p = conf_params(&config(""), &DynamicConfig::default(), &i);
+        assert_eq!(p["hba_file"], "'/srv/pg/data/pg_hba.conf'");
+        assert_eq!(p["ident_file"], "'/srv/pg/data/pg_ident.conf'");
+        // A configured value is kept, under its own spelling.
+        let cfg = config("  parameters: {HBA_FILE: /etc/hba.conf}\n");
+        let p = conf_params(&cfg, &DynamicConfig::default(), &i);
+        assert_eq!(p["HBA_FILE"], "'/etc/hba.conf'");
+        assert!(!p.contains_key("hba_file"));
+        assert_eq!(p["ident_file"], "'/srv/pg/data/pg_ident.conf'");
+        // Without a known directory, PostgreSQL's defaults (the same files) apply.
+        let p = conf_params(
+            &config(""),
+            &DynamicConfig::default(),
+            &ConfInputs::default(),
+        );
+        assert!(!p.contains_key("hba_file") && !p.contains_key("ident_file"));
+    }
+
+    #[test]
+    fn absolute_dir_is_lexical() {
+        let cwd = Path::new("/home/pg");
+        assert_eq!(
+            absolute_dir(cwd, Path::new("data")).as_deref(),
+            Some("/home/pg/data")
+        );
+        assert_eq!(
+            absolute_dir(cwd, Path::new("./a//b/../data/")).as_deref(),
+            Some("/home/pg/a/data")
+        );
+        assert_eq!(
+            absolute_dir(cwd, Path::new("/srv/x/.")).as_deref(),
+            Some("/srv/x")
+        );
+        assert_eq!(absolute_dir(cwd, Path::new("/../..")).as_deref(), Some("/"));
+        assert_eq!(absolute_dir(Path::new(""), Path::new("data")), None);
     }
 
     #[test]

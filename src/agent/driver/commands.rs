@@ -299,6 +299,50 @@ impl Driver {
         Ok(())
     }
 
+    /// Brings pg_hba.conf / pg_ident.conf of a running server to what the configuration gives
+    /// and reloads PostgreSQL when one was rewritten (Patroni's `ConfigHandler.reload_config`:
+    /// `replace_pg_hba` / `replace_pg_ident` when the effective `pg_hba` / `pg_ident` changed,
+    /// then a reload). A stopped server gets them from `write_config` before it starts. A
+    /// failure is logged and tried again next cycle.
+    pub(super) async fn sync_auth_files(&mut self) {
+        if self.pg.postmaster_pid().is_none() {
+            self.auth_reload_failed = false;
+            return;
+        }
+        let written = match self.pg.write_auth_files(&self.dynamic) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!("rewriting pg_hba.conf / pg_ident.conf: {e:#}");
+                self.auth_files_stale = true;
+                return;
+            }
+        };
+        if written.is_empty() && !self.auth_reload_failed {
+            return;
+        }
+        match self.pg.reload().await {
+            Ok(()) => {
+                self.auth_reload_failed = false;
+                tracing::info!(
+                    "reloaded PostgreSQL configuration (rewrote {})",
+                    if written.is_empty() {
+                        "nothing; an earlier reload failed".to_string()
+                    } else {
+                        written.join(", ")
+                    }
+                );
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "reloading PostgreSQL after rewriting {}: {e:#}",
+                    written.join(", ")
+                );
+                self.auth_reload_failed = true;
+                self.auth_files_stale = true;
+            }
+        }
+    }
+
     /// Reads the configuration file again and applies it (Patroni's reload): tags,
     /// `restapi.authentication` / `allowlist*`, the REST API's certificate files (re-read, so a
     /// renewed certificate is served to new connections), and everything under `postgresql`

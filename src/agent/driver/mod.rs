@@ -314,6 +314,14 @@ pub struct Driver {
     /// A synchronous standby about to stop or restart asks the primary to release it: the member
     /// key carries `nosync: true` and `sync_priority: 0` while this is set.
     sync_release: bool,
+    /// pg_hba.conf / pg_ident.conf may differ from what the configuration gives: the dynamic
+    /// `postgresql` section changed, or the agent just started beside a running server (Patroni
+    /// rewrites both files then too). Checked by the next cycle that reads the DCS
+    /// ([`Driver::sync_auth_files`]).
+    auth_files_stale: bool,
+    /// The last reload after rewriting pg_hba.conf / pg_ident.conf failed: reload again even if
+    /// the files now match.
+    auth_reload_failed: bool,
 }
 
 fn epoch() -> u64 {
@@ -411,6 +419,8 @@ impl Driver {
                 sync_key_gone: BTreeMap::new(),
                 epoch: Instant::now(),
                 sync_release: false,
+                auth_files_stale: true,
+                auth_reload_failed: false,
             },
             shared,
         ))
@@ -595,6 +605,10 @@ impl Driver {
         let (data, (pg, _info), mut view) = self.observe_all(false).await;
         if self.leader_until.is_some_and(|t| Instant::now() >= t) {
             self.set_leader_until(None);
+        }
+        // A dynamic pg_hba / pg_ident just read reaches the files (and the server) in this cycle.
+        if view.is_some() && std::mem::take(&mut self.auth_files_stale) {
+            self.sync_auth_files().await;
         }
         let mut snap = Snapshot {
             name: self.cfg.name.clone(),

@@ -79,6 +79,9 @@ impl Driver {
                         // bound to until the next renewal re-puts it: it waits for that.
                         self.keep.withdraw();
                     }
+                    if c.postgresql != self.dynamic.postgresql {
+                        self.auth_files_stale = true;
+                    }
                     self.dynamic = c.clone();
                 }
                 Some(v)
