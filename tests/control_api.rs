@@ -298,8 +298,26 @@ async fn control_endpoints_behave_like_patroni() {
         (code, body.as_str()),
         (503, "I am the leader, can not reinitialize")
     );
-    let (code, _) = api.post(sp, "/reinitialize", json!({"force": true})).await;
-    assert_eq!(code, 200);
+    // Answered as soon as it has started (Patroni), not after the base backup.
+    let standby = other.clone();
+    let started_at = |c: tokio_postgres::Client| async move {
+        c.query_one("SELECT pg_postmaster_start_time()::text", &[])
+            .await
+            .ok()
+            .map(|r| r.get::<_, String>(0))
+    };
+    let before = started_at(tb.pg(&standby).await.unwrap()).await;
+    let t0 = Instant::now();
+    let (code, body) = api.post(sp, "/reinitialize", json!({"force": "on"})).await;
+    assert_eq!((code, body.as_str()), (200, "reinitialize started"));
+    println!("reinitialize answered in {:?}", t0.elapsed());
+    let rebuilt = common::wait_for(Duration::from_secs(60), || async {
+        let c = tb.pg(&standby).await.ok()?;
+        let now = started_at(c).await?;
+        (Some(&now) != before.as_ref()).then_some(())
+    })
+    .await;
+    assert!(rebuilt.is_some(), "{standby} was not rebuilt");
     tb.wait_healthy(2, Duration::from_secs(60)).await.unwrap();
 
     // Pause through PATCH /config; invalid config is refused.
@@ -313,6 +331,18 @@ async fn control_endpoints_behave_like_patroni() {
         )
         .await;
     assert_eq!(code, 400, "{body}");
+    // A key praetor does not honour is never stored for the members to ignore.
+    let (code, body) = api
+        .call(
+            reqwest::Method::PATCH,
+            lp,
+            "/config",
+            Some(json!({"standby_cluster": {"host": "10.0.0.9", "port": 5432}})),
+            true,
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("standby_cluster"), "{body}");
     let (code, body) = api
         .call(
             reqwest::Method::PATCH,

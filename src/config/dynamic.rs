@@ -252,6 +252,36 @@ impl DynamicConfig {
         Ok((cfg, adjusted))
     }
 
+    /// Keys of a dynamic configuration document that praetor refuses (the fate table,
+    /// [`crate::config::keys::check_dynamic`]): `(key, message)` for each, e.g.
+    /// `("standby_cluster", "not supported by praetor: …")`. Empty when every key is implemented
+    /// or harmless.
+    pub fn refused_keys(v: &Json) -> Vec<(String, String)> {
+        let Ok(doc) = serde_yaml::to_value(v) else {
+            return Vec::new();
+        };
+        crate::config::keys::check_dynamic(&doc)
+            .into_iter()
+            .filter(|f| f.severity == crate::config::keys::Severity::Error)
+            .map(|f| (f.key, f.message))
+            .collect()
+    }
+
+    /// What an edit of the `config` key (PATCH/PUT /config, `praetorctl edit-config`) must pass:
+    /// it parses ([`DynamicConfig::from_json`]) and has no key praetor refuses
+    /// ([`DynamicConfig::refused_keys`]) — so `standby_cluster` or `synchronous_mode: quorum` is
+    /// never stored for members that would not honour it.
+    ///
+    /// # Errors
+    /// The first problem as `(key, message)`.
+    pub fn check_edit(v: &Json) -> Result<DynamicConfig, (String, String)> {
+        let c = Self::from_json(v)?;
+        match Self::refused_keys(v).into_iter().next() {
+            Some(r) => Err(r),
+            None => Ok(c),
+        }
+    }
+
     /// Patroni's timing rule, applied as Patroni applies it (`Config._validate_and_adjust_timeouts`):
     /// values below their minimum are raised to it (ttl 5 s — praetor's floor, Patroni's is 20 —,
     /// loop_wait 1 s, retry_timeout 1 s), then, when `loop_wait + 2 * retry_timeout > ttl`,
@@ -369,6 +399,16 @@ mod timing_tests {
 #[cfg(test)]
 mod bool_tests {
     use super::*;
+
+    #[test]
+    fn an_edit_with_a_refused_key_is_refused_by_name() {
+        let v = serde_json::json!({"ttl": 30, "standby_cluster": {"host": "10.0.0.9", "port": 5432}});
+        assert!(DynamicConfig::from_json(&v).is_ok());
+        let (k, m) = DynamicConfig::check_edit(&v).unwrap_err();
+        assert!(k.starts_with("standby_cluster"), "{k}: {m}");
+        assert!(m.starts_with(crate::config::keys::REFUSED), "{m}");
+        assert!(DynamicConfig::check_edit(&serde_json::json!({"ttl": 30})).is_ok());
+    }
 
     #[test]
     fn empty_sections_read_as_their_defaults() {

@@ -1,76 +1,140 @@
-//! `praetorctl edit-config`: the dynamic configuration edited in $EDITOR or with --set, --pg,
-//! --apply, --replace, shown as a diff and written with a compare-and-set.
+//! `praetorctl edit-config`: the dynamic configuration changed by `--replace`, `--apply`, `-s`
+//! and `-p` (in that order) or in an editor, shown as patronictl's diff, and written with a
+//! compare-and-set on the key's revision.
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 
+use super::cli::EditConfigArgs;
 use super::context::*;
 use super::render::*;
 
-pub(super) fn read_yaml_source(src: &str) -> Result<Value> {
-    let text = if src == "-" {
+fn read_source(src: &str) -> Result<String> {
+    if src == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
-        s
+        Ok(s)
     } else {
-        std::fs::read_to_string(src).with_context(|| format!("reading {src}"))?
-    };
+        std::fs::read_to_string(src).with_context(|| format!("reading {src}"))
+    }
+}
+
+fn yaml_value(text: &str, what: &str) -> Result<Value> {
     let y: serde_yaml::Value =
-        serde_yaml::from_str(&text).with_context(|| format!("{src}: not valid YAML"))?;
+        serde_yaml::from_str(text).with_context(|| format!("{what}: not valid YAML"))?;
     Ok(serde_json::to_value(y)?)
 }
 
-pub(super) async fn edit_config(
-    ctx: &Ctx,
-    quiet: bool,
-    set: Vec<String>,
-    pg: Vec<String>,
-    apply: Option<String>,
-    replace: Option<String>,
-    force: bool,
-) -> Result<()> {
-    let view = ctx.view().await?;
-    let old = view
-        .config_raw
-        .clone()
-        .ok_or_else(|| anyhow!("no configuration in DCS for {}", ctx.scope))?;
+/// patronictl's `apply_yaml_file`: `config` patched with the YAML mapping in `src` (`-`: stdin).
+fn apply_yaml_file(config: &Value, src: &str) -> Result<Value> {
+    let patch = yaml_value(&read_source(src)?, src)?;
+    if !patch.is_object() {
+        bail!("{src}: expected a YAML mapping");
+    }
+    let mut out = config.clone();
+    patch_config(&mut out, &patch);
+    Ok(out)
+}
+
+/// The editor patronictl runs: `$EDITOR`, else `editor` or `vi` from `PATH`.
+fn editor() -> Result<String> {
+    if let Some(e) = std::env::var("EDITOR").ok().filter(|e| !e.is_empty()) {
+        return Ok(e);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in ["editor", "vi"] {
+        if std::env::split_paths(&path).any(|d| d.join(name).is_file()) {
+            return Ok(name.to_string());
+        }
+    }
+    bail!("EDITOR environment variable is not set. editor or vi are not available")
+}
+
+/// Opens `before` in the editor; returns the edited text and its YAML value.
+fn invoke_editor(before: &str, scope: &str) -> Result<(String, Value)> {
+    let editor = editor()?;
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("{}-config-", scope.replace('/', "_")))
+        .suffix(".yaml")
+        .tempfile()?;
+    std::fs::write(tmp.path(), before)?;
+    // Through the shell, so an EDITOR with arguments works too (patronictl runs it as one program).
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(tmp.path())
+        .status()
+        .with_context(|| format!("running the editor {editor}"))?;
+    if !st.success() {
+        bail!("Editor exited with return code {}", st.code().unwrap_or(-1));
+    }
+    let after = std::fs::read_to_string(tmp.path())?;
+    let value = yaml_value(&after, "the edited configuration")?;
+    Ok((after, value))
+}
+
+/// `praetorctl edit-config`.
+pub(super) async fn edit_config(ctx: &Ctx, args: EditConfigArgs) -> Result<()> {
+    let EditConfigArgs {
+        quiet,
+        set,
+        pg,
+        apply,
+        replace,
+        force,
+        ..
+    } = args;
+    let pool = ctx.pool().await?;
+    let view = pool.main();
+    let old = view.config_raw.clone().ok_or_else(|| {
+        anyhow!(
+            "The config key does not exist in the cluster {}",
+            pool.scope
+        )
+    })?;
+    let before = config_yaml(&old);
+    let mut after: Option<String> = None;
     let mut new = old.clone();
-    let interactive = set.is_empty() && pg.is_empty() && apply.is_none() && replace.is_none();
     if let Some(r) = &replace {
-        new = read_yaml_source(r)?;
+        new = apply_yaml_file(&json!({}), r)?;
+        after = Some(config_yaml(&new));
     }
     if let Some(a) = &apply {
-        crate::config::merge_patch(&mut new, &read_yaml_source(a)?);
+        new = apply_yaml_file(&new, a)?;
+        after = Some(config_yaml(&new));
     }
-    for s in &set {
-        apply_set(&mut new, s)?;
-    }
-    for p in &pg {
-        apply_set(&mut new, &format!("postgresql.parameters.{p}"))?;
-    }
-    if interactive {
-        let editor = std::env::var("EDITOR").unwrap_or_else(|_| "vi".into());
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!("{}-config-", ctx.scope))
-            .suffix(".yaml")
-            .tempfile()?;
-        std::fs::write(tmp.path(), config_yaml(&old))?;
-        let st = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("{editor} \"$1\""))
-            .arg("sh")
-            .arg(tmp.path())
-            .status()
-            .with_context(|| format!("running the editor {editor}"))?;
-        if !st.success() {
-            bail!("the editor {editor} exited with {st}");
+    if !set.is_empty() || !pg.is_empty() {
+        let pairs = set.iter().cloned().chain(
+            pg.iter()
+                .map(|p| format!("postgresql.parameters.{}", p.trim_start())),
+        );
+        for pair in pairs {
+            apply_set(&mut new, &pair)?;
         }
-        new = read_yaml_source(&tmp.path().display().to_string())?;
+        after = Some(config_yaml(&new));
     }
-    if new.is_null() {
-        new = json!({});
+    let after = match after {
+        Some(a) => a,
+        None => {
+            let (text, value) = invoke_editor(&before, &pool.scope)?;
+            new = value;
+            text
+        }
+    };
+    if new == old {
+        if !quiet {
+            println!("Not changed");
+        }
+        return Ok(());
     }
-    if let Err((k, m)) = crate::config::DynamicConfig::from_json(&new) {
+    // A praetor addition: a configuration the agents would reject is never written.
+    let checked = if new.is_null() {
+        json!({})
+    } else {
+        new.clone()
+    };
+    if let Err((k, m)) = crate::config::DynamicConfig::check_edit(&checked) {
         bail!(
             "the new configuration is invalid: {}{m}",
             if k.is_empty() {
@@ -80,37 +144,25 @@ pub(super) async fn edit_config(
             }
         );
     }
-    let diff = config_diff(&old, &new);
-    if diff.is_empty() {
-        println!("Not changed");
+    if !quiet {
+        for line in text_diff(&before, &after) {
+            println!("{line}");
+        }
+    }
+    if (apply.as_deref() == Some("-") || replace.as_deref() == Some("-")) && !force {
+        println!("Use --force option to apply changes");
         return Ok(());
     }
-    if !quiet {
-        println!("---");
-        println!("+++");
-        print!(
-            "{}",
-            diff.lines()
-                .filter(|l| !l.starts_with("---") && !l.starts_with("+++"))
-                .map(|l| format!("{l}\n"))
-                .collect::<String>()
-        );
-        println!();
+    if force || confirm("Apply these changes?")? {
+        let key = format!("{}config", ctx.main_prefix(&pool));
+        if !ctx
+            .dcs
+            .put_absolute_if_revision(&key, &new.to_string(), view.config_revision)
+            .await?
+        {
+            bail!("Config modification aborted due to concurrent changes");
+        }
+        println!("Configuration changed");
     }
-    if !force && !confirm("Apply these changes?")? {
-        bail!("Aborted: configuration not changed");
-    }
-    if !ctx
-        .dcs
-        .put_absolute_if_revision(
-            &format!("{}config", ctx.prefix()),
-            &new.to_string(),
-            view.config_revision,
-        )
-        .await?
-    {
-        bail!("The config key was changed concurrently; nothing written. Run edit-config again");
-    }
-    println!("Configuration changed");
     Ok(())
 }

@@ -335,6 +335,11 @@ impl ClusterView {
                                     for m in adjusted {
                                         bad(format!("adjusted: {m}"));
                                     }
+                                    // Written by someone else (Patroni, an older praetor): said
+                                    // once, by name, never taken as if it were not there.
+                                    for (k, m) in DynamicConfig::refused_keys(&j) {
+                                        bad(format!("config.{k}: {m}"));
+                                    }
                                     v.config = Some(c)
                                 }
                                 Err((k, m)) => {

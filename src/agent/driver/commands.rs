@@ -158,8 +158,25 @@ impl Driver {
                 let _ = reply.send(r);
             }
             Command::Reinitialize(reply) => {
-                let r = self.reinitialize().await.map_err(|e| format!("{e:#}"));
-                let _ = reply.send(r);
+                // Patroni answers as soon as the reinitialize has started; what goes wrong
+                // afterwards is logged (and the member's state shows it).
+                match self.reinitialize_source().await {
+                    Err(e) => {
+                        let _ = reply.send(Err(format!("{e:#}")));
+                    }
+                    Ok(up) => {
+                        *self.shared.in_progress.lock().expect("not poisoned") =
+                            Some("reinitialize");
+                        // GET /patroni says so while it runs (`praetorctl reinit --wait` and
+                        // patronictl's poll for the state to leave `creating replica`).
+                        self.shared.status.write().await.state = MemberState::CreatingReplica;
+                        let _ = reply.send(Ok(()));
+                        if let Err(e) = self.reinitialize(&up).await {
+                            tracing::error!("reinitializing from {}: {e:#}", up.name);
+                        }
+                        *self.shared.in_progress.lock().expect("not poisoned") = None;
+                    }
+                }
             }
             Command::Reload(reply) => {
                 let r = self.reload().await.map_err(|e| format!("{e:#}"));
@@ -260,8 +277,12 @@ impl Driver {
         Ok(())
     }
 
-    /// Replaces the data directory with a fresh basebackup from the leader (POST /reinitialize).
-    pub(super) async fn reinitialize(&mut self) -> Result<()> {
+    /// Where a reinitialize (POST /reinitialize) takes its base backup from: the leader.
+    ///
+    /// # Errors
+    /// Patroni's refusals: this member is the leader, or the group has no leader (or its address
+    /// is unknown).
+    pub(super) async fn reinitialize_source(&mut self) -> Result<Upstream> {
         if self.leader_until.is_some() {
             anyhow::bail!("I am the leader, can not reinitialize");
         }
@@ -269,14 +290,24 @@ impl Driver {
         let Some(l) = view.leader.as_ref() else {
             anyhow::bail!("Cluster has no leader, can not reinitialize");
         };
-        let up = self.upstream(&view, &l.name)?;
+        self.upstream(&view, &l.name)
+    }
+
+    /// Rebuilds this member from `up` (the leader): stop, remove the data directory, base
+    /// backup, start as its standby. An operator's request (POST /reinitialize, `praetorctl
+    /// reinit`), as in Patroni; the HA core never asks for it without
+    /// `remove_data_directory_on_*`.
+    ///
+    /// # Errors
+    /// Stopping, removing, the base backup or the start failed.
+    pub(super) async fn reinitialize(&mut self, up: &Upstream) -> Result<()> {
         self.rewind_failed_from = None;
         tracing::info!("reinitializing: fresh basebackup from {}", up.name);
         self.pg.stop(StopMode::Immediate).await?;
         self.pg.remove_data_dir()?;
         self.state = MemberState::CreatingReplica;
-        self.pg.basebackup(&up).await?;
-        self.start(Some(&up), true).await
+        self.pg.basebackup(up).await?;
+        self.start(Some(up), true).await
     }
 
     /// Rewrites postgresql.conf from the current configuration and reloads PostgreSQL (POST /reload).

@@ -91,6 +91,9 @@ pub struct Shared {
     pub citus: Option<crate::citus::handler::CitusHandler>,
     /// The last `POST /failsafe` received: the calling leader's name and when.
     pub failsafe_ping: std::sync::Mutex<Option<(String, Instant)>>,
+    /// The long operation the HA loop is carrying out for a REST request (`reinitialize`), so
+    /// another request is answered "… already in progress" at once, as Patroni does.
+    pub in_progress: std::sync::Mutex<Option<&'static str>>,
 }
 
 impl Shared {
@@ -382,6 +385,7 @@ impl Driver {
             http: std::sync::RwLock::new(http.clone()),
             rest_tls: std::sync::RwLock::new(rest_tls),
             failsafe_ping: std::sync::Mutex::new(None),
+            in_progress: std::sync::Mutex::new(None),
             citus: cfg.citus.as_ref().filter(|c| c.group == 0).map(|c| {
                 crate::citus::handler::CitusHandler::start(pg.clone(), c.database.clone())
             }),

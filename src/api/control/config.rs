@@ -14,9 +14,10 @@ use crate::api::error::ApiError;
 use crate::config::{merge_patch, DynamicConfig};
 use crate::dcs::keys;
 
-/// 400 with the first problem when `v` is not a valid dynamic configuration.
+/// 400 with the first problem when `v` is not a valid dynamic configuration or has a key
+/// praetor refuses ([`DynamicConfig::check_edit`]).
 fn validate_config(v: &Value) -> Result<(), ApiError> {
-    DynamicConfig::from_json(v).map(|_| ()).map_err(|(k, m)| {
+    DynamicConfig::check_edit(v).map(|_| ()).map_err(|(k, m)| {
         ApiError::BadRequest(format!(
             "invalid configuration: {}{m}",
             if k.is_empty() {

@@ -162,17 +162,31 @@ pub async fn delete_restart(State(s): State<AppState>) -> Result<Response, ApiEr
     Ok((StatusCode::OK, "scheduled restart deleted").into_response())
 }
 
-/// `POST /reinitialize`: body `{force?}`. Asks the HA loop to rebuild this replica from the
-/// leader (200 once started); 503 on the leader or when the group has no leader.
+/// `POST /reinitialize`: body `{force?, from_leader?}` (booleans as Patroni's `parse_bool`
+/// reads them). Asks the HA loop to rebuild this replica from the leader and answers 200
+/// `reinitialize started` as soon as it has started (Patroni); 503 on the leader, when the group
+/// has no leader, or while a reinitialize is already running (`reinitialize already in
+/// progress`). With `force` the request is queued behind the running one instead (Patroni
+/// cancels the running task; praetor does not interrupt a base backup). `from_leader`: praetor
+/// always clones from the leader.
 pub async fn post_reinitialize(
     State(s): State<AppState>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let m = body_object(&body)?;
-    if m.get("force")
-        .is_some_and(|v| !v.is_boolean() && !v.is_null())
-    {
-        return Err(ApiError::BadRequest("force: expected true or false".into()));
+    let flag = |key: &str| -> Result<bool, ApiError> {
+        match m.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(false),
+            Some(v) => crate::config::dynamic::parse_patroni_bool(v)
+                .map_err(|e| ApiError::BadRequest(format!("{key}: {e}"))),
+        }
+    };
+    let force = flag("force")?;
+    flag("from_leader")?;
+    if !force {
+        if let Some(action) = *s.in_progress.lock().expect("not poisoned") {
+            return Err(ApiError::Unavailable(format!("{action} already in progress")));
+        }
     }
     {
         let st = s.status.read().await;
