@@ -47,6 +47,36 @@ pub struct DynamicConfig {
     /// number of seconds, or a string with a unit (`ms`, `s`, `min`, `h`, `d`), e.g. `"30min"`.
     #[serde(deserialize_with = "seconds_with_unit")]
     pub member_slots_ttl: u64,
+    /// Permanent replication slots (Patroni's `slots`): name → physical, or logical in a
+    /// database with a plugin. Created on the primary (physical ones also on the replicas that
+    /// may take over, kept at their replay position) and never dropped by praetor
+    /// ([`crate::ha::slots`]). Patroni reads `permanent_replication_slots` and `permanent_slots`
+    /// first, when set: see [`DynamicConfig::permanent_slot_specs`]. Serialized only when set.
+    #[serde(
+        deserialize_with = "slot_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub slots: BTreeMap<String, SlotSpec>,
+    /// Patroni's older name for `slots` (read before it when not empty).
+    #[serde(
+        deserialize_with = "slot_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub permanent_slots: BTreeMap<String, SlotSpec>,
+    /// Patroni's oldest name for `slots` (read before the other two when not empty).
+    #[serde(
+        deserialize_with = "slot_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub permanent_replication_slots: BTreeMap<String, SlotSpec>,
+    /// `ignore_slots`: slots managed outside praetor. A slot that any matcher matches is never
+    /// dropped or advanced by praetor, and a permanent slot matching one is not created.
+    /// Serialized only when set.
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub ignore_slots: Vec<SlotMatcher>,
     /// `postgresql` subsection of the dynamic config (left empty — `postgresql:` with no value —
     /// it is the default, as in Patroni).
     #[serde(deserialize_with = "null_as_default")]
@@ -159,6 +189,10 @@ impl Default for DynamicConfig {
             synchronous_node_count: 1,
             failsafe_mode: false,
             member_slots_ttl: 1800,
+            slots: BTreeMap::new(),
+            permanent_slots: BTreeMap::new(),
+            permanent_replication_slots: BTreeMap::new(),
+            ignore_slots: Vec::new(),
             postgresql: DynamicPostgresql::default(),
             other: BTreeMap::new(),
         }
@@ -334,6 +368,240 @@ impl DynamicConfig {
     pub fn to_json(&self) -> Json {
         serde_json::to_value(self).unwrap_or(Json::Null)
     }
+
+    /// The permanent slots in force: Patroni's `global_config.permanent_slots` takes the first
+    /// that is not empty of `permanent_replication_slots`, `permanent_slots` and `slots`.
+    pub fn permanent_slot_specs(&self) -> &BTreeMap<String, SlotSpec> {
+        [
+            &self.permanent_replication_slots,
+            &self.permanent_slots,
+            &self.slots,
+        ]
+        .into_iter()
+        .find(|m| !m.is_empty())
+        .unwrap_or(&self.slots)
+    }
+}
+
+/// A replication slot's type (`pg_replication_slots.slot_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlotType {
+    /// A physical slot (streaming replication, pg_receivewal).
+    Physical,
+    /// A logical slot (logical decoding in one database, with an output plugin).
+    Logical,
+}
+
+impl SlotType {
+    /// `physical` or `logical`, as PostgreSQL and Patroni spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotType::Physical => "physical",
+            SlotType::Logical => "logical",
+        }
+    }
+
+    /// Parses PostgreSQL's and Patroni's spelling.
+    pub fn parse(s: &str) -> Option<SlotType> {
+        match s {
+            "physical" => Some(SlotType::Physical),
+            "logical" => Some(SlotType::Logical),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SlotType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Json::deserialize(d)?;
+        v.as_str().and_then(SlotType::parse).ok_or_else(|| {
+            serde::de::Error::custom(format!("expected physical or logical, got {v}"))
+        })
+    }
+}
+
+/// `cluster_type` of a permanent physical slot: the kind of cluster it is kept in (Patroni:
+/// `primary` or `standby`; praetor runs no standby clusters, so a `standby` slot is neither
+/// created nor dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlotClusterType {
+    /// Kept in a primary cluster (what praetor runs).
+    Primary,
+    /// Kept in a standby cluster only.
+    Standby,
+}
+
+impl<'de> Deserialize<'de> for SlotClusterType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Json::deserialize(d)?;
+        match v.as_str() {
+            Some("primary") => Ok(SlotClusterType::Primary),
+            Some("standby") => Ok(SlotClusterType::Standby),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected primary or standby, got {v}"
+            ))),
+        }
+    }
+}
+
+/// One permanent slot of `slots` (Patroni `Cluster._merge_permanent_slots`): a value left empty
+/// is a physical slot; without `type`, a slot with both `database` and `plugin` is logical and
+/// any other is physical; a logical slot needs both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlotSpec {
+    /// `{type: physical}`, optionally with `cluster_type`.
+    Physical {
+        /// `cluster_type`, when given.
+        cluster_type: Option<SlotClusterType>,
+    },
+    /// `{type: logical, database, plugin}`.
+    Logical {
+        /// The database the slot decodes.
+        database: String,
+        /// The output plugin (`pgoutput`, `test_decoding`, …).
+        plugin: String,
+    },
+}
+
+/// The form of one `slots` entry as written, before its type is settled.
+#[derive(Deserialize, Default)]
+#[serde(
+    default,
+    expecting = "a slot such as {type: physical} or {type: logical, database: ..., plugin: ...}"
+)]
+struct RawSlotSpec {
+    #[serde(rename = "type")]
+    slot_type: Option<SlotType>,
+    database: Option<String>,
+    plugin: Option<String>,
+    cluster_type: Option<SlotClusterType>,
+}
+
+impl<'de> Deserialize<'de> for SlotSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Option::<RawSlotSpec>::deserialize(d)?.unwrap_or_default();
+        let database = raw.database.filter(|s| !s.is_empty());
+        let plugin = raw.plugin.filter(|s| !s.is_empty());
+        let logical = match raw.slot_type {
+            Some(t) => t == SlotType::Logical,
+            None => database.is_some() && plugin.is_some(),
+        };
+        if !logical {
+            return Ok(SlotSpec::Physical {
+                cluster_type: raw.cluster_type,
+            });
+        }
+        match (database, plugin) {
+            (Some(database), Some(plugin)) => Ok(SlotSpec::Logical { database, plugin }),
+            (None, _) => Err(serde::de::Error::custom(
+                "a logical slot needs a database (and a plugin)",
+            )),
+            (_, None) => Err(serde::de::Error::custom(
+                "a logical slot needs a plugin (and a database)",
+            )),
+        }
+    }
+}
+
+impl Serialize for SlotSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = serde_json::Map::new();
+        match self {
+            SlotSpec::Physical { cluster_type } => {
+                m.insert("type".into(), "physical".into());
+                if let Some(c) = cluster_type {
+                    m.insert(
+                        "cluster_type".into(),
+                        serde_json::to_value(c).unwrap_or_default(),
+                    );
+                }
+            }
+            SlotSpec::Logical { database, plugin } => {
+                m.insert("type".into(), "logical".into());
+                m.insert("database".into(), database.clone().into());
+                m.insert("plugin".into(), plugin.clone().into());
+            }
+        }
+        m.serialize(s)
+    }
+}
+
+impl SlotSpec {
+    /// The slot's type.
+    pub fn slot_type(&self) -> SlotType {
+        match self {
+            SlotSpec::Physical { .. } => SlotType::Physical,
+            SlotSpec::Logical { .. } => SlotType::Logical,
+        }
+    }
+}
+
+/// Whether `name` is a name Patroni accepts for a permanent slot: 1 to 63 characters, each a
+/// lower-case ASCII letter, a digit or `_` (PostgreSQL accepts these and nothing else).
+pub fn valid_slot_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// A `slots` map (null reads as empty), every name checked with [`valid_slot_name`].
+fn slot_map<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, SlotSpec>, D::Error> {
+    let m = Option::<BTreeMap<String, SlotSpec>>::deserialize(d)?.unwrap_or_default();
+    if let Some(bad) = m.keys().find(|n| !valid_slot_name(n)) {
+        return Err(serde::de::Error::custom(format!(
+            "{bad:?} is not a valid replication slot name: 1 to 63 lower-case letters, digits or _"
+        )));
+    }
+    Ok(m)
+}
+
+/// One entry of `ignore_slots` (Patroni `SlotsHandler.ignore_replication_slot`): a slot matches
+/// when its name equals `name` (if given) and its type, database and plugin equal `type`,
+/// `database` and `plugin` (each when given and not empty). An entry with none of them matches
+/// every slot, as in Patroni.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    default,
+    expecting = "a slot matcher such as {name: my_slot, type: logical, database: db, plugin: pgoutput}"
+)]
+pub struct SlotMatcher {
+    /// The slot's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The slot's type.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub slot_type: Option<SlotType>,
+    /// The database of a logical slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// The plugin of a logical slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
+}
+
+impl SlotMatcher {
+    /// Whether the slot `name` of type `slot_type` (a logical one in `database` with `plugin`)
+    /// matches.
+    pub fn matches(
+        &self,
+        name: &str,
+        slot_type: SlotType,
+        database: Option<&str>,
+        plugin: Option<&str>,
+    ) -> bool {
+        fn given(v: &Option<String>) -> Option<&str> {
+            v.as_deref().filter(|s| !s.is_empty())
+        }
+        self.name.as_deref().is_none_or(|n| n == name)
+            && self.slot_type.is_none_or(|t| t == slot_type)
+            && given(&self.database).is_none_or(|d| Some(d) == database)
+            && given(&self.plugin).is_none_or(|p| Some(p) == plugin)
+    }
 }
 
 /// Merges `patch` into `base` recursively; `null` deletes a key (Patroni's `patch_config`).
@@ -482,5 +750,190 @@ mod auth_lines_tests {
         let e = DynamicConfig::from_json(&serde_json::json!({"postgresql": {"pg_ident": [1]}}))
             .unwrap_err();
         assert!(e.0.starts_with("postgresql.pg_ident"), "{e:?}");
+    }
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Patroni's forms of `slots`: an empty value is physical, a typeless slot with database and
+    /// plugin is logical; written back in the typed form, and only when set.
+    #[test]
+    fn slots_are_typed_and_round_trip() {
+        let v = json!({
+            "slots": {
+                "phys": {"type": "physical"},
+                "empty": null,
+                "standby_only": {"type": "physical", "cluster_type": "standby"},
+                "cdc": {"type": "logical", "database": "app", "plugin": "pgoutput"},
+                "typeless": {"database": "app", "plugin": "test_decoding"},
+                "half": {"database": "app"}
+            },
+            "ignore_slots": [{"name": "by_hand"}, {"type": "logical", "database": "app"}]
+        });
+        let c = DynamicConfig::from_json(&v).unwrap();
+        let phys = SlotSpec::Physical { cluster_type: None };
+        let logical = |db: &str, plugin: &str| SlotSpec::Logical {
+            database: db.into(),
+            plugin: plugin.into(),
+        };
+        assert_eq!(
+            c.slots,
+            BTreeMap::from([
+                ("cdc".to_string(), logical("app", "pgoutput")),
+                ("empty".to_string(), phys.clone()),
+                ("half".to_string(), phys.clone()),
+                ("phys".to_string(), phys.clone()),
+                (
+                    "standby_only".to_string(),
+                    SlotSpec::Physical {
+                        cluster_type: Some(SlotClusterType::Standby)
+                    }
+                ),
+                ("typeless".to_string(), logical("app", "test_decoding")),
+            ])
+        );
+        assert_eq!(
+            c.ignore_slots,
+            vec![
+                SlotMatcher {
+                    name: Some("by_hand".into()),
+                    ..Default::default()
+                },
+                SlotMatcher {
+                    slot_type: Some(SlotType::Logical),
+                    database: Some("app".into()),
+                    ..Default::default()
+                },
+            ]
+        );
+        assert!(c.other.is_empty(), "{:?}", c.other);
+        let j = c.to_json();
+        assert_eq!(j["slots"]["empty"], json!({"type": "physical"}));
+        assert_eq!(
+            j["slots"]["typeless"],
+            json!({"type": "logical", "database": "app", "plugin": "test_decoding"})
+        );
+        assert_eq!(
+            j["slots"]["standby_only"],
+            json!({"type": "physical", "cluster_type": "standby"})
+        );
+        assert_eq!(j["ignore_slots"], v["ignore_slots"]);
+        assert_eq!(DynamicConfig::from_json(&j).unwrap(), c);
+        // Not set (or null, or empty): absent from the JSON form.
+        let j = DynamicConfig::from_json(&json!({"slots": null, "ignore_slots": null}))
+            .unwrap()
+            .to_json();
+        for k in [
+            "slots",
+            "ignore_slots",
+            "permanent_slots",
+            "permanent_replication_slots",
+        ] {
+            assert!(j.get(k).is_none(), "{k}: {j}");
+        }
+    }
+
+    /// Patroni's `global_config.permanent_slots`: the first non-empty of
+    /// `permanent_replication_slots`, `permanent_slots`, `slots`.
+    #[test]
+    fn the_older_names_of_slots_are_read_first() {
+        let c = DynamicConfig::from_json(&json!({
+            "slots": {"a": null},
+            "permanent_slots": {"b": null}
+        }))
+        .unwrap();
+        assert_eq!(c.permanent_slot_specs().keys().collect::<Vec<_>>(), ["b"]);
+        let c = DynamicConfig::from_json(&json!({
+            "slots": {"a": null},
+            "permanent_slots": {},
+            "permanent_replication_slots": {"c": {"type": "physical"}}
+        }))
+        .unwrap();
+        assert_eq!(c.permanent_slot_specs().keys().collect::<Vec<_>>(), ["c"]);
+        let c = DynamicConfig::from_json(&json!({"slots": {"a": null}, "permanent_slots": {}}))
+            .unwrap();
+        assert_eq!(c.permanent_slot_specs().keys().collect::<Vec<_>>(), ["a"]);
+        assert!(DynamicConfig::default().permanent_slot_specs().is_empty());
+    }
+
+    #[test]
+    fn a_wrong_slot_names_the_key() {
+        for (v, key, says) in [
+            (
+                json!({"slots": {"foo": {"type": "logcal"}}}),
+                "slots.foo.type",
+                "expected physical or logical",
+            ),
+            (
+                json!({"slots": {"foo": {"type": "logical", "plugin": "pgoutput"}}}),
+                "slots.foo",
+                "needs a database",
+            ),
+            (
+                json!({"slots": {"foo": {"type": "logical", "database": "app"}}}),
+                "slots.foo",
+                "needs a plugin",
+            ),
+            (
+                json!({"slots": {"foo": "physical"}}),
+                "slots.foo",
+                "expected a slot such as",
+            ),
+            (
+                json!({"slots": {"foo": {"cluster_type": "replica"}}}),
+                "slots.foo.cluster_type",
+                "expected primary or standby",
+            ),
+            (
+                json!({"permanent_slots": {"Foo-1": null}}),
+                "permanent_slots",
+                "\"Foo-1\" is not a valid replication slot name",
+            ),
+            (json!({"slots": [1]}), "slots", "invalid type"),
+            (
+                json!({"ignore_slots": [{"type": "both"}]}),
+                "ignore_slots[0].type",
+                "expected physical or logical",
+            ),
+            (
+                json!({"ignore_slots": ["by_hand"]}),
+                "ignore_slots[0]",
+                "expected a slot matcher",
+            ),
+            (
+                json!({"ignore_slots": {"name": "x"}}),
+                "ignore_slots",
+                "invalid type",
+            ),
+        ] {
+            let (k, m) = DynamicConfig::from_json(&v).unwrap_err();
+            assert_eq!(k, key, "{v}: {m}");
+            assert!(m.contains(says), "{v}: {m}");
+        }
+    }
+
+    /// Patroni's matcher: every attribute given must be equal; none given matches every slot.
+    #[test]
+    fn matchers_match_as_patroni_s() {
+        let m = |v: serde_json::Value| serde_json::from_value::<SlotMatcher>(v).unwrap();
+        let phys = |mm: &SlotMatcher, n: &str| mm.matches(n, SlotType::Physical, None, None);
+        let logi = |mm: &SlotMatcher, n: &str, d: &str, p: &str| {
+            mm.matches(n, SlotType::Logical, Some(d), Some(p))
+        };
+        let by_name = m(json!({"name": "x"}));
+        assert!(phys(&by_name, "x") && logi(&by_name, "x", "db", "pgoutput"));
+        assert!(!phys(&by_name, "y"));
+        let logical_in_db = m(json!({"type": "logical", "database": "db"}));
+        assert!(logi(&logical_in_db, "any", "db", "test_decoding"));
+        assert!(!logi(&logical_in_db, "any", "other", "test_decoding"));
+        assert!(!phys(&logical_in_db, "any"));
+        let plugin = m(json!({"plugin": "pgoutput"}));
+        assert!(logi(&plugin, "a", "db", "pgoutput") && !phys(&plugin, "a"));
+        // Empty strings ask for nothing; an empty matcher matches everything.
+        assert!(phys(&m(json!({"database": "", "plugin": ""})), "a"));
+        assert!(phys(&m(json!({})), "a"));
     }
 }

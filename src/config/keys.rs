@@ -8,7 +8,8 @@
 //!   parsed);
 //! - **refused**: praetor cannot honour it, and running as if it were absent could change what
 //!   happens to the data or to which member is primary (a standby cluster run as an independent
-//!   primary, initdb instead of a restore, permanent slots dropped, …): the configuration does
+//!   primary, initdb instead of a restore, a replica made by basebackup instead of the configured
+//!   method, …): the configuration does
 //!   not load;
 //! - **warned**: praetor does not honour it, but nothing a member decides depends on it (thread
 //!   pools, log files, extra HTTP headers, …): one warning line, and the configuration loads;
@@ -131,10 +132,6 @@ const STANDBY_CLUSTER: &str =
     "standby clusters are not implemented: praetor would run this cluster as an independent primary instead of following the remote one";
 const STANDBY_INACTIVE: &str =
     "without standby_cluster host, port or restore_command this setting has no effect (in Patroni as well), and praetor does not implement standby clusters";
-const PERMANENT_SLOTS: &str =
-    "permanent replication slots are not implemented: praetor would not create these slots, and it drops an inactive physical slot that belongs to no member once member_slots_ttl has passed";
-const IGNORE_SLOTS: &str =
-    "ignore_slots is not implemented: praetor drops an inactive physical slot that belongs to no member once member_slots_ttl has passed, including the slots listed here";
 const SYNC_QUORUM: &str =
     "quorum commit is not implemented: praetor runs priority synchronous replication (FIRST n in synchronous_standby_names) and keeps no quorum in /sync; use on";
 const SYNC_VALUE: &str =
@@ -417,15 +414,25 @@ pub static KEYS: &[Key] = &[
     k("bootstrap.dcs.synchronous_node_count", Implemented),
     k("bootstrap.dcs.failsafe_mode", Implemented),
     k("bootstrap.dcs.member_slots_ttl", Implemented),
-    k("bootstrap.dcs.slots", Refused(PERMANENT_SLOTS)),
-    k("bootstrap.dcs.slots.*", Refused(PERMANENT_SLOTS)),
-    k("bootstrap.dcs.slots.*.type", Refused(PERMANENT_SLOTS)),
-    k("bootstrap.dcs.slots.*.database", Refused(PERMANENT_SLOTS)),
-    k("bootstrap.dcs.slots.*.plugin", Refused(PERMANENT_SLOTS)),
-    k("bootstrap.dcs.slots.*.cluster_type", Refused(PERMANENT_SLOTS)),
-    k("bootstrap.dcs.permanent_slots", Refused(PERMANENT_SLOTS)),
-    k("bootstrap.dcs.permanent_replication_slots", Refused(PERMANENT_SLOTS)),
-    k("bootstrap.dcs.ignore_slots", Refused(IGNORE_SLOTS)),
+    k("bootstrap.dcs.slots", Implemented),
+    k("bootstrap.dcs.slots.*", Implemented),
+    k("bootstrap.dcs.slots.*.type", Implemented),
+    k("bootstrap.dcs.slots.*.database", Implemented),
+    k("bootstrap.dcs.slots.*.plugin", Implemented),
+    k("bootstrap.dcs.slots.*.cluster_type", Implemented),
+    k("bootstrap.dcs.permanent_slots", Implemented),
+    k("bootstrap.dcs.permanent_slots.*", Implemented),
+    k("bootstrap.dcs.permanent_slots.*.type", Implemented),
+    k("bootstrap.dcs.permanent_slots.*.database", Implemented),
+    k("bootstrap.dcs.permanent_slots.*.plugin", Implemented),
+    k("bootstrap.dcs.permanent_slots.*.cluster_type", Implemented),
+    k("bootstrap.dcs.permanent_replication_slots", Implemented),
+    k("bootstrap.dcs.permanent_replication_slots.*", Implemented),
+    k("bootstrap.dcs.permanent_replication_slots.*.type", Implemented),
+    k("bootstrap.dcs.permanent_replication_slots.*.database", Implemented),
+    k("bootstrap.dcs.permanent_replication_slots.*.plugin", Implemented),
+    k("bootstrap.dcs.permanent_replication_slots.*.cluster_type", Implemented),
+    k("bootstrap.dcs.ignore_slots", Implemented),
     k("bootstrap.dcs.standby_cluster", ByValue(standby_cluster)),
     k("bootstrap.dcs.standby_cluster.host", ByValue(standby_cluster_setting)),
     k("bootstrap.dcs.standby_cluster.port", ByValue(standby_cluster_setting)),
@@ -1334,6 +1341,35 @@ mod tests {
                 ("postgresql.pre_promote", Severity::Error)
             ]
         );
+    }
+
+    /// Permanent slots (under each of Patroni's three names) and ignore_slots are implemented:
+    /// nothing is reported for them; an unknown key inside a slot is.
+    #[test]
+    fn slots_and_ignore_slots_are_implemented() {
+        let f = check(&yaml(
+            "bootstrap: {dcs: {\
+             slots: {a: {type: logical, database: d, plugin: p}, b: {type: physical, cluster_type: primary}, c: null}, \
+             permanent_slots: {d: {type: physical}}, \
+             permanent_replication_slots: {e: {database: d, plugin: p}}, \
+             ignore_slots: [{name: x}, {type: logical, database: d, plugin: p}]}}",
+        ));
+        assert!(f.is_empty(), "{f:?}");
+        let f = check_dynamic(&yaml("slots: {a: {type: physical, lsn: 5}}"));
+        let got: Vec<(&str, Severity)> = f.iter().map(|f| (f.key.as_str(), f.severity)).collect();
+        assert_eq!(got, [("slots.a.lsn", Severity::Warning)]);
+        for key in [
+            "bootstrap.dcs.slots",
+            "bootstrap.dcs.slots.*.type",
+            "bootstrap.dcs.permanent_slots",
+            "bootstrap.dcs.permanent_replication_slots",
+            "bootstrap.dcs.ignore_slots",
+        ] {
+            assert!(
+                matches!(lookup(key).map(|k| k.fate), Some(Implemented)),
+                "{key}"
+            );
+        }
     }
 
     #[test]

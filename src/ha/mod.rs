@@ -152,7 +152,9 @@ pub enum Action {
         /// Source member.
         from: String,
     },
-    /// Create/drop physical replication slots for the other members (primary only).
+    /// Create, advance and drop replication slots as [`slots::plan_slots`] plans over the
+    /// server's slots read then: on the primary the members' and the permanent slots, on a
+    /// replica that may take over the permanent physical ones.
     SyncSlots,
     /// Clear the `failover` key (compare-and-set on the revision read).
     ClearFailover,
@@ -654,8 +656,14 @@ fn following(s: &Snapshot, view: &ClusterView, leader: &str) -> Decision {
             format!("changing primary_conninfo and restarting: following a new leader ({leader})"),
         );
     }
+    // A replica that may take over keeps the permanent physical slots (ha::slots).
+    let actions = if slots::replica_keeps_slots(s) {
+        vec![Action::SyncSlots]
+    } else {
+        vec![]
+    };
     decide_with(
-        vec![],
+        actions,
         format!(
             "no action. I am ({}), a secondary, and following a leader ({leader})",
             s.name

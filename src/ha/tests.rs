@@ -694,3 +694,300 @@ fn peers_are_polled_for_a_leader_race_or_a_pending_switchover() {
         assert_eq!(crate::ha::wants_peers(me, pg, &v), want, "{me} {v:?}");
     }
 }
+
+// ---- replication slots (ha::slots) over switchover- and failover-shaped snapshots -----------
+
+mod slot_decisions {
+    use super::*;
+    use crate::ha::slots::{plan_slots, ExistingSlot, LogicalSlot, Observed, SlotKind, SlotPlan};
+    use std::collections::BTreeMap;
+
+    /// Permanent physical `archiver` and logical `cdc`; `by_hand` is managed outside praetor.
+    fn slot_config(member_slots_ttl: u64) -> DynamicConfig {
+        DynamicConfig::from_json(&serde_json::json!({
+            "member_slots_ttl": member_slots_ttl,
+            "slots": {
+                "archiver": {"type": "physical"},
+                "cdc": {"type": "logical", "database": "app", "plugin": "pgoutput"}
+            },
+            "ignore_slots": [{"name": "by_hand"}]
+        }))
+        .unwrap()
+    }
+
+    fn with_config(s: Snapshot, c: DynamicConfig) -> Snapshot {
+        with(s, |s| s.config = c)
+    }
+
+    fn phys(name: &str, restart: u64) -> ExistingSlot {
+        ExistingSlot {
+            name: name.into(),
+            kind: SlotKind::Physical,
+            active: false,
+            restart_lsn: Some(Lsn(restart)),
+            wal_lost: false,
+        }
+    }
+
+    fn cdc() -> ExistingSlot {
+        ExistingSlot {
+            name: "cdc".into(),
+            kind: SlotKind::Logical {
+                database: "app".into(),
+                plugin: "pgoutput".into(),
+            },
+            active: false,
+            restart_lsn: Some(Lsn(90)),
+            wal_lost: false,
+        }
+    }
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn cdc_to_create() -> LogicalSlot {
+        LogicalSlot {
+            name: "cdc".into(),
+            database: "app".into(),
+            plugin: "pgoutput".into(),
+        }
+    }
+
+    /// [`view`] led by `leader` with only `members` keeping their keys.
+    fn members(leader: &str, members: &[&str]) -> ClusterView {
+        with(view(Some(leader)), |v| {
+            v.members.retain(|m| members.contains(&m.name.as_str()))
+        })
+    }
+
+    /// A replica that may take over syncs slots each cycle when permanent physical slots are
+    /// configured; without them (or tagged nofailover) its idle cycle stays empty.
+    #[test]
+    fn a_replica_syncs_slots_only_for_permanent_physical_slots() {
+        let reason = "no action. I am (b), a secondary, and following a leader (a)";
+        let s = with_config(standby("b", view(Some("a")), 100), slot_config(1800));
+        check(&s, vec![SyncSlots], reason);
+        let s = with(s, |s| s.tags.nofailover = true);
+        check(&s, vec![], reason);
+        let logical_only = DynamicConfig::from_json(&serde_json::json!({"slots": {
+            "cdc": {"type": "logical", "database": "app", "plugin": "pgoutput"}}}))
+        .unwrap();
+        let s = with_config(standby("b", view(Some("a")), 100), logical_only);
+        check(&s, vec![], reason);
+    }
+
+    /// Failover: a's key is gone, b holds the leader key and promotes. Before, as a replica, b
+    /// kept `archiver` at its replay position; once promoted it keeps it, creates c's slot and
+    /// the logical `cdc` afresh (it was on a only), and leaves `by_hand` alone.
+    #[test]
+    fn after_a_failover_the_new_primary_keeps_and_creates_the_permanent_slots() {
+        // Before: b is a's replica, its archiver slot behind its replay position.
+        let before = with_config(standby("b", view(Some("a")), 500), slot_config(0));
+        let seen = Observed {
+            in_recovery: true,
+            replay_lsn: Some(Lsn(500)),
+            slots: vec![phys("archiver", 100), phys("by_hand", 10)],
+        };
+        let (p, _) = plan_slots(&before, &seen, None, &BTreeMap::new(), 10.0);
+        assert_eq!(
+            p,
+            SlotPlan {
+                advance: vec![("archiver".into(), Lsn(500))],
+                ignored: names(&["by_hand"]),
+                notes: names(&[
+                    "permanent logical replication slot cdc is kept on the primary only: praetor \
+                     does not copy logical slots to replicas, so after a failover the new primary \
+                     creates it afresh, at its own position"
+                ]),
+                ..Default::default()
+            }
+        );
+
+        // a is killed: its key lapses, b takes the key and promotes.
+        let s = with_config(
+            with(standby("b", members("b", &["b", "c"]), 500), |s| {
+                s.pg.following = None
+            }),
+            slot_config(0),
+        );
+        check(
+            &s,
+            promoting(),
+            "promoted self to leader because I had the session lock",
+        );
+        let seen = Observed {
+            in_recovery: false,
+            replay_lsn: None,
+            slots: vec![phys("archiver", 500), phys("by_hand", 10)],
+        };
+        let (p, since) = plan_slots(&s, &seen, None, &BTreeMap::new(), 20.0);
+        assert_eq!(
+            p,
+            SlotPlan {
+                create: names(&["c"]),
+                create_logical: vec![cdc_to_create()],
+                ignored: names(&["by_hand"]),
+                ..Default::default()
+            }
+        );
+        assert!(since.is_empty());
+
+        // a comes back as b's replica: its slot is created; nothing is dropped.
+        let s = with_config(
+            with(primary(view(Some("b"))), |s| s.name = "b".into()),
+            slot_config(0),
+        );
+        check(
+            &s,
+            leading(),
+            "no action. I am (b), the leader with the lock",
+        );
+        let seen = Observed {
+            in_recovery: false,
+            replay_lsn: None,
+            slots: vec![
+                phys("archiver", 500),
+                phys("by_hand", 10),
+                phys("c", 500),
+                cdc(),
+            ],
+        };
+        let (p, _) = plan_slots(&s, &seen, None, &BTreeMap::new(), 30.0);
+        assert_eq!(
+            p,
+            SlotPlan {
+                create: names(&["a"]),
+                ignored: names(&["by_hand"]),
+                ..Default::default()
+            }
+        );
+    }
+
+    /// Switchover: a hands over to b and runs on as b's replica. a keeps its permanent slots
+    /// (archiver moved along with its replay position, the logical cdc left as it is) and drops
+    /// nothing, not even the slots of members it held as primary; b creates what it lacks.
+    #[test]
+    fn after_a_switchover_both_sides_keep_the_permanent_slots() {
+        let c = slot_config(0);
+        let a = with_config(
+            snap("a", switched(Some("b")), present("in archive recovery"), {
+                replica_pg(600, Some("b"))
+            }),
+            c.clone(),
+        );
+        check(
+            &a,
+            vec![SyncSlots],
+            "no action. I am (a), a secondary, and following a leader (b)",
+        );
+        let seen = Observed {
+            in_recovery: true,
+            replay_lsn: Some(Lsn(600)),
+            slots: vec![
+                phys("archiver", 400),
+                phys("b", 400),
+                phys("by_hand", 10),
+                phys("c", 400),
+                cdc(),
+            ],
+        };
+        let (p, _) = plan_slots(&a, &seen, None, &BTreeMap::new(), 10.0);
+        assert_eq!(
+            p,
+            SlotPlan {
+                advance: vec![("archiver".into(), Lsn(600))],
+                ignored: names(&["by_hand"]),
+                notes: names(&[
+                    "permanent logical replication slot cdc on this replica is left as it is \
+                     (praetor does not advance logical slots on replicas): it holds WAL here \
+                     from its position on"
+                ]),
+                ..Default::default()
+            }
+        );
+
+        let b = with_config(
+            with(primary(switched(Some("b"))), |s| s.name = "b".into()),
+            c,
+        );
+        let seen = Observed {
+            in_recovery: false,
+            replay_lsn: None,
+            slots: vec![phys("archiver", 400)],
+        };
+        let (p, _) = plan_slots(&b, &seen, None, &BTreeMap::new(), 10.0);
+        assert_eq!(
+            p,
+            SlotPlan {
+                create: names(&["a", "c"]),
+                create_logical: vec![cdc_to_create()],
+                ..Default::default()
+            }
+        );
+    }
+
+    /// c's key lapses: its slot is kept for member_slots_ttl, then dropped; `by_hand`, which
+    /// would be dropped the same way, is kept for ever; the permanent slots never go.
+    #[test]
+    fn a_departed_member_s_slot_is_kept_for_member_slots_ttl_then_dropped() {
+        let s = with_config(primary(members("a", &["a", "b"])), slot_config(1800));
+        assert_eq!(decide(&s).actions, leading());
+        let seen = Observed {
+            in_recovery: false,
+            replay_lsn: None,
+            slots: vec![
+                phys("archiver", 100),
+                phys("b", 100),
+                phys("by_hand", 10),
+                phys("c", 100),
+                cdc(),
+            ],
+        };
+        let (p, since) = plan_slots(&s, &seen, None, &BTreeMap::new(), 1000.0);
+        assert_eq!(
+            p,
+            SlotPlan {
+                retained: names(&["c"]),
+                ignored: names(&["by_hand"]),
+                ..Default::default()
+            }
+        );
+        assert_eq!(since, BTreeMap::from([("c".to_string(), 1000.0)]));
+        let (p, since) = plan_slots(&s, &seen, None, &since, 2799.0);
+        assert_eq!(p.retained, names(&["c"]));
+        assert!(p.drop.is_empty());
+        let (p, since) = plan_slots(&s, &seen, None, &since, 2800.0);
+        assert_eq!(
+            p,
+            SlotPlan {
+                drop: names(&["c"]),
+                ignored: names(&["by_hand"]),
+                ..Default::default()
+            }
+        );
+        assert!(since.is_empty());
+        // Without ignore_slots, by_hand would have gone the same way.
+        let bare = with(s, |s| s.config.ignore_slots.clear());
+        let (p, _) = plan_slots(&bare, &seen, None, &BTreeMap::new(), 1000.0);
+        assert_eq!(p.retained, names(&["by_hand", "c"]));
+    }
+
+    /// A permanent physical slot with a member's name: the member's slot while the member is
+    /// there, kept for ever once it is gone (Patroni's documented use for a fixed topology).
+    #[test]
+    fn a_permanent_slot_named_after_a_member_outlives_the_member() {
+        let c = DynamicConfig::from_json(&serde_json::json!({
+            "member_slots_ttl": 0, "slots": {"c": {"type": "physical"}}}))
+        .unwrap();
+        let s = with_config(primary(members("a", &["a", "b"])), c);
+        let seen = Observed {
+            in_recovery: false,
+            replay_lsn: None,
+            slots: vec![phys("b", 100), phys("c", 100)],
+        };
+        let (p, since) = plan_slots(&s, &seen, None, &BTreeMap::new(), 5000.0);
+        assert_eq!(p, SlotPlan::default());
+        assert!(since.is_empty());
+    }
+}

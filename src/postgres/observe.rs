@@ -264,20 +264,6 @@ impl LocalPostgres {
             .collect())
     }
 
-    /// The physical replication slots, with whether a walsender uses each (`active`).
-    ///
-    /// # Errors
-    /// SQL failed.
-    pub async fn physical_slots(&self) -> Result<Vec<(String, bool)>> {
-        let c = self.kept_client().await?;
-        let rows = c
-            .query("SELECT slot_name::text, active FROM pg_replication_slots WHERE slot_type = 'physical'", &[])
-            .await
-            .context("reading pg_replication_slots")?;
-        self.keep_client(c).await;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-    }
-
     /// Reads the `.history` file of `timeline` and returns the switch row for `/history`:
     /// `(parent timeline, switch LSN bytes, reason)`.
     pub fn timeline_switch(&self, timeline: u32) -> Option<(u32, Lsn, String)> {

@@ -397,27 +397,183 @@ impl LocalPostgres {
         }
     }
 
-    /// Creates the physical slots `create` (reserving WAL at once) and drops the slots `drop`,
-    /// as the primary's slot plan says.
+    /// Reads the replication slots (`pg_replication_slots`, sorted by name) and, with them,
+    /// whether the server is in recovery and its replay position: the facts a slot plan is made
+    /// from. Temporary slots (a session's, e.g. pg_basebackup's) are left out, and so are
+    /// PostgreSQL 17's failover slots (`failover = true`; PostgreSQL 15 has no such column, and
+    /// the row's JSON form is asked so that one query serves both).
     ///
     /// # Errors
-    /// A creation failed (a failed drop is logged: the slot may have become active meanwhile).
-    pub async fn apply_slots(&self, create: &[String], drop: &[String]) -> Result<()> {
-        if create.is_empty() && drop.is_empty() {
+    /// Not reachable or the query failed.
+    pub async fn replication_slots(&self) -> Result<SlotsRead> {
+        let c = self.kept_client().await?;
+        // One round trip: the recovery state on every row, and one row without a slot when
+        // there is none.
+        let rows = c
+            .query(
+                "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,
+                        s.slot_name::text, s.slot_type::text, s.database::text, s.plugin::text,
+                        s.active, s.restart_lsn::text, s.wal_status::text
+                   FROM (SELECT 1) AS one
+                   LEFT JOIN pg_replication_slots s
+                     ON NOT s.temporary
+                    AND NOT COALESCE((to_jsonb(s) ->> 'failover')::boolean, false)
+                  ORDER BY s.slot_name",
+                &[],
+            )
+            .await
+            .context("reading pg_replication_slots")?;
+        self.keep_client(c).await;
+        let lsn = |v: Option<String>| v.and_then(|l| crate::types::Lsn::parse(&l));
+        let first = rows
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("reading pg_replication_slots: no row"))?;
+        Ok(SlotsRead {
+            in_recovery: first.get(0),
+            replay_lsn: lsn(first.get(1)),
+            slots: rows
+                .iter()
+                .filter_map(|r| {
+                    Some(SlotRow {
+                        name: r.get::<_, Option<String>>(2)?,
+                        slot_type: r.get::<_, Option<String>>(3).unwrap_or_default(),
+                        database: r.get(4),
+                        plugin: r.get(5),
+                        active: r.get::<_, Option<bool>>(6).unwrap_or(false),
+                        restart_lsn: lsn(r.get(7)),
+                        wal_status: r.get(8),
+                    })
+                })
+                .collect(),
+        })
+    }
+
+    /// Creates the physical slots `names`, reserving WAL at once (on a standby from its replay
+    /// position). Each failure is logged and the others are still created.
+    ///
+    /// # Errors
+    /// Not reachable.
+    pub async fn create_physical_slots(&self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
             return Ok(());
         }
         let c = self.kept_client().await?;
-        for w in create {
-            c.execute("SELECT pg_create_physical_replication_slot($1, true)", &[w])
+        for n in names {
+            match c
+                .execute(
+                    "SELECT pg_create_physical_replication_slot($1, true)
+                      WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
+                    &[n],
+                )
                 .await
-                .with_context(|| format!("creating replication slot {w}"))?;
-            tracing::info!("created physical replication slot {w}");
+            {
+                Ok(_) => tracing::info!("created physical replication slot {n}"),
+                Err(e) => tracing::warn!("creating physical replication slot {n}: {e}"),
+            }
         }
-        for n in drop {
-            match c.execute("SELECT pg_drop_replication_slot($1)", &[n]).await {
-                Ok(_) => tracing::info!(
-                    "dropped physical replication slot {n} of a member gone for member_slots_ttl"
-                ),
+        self.keep_client(c).await;
+        Ok(())
+    }
+
+    /// Moves each physical slot of `to` forward to its position
+    /// (`pg_replication_slot_advance`, which never goes past what this server has replayed).
+    /// Each failure is logged and the others are still advanced.
+    ///
+    /// # Errors
+    /// Not reachable.
+    pub async fn advance_slots(&self, to: &[(String, crate::types::Lsn)]) -> Result<()> {
+        if to.is_empty() {
+            return Ok(());
+        }
+        let c = self.kept_client().await?;
+        for (n, lsn) in to {
+            let target = lsn.to_string();
+            if let Err(e) = c
+                .execute(
+                    "SELECT pg_replication_slot_advance($1, ($2::text)::pg_lsn)",
+                    &[n, &target],
+                )
+                .await
+            {
+                tracing::warn!("advancing replication slot {n} to {target}: {e}");
+            }
+        }
+        self.keep_client(c).await;
+        Ok(())
+    }
+
+    /// Creates the logical slot `name` in `database` with `plugin`, over a session of its own
+    /// in that database. PostgreSQL waits for the transactions running at that moment to end
+    /// before the slot exists, so the wait is cut to `limit` (the cycle goes on; the next one
+    /// tries again).
+    ///
+    /// # Errors
+    /// The database cannot be reached, the creation failed (`wal_level` below `logical`, an
+    /// unknown plugin, …) or took longer than `limit`.
+    pub async fn create_logical_slot(
+        &self,
+        name: &str,
+        database: &str,
+        plugin: &str,
+        limit: Duration,
+    ) -> Result<()> {
+        let c = self
+            .connect_db(database)
+            .await
+            .with_context(|| format!("connecting to database {database}"))?;
+        c.batch_execute(&format!(
+            "SET statement_timeout = {}",
+            limit.as_millis().max(1)
+        ))
+        .await
+        .context("setting statement_timeout")?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&name, &plugin];
+        let create = c.execute(
+            "SELECT pg_create_logical_replication_slot($1, $2)
+              WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
+            &params,
+        );
+        match tokio::time::timeout(limit + Duration::from_secs(1), create).await {
+            Ok(Ok(_)) => {
+                tracing::info!(
+                    "created logical replication slot {name} in database {database} with plugin {plugin}"
+                );
+                Ok(())
+            }
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context(format!(
+                "creating logical replication slot {name} in database {database} with plugin {plugin}"
+            ))),
+            Err(_) => bail!(
+                "creating logical replication slot {name} in database {database}: not done within {} s (it waits for the transactions running to end)",
+                limit.as_secs_f64()
+            ),
+        }
+    }
+
+    /// Drops each slot of `names` that no session uses at that moment (a slot that became
+    /// active since it was read is kept). `why` ends the log line. Each failure is logged and
+    /// the others are still dropped.
+    ///
+    /// # Errors
+    /// Not reachable.
+    pub async fn drop_slots(&self, names: &[String], why: &str) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let c = self.kept_client().await?;
+        for n in names {
+            match c
+                .execute(
+                    "SELECT pg_drop_replication_slot(slot_name)
+                       FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
+                    &[n],
+                )
+                .await
+            {
+                Ok(0) => {
+                    tracing::info!("replication slot {n} is in use (or gone): not dropped")
+                }
+                Ok(_) => tracing::info!("dropped replication slot {n}: {why}"),
                 Err(e) => tracing::warn!("dropping replication slot {n}: {e}"),
             }
         }
@@ -475,4 +631,34 @@ impl LocalPostgres {
             }
         }
     }
+}
+
+/// One row of `pg_replication_slots`, as [`LocalPostgres::replication_slots`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotRow {
+    /// `slot_name`.
+    pub name: String,
+    /// `slot_type`: `physical` or `logical`.
+    pub slot_type: String,
+    /// `database` (logical slots).
+    pub database: Option<String>,
+    /// `plugin` (logical slots).
+    pub plugin: Option<String>,
+    /// A session uses the slot.
+    pub active: bool,
+    /// `restart_lsn` (none for a physical slot created without reserving WAL).
+    pub restart_lsn: Option<crate::types::Lsn>,
+    /// `wal_status` (`reserved`, `extended`, `unreserved` or `lost`).
+    pub wal_status: Option<String>,
+}
+
+/// What [`LocalPostgres::replication_slots`] read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotsRead {
+    /// `pg_is_in_recovery()`.
+    pub in_recovery: bool,
+    /// `pg_last_wal_replay_lsn()` (none on a primary).
+    pub replay_lsn: Option<crate::types::Lsn>,
+    /// The slots, by name.
+    pub slots: Vec<SlotRow>,
 }

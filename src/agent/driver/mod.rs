@@ -15,7 +15,7 @@ use crate::dcs::etcd::EtcdDcs;
 use crate::dcs::{keys, ClusterView, Failover, HistoryEntry, MemberData, SyncState};
 use crate::ha::{decide, Action, DataDir, Decision, DemoteMode, PeerStatus, PgState, Snapshot};
 use crate::postgres::{LocalPostgres, ServerInfo, StopMode, Upstream};
-use crate::types::{slot_name_for, Lsn, MemberState, Role};
+use crate::types::{Lsn, MemberState, Role};
 
 mod commands;
 mod observe;

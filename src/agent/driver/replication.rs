@@ -4,31 +4,76 @@
 use super::*;
 
 impl Driver {
-    /// Creates the members' slots and drops those of members gone for `member_slots_ttl`, as
-    /// [`crate::ha::slots::plan_slots`] plans.
-    pub(super) async fn sync_slots(&mut self, wanted: &[String]) -> Result<()> {
-        let existing = self.pg.physical_slots().await?;
+    /// Reads the server's replication slots, plans with [`crate::ha::slots::plan_slots`] over
+    /// the cycle's snapshot `snap`, and carries the plan out: drops first, then creations and
+    /// advances (each failure is logged and the rest goes on).
+    pub(super) async fn sync_slots(&mut self, snap: &Snapshot) -> Result<()> {
+        use crate::ha::slots::{ExistingSlot, Observed, SlotKind};
+        let read = self.pg.replication_slots().await?;
+        let seen = Observed {
+            in_recovery: read.in_recovery,
+            replay_lsn: read.replay_lsn,
+            slots: read
+                .slots
+                .into_iter()
+                .map(|r| ExistingSlot {
+                    kind: if r.slot_type == "logical" {
+                        SlotKind::Logical {
+                            database: r.database.unwrap_or_default(),
+                            plugin: r.plugin.unwrap_or_default(),
+                        }
+                    } else {
+                        SlotKind::Physical
+                    },
+                    name: r.name,
+                    active: r.active,
+                    restart_lsn: r.restart_lsn,
+                    wal_lost: r.wal_status.as_deref() == Some("lost"),
+                })
+                .collect(),
+        };
         let now = self.epoch.elapsed().as_secs_f64();
-        let (plan, since) = crate::ha::slots::plan_slots(
-            wanted,
-            &existing,
-            &self.orphaned_slots,
-            now,
-            self.dynamic.member_slots_ttl,
-        );
+        let citus = self.cfg.citus.as_ref().map(|c| c.database.clone());
+        let (plan, since) =
+            crate::ha::slots::plan_slots(snap, &seen, citus.as_deref(), &self.orphaned_slots, now);
         for n in plan
             .retained
             .iter()
             .filter(|n| !self.orphaned_slots.contains_key(*n))
         {
             tracing::info!(
-                "keeping physical replication slot {n}: its member's key is gone, kept for \
-                 member_slots_ttl ({} s)",
+                "keeping replication slot {n}: it belongs to no member and is not permanent; it \
+                 is dropped once unused for member_slots_ttl ({} s) unless ignore_slots matches it",
                 self.dynamic.member_slots_ttl
             );
         }
         self.orphaned_slots = since;
-        self.pg.apply_slots(&plan.create, &plan.drop).await
+        log_slot_notes(&plan.notes, &plan.ignored);
+        self.pg
+            .drop_slots(
+                &plan.drop,
+                "it belongs to no member, is not permanent and was unused for member_slots_ttl",
+            )
+            .await?;
+        self.pg
+            .drop_slots(
+                &plan.recreate,
+                "a member's slot whose WAL is lost (wal_status lost); created again next cycle",
+            )
+            .await?;
+        self.pg.create_physical_slots(&plan.create).await?;
+        self.pg.advance_slots(&plan.advance).await?;
+        let limit = Duration::from_secs(self.dynamic.retry_timeout.clamp(1, 5));
+        for l in &plan.create_logical {
+            if let Err(e) = self
+                .pg
+                .create_logical_slot(&l.name, &l.database, &l.plugin, limit)
+                .await
+            {
+                tracing::warn!("{e:#}");
+            }
+        }
+        Ok(())
     }
 
     /// The primary's synchronous replication step: plan with [`crate::ha::sync::plan_sync`], then
@@ -317,4 +362,28 @@ impl Driver {
             }
         });
     }
+}
+
+/// Logs each slot note (a warning) and each slot left alone for `ignore_slots` (information)
+/// once, when it first appears (and again after it went away and came back), not every cycle.
+/// One agent runs per process, so what was last logged is kept here rather than in the
+/// driver's state.
+fn log_slot_notes(notes: &[String], ignored: &[String]) {
+    static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let ignored: Vec<String> = ignored
+        .iter()
+        .map(|n| {
+            format!(
+                "replication slot {n} matches ignore_slots: never dropped or advanced by praetor"
+            )
+        })
+        .collect();
+    let mut logged = LOGGED.lock().expect("not poisoned");
+    for line in notes.iter().filter(|l| !logged.contains(l)) {
+        tracing::warn!("{line}");
+    }
+    for line in ignored.iter().filter(|l| !logged.contains(l)) {
+        tracing::info!("{line}");
+    }
+    *logged = notes.iter().cloned().chain(ignored).collect();
 }

@@ -324,13 +324,7 @@ impl Driver {
                 }
                 Action::SyncSlots => {
                     if self.dynamic.postgresql.use_slots {
-                        let wanted: Vec<String> = view
-                            .members
-                            .iter()
-                            .filter(|m| m.name != snap.name)
-                            .map(|m| slot_name_for(&m.name))
-                            .collect();
-                        if let Err(e) = self.sync_slots(&wanted).await {
+                        if let Err(e) = self.sync_slots(snap).await {
                             tracing::warn!("syncing replication slots: {e:#}");
                         }
                     }
