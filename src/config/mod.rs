@@ -572,12 +572,11 @@ impl Config {
                     format!("cannot read the file: {e}"),
                 ),
             },
-            None => match env.get("PATRONI_CONFIGURATION") {
-                Some(t) => Self::check("PATRONI_CONFIGURATION", t, env),
-                None => failed(
-                    "(none)".into(),
-                    "no configuration file given and PATRONI_CONFIGURATION is not set".into(),
-                ),
+            // Patroni's order without a file: PATRONI_CONFIGURATION's YAML alone (the other
+            // PATRONI_* variables do not apply to it), else the PATRONI_* variables alone.
+            None => match env.get("PATRONI_CONFIGURATION").filter(|t| !t.trim().is_empty()) {
+                Some(t) => Self::check("PATRONI_CONFIGURATION", t, &BTreeMap::new()),
+                None => Self::check("(environment)", "", env),
             },
         }
     }
