@@ -275,6 +275,18 @@ impl DynamicConfig {
         } else {
             v.clone()
         };
+        // Both the old and the new name of a timeout: Patroni reads the new one.
+        let mut v = v;
+        if let Some(o) = v.as_object_mut() {
+            for (old, new) in [
+                ("master_start_timeout", "primary_start_timeout"),
+                ("master_stop_timeout", "primary_stop_timeout"),
+            ] {
+                if o.contains_key(new) {
+                    o.remove(old);
+                }
+            }
+        }
         let mut cfg: DynamicConfig = serde_path_to_error::deserialize(v).map_err(|e| {
             let path = e.path().to_string();
             (
@@ -676,6 +688,15 @@ mod bool_tests {
         assert!(k.starts_with("standby_cluster"), "{k}: {m}");
         assert!(m.starts_with(crate::config::keys::REFUSED), "{m}");
         assert!(DynamicConfig::check_edit(&serde_json::json!({"ttl": 30})).is_ok());
+    }
+
+    #[test]
+    fn the_new_timeout_name_wins_over_the_old_one() {
+        let c = DynamicConfig::from_json(&serde_json::json!({
+            "master_start_timeout": 100, "primary_start_timeout": 200,
+            "master_stop_timeout": 5}))
+        .unwrap();
+        assert_eq!((c.primary_start_timeout, c.primary_stop_timeout), (200, 5));
     }
 
     #[test]

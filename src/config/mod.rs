@@ -631,6 +631,7 @@ impl Config {
             return report;
         }
         apply_env(&mut doc, env);
+        convert_legacy_authentication(&mut doc);
         for f in keys::check(&doc) {
             match f.severity {
                 keys::Severity::Error => report.errors.push(err(&f.key, f.message)),
@@ -872,6 +873,42 @@ impl Config {
             .or(dynamic.postgresql.remove_data_directory_on_diverged_timelines)
             .unwrap_or(false)
     }
+}
+
+/// Patroni's oldest credentials layout, which Patroni 4.1 still converts
+/// (`Config._build_effective_configuration`): without a `postgresql.authentication` section,
+/// `postgresql.superuser` and `postgresql.replication` are the roles, a `postgresql.pg_rewind`
+/// section is the superuser when none is given, and `use_pg_rewind` is on exactly when
+/// `pg_rewind` is there. Applied after the `PATRONI_*` overrides (which write the new layout, so
+/// an override makes the file's old layout moot, as in Patroni). A file with neither layout is
+/// left alone.
+fn convert_legacy_authentication(doc: &mut Yaml) {
+    let Some(pg) = doc.get_mut("postgresql").and_then(Yaml::as_mapping_mut) else {
+        return;
+    };
+    let key = |k: &str| Yaml::String(k.to_string());
+    if pg.contains_key(key("authentication"))
+        || !["superuser", "replication", "pg_rewind"]
+            .iter()
+            .any(|k| pg.contains_key(key(k)))
+    {
+        return;
+    }
+    let mut auth = serde_yaml::Mapping::new();
+    for role in ["replication", "superuser"] {
+        if let Some(v) = pg.remove(key(role)) {
+            auth.insert(key(role), v);
+        }
+    }
+    let rewind = pg.remove(key("pg_rewind"));
+    let has_rewind = rewind.is_some();
+    if let Some(r) = rewind {
+        if !auth.contains_key(key("superuser")) {
+            auth.insert(key("superuser"), r);
+        }
+    }
+    pg.insert(key("authentication"), Yaml::Mapping(auth));
+    pg.insert(key("use_pg_rewind"), Yaml::Bool(has_rewind));
 }
 
 fn typed<T: serde::de::DeserializeOwned>(

@@ -451,3 +451,33 @@ tags: {noloadbalance: false, clonefrom: false, nostream: false}
     let r = check(&t.replace("etcd: {", "etcd3: {"), &[]);
     assert!(keys_of(&r).0.is_empty(), "{r:?}");
 }
+
+/// Patroni's oldest credentials layout is converted as Patroni converts it.
+#[test]
+fn the_legacy_credentials_layout_is_read() {
+    let text = r#"
+scope: s
+name: n
+restapi: {listen: 127.0.0.1:8008, connect_address: 127.0.0.1:8008}
+etcd3: {hosts: 127.0.0.1:2379}
+postgresql:
+  listen: 127.0.0.1:5432
+  connect_address: 127.0.0.1:5432
+  data_dir: /var/lib/postgresql/data
+  replication: {username: repl, password: r-secret}
+  pg_rewind: {username: admin, password: a-secret}
+"#;
+    let c = parse(text).unwrap();
+    let a = &c.postgresql.authentication;
+    assert_eq!(a.superuser.username.as_deref(), Some("admin"));
+    assert_eq!(a.superuser.password.as_deref(), Some("a-secret"));
+    assert_eq!(a.replication.username.as_deref(), Some("repl"));
+    assert_eq!(c.postgresql.use_pg_rewind, Some(true));
+    // With an authentication section, the old keys are not read (and the table reports them).
+    let mixed = text.replace(
+        "  replication: {",
+        "  authentication: {superuser: {username: postgres}}\n  replication: {",
+    );
+    let r = Config::check("f", &mixed, &BTreeMap::new());
+    assert!(r.warnings.iter().any(|w| w.key == "postgresql.replication"), "{r:?}");
+}
