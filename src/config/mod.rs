@@ -17,6 +17,7 @@ pub mod dynamic;
 mod env;
 mod etcd;
 pub mod keys;
+mod sections;
 pub mod tls;
 pub mod watchdog;
 
@@ -24,14 +25,15 @@ pub use ctl::CtlConfig;
 pub use dynamic::{merge_patch, parse_seconds, DynamicConfig, DynamicPostgresql, MIN_TTL};
 pub use env::process_env;
 pub use etcd::normalise_namespace;
+pub use sections::*;
 
 use env::apply_env;
 use etcd::parse_etcd;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
@@ -145,337 +147,6 @@ pub fn redact_passwords(doc: &Yaml) -> Yaml {
     }
 }
 
-/// Reads a password given as a YAML string or a bare number (`password: 12345`), so a typo in its
-/// type never ends up quoting the value in an error message.
-fn password_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    match Option::<Yaml>::deserialize(d)? {
-        None | Some(Yaml::Null) => Ok(None),
-        Some(Yaml::String(s)) => Ok(Some(s)),
-        Some(Yaml::Number(n)) => Ok(Some(n.to_string())),
-        Some(Yaml::Bool(b)) => Ok(Some(b.to_string())),
-        Some(_) => Err(serde::de::Error::custom(
-            "expected a password string (value not shown)",
-        )),
-    }
-}
-
-fn password<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    password_opt(d)?.ok_or_else(|| serde::de::Error::custom("expected a password string"))
-}
-
-/// `Some("<redacted>")` for a set password: what `Debug` output shows instead of it.
-fn redacted(p: &Option<String>) -> Option<&'static str> {
-    p.as_ref().map(|_| "<redacted>")
-}
-
-/// Credentials of one PostgreSQL role (`postgresql.authentication.{superuser,replication,rewind}`).
-/// `Debug` output hides the passwords. Which of these keys praetor honours is decided in
-/// [`keys::KEYS`] (`sslpassword`, `sslcrl` and `sslcrldir` are refused there: praetor's
-/// connections cannot honour them); unknown keys are reported there too.
-#[derive(Clone, Default, Deserialize, Serialize, PartialEq)]
-pub struct Credentials {
-    /// Role name.
-    pub username: Option<String>,
-    /// Password; written only to the pgpass file (mode 0600), never to logs or argv.
-    #[serde(default, deserialize_with = "password_opt")]
-    pub password: Option<String>,
-    /// libpq `sslmode` for connections made with this role.
-    pub sslmode: Option<String>,
-    /// libpq `sslcert`.
-    pub sslcert: Option<String>,
-    /// libpq `sslkey`.
-    pub sslkey: Option<String>,
-    /// libpq `sslpassword`: the passphrase of an encrypted `sslkey`. Parsed so a Patroni file
-    /// loads far enough to be told it is refused ([`keys::KEYS`]); never used.
-    #[serde(default, deserialize_with = "password_opt")]
-    pub sslpassword: Option<String>,
-    /// libpq `sslrootcert`.
-    pub sslrootcert: Option<String>,
-    /// libpq `sslcrl`: a certificate revocation list file. Refused in [`keys::KEYS`]; never used.
-    pub sslcrl: Option<String>,
-    /// libpq `sslcrldir`: a directory of revocation lists. Refused in [`keys::KEYS`]; never used.
-    pub sslcrldir: Option<String>,
-    /// libpq `channel_binding`.
-    pub channel_binding: Option<String>,
-    /// libpq `gssencmode`.
-    pub gssencmode: Option<String>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &redacted(&self.password))
-            .field("sslmode", &self.sslmode)
-            .field("sslcert", &self.sslcert)
-            .field("sslkey", &self.sslkey)
-            .field("sslpassword", &redacted(&self.sslpassword))
-            .field("sslrootcert", &self.sslrootcert)
-            .finish_non_exhaustive()
-    }
-}
-
-/// `postgresql.authentication` (unknown keys are reported by [`keys::check`]).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct Authentication {
-    /// Superuser the agent connects as (default `postgres`).
-    #[serde(default)]
-    pub superuser: Credentials,
-    /// Role standbys stream with and pg_basebackup uses (default `replicator`).
-    #[serde(default)]
-    pub replication: Credentials,
-    /// Role pg_rewind connects as; the superuser when absent.
-    pub rewind: Option<Credentials>,
-}
-
-/// HTTP basic credentials (`restapi.authentication`, `ctl.authentication`); `Debug` hides the
-/// password.
-#[derive(Clone, Default, Deserialize, Serialize)]
-pub struct BasicAuth {
-    /// User name.
-    pub username: String,
-    /// Password.
-    #[serde(deserialize_with = "password")]
-    pub password: String,
-}
-
-impl std::fmt::Debug for BasicAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasicAuth")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
-/// `restapi`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RestApi {
-    /// `host:port` the REST API binds to.
-    pub listen: String,
-    /// `host:port` other members and tools use to reach it (published in `api_url`).
-    pub connect_address: String,
-    /// Basic auth for the unsafe (state-changing) endpoints.
-    pub authentication: Option<BasicAuth>,
-    /// Server certificate (PEM); when set the REST API speaks HTTPS only.
-    #[serde(default)]
-    pub certfile: Option<PathBuf>,
-    /// Private key (PEM, unencrypted); the certificate file when absent.
-    #[serde(default)]
-    pub keyfile: Option<PathBuf>,
-    /// CA bundle client certificates must chain to (needed by `verify_client`).
-    #[serde(default)]
-    pub cafile: Option<PathBuf>,
-    /// Client certificates: `none` (default), `optional` (required for unsafe endpoints) or
-    /// `required` (for every request; refused during the TLS handshake). Patroni's semantics.
-    #[serde(default)]
-    pub verify_client: VerifyClient,
-    /// Hosts, IP addresses or CIDR networks allowed to call unsafe endpoints; empty allows all
-    /// unless `allowlist_include_members` is set (Patroni's `restapi.allowlist`).
-    #[serde(default)]
-    pub allowlist: Vec<String>,
-    /// Also allow the hosts of the members' `api_url`s registered in the DCS.
-    #[serde(default)]
-    pub allowlist_include_members: bool,
-    /// Remaining Patroni keys (`http_extra_headers`, …), accepted and ignored.
-    #[serde(flatten)]
-    pub other: BTreeMap<String, Json>,
-}
-
-/// `restapi.verify_client`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VerifyClient {
-    /// Client certificates are not asked for.
-    #[default]
-    None,
-    /// Asked for; unsafe endpoints refuse clients without one (403).
-    Optional,
-    /// Required for every connection.
-    Required,
-}
-
-/// One etcd endpoint and the settings to reach the etcd cluster (`etcd3:` or `etcd:`).
-#[derive(Clone, Default, Serialize)]
-pub struct EtcdConfig {
-    /// Endpoint URLs, e.g. `http://127.0.0.1:2379`.
-    pub endpoints: Vec<String>,
-    /// etcd user for etcd's own auth.
-    pub username: Option<String>,
-    /// etcd password.
-    pub password: Option<String>,
-    /// CA bundle to verify etcd's certificate (`cacert`); required with `protocol: https`.
-    pub cacert: Option<PathBuf>,
-    /// Client certificate for etcd's `--client-cert-auth` (`cert`).
-    pub cert: Option<PathBuf>,
-    /// Its private key (`key`).
-    pub key: Option<PathBuf>,
-    /// `use_proxies` (Patroni's meaning): the endpoints are proxies in front of etcd, so the
-    /// members etcd lists are not added to them. Default false: etcd's member list is read and
-    /// its client URLs are used as well.
-    pub use_proxies: bool,
-}
-
-impl std::fmt::Debug for EtcdConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EtcdConfig")
-            .field("endpoints", &self.endpoints)
-            .field("username", &self.username)
-            .field("password", &redacted(&self.password))
-            .field("cacert", &self.cacert)
-            .field("cert", &self.cert)
-            .field("key", &self.key)
-            .field("use_proxies", &self.use_proxies)
-            .finish()
-    }
-}
-
-/// `tags`: per-member flags published in the member key (Patroni §2.14).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
-pub struct Tags {
-    /// Never take the leader key automatically.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub nofailover: bool,
-    /// Excluded from GET /replica (503) and from Citus secondaries.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub noloadbalance: bool,
-    /// Preferred basebackup source for new members.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub clonefrom: bool,
-    /// Never chosen as synchronous standby.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub nosync: bool,
-    /// Tie-break on equal LSN in the leader race; higher wins; 0 behaves as `nofailover` (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failover_priority: Option<i64>,
-    /// Any custom tag (queryable with `?tag_NAME=VALUE`).
-    #[serde(flatten)]
-    pub other: BTreeMap<String, Json>,
-}
-
-impl Tags {
-    /// Whether this member may become leader by an automatic failover: not `nofailover` and
-    /// `failover_priority` not 0 (Patroni: `nofailover` ⇔ priority 0; `nofailover` wins a conflict).
-    pub fn can_failover(&self) -> bool {
-        !self.nofailover && self.failover_priority.unwrap_or(1) > 0
-    }
-
-    /// Effective failover priority (default 1, 0 when `nofailover`).
-    pub fn priority(&self) -> i64 {
-        if self.nofailover {
-            0
-        } else {
-            self.failover_priority.unwrap_or(1)
-        }
-    }
-}
-
-/// One `bootstrap.initdb` entry: a bare flag (`data-checksums`) or `{option: value}`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(untagged)]
-pub enum InitdbOption {
-    /// `--flag`.
-    Flag(String),
-    /// `--key=value`.
-    Pair(BTreeMap<String, Yaml>),
-}
-
-/// `bootstrap`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct Bootstrap {
-    /// Seed of the dynamic configuration, written to `/config` by the bootstrap winner.
-    #[serde(default)]
-    pub dcs: Json,
-    /// initdb options.
-    #[serde(default)]
-    pub initdb: Vec<InitdbOption>,
-    /// Legacy location of pg_hba lines.
-    #[serde(default)]
-    pub pg_hba: Vec<String>,
-    /// Other keys (method, post_bootstrap, …).
-    #[serde(flatten)]
-    pub other: BTreeMap<String, Json>,
-    /// The file has a `bootstrap` section. Without one this member never initialises a new
-    /// cluster; it waits for another member to (Patroni's `'bootstrap' in config` check).
-    #[serde(skip)]
-    pub present: bool,
-}
-
-/// `postgresql`: the local server.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Postgresql {
-    /// `host[,host2]:port` the postmaster listens on.
-    pub listen: String,
-    /// `host:port` the others use to reach this server (published in `conn_url`).
-    pub connect_address: String,
-    /// Data directory.
-    pub data_dir: PathBuf,
-    /// Directory of initdb, postgres, pg_basebackup, pg_rewind, pg_controldata; found on PATH and in
-    /// `/usr/lib/postgresql/*/bin` when absent.
-    pub bin_dir: Option<PathBuf>,
-    /// Path of the pgpass file the agent writes (mode 0600) for its libpq-based tools.
-    pub pgpass: Option<PathBuf>,
-    /// Role credentials.
-    #[serde(default)]
-    pub authentication: Authentication,
-    /// Local GUCs; override the dynamic ones except the cluster-wide ones (Patroni §6.1).
-    #[serde(default)]
-    pub parameters: BTreeMap<String, Json>,
-    /// pg_hba.conf lines.
-    #[serde(default)]
-    pub pg_hba: Vec<String>,
-    /// pg_ident.conf lines (Patroni's `postgresql.pg_ident`); when given they win over the
-    /// dynamic `postgresql.pg_ident` (see `postgres::render::pg_ident_lines`).
-    #[serde(default)]
-    pub pg_ident: Vec<String>,
-    /// Local override of the dynamic `postgresql.use_pg_rewind`.
-    pub use_pg_rewind: Option<bool>,
-    /// Patroni's `remove_data_directory_on_rewind_failure` (default false): after a failed
-    /// pg_rewind, remove the data directory and take a fresh base backup; when off the data is
-    /// kept and the member waits to be reinitialized. Also read from the dynamic `postgresql`.
-    #[serde(default, deserialize_with = "dynamic::patroni_bool_opt")]
-    pub remove_data_directory_on_rewind_failure: Option<bool>,
-    /// Patroni's `remove_data_directory_on_diverged_timelines` (default false): reinitialize a
-    /// member whose timeline diverged from the leader's when pg_rewind is off or failed; when off
-    /// its data is kept and it waits to be reinitialized. Also read from the dynamic `postgresql`.
-    #[serde(default, deserialize_with = "dynamic::patroni_bool_opt")]
-    pub remove_data_directory_on_diverged_timelines: Option<bool>,
-    /// Seconds to wait for the postmaster to start or stop (default 60).
-    pub pg_ctl_timeout: Option<u64>,
-    /// pg_basebackup options (`[{checkpoint: fast}, …]` or a map).
-    pub basebackup: Option<Json>,
-    /// Other keys kept for later features (callbacks, config_dir, …).
-    #[serde(flatten)]
-    pub other: BTreeMap<String, Json>,
-}
-
-/// `citus`: present on Citus clusters (group 0 = coordinator).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Citus {
-    /// Citus group of this member.
-    pub group: u32,
-    /// Database holding the Citus extension.
-    pub database: String,
-}
-
-/// `log`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct LogConfig {
-    /// `DEBUG`, `INFO` (default), `WARNING`, `ERROR`.
-    pub level: Option<String>,
-    /// `plain` (default) or `json` (also accepted under Patroni's `type` key). Patroni's own
-    /// `format` (a Python format string or a list of fields) is not used: it is read as `None`,
-    /// so `type` decides, and [`keys::KEYS`] warns about it.
-    #[serde(default, deserialize_with = "plain_or_json")]
-    pub format: Option<String>,
-    /// Patroni's name for `format`.
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    /// Other keys.
-    #[serde(flatten)]
-    pub other: BTreeMap<String, Json>,
-}
-
 /// The whole local configuration after validation.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -505,15 +176,6 @@ pub struct Config {
     pub bootstrap_dcs: DynamicConfig,
     /// The `watchdog` section.
     pub watchdog: watchdog::WatchdogConfig,
-}
-
-/// `log.format` when it is praetor's `plain` or `json`; any other value (Patroni's format string
-/// or field list) is `None`.
-fn plain_or_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<Yaml>::deserialize(d)? {
-        Some(Yaml::String(s)) if s == "plain" || s == "json" => Some(s),
-        _ => None,
-    })
 }
 
 /// Raw top-level shape; required keys are `Option` so their absence is reported by name.

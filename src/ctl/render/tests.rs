@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::dcs::ClusterView;
+
 use super::*;
 
 /// DCS content of the `simple` fixture: per group, the keys patronictl reads.
