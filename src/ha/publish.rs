@@ -33,11 +33,16 @@ pub struct MemberFacts<'a> {
     pub streaming: bool,
     /// Maintenance mode is on.
     pub pause: bool,
+    /// Settings changed since the server started that only a restart applies
+    /// (`pg_settings.pending_restart`): name → (running value, configured value).
+    pub pending_restart: Option<&'a std::collections::BTreeMap<String, (String, String)>>,
 }
 
 /// The member key's value (Patroni's fields, reference §1.3): connection and API URLs, state,
 /// role, timeline, tags, `pause`; a running standby's WAL positions (`xlog_location` the larger
-/// of received and replayed, bytes) and `replication_state`; a primary's current WAL position.
+/// of received and replayed, bytes) and `replication_state`; a primary's current WAL position;
+/// `pending_restart` (and `pending_restart_reason`, name → old and new value) while a changed
+/// setting waits for a restart, as Patroni 4 publishes it.
 pub fn member_data(f: &MemberFacts) -> MemberData {
     let tags = if f.sync_release {
         let mut t = f.tags.clone();
@@ -76,6 +81,23 @@ pub fn member_data(f: &MemberFacts) -> MemberData {
             );
         } else {
             m.xlog_location = pg.wal_lsn;
+        }
+    }
+    if let Some(reason) = f.pending_restart {
+        // Patroni 4's member key: `pending_restart: true` and, per setting, its old and new value.
+        m.other.insert("pending_restart".into(), Json::Bool(true));
+        if !reason.is_empty() {
+            let r: serde_json::Map<String, Json> = reason
+                .iter()
+                .map(|(name, (old, new))| {
+                    (
+                        name.clone(),
+                        serde_json::json!({"old_value": old, "new_value": new}),
+                    )
+                })
+                .collect();
+            m.other
+                .insert("pending_restart_reason".into(), Json::Object(r));
         }
     }
     m.other.insert(
@@ -166,8 +188,10 @@ mod tests {
             pg: &standby,
             streaming: true,
             pause: false,
+            pending_restart: None,
         };
         let m = member_data(&f);
+        assert!(!m.other.contains_key("pending_restart"));
         assert_eq!(m.conn_url, "postgres://10.0.0.2:5432/postgres");
         assert_eq!((m.state.as_str(), m.role.as_str()), ("running", "replica"));
         assert_eq!(m.version, PATRONI_COMPAT_VERSION);
@@ -203,6 +227,17 @@ mod tests {
         assert_eq!(
             (m.xlog_location, m.replication_state),
             (Some(Lsn(500)), None)
+        );
+        let reason: std::collections::BTreeMap<String, (String, String)> =
+            [("shared_buffers".to_string(), ("16MB".to_string(), "32MB".to_string()))].into();
+        let m = member_data(&MemberFacts {
+            pending_restart: Some(&reason),
+            ..f.clone()
+        });
+        assert_eq!(m.other["pending_restart"], Json::Bool(true));
+        assert_eq!(
+            m.other["pending_restart_reason"],
+            serde_json::json!({"shared_buffers": {"old_value": "16MB", "new_value": "32MB"}})
         );
         let stopped = PgState::default();
         let m = member_data(&MemberFacts { pg: &stopped, ..f });

@@ -15,6 +15,8 @@ impl Driver {
             pg,
             streaming: info.receiver_status.as_deref() == Some("streaming"),
             pause: self.dynamic.pause,
+            pending_restart: (pg.running && info.pending_restart)
+                .then_some(&info.pending_restart_reason),
         })
     }
 
