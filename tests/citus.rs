@@ -245,7 +245,8 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
         .unwrap();
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("For Citus clusters the --group must be specified"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("For Citus clusters the --group must be specified"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

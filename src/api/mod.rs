@@ -130,9 +130,10 @@ fn derive<'a>(shared: &Shared, cfg: &Config, st: &'a NodeStatus) -> Derived<'a> 
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    let view = st.view.as_ref().filter(|_| {
-        !st.dcs_failed || st.dcs_last_seen.is_some_and(|t| now < (t + ttl) as f64)
-    });
+    let view = st
+        .view
+        .as_ref()
+        .filter(|_| !st.dcs_failed || st.dcs_last_seen.is_some_and(|t| now < (t + ttl) as f64));
     let holds_lock = st.holds_lock();
     let sync = health::sync_flags(
         &cfg.name,

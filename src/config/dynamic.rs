@@ -140,7 +140,9 @@ pub fn parse_patroni_bool(v: &Json) -> Result<bool, String> {
         Json::String(s) => match s.trim().to_ascii_lowercase().as_str() {
             "true" | "on" | "yes" | "1" => Ok(true),
             "false" | "off" | "no" | "0" => Ok(false),
-            _ => Err(format!("expected a boolean (true/false, on/off, yes/no), got {s:?}")),
+            _ => Err(format!(
+                "expected a boolean (true/false, on/off, yes/no), got {s:?}"
+            )),
         },
         other => Err(format!(
             "expected a boolean (true/false, on/off, yes/no), got {other}"
@@ -149,7 +151,9 @@ pub fn parse_patroni_bool(v: &Json) -> Result<bool, String> {
 }
 
 /// Deserializes an optional boolean with [`parse_patroni_bool`].
-pub(crate) fn patroni_bool_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+pub(crate) fn patroni_bool_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<bool>, D::Error> {
     match Option::<Json>::deserialize(d)? {
         None | Some(Json::Null) => Ok(None),
         Some(v) => parse_patroni_bool(&v)
@@ -682,7 +686,8 @@ mod bool_tests {
 
     #[test]
     fn an_edit_with_a_refused_key_is_refused_by_name() {
-        let v = serde_json::json!({"ttl": 30, "standby_cluster": {"host": "10.0.0.9", "port": 5432}});
+        let v =
+            serde_json::json!({"ttl": 30, "standby_cluster": {"host": "10.0.0.9", "port": 5432}});
         assert!(DynamicConfig::from_json(&v).is_ok());
         let (k, m) = DynamicConfig::check_edit(&v).unwrap_err();
         assert!(k.starts_with("standby_cluster"), "{k}: {m}");
@@ -714,8 +719,14 @@ mod bool_tests {
             "remove_data_directory_on_rewind_failure": "on",
             "remove_data_directory_on_diverged_timelines": false}}))
         .unwrap();
-        assert_eq!(c.postgresql.remove_data_directory_on_rewind_failure, Some(true));
-        assert_eq!(c.postgresql.remove_data_directory_on_diverged_timelines, Some(false));
+        assert_eq!(
+            c.postgresql.remove_data_directory_on_rewind_failure,
+            Some(true)
+        );
+        assert_eq!(
+            c.postgresql.remove_data_directory_on_diverged_timelines,
+            Some(false)
+        );
         let e = DynamicConfig::from_json(&serde_json::json!({"postgresql": {
             "remove_data_directory_on_rewind_failure": "maybe"}}))
         .unwrap_err();

@@ -236,7 +236,10 @@ impl Config {
             },
             // Patroni's order without a file: PATRONI_CONFIGURATION's YAML alone (the other
             // PATRONI_* variables do not apply to it), else the PATRONI_* variables alone.
-            None => match env.get("PATRONI_CONFIGURATION").filter(|t| !t.trim().is_empty()) {
+            None => match env
+                .get("PATRONI_CONFIGURATION")
+                .filter(|t| !t.trim().is_empty())
+            {
                 Some(t) => Self::check("PATRONI_CONFIGURATION", t, &BTreeMap::new()),
                 None => Self::check("(environment)", "", env),
             },
@@ -532,7 +535,9 @@ impl Config {
     pub fn remove_data_on_diverged_timelines(&self, dynamic: &DynamicConfig) -> bool {
         self.postgresql
             .remove_data_directory_on_diverged_timelines
-            .or(dynamic.postgresql.remove_data_directory_on_diverged_timelines)
+            .or(dynamic
+                .postgresql
+                .remove_data_directory_on_diverged_timelines)
             .unwrap_or(false)
     }
 }

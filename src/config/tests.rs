@@ -480,5 +480,8 @@ postgresql:
         "  authentication: {superuser: {username: postgres}}\n  replication: {",
     );
     let r = Config::check("f", &mixed, &BTreeMap::new());
-    assert!(r.warnings.iter().any(|w| w.key == "postgresql.replication"), "{r:?}");
+    assert!(
+        r.warnings.iter().any(|w| w.key == "postgresql.replication"),
+        "{r:?}"
+    );
 }

@@ -228,8 +228,11 @@ mod tests {
             (m.xlog_location, m.replication_state),
             (Some(Lsn(500)), None)
         );
-        let reason: std::collections::BTreeMap<String, (String, String)> =
-            [("shared_buffers".to_string(), ("16MB".to_string(), "32MB".to_string()))].into();
+        let reason: std::collections::BTreeMap<String, (String, String)> = [(
+            "shared_buffers".to_string(),
+            ("16MB".to_string(), "32MB".to_string()),
+        )]
+        .into();
         let m = member_data(&MemberFacts {
             pending_restart: Some(&reason),
             ..f.clone()

@@ -479,7 +479,11 @@ fn standby_stuck_past_the_leaders_switch_point_is_rewound() {
     let part = "past the leader's switch point";
     check_has(&s, vec![Rewind { leader: "b".into() }], part);
     s.use_pg_rewind = false;
-    check_has(&s, vec![], "keeping the data directory; waiting for this member to be reinitialized");
+    check_has(
+        &s,
+        vec![],
+        "keeping the data directory; waiting for this member to be reinitialized",
+    );
     s.remove_data_on_diverged = true;
     assert_eq!(decide(&s).actions, vec![Reinitialize { from: "b".into() }]);
     s.remove_data_on_diverged = false;

@@ -667,7 +667,8 @@ mod tests {
             Some("# Managed by praetor (postgresql.pg_ident)\nkrb alice@EXAMPLE.COM alice\n")
         );
         let local = config("  pg_ident: ['office alice alice', 'office robert bob']\n");
-        let text = "# Managed by praetor (postgresql.pg_ident)\noffice alice alice\noffice robert bob\n";
+        let text =
+            "# Managed by praetor (postgresql.pg_ident)\noffice alice alice\noffice robert bob\n";
         assert_eq!(pg_ident_conf(&local, &d, DIR).as_deref(), Some(text));
         assert_eq!(
             pg_ident_conf(&local, &DynamicConfig::default(), DIR).as_deref(),

@@ -185,7 +185,9 @@ pub async fn post_reinitialize(
     flag("from_leader")?;
     if !force {
         if let Some(action) = *s.in_progress.lock().expect("not poisoned") {
-            return Err(ApiError::Unavailable(format!("{action} already in progress")));
+            return Err(ApiError::Unavailable(format!(
+                "{action} already in progress"
+            )));
         }
     }
     {
