@@ -29,18 +29,34 @@ pub fn settings(cfg: Option<&LogConfig>) -> (String, bool) {
 /// Installs the global subscriber. Safe to call once per process; later calls do nothing.
 pub fn init(cfg: Option<&LogConfig>) {
     let (directive, json) = settings(cfg);
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directive));
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref(), &directive);
     let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(tracing::Level::TRACE)
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     if json {
-        let _ = b.json().try_init();
+        let _ = b.json().finish().with(filter).try_init();
     } else {
-        let _ = b.try_init();
+        let _ = b.finish().with(filter).try_init();
     }
+}
+
+/// The per-target level filter: `RUST_LOG` when it is set and reads as `target=level` pairs
+/// (tracing-subscriber's `Targets` syntax: no span or field filters), else `directive`. A
+/// `RUST_LOG` that does not read is reported on stderr and the directive is used.
+fn filter(rust_log: Option<&str>, directive: &str) -> tracing_subscriber::filter::Targets {
+    if let Some(v) = rust_log.filter(|v| !v.trim().is_empty()) {
+        match v.parse() {
+            Ok(t) => return t,
+            Err(e) => eprintln!(
+                "praetor: RUST_LOG={v:?} is not a list of target=level pairs ({e}); using {directive:?}"
+            ),
+        }
+    }
+    directive.parse().unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -71,5 +87,23 @@ mod tests {
         for (c, want) in cases {
             assert_eq!(settings(c.as_ref()), want, "{c:?}");
         }
+    }
+
+    #[test]
+    fn rust_log_overrides_the_directive_when_it_reads() {
+        use tracing::Level;
+        let directive = "info,h2=warn";
+        let f = filter(None, directive);
+        assert!(f.would_enable("praetor::ha", &Level::INFO));
+        assert!(!f.would_enable("h2::proto", &Level::INFO));
+        let f = filter(Some("praetor=debug"), directive);
+        assert!(f.would_enable("praetor::ha", &Level::DEBUG));
+        assert!(!f.would_enable("h2::proto", &Level::ERROR));
+        // Not target=level pairs: the directive stays.
+        let f = filter(Some("praetor=loud"), directive);
+        assert!(f.would_enable("praetor::ha", &Level::INFO));
+        assert!(!f.would_enable("praetor::ha", &Level::DEBUG));
+        let f = filter(Some("  "), directive);
+        assert!(f.would_enable("praetor::ha", &Level::INFO));
     }
 }

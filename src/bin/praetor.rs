@@ -76,13 +76,13 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    // One worker thread: every task of an idle agent (HA loop, lease keeper, watch, REST) wakes
-    // on the same thread, so an event costs one wake-up instead of hand-offs between workers
-    // (issue "Idle means idle": about 490 → 120 wake-ups a minute on an idle leader at 30/10/10).
-    // Nothing the agent runs blocks a worker for long: processes, PostgreSQL and etcd are async,
-    // and a stalled thread is what the fence guard and the lease's expiry are for.
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // One thread: every task of an idle agent (HA loop, lease keeper, watch, REST) wakes on the
+    // same thread, so an event costs one wake-up instead of hand-offs between threads (issue
+    // "Idle means idle": about 490 → 120 wake-ups a minute on an idle leader at 30/10/10), and
+    // the multi-thread scheduler's own bookkeeping (its per-poll statistics) is not paid either.
+    // Nothing the agent runs blocks the thread for long: processes, PostgreSQL and etcd are
+    // async, and a stalled thread is what the fence guard and the lease's expiry are for.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -118,8 +118,8 @@ fn main() -> ExitCode {
         eprintln!("praetor: refusing to run as root: PostgreSQL does not run as root; start praetor as the postgres user");
         return ExitCode::from(1);
     }
-    // The agent runs on the runtime's worker; the main thread only waits for its end (so an
-    // idle agent's events are not handed between the main thread and the worker).
+    // The agent runs as a task (a panic in it is reported as an error, not unwound through
+    // main); the runtime's one thread drives it and every task it spawns.
     let run = rt.block_on(async {
         tokio::spawn(agent(cfg))
             .await

@@ -31,6 +31,7 @@ mod ops;
 pub mod parse;
 mod process;
 pub mod render;
+mod session;
 
 pub use process::{child_processes, process_exited};
 pub use render::{conninfo_value, guc_value, split_host_port, CLUSTER_WIDE_GUCS};
@@ -96,7 +97,7 @@ pub struct LocalPostgres {
     /// `pg_controldata`'s answer for the postmaster with this pid.
     controldata_cache: std::sync::Mutex<Option<(i32, DataDir)>>,
     /// The connection [`LocalPostgres::query_state`] reuses.
-    state_client: Mutex<Option<tokio_postgres::Client>>,
+    state_client: Mutex<Option<session::Session>>,
     /// The postmaster pid last read from `postmaster.pid`, to stop a server whose data directory
     /// was removed under it (PostgreSQL itself notices that only within a minute).
     last_pid: std::sync::atomic::AtomicI32,

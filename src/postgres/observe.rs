@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 
+use super::session::Session;
 use super::{parse, split_host_port, LocalPostgres, ServerInfo};
 use crate::types::{DataDir, Lsn, PgState, ReplicationRow};
 
@@ -119,16 +120,16 @@ impl LocalPostgres {
     ///
     /// # Errors
     /// No kept connection and a new one cannot be made.
-    pub(super) async fn kept_client(&self) -> Result<tokio_postgres::Client> {
+    pub(super) async fn kept_client(&self) -> Result<Session> {
         let cached = self.state_client.lock().await.take();
         match cached.filter(|c| !c.is_closed()) {
             Some(c) => Ok(c),
-            None => self.connect().await,
+            None => Ok(Session::new(self.connect().await?)),
         }
     }
 
     /// Gives the connection taken by [`LocalPostgres::kept_client`] back for the next use.
-    pub(super) async fn keep_client(&self, c: tokio_postgres::Client) {
+    pub(super) async fn keep_client(&self, c: Session) {
         *self.state_client.lock().await = Some(c);
     }
 
@@ -139,23 +140,23 @@ impl LocalPostgres {
     /// # Errors
     /// Not running or query failed.
     pub async fn query_state(&self) -> Result<(PgState, ServerInfo)> {
-        let c = self.kept_client().await?;
-        let c = match self.query_state_on(&c).await {
+        let mut c = self.kept_client().await?;
+        let mut c = match self.query_state_on(&mut c).await {
             Ok(r) => {
                 self.keep_client(c).await;
                 return Ok(r);
             }
             // The server ended the kept session (idle_session_timeout, pg_terminate_backend):
             // that says nothing about the server, so ask once more on a new one.
-            Err(_) if c.is_closed() => self.connect().await?,
+            Err(_) if c.is_closed() => Session::new(self.connect().await?),
             Err(e) => return Err(e),
         };
-        let r = self.query_state_on(&c).await?;
+        let r = self.query_state_on(&mut c).await?;
         self.keep_client(c).await;
         Ok(r)
     }
 
-    async fn query_state_on(&self, c: &tokio_postgres::Client) -> Result<(PgState, ServerInfo)> {
+    async fn query_state_on(&self, c: &mut Session) -> Result<(PgState, ServerInfo)> {
         let row = c
             .query_one(
                 "SELECT pg_is_in_recovery(),
@@ -241,7 +242,7 @@ impl LocalPostgres {
     /// # Errors
     /// Query failed.
     pub async fn replication_rows(&self) -> Result<Vec<ReplicationRow>> {
-        let c = self.kept_client().await?;
+        let mut c = self.kept_client().await?;
         let rows = c
             .query(
                 "SELECT application_name, state, sync_state, COALESCE(flush_lsn, '0/0')::text FROM pg_stat_replication",

@@ -406,7 +406,7 @@ impl LocalPostgres {
     /// # Errors
     /// Not reachable or the query failed.
     pub async fn replication_slots(&self) -> Result<SlotsRead> {
-        let c = self.kept_client().await?;
+        let mut c = self.kept_client().await?;
         // One round trip: the recovery state on every row, and one row without a slot when
         // there is none.
         let rows = c

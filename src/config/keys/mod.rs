@@ -320,8 +320,7 @@ fn segment_matches(root: &Yaml, path: &[String], i: usize, pat: &str, seg: &str)
 /// segments among those that match.
 fn entry_for(root: &Yaml, path: &[String]) -> Option<(&'static Key, bool)> {
     let mut best: Option<(&'static Key, usize)> = None;
-    for key in KEYS {
-        let pats: Vec<&str> = key.path.split('.').collect();
+    for (key, pats) in KEYS.iter().zip(segments()) {
         if pats.len() != path.len() {
             continue;
         }
@@ -345,20 +344,26 @@ fn entry_for(root: &Yaml, path: &[String]) -> Option<(&'static Key, bool)> {
     best.map(|(k, literal)| (k, literal < path.len()))
 }
 
+/// Each [`KEYS`] entry's path split at its dots, in table order: split once, not for every key
+/// of every document checked.
+fn segments() -> &'static [Vec<&'static str>] {
+    static SEGMENTS: std::sync::LazyLock<Vec<Vec<&'static str>>> =
+        std::sync::LazyLock::new(|| KEYS.iter().map(|k| k.path.split('.').collect()).collect());
+    &SEGMENTS
+}
+
 /// Entries directly under `parent` (a path of the document) with a literal last segment.
 fn siblings(parent: &[String]) -> impl Iterator<Item = &'static Key> + '_ {
-    KEYS.iter().filter(move |k| {
-        let pats: Vec<&str> = k.path.split('.').collect();
-        let Some((last, init)) = pats.split_last() else {
-            return false;
-        };
-        !last.starts_with('<')
+    KEYS.iter().zip(segments()).filter_map(move |(k, pats)| {
+        let (last, init) = pats.split_last()?;
+        let sibling = !last.starts_with('<')
             && *last != "*"
             && init.len() == parent.len()
             && init
                 .iter()
                 .zip(parent)
-                .all(|(p, s)| *p == "*" || p.starts_with('<') || *p == s.as_str())
+                .all(|(p, s)| *p == "*" || p.starts_with('<') || *p == s.as_str());
+        sibling.then_some(k)
     })
 }
 

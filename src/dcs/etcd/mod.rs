@@ -88,6 +88,9 @@ struct Cache {
     revision: i64,
     /// When the watch last delivered anything (or the copy was read).
     touched: Option<std::time::Instant>,
+    /// `kvs` decoded, kept until the watch changes a key: an idle cycle reuses it instead of
+    /// parsing every value (and checking `/config`'s keys) again.
+    decoded: Option<ClusterView>,
 }
 
 /// A copy the watch has not refreshed for this long is not trusted (a watch that stalled without
@@ -342,17 +345,23 @@ impl EtcdDcs {
     /// etcd unreachable or slower than the request deadline.
     pub async fn load(&self) -> Result<ClusterView> {
         {
-            let cache = self.cache.lock().expect("not poisoned");
+            let mut cache = self.cache.lock().expect("not poisoned");
             if let Some(c) = cache
-                .as_ref()
+                .as_mut()
                 .filter(|c| c.touched.is_some_and(|t| t.elapsed() < CACHE_TRUST))
             {
-                let kvs: Vec<(String, Vec<u8>, i64, i64)> = c
-                    .kvs
-                    .iter()
-                    .map(|(k, (v, lease, rev))| (k.clone(), v.clone(), *lease, *rev))
-                    .collect();
-                return Ok(ClusterView::decode(&kvs, c.revision));
+                let decoded = c.decoded.get_or_insert_with(|| {
+                    let kvs: Vec<(String, Vec<u8>, i64, i64)> = c
+                        .kvs
+                        .iter()
+                        .map(|(k, (v, lease, rev))| (k.clone(), v.clone(), *lease, *rev))
+                        .collect();
+                    ClusterView::decode(&kvs, c.revision)
+                });
+                // Progress notifications move the revision without changing a key.
+                let mut view = decoded.clone();
+                view.revision = c.revision;
+                return Ok(view);
             }
         }
         self.load_fresh().await

@@ -121,6 +121,9 @@ impl EtcdDcs {
                 }
                 if let Some(cache) = guard.as_mut() {
                     cache.touched = Some(std::time::Instant::now());
+                    if !resp.events().is_empty() {
+                        cache.decoded = None;
+                    }
                     for ev in resp.events() {
                         let Some(kv) = ev.kv() else { continue };
                         let Some(rel) = kv.key_str().ok().and_then(|k| k.strip_prefix(prefix))
