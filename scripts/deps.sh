@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure what praetor's demo and tests need is installed: etcd (etcd-server), protoc
 # (protobuf-compiler, needed to build the etcd client) and the PostgreSQL server (postgresql-15).
-# With --test also haproxy (the routing test drives a real HAProxy) and python3-venv (the
-# interoperability tests run the real Patroni and patronictl from PyPI).
+# With --test also haproxy (the routing test drives a real HAProxy), prometheus (for promtool,
+# which checks /metrics) and python3-venv (the interoperability tests run the real Patroni and
+# patronictl from PyPI).
 # As root it installs what is missing with apt-get; otherwise it says what to install and fails.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ if [ "${1:-}" = --test ]; then
   if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
     missing+=(haproxy)
   fi
+  # tests/metrics.rs checks /metrics with promtool (Debian's prometheus package).
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   # The interoperability tests put the real Patroni from PyPI into a virtualenv.
   if ! /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     missing+=(python3-venv)

@@ -36,13 +36,17 @@ pub struct MemberFacts<'a> {
     /// Settings changed since the server started that only a restart applies
     /// (`pg_settings.pending_restart`): name → (running value, configured value).
     pub pending_restart: Option<&'a std::collections::BTreeMap<String, (String, String)>>,
+    /// A restart scheduled through `POST /restart` (`{schedule, postmaster_start_time, …}`),
+    /// published as Patroni does so `list` shows it on every member's screen.
+    pub scheduled_restart: Option<Json>,
 }
 
 /// The member key's value (Patroni's fields, reference §1.3): connection and API URLs, state,
 /// role, timeline, tags, `pause`; a running standby's WAL positions (`xlog_location` the larger
 /// of received and replayed, bytes) and `replication_state`; a primary's current WAL position;
 /// `pending_restart` (and `pending_restart_reason`, name → old and new value) while a changed
-/// setting waits for a restart, as Patroni 4 publishes it.
+/// setting waits for a restart, as Patroni 4 publishes it; `scheduled_restart` while one is
+/// scheduled.
 pub fn member_data(f: &MemberFacts) -> MemberData {
     let tags = if f.sync_release {
         let mut t = f.tags.clone();
@@ -99,6 +103,9 @@ pub fn member_data(f: &MemberFacts) -> MemberData {
             m.other
                 .insert("pending_restart_reason".into(), Json::Object(r));
         }
+    }
+    if let Some(r) = &f.scheduled_restart {
+        m.other.insert("scheduled_restart".into(), r.clone());
     }
     m.other.insert(
         "praetor_version".into(),
@@ -189,6 +196,7 @@ mod tests {
             streaming: true,
             pause: false,
             pending_restart: None,
+            scheduled_restart: None,
         };
         let m = member_data(&f);
         assert!(!m.other.contains_key("pending_restart"));
@@ -235,9 +243,14 @@ mod tests {
         .into();
         let m = member_data(&MemberFacts {
             pending_restart: Some(&reason),
+            scheduled_restart: Some(serde_json::json!({"schedule": "2026-12-06T12:00:00+00:00"})),
             ..f.clone()
         });
         assert_eq!(m.other["pending_restart"], Json::Bool(true));
+        assert_eq!(
+            m.other["scheduled_restart"],
+            serde_json::json!({"schedule": "2026-12-06T12:00:00+00:00"})
+        );
         assert_eq!(
             m.other["pending_restart_reason"],
             serde_json::json!({"shared_buffers": {"old_value": "16MB", "new_value": "32MB"}})

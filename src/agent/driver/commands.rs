@@ -330,6 +330,71 @@ impl Driver {
         Ok(())
     }
 
+    /// Rewrites a running server's postgresql.conf, pg_hba.conf and pg_ident.conf after the
+    /// dynamic configuration's `postgresql` section changed, keeping its role and upstream, and
+    /// reloads it when a file's text changed (Patroni applies a `/config` change in the next
+    /// cycle: `reload_config`, then `pg_reload_conf()` and `on_reload`). A setting that needs
+    /// a restart then shows as `pending_restart` (from `pg_settings`). A stopped server gets the
+    /// files when it starts. A failure is logged and tried again next cycle.
+    pub(super) async fn apply_dynamic_postgresql(&mut self, view: &ClusterView) {
+        if self.pg.postmaster_pid().is_none() {
+            return;
+        }
+        let leader = self.leader_until.is_some();
+        let standby = self.pg.data_dir.join("standby.signal").exists();
+        let up = match self.pg.following() {
+            Some(name) if !leader => match self.upstream(view, &name) {
+                Ok(u) => Some(u),
+                Err(e) => {
+                    // Its upstream's address is not known now: try again next cycle rather
+                    // than write a configuration that follows nobody.
+                    tracing::warn!("applying the new dynamic configuration: {e:#}; next cycle");
+                    self.server_conf_stale = true;
+                    return;
+                }
+            },
+            // A standby whose upstream is not known yet (it is being decided): not now.
+            None if !leader && standby => {
+                self.server_conf_stale = true;
+                return;
+            }
+            _ => None,
+        };
+        let files = ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"];
+        let read = |d: &std::path::Path| {
+            files.map(|f| std::fs::read_to_string(d.join(f)).unwrap_or_default())
+        };
+        let before = read(&self.pg.data_dir);
+        if let Err(e) = self.pg.write_config(&self.dynamic, up.as_ref(), standby) {
+            tracing::warn!("applying the new dynamic configuration: {e:#}; next cycle");
+            self.server_conf_stale = true;
+            return;
+        }
+        let after = read(&self.pg.data_dir);
+        let changed: Vec<&str> = files
+            .iter()
+            .zip(before.iter().zip(&after))
+            .filter(|(_, (b, a))| b != a)
+            .map(|(f, _)| *f)
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        match self.pg.reload().await {
+            Ok(()) => {
+                tracing::info!(
+                    "reloaded PostgreSQL configuration: the dynamic configuration changed ({})",
+                    changed.join(", ")
+                );
+                self.callback("on_reload", if leader { "primary" } else { "replica" });
+            }
+            Err(e) => {
+                tracing::warn!("reloading PostgreSQL after the dynamic configuration changed: {e:#}; next cycle");
+                self.server_conf_stale = true;
+            }
+        }
+    }
+
     /// Brings pg_hba.conf / pg_ident.conf of a running server to what the configuration gives
     /// and reloads PostgreSQL when one was rewritten (Patroni's `ConfigHandler.reload_config`:
     /// `replace_pg_hba` / `replace_pg_ident` when the effective `pg_hba` / `pg_ident` changed,
@@ -423,6 +488,32 @@ impl Driver {
     }
 
     /// Runs a scheduled restart whose time has come, if its filters match.
+    /// Takes back the restart this member's key announced before the agent restarted (Patroni
+    /// keeps it in memory only; praetor's key carries it across a restart of the agent).
+    pub(super) fn restore_scheduled_restart(&mut self, view: &ClusterView) {
+        let Some(v) = view
+            .member(&self.cfg.name)
+            .and_then(|m| m.data.other.get("scheduled_restart"))
+        else {
+            return;
+        };
+        match ScheduledRestart::from_member_json(v) {
+            Some(r) => {
+                tracing::info!(
+                    "restart scheduled at {} taken back from this member's key",
+                    r.schedule
+                );
+                let mut g = self.shared.scheduled_restart.lock().expect("not poisoned");
+                if g.is_none() {
+                    *g = Some(r);
+                }
+            }
+            None => tracing::warn!(
+                "this member's key announces a scheduled restart that does not read ({v}); not kept"
+            ),
+        }
+    }
+
     pub(super) async fn maybe_scheduled_restart(&mut self, now: f64) {
         let due = {
             let guard = self.shared.scheduled_restart.lock().expect("not poisoned");

@@ -193,6 +193,26 @@ pub struct ScheduledRestart {
 }
 
 impl ScheduledRestart {
+    /// The restart this member's own key still announces (`scheduled_restart`, as
+    /// [`ScheduledRestart::to_json`] wrote it before the agent restarted), so a scheduled restart
+    /// outlives the agent. None when the key has none or it does not read.
+    pub fn from_member_json(v: &Json) -> Option<ScheduledRestart> {
+        let schedule = v.get("schedule")?.as_str()?.to_string();
+        let role = match v.get("role").and_then(Json::as_str) {
+            None => None,
+            Some("primary") | Some("master") => Some(Role::Primary),
+            Some("replica") => Some(Role::Replica),
+            Some(_) => return None,
+        };
+        Some(ScheduledRestart {
+            at: crate::ha::switchover::parse_schedule(&schedule)?,
+            schedule,
+            role,
+            postgres_version: v.get("postgres_version").and_then(Json::as_i64),
+            restart_pending: v.get("restart_pending").and_then(Json::as_bool) == Some(true),
+        })
+    }
+
     /// The member key / REST form: `{schedule, role?, postgres_version?, restart_pending?}`.
     pub fn to_json(&self) -> Json {
         let mut v = serde_json::json!({"schedule": self.schedule});
@@ -322,6 +342,11 @@ pub struct Driver {
     /// rewrites both files then too). Checked by the next cycle that reads the DCS
     /// ([`Driver::sync_auth_files`]).
     auth_files_stale: bool,
+    /// The dynamic configuration's `postgresql` section changed since the running server's
+    /// files were written ([`Driver::apply_dynamic_postgresql`]).
+    server_conf_stale: bool,
+    /// The first view was read: a restart our member key still announces has been taken back.
+    schedule_restored: bool,
     /// The last reload after rewriting pg_hba.conf / pg_ident.conf failed: reload again even if
     /// the files now match.
     auth_reload_failed: bool,
@@ -424,6 +449,8 @@ impl Driver {
                 epoch: Instant::now(),
                 sync_release: false,
                 auth_files_stale: true,
+                server_conf_stale: false,
+                schedule_restored: false,
                 auth_reload_failed: false,
             },
             shared,
@@ -610,9 +637,14 @@ impl Driver {
         if self.leader_until.is_some_and(|t| Instant::now() >= t) {
             self.set_leader_until(None);
         }
-        // A dynamic pg_hba / pg_ident just read reaches the files (and the server) in this cycle.
-        if view.is_some() && std::mem::take(&mut self.auth_files_stale) {
-            self.sync_auth_files().await;
+        // A dynamic `postgresql` section just read (parameters, pg_hba, pg_ident) reaches the
+        // files and the running server in this cycle, as Patroni reloads on a /config change.
+        if let Some(v) = view.as_ref() {
+            if std::mem::take(&mut self.server_conf_stale) {
+                self.apply_dynamic_postgresql(v).await;
+            } else if std::mem::take(&mut self.auth_files_stale) {
+                self.sync_auth_files().await;
+            }
         }
         let mut snap = Snapshot {
             name: self.cfg.name.clone(),
@@ -772,5 +804,36 @@ struct ActionTimer<'a>(&'a Action, Instant);
 impl Drop for ActionTimer<'_> {
     fn drop(&mut self) {
         tracing::debug!("{:?} took {} ms", self.0, self.1.elapsed().as_millis());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scheduled_restart_reads_back_from_the_member_key() {
+        let r = ScheduledRestart {
+            at: 0.0,
+            schedule: "2026-12-06T12:00:00+00:00".into(),
+            role: Some(Role::Replica),
+            postgres_version: Some(150000),
+            restart_pending: true,
+        };
+        let mut published = r.to_json();
+        published["postmaster_start_time"] = Json::from("2026-12-06 10:00:00+00");
+        let back = ScheduledRestart::from_member_json(&published).unwrap();
+        assert_eq!(back.schedule, r.schedule);
+        assert_eq!(back.at, 1796558400.0);
+        assert_eq!(back.role, Some(Role::Replica));
+        assert_eq!(back.postgres_version, Some(150000));
+        assert!(back.restart_pending);
+        for bad in [
+            serde_json::json!({}),
+            serde_json::json!({"schedule": "tomorrow"}),
+            serde_json::json!({"schedule": "2026-12-06T12:00:00+00:00", "role": "witness"}),
+        ] {
+            assert!(ScheduledRestart::from_member_json(&bad).is_none(), "{bad}");
+        }
     }
 }

@@ -72,6 +72,9 @@ impl Driver {
                         ),
                     }
                 }
+                if !std::mem::replace(&mut self.schedule_restored, true) {
+                    self.restore_scheduled_restart(&v);
+                }
                 if let Some(c) = &v.config {
                     if c.ttl != self.dynamic.ttl {
                         self.dcs.forget_lease().await;
@@ -80,7 +83,7 @@ impl Driver {
                         self.keep.withdraw();
                     }
                     if c.postgresql != self.dynamic.postgresql {
-                        self.auth_files_stale = true;
+                        self.server_conf_stale = true;
                     }
                     self.dynamic = c.clone();
                 }

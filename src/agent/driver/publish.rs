@@ -17,6 +17,19 @@ impl Driver {
             pause: self.dynamic.pause,
             pending_restart: (pg.running && info.pending_restart)
                 .then_some(&info.pending_restart_reason),
+            scheduled_restart: self
+                .shared
+                .scheduled_restart
+                .lock()
+                .expect("not poisoned")
+                .as_ref()
+                .map(|r| {
+                    let mut v = r.to_json();
+                    if let Some(t) = &info.postmaster_start_time {
+                        v["postmaster_start_time"] = Json::String(t.clone());
+                    }
+                    v
+                }),
         })
     }
 
