@@ -231,8 +231,26 @@ async fn sessions(tb: &Testbed, name: &str) -> Result<i64> {
     Ok(row.get(0))
 }
 
-/// utime + stime, seconds.
+/// CPU time of every thread of `pid`, seconds: the scheduler's own count in nanoseconds
+/// (`/proc/PID/task/*/schedstat`, first field), so an idle minute's few milliseconds are measured
+/// rather than rounded to 10 ms clock ticks; utime + stime in ticks where schedstat is missing.
 fn cpu_seconds(pid: i32) -> f64 {
+    let mut ns = 0u64;
+    let mut read = false;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Some(v) = std::fs::read_to_string(t.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            {
+                ns += v;
+                read = true;
+            }
+        }
+    }
+    if read {
+        return ns as f64 / 1e9;
+    }
     let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
@@ -244,6 +262,20 @@ fn cpu_seconds(pid: i32) -> f64 {
             Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / ticks)
         })
         .unwrap_or(0.0)
+}
+
+/// The backends serving the agent on member `name`'s server: praetor's (`application_name`
+/// praetor) or Patroni's (`Patroni heartbeat`, `Patroni restapi`, …).
+async fn agent_backends(tb: &Testbed, name: &str) -> Result<Vec<i32>> {
+    let c = tb.pg(name).await?;
+    let rows = c
+        .query(
+            "SELECT pid FROM pg_stat_activity
+              WHERE application_name = 'praetor' OR application_name LIKE 'Patroni%'",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 async fn leader(tb: &Testbed) -> Result<String> {
@@ -327,6 +359,11 @@ async fn lifecycle(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -> Resul
     let cpu0: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
     let switches0: BTreeMap<(i32, String), u64> =
         pids.iter().flat_map(|p| context_switches(*p)).collect();
+    let mut backends = Vec::new();
+    for m in MEMBERS {
+        backends.extend(agent_backends(&tb, m).await?);
+    }
+    let pg_cpu0: f64 = backends.iter().map(|p| cpu_seconds(*p)).sum();
     let mut sessions0 = 0;
     for m in MEMBERS {
         sessions0 += sessions(&tb, m).await?;
@@ -344,6 +381,7 @@ async fn lifecycle(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -> Resul
     }
     let window = w0.elapsed().as_secs_f64();
     let cpu1: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
+    let pg_cpu1: f64 = backends.iter().map(|p| cpu_seconds(*p)).sum();
     let switches1: BTreeMap<(i32, String), u64> =
         pids.iter().flat_map(|p| context_switches(*p)).collect();
     let mut sessions1 = 0;
@@ -379,6 +417,10 @@ async fn lifecycle(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -> Resul
     out.insert(
         "idle_new_pg_sessions_per_min".into(),
         json!((new_sessions as f64 / 3.0 / window * 60.0 * 10.0).round() / 10.0),
+    );
+    out.insert(
+        "idle_pg_cpu_s_per_hour".into(),
+        json!(((pg_cpu1 - pg_cpu0).max(0.0) / 3.0 / window * 3600.0 * 100.0).round() / 100.0),
     );
     out.insert(
         "idle_cpu_s_per_hour".into(),
@@ -827,6 +869,10 @@ fn table(runs: &[Value], fast: &[Value]) -> String {
         ),
         ("rss_mib", "agent RSS (MiB)"),
         ("idle_cpu_s_per_hour", "idle CPU (s per hour per agent)"),
+        (
+            "idle_pg_cpu_s_per_hour",
+            "idle PostgreSQL CPU serving the agent (s per hour per agent, its backends)",
+        ),
         (
             "idle_wakeups_per_min",
             "idle wake-ups per minute per agent (context switches, all threads)",

@@ -24,7 +24,12 @@ async fn restarted_agent_adopts_running_primary_and_keeps_the_lock() {
     assert_eq!(r.status().as_u16(), 202);
     let published = common::wait_for(Duration::from_secs(20), || async {
         let v = tb.view().await.ok()?;
-        let s = v.member(&leader)?.data.other.get("scheduled_restart")?.clone();
+        let s = v
+            .member(&leader)?
+            .data
+            .other
+            .get("scheduled_restart")?
+            .clone();
         Some(s)
     })
     .await
@@ -48,7 +53,10 @@ async fn restarted_agent_adopts_running_primary_and_keeps_the_lock() {
         .member(&leader)
         .expect("member key re-published on the new lease");
     assert_eq!(
-        m.data.other.get("scheduled_restart").map(|s| s["schedule"].clone()),
+        m.data
+            .other
+            .get("scheduled_restart")
+            .map(|s| s["schedule"].clone()),
         Some(serde_json::Value::from(schedule.as_str())),
         "the scheduled restart outlives the agent"
     );
