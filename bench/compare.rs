@@ -15,7 +15,8 @@
 //! `PRAETOR_BENCH_IDLE` (idle footprint window in seconds, default 60), `PRAETOR_BENCH_ONLY`
 //! (comma list of `compare`, `fast`, `members`, `scale`; such a partial run writes
 //! `latest-<list>.md` and `.json`, leaving the full run's `latest.*` alone), `PRAETOR_BENCH_AGENTS` (`patroni,praetor`),
-//! `PRAETOR_BENCH_TIMINGS` (`30/10/10,20/2/3`): subsets for a quick look.
+//! `PRAETOR_BENCH_TIMINGS` (`30/10/10,20/2/3`): subsets for a quick look; `PRAETOR_BENCH_KEEP`
+//! (set: each group's directory, logs included, is kept and its path printed).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -102,6 +103,11 @@ async fn writable(port: u16) -> bool {
 
 fn new_testbed(ctx: &Ctx, agent: Agent, timing: Timing, scope: &str) -> Result<Testbed> {
     let mut tb = Testbed::new(&ctx.praetor, scope, timing)?;
+    if std::env::var_os("PRAETOR_BENCH_KEEP").is_some() {
+        // Every member's log and data directory stay for a look after the run.
+        tb.keep();
+        eprintln!("keeping {}", tb.dir.display());
+    }
     tb.extra_dcs = "    synchronous_mode: true\n".into();
     if agent == Agent::Patroni {
         tb.agent_program = Some(ctx.venv.join("bin/patroni"));

@@ -83,6 +83,17 @@ pub struct ServerInfo {
     pub pending_restart_reason: std::collections::BTreeMap<String, (String, String)>,
 }
 
+/// `pg_settings`' pending restarts as read at one configuration load of one postmaster.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct PendingRead {
+    /// `pg_conf_load_time()` and `pg_postmaster_start_time()`, text.
+    loaded: (Option<String>, Option<String>),
+    /// [`ServerInfo::pending_restart`].
+    pending: bool,
+    /// [`ServerInfo::pending_restart_reason`].
+    reason: std::collections::BTreeMap<String, (String, String)>,
+}
+
 /// One local PostgreSQL server managed by this agent.
 pub struct LocalPostgres {
     /// Replaced on a configuration reload ([`LocalPostgres::set_config`]).
@@ -98,6 +109,10 @@ pub struct LocalPostgres {
     controldata_cache: std::sync::Mutex<Option<(i32, DataDir)>>,
     /// The connection [`LocalPostgres::query_state`] reuses.
     state_client: Mutex<Option<session::Session>>,
+    /// The settings waiting for a restart as last read, with the `pg_conf_load_time()` and
+    /// postmaster start time they were read at: they change only when the server loads its
+    /// configuration, so an idle cycle does not scan `pg_settings`.
+    pending_cache: std::sync::Mutex<Option<PendingRead>>,
     /// The postmaster pid last read from `postmaster.pid`, to stop a server whose data directory
     /// was removed under it (PostgreSQL itself notices that only within a minute).
     last_pid: std::sync::atomic::AtomicI32,
@@ -164,6 +179,7 @@ impl LocalPostgres {
             last_pid: std::sync::atomic::AtomicI32::new(0),
             controldata_cache: Default::default(),
             state_client: Default::default(),
+            pending_cache: Default::default(),
             crashed: AtomicBool::new(false),
             following: std::sync::Mutex::new(following),
             watching: Arc::new(AtomicI32::new(0)),

@@ -133,9 +133,11 @@ impl LocalPostgres {
         *self.state_client.lock().await = Some(c);
     }
 
-    /// Queries role, timeline, LSNs, replay pause, the WAL receiver's status and `latest_end_lsn`,
-    /// and the settings waiting for a restart, of the running server, in one query over the kept
-    /// connection (a second one, for the new values, only while a restart is pending).
+    /// Queries role, timeline, LSNs, replay pause, the WAL receiver's status and `latest_end_lsn`
+    /// of the running server in one prepared query over the kept connection, and the settings
+    /// waiting for a restart only when the server loaded its configuration since they were last
+    /// read (`pg_conf_load_time()` or the postmaster changed): scanning `pg_settings` every
+    /// cycle cost the server more than everything else the agent asks.
     ///
     /// # Errors
     /// Not running or query failed.
@@ -170,8 +172,7 @@ impl LocalPostgres {
                         pg_postmaster_start_time()::text,
                         (SELECT status FROM pg_stat_wal_receiver),
                         pg_last_xact_replay_timestamp()::text,
-                        (SELECT json_object_agg(name, current_setting(name))
-                         FROM pg_settings WHERE pending_restart)::text,
+                        pg_conf_load_time()::text,
                         CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END,
                         (SELECT latest_end_lsn FROM pg_stat_wal_receiver)::text",
                 &[],
@@ -199,7 +200,24 @@ impl LocalPostgres {
             receiver_down_for: None,
             starting_for: None,
         };
-        let pending: Option<String> = row.get(9);
+        let loaded = (
+            row.get::<_, Option<String>>(9),
+            row.get::<_, Option<String>>(6),
+        );
+        let cached = self
+            .pending_cache
+            .lock()
+            .expect("not poisoned")
+            .clone()
+            .filter(|p| p.loaded == loaded);
+        let pending = match cached {
+            Some(p) => p,
+            None => {
+                let read = pending_restarts(c, loaded).await?;
+                *self.pending_cache.lock().expect("not poisoned") = Some(read.clone());
+                read
+            }
+        };
         let mut info = ServerInfo {
             server_version: row.get::<_, i32>(5) as i64,
             postmaster_start_time: row.get(6),
@@ -207,13 +225,10 @@ impl LocalPostgres {
             replay_timestamp: row.get(8),
             replay_paused: row.get(10),
             latest_end_lsn: lsn(11),
-            pending_restart: pending.is_some(),
-            pending_restart_reason: Default::default(),
+            pending_restart: pending.pending,
+            pending_restart_reason: pending.reason,
             replication: vec![],
         };
-        if let Some(text) = pending {
-            info.pending_restart_reason = pending_restart_reason(c, &text).await;
-        }
         if !state.in_recovery {
             for r in c
                 .query(
@@ -275,6 +290,36 @@ impl LocalPostgres {
         let text = std::fs::read_to_string(path).ok()?;
         parse::history_last_switch(&text)
     }
+}
+
+/// The settings waiting for a restart (`pg_settings.pending_restart`) and Patroni's
+/// `pending_restart_reason` for them, read after the server loaded its configuration (`loaded`:
+/// when, and the postmaster's start time).
+///
+/// # Errors
+/// The query failed.
+async fn pending_restarts(
+    c: &mut Session,
+    loaded: (Option<String>, Option<String>),
+) -> Result<super::PendingRead> {
+    let row = c
+        .query_one(
+            "SELECT (SELECT json_object_agg(name, current_setting(name))
+                       FROM pg_settings WHERE pending_restart)::text",
+            &[],
+        )
+        .await
+        .context("reading pg_settings.pending_restart")?;
+    let in_force: Option<String> = row.get(0);
+    let reason = match &in_force {
+        Some(text) => pending_restart_reason(c, text).await,
+        None => Default::default(),
+    };
+    Ok(super::PendingRead {
+        loaded,
+        pending: in_force.is_some(),
+        reason,
+    })
 }
 
 /// Patroni's `pending_restart_reason` for the settings `in_force` names (a JSON object of name →
