@@ -74,3 +74,239 @@ async fn real_patronictl_lists_and_switches_over_a_praetor_group() {
         .unwrap();
     assert!(row.contains("| Leader "), "{table}");
 }
+
+/// Every patronictl 4.1.5 command against a praetor group, with its exit code and what it prints
+/// checked: list in each format, topology, show-config and edit-config, reload, pause and resume,
+/// restart (a member, by role, pending only, scheduled, then flushed), a scheduled switchover
+/// flushed, failover, reinit, history, query, dsn, version and, with the agents stopped, remove.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_patronictl_drives_every_command() {
+    let bin = common::patroni_venv();
+    let (mut tb, leader) = common::three_member_group("every", 3).await;
+    let cfg = tb.dir.join("patronictl.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "scope: every\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:{}\n",
+            tb.etcd_port
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str], input: Option<&str>| -> (i32, String) {
+        use std::io::Write;
+        let mut child = Command::new(bin.join("patronictl"))
+            .arg("-c")
+            .arg(&cfg)
+            .args(args)
+            .env("PGPASSWORD", "super-secret")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(i) = input {
+            stdin.write_all(i.as_bytes()).unwrap();
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!("$ patronictl {}\n{text}", args.join(" "));
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let ok = |args: &[&str], needles: &[&str]| {
+        let (code, out) = run(args, None);
+        assert_eq!(code, 0, "patronictl {}: {out}", args.join(" "));
+        for n in needles {
+            assert!(
+                out.contains(n),
+                "patronictl {}: no {n:?} in\n{out}",
+                args.join(" ")
+            );
+        }
+        out
+    };
+    let replicas: Vec<String> = ["m1", "m2", "m3"]
+        .iter()
+        .filter(|m| **m != leader)
+        .map(|m| m.to_string())
+        .collect();
+    let replica = replicas[0].as_str();
+    let in_an_hour = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%S+00:00")
+        .to_string();
+
+    // list in every format, topology.
+    ok(
+        &["list"],
+        &["+ Cluster: every (", "| Leader ", "| streaming "],
+    );
+    let json = ok(&["list", "-f", "json"], &[]);
+    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(3), "{json}");
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["Member"] == leader.as_str() && r["Role"] == "Leader"),
+        "{json}"
+    );
+    ok(&["list", "-f", "yaml"], &["Member: m1", "Role: Leader"]);
+    ok(
+        &["list", "-f", "tsv"],
+        &["Cluster\tMember\tHost\tRole\tState\tTL"],
+    );
+    ok(
+        &["list", "-e"],
+        &["Pending restart", "Scheduled restart", "Tags"],
+    );
+    let topo = ok(&["topology"], &[&format!("| {leader} ")]);
+    assert_eq!(topo.matches("| + ").count(), 2, "{topo}");
+
+    // Dynamic configuration.
+    ok(&["show-config"], &["loop_wait: 2", "ttl: 10"]);
+    ok(
+        &["edit-config", "--force", "-s", "loop_wait=1"],
+        &["loop_wait: 1"],
+    );
+    ok(&["show-config"], &["loop_wait: 1"]);
+    assert_eq!(tb.view().await.unwrap().config.unwrap().loop_wait, 1);
+    ok(&["edit-config", "--force", "-s", "loop_wait=2"], &[]);
+    ok(
+        &["reload", "every", "--force"],
+        &["Reload request received for member"],
+    );
+
+    // Maintenance mode.
+    ok(
+        &["pause", "--wait"],
+        &["Success: cluster management is paused"],
+    );
+    ok(&["list"], &[" Maintenance mode: on"]);
+    ok(
+        &["resume", "--wait"],
+        &["Success: cluster management is resumed"],
+    );
+
+    // Restarts.
+    ok(
+        &["restart", "every", replica, "--force"],
+        &[&format!("Success: restart on member {replica}")],
+    );
+    ok(
+        &["restart", "every", "--role", "replica", "--force"],
+        &["Success: restart on member"],
+    );
+    // Nothing is pending: patronictl picks no member (from the member keys' pending_restart).
+    let out = ok(&["restart", "every", "--pending", "--force"], &[]);
+    assert!(!out.contains("Success: restart"), "{out}");
+    ok(
+        &[
+            "restart",
+            "every",
+            replica,
+            "--scheduled",
+            &in_an_hour,
+            "--force",
+        ],
+        &[&format!("Success: restart scheduled on member {replica}")],
+    );
+    let shown = common::wait_for(Duration::from_secs(20), || async {
+        let (_, out) = run(&["list", "-e"], None);
+        out.lines()
+            .find(|l| l.contains(&format!("| {replica} ")))
+            .filter(|l| l.contains(&in_an_hour[..10]))
+            .map(String::from)
+    })
+    .await;
+    assert!(shown.is_some(), "list -e shows the scheduled restart");
+    ok(
+        &["flush", "every", "restart", "--force"],
+        &[&format!(
+            "Success: flush scheduled restart for member {replica}"
+        )],
+    );
+
+    // A scheduled switchover, then flushed.
+    ok(
+        &[
+            "switchover",
+            "--leader",
+            &leader,
+            "--candidate",
+            replica,
+            "--scheduled",
+            &in_an_hour,
+            "--force",
+        ],
+        &["Switchover scheduled"],
+    );
+    assert!(tb.view().await.unwrap().failover.is_some());
+    ok(
+        &["flush", "every", "switchover", "--force"],
+        &["Success: scheduled switchover deleted"],
+    );
+
+    // Failover to a replica, then reinit the old leader.
+    ok(
+        &["failover", "--candidate", replica, "--force"],
+        &[&format!("Successfully failed over to \"{replica}\"")],
+    );
+    tb.wait_healthy(2, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(tb.view().await.unwrap().leader.unwrap().name, replica);
+    ok(
+        &["reinit", "every", &leader, "--force", "--wait"],
+        &[&format!("Success: reinitialize for member {leader}")],
+    );
+    tb.wait_healthy(2, Duration::from_secs(60)).await.unwrap();
+    ok(&["history"], &["| TL |", "|  1 |"]);
+
+    // Queries and connection strings.
+    ok(
+        &[
+            "query",
+            "every",
+            "-r",
+            "leader",
+            "-U",
+            "postgres",
+            "-c",
+            "SELECT 40 + 2 AS answer",
+        ],
+        &["answer", "42"],
+    );
+    ok(
+        &["dsn", "every"],
+        &[
+            "host=127.0.0.1",
+            &format!("port={}", tb.agents[replica].pg_port),
+        ],
+    );
+    ok(
+        &["version", "every"],
+        &[
+            "patronictl version 4.1.5",
+            &format!("{replica}: Patroni 4.1.5 PostgreSQL 15"),
+        ],
+    );
+
+    // remove, as patronictl asks for it, with the agents stopped.
+    for m in ["m1", "m2", "m3"] {
+        tb.signal_agent(m, nix::sys::signal::Signal::SIGTERM);
+        common::agent_exit(&mut tb, m, Duration::from_secs(30)).await;
+    }
+    let (code, out) = run(
+        &["remove", "every"],
+        Some(&format!("every\nYes I am aware\n{replica}\n")),
+    );
+    assert_eq!(code, 0, "{out}");
+    let v = tb.view().await.unwrap();
+    assert!(
+        v.initialize.is_none() && v.members.is_empty(),
+        "remove left {v:?}"
+    );
+}
