@@ -377,11 +377,12 @@ impl Driver {
             .filter(|(_, (b, a))| b != a)
             .map(|(f, _)| *f)
             .collect();
-        if changed.is_empty() {
+        if changed.is_empty() && !self.conf_reload_failed {
             return;
         }
         match self.pg.reload().await {
             Ok(()) => {
+                self.conf_reload_failed = false;
                 tracing::info!(
                     "reloaded PostgreSQL configuration: the dynamic configuration changed ({})",
                     changed.join(", ")
@@ -390,6 +391,7 @@ impl Driver {
             }
             Err(e) => {
                 tracing::warn!("reloading PostgreSQL after the dynamic configuration changed: {e:#}; next cycle");
+                self.conf_reload_failed = true;
                 self.server_conf_stale = true;
             }
         }
@@ -487,7 +489,6 @@ impl Driver {
         Ok(())
     }
 
-    /// Runs a scheduled restart whose time has come, if its filters match.
     /// Takes back the restart this member's key announced before the agent restarted (Patroni
     /// keeps it in memory only; praetor's key carries it across a restart of the agent).
     pub(super) fn restore_scheduled_restart(&mut self, view: &ClusterView) {
@@ -499,12 +500,12 @@ impl Driver {
         };
         match ScheduledRestart::from_member_json(v) {
             Some(r) => {
-                tracing::info!(
-                    "restart scheduled at {} taken back from this member's key",
-                    r.schedule
-                );
                 let mut g = self.shared.scheduled_restart.lock().expect("not poisoned");
                 if g.is_none() {
+                    tracing::info!(
+                        "restart scheduled at {} taken back from this member's key",
+                        r.schedule
+                    );
                     *g = Some(r);
                 }
             }
@@ -514,6 +515,9 @@ impl Driver {
         }
     }
 
+    /// Runs a scheduled restart whose time has come, if its filters match. A server started
+    /// since it was scheduled cancels it (Patroni's `evaluate_scheduled_restart`: the restart
+    /// already happened).
     pub(super) async fn maybe_scheduled_restart(&mut self, now: f64) {
         let due = {
             let guard = self.shared.scheduled_restart.lock().expect("not poisoned");
@@ -521,6 +525,24 @@ impl Driver {
         };
         let Some(r) = due else { return };
         *self.shared.scheduled_restart.lock().expect("not poisoned") = None;
+        let started = self
+            .shared
+            .status
+            .read()
+            .await
+            .info
+            .postmaster_start_time
+            .clone();
+        if r.postmaster_start_time.is_some()
+            && started.is_some()
+            && r.postmaster_start_time != started
+        {
+            tracing::info!(
+                "scheduled restart at {} cancelled: PostgreSQL was started since it was scheduled",
+                r.schedule
+            );
+            return;
+        }
         let role = if self.leader_until.is_some() {
             Role::Primary
         } else {

@@ -190,6 +190,9 @@ pub struct ScheduledRestart {
     pub postgres_version: Option<i64>,
     /// Only if a restart is pending.
     pub restart_pending: bool,
+    /// `pg_postmaster_start_time()` when the restart was scheduled: a server started since (the
+    /// restart already happened, say before the agent was restarted) cancels it, as in Patroni.
+    pub postmaster_start_time: Option<String>,
 }
 
 impl ScheduledRestart {
@@ -210,6 +213,10 @@ impl ScheduledRestart {
             role,
             postgres_version: v.get("postgres_version").and_then(Json::as_i64),
             restart_pending: v.get("restart_pending").and_then(Json::as_bool) == Some(true),
+            postmaster_start_time: v
+                .get("postmaster_start_time")
+                .and_then(Json::as_str)
+                .map(String::from),
         })
     }
 
@@ -224,6 +231,9 @@ impl ScheduledRestart {
         }
         if self.restart_pending {
             v["restart_pending"] = Json::Bool(true);
+        }
+        if let Some(t) = &self.postmaster_start_time {
+            v["postmaster_start_time"] = Json::String(t.clone());
         }
         v
     }
@@ -345,6 +355,13 @@ pub struct Driver {
     /// The dynamic configuration's `postgresql` section changed since the running server's
     /// files were written ([`Driver::apply_dynamic_postgresql`]).
     server_conf_stale: bool,
+    /// The last reload after a dynamic configuration change failed: the next one reloads even
+    /// when the files are already as written.
+    conf_reload_failed: bool,
+    /// A `/config` has been read since the agent started: only a change after that is applied
+    /// to a running server (the first one replaces the bootstrap defaults the agent started
+    /// with, before its role and synchronous standbys are known again).
+    dcs_config_seen: bool,
     /// The first view was read: a restart our member key still announces has been taken back.
     schedule_restored: bool,
     /// The last reload after rewriting pg_hba.conf / pg_ident.conf failed: reload again even if
@@ -450,6 +467,8 @@ impl Driver {
                 sync_release: false,
                 auth_files_stale: true,
                 server_conf_stale: false,
+                conf_reload_failed: false,
+                dcs_config_seen: false,
                 schedule_restored: false,
                 auth_reload_failed: false,
             },
@@ -819,15 +838,16 @@ mod tests {
             role: Some(Role::Replica),
             postgres_version: Some(150000),
             restart_pending: true,
+            postmaster_start_time: Some("2026-12-06 10:00:00+00".into()),
         };
-        let mut published = r.to_json();
-        published["postmaster_start_time"] = Json::from("2026-12-06 10:00:00+00");
+        let published = r.to_json();
         let back = ScheduledRestart::from_member_json(&published).unwrap();
         assert_eq!(back.schedule, r.schedule);
         assert_eq!(back.at, 1796558400.0);
         assert_eq!(back.role, Some(Role::Replica));
         assert_eq!(back.postgres_version, Some(150000));
         assert!(back.restart_pending);
+        assert_eq!(back.postmaster_start_time, r.postmaster_start_time);
         for bad in [
             serde_json::json!({}),
             serde_json::json!({"schedule": "tomorrow"}),

@@ -83,8 +83,13 @@ impl Driver {
                         self.keep.withdraw();
                     }
                     if c.postgresql != self.dynamic.postgresql {
-                        self.server_conf_stale = true;
+                        if self.dcs_config_seen {
+                            self.server_conf_stale = true;
+                        } else {
+                            self.auth_files_stale = true;
+                        }
                     }
+                    self.dcs_config_seen = true;
                     self.dynamic = c.clone();
                 }
                 Some(v)

@@ -23,13 +23,7 @@ impl Driver {
                 .lock()
                 .expect("not poisoned")
                 .as_ref()
-                .map(|r| {
-                    let mut v = r.to_json();
-                    if let Some(t) = &info.postmaster_start_time {
-                        v["postmaster_start_time"] = Json::String(t.clone());
-                    }
-                    v
-                }),
+                .map(ScheduledRestart::to_json),
         })
     }
 

@@ -75,7 +75,7 @@ pub async fn post_restart(State(s): State<AppState>, body: Bytes) -> Result<Resp
             }
         },
     };
-    let (paused, my_role, version, pending) = {
+    let (paused, my_role, version, pending, started) = {
         let st = s.status.read().await;
         let r = if st.holds_lock() {
             Role::Primary
@@ -87,6 +87,7 @@ pub async fn post_restart(State(s): State<AppState>, body: Bytes) -> Result<Resp
             r,
             st.info.server_version,
             st.info.pending_restart,
+            st.info.postmaster_start_time.clone(),
         )
     };
     let schedule = match opt_string(&m, "schedule")? {
@@ -116,6 +117,7 @@ pub async fn post_restart(State(s): State<AppState>, body: Bytes) -> Result<Resp
             role,
             postgres_version,
             restart_pending,
+            postmaster_start_time: started,
         });
         drop(guard);
         s.wake.notify_one();
