@@ -102,29 +102,14 @@ async fn praetorctl_drives_every_command_against_real_patroni() {
     let replica = if leader == "p1" { "p2" } else { "p1" }.to_string();
     let url = format!("etcd3://127.0.0.1:{}", tb.etcd_port);
     let run = |args: &[&str], input: Option<&str>| -> (i32, String) {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_praetorctl"))
-            .args(["--dcs-url", &url])
-            .args(args)
-            .env("PGPASSWORD", "super-secret")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        if let Some(i) = input {
-            stdin.write_all(i.as_bytes()).unwrap();
-        }
-        drop(stdin);
-        let out = child.wait_with_output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        println!("$ praetorctl {}\n{text}", args.join(" "));
-        (out.status.code().unwrap_or(-1), text)
+        common::run_with_input(
+            &mut Command::new(env!("CARGO_BIN_EXE_praetorctl"))
+                .args(["--dcs-url", &url])
+                .args(args)
+                .env("PGPASSWORD", "super-secret"),
+            input,
+            &format!("praetorctl {}", args.join(" ")),
+        )
     };
     let ok = |args: &[&str], needles: &[&str]| {
         let (code, out) = run(args, None);

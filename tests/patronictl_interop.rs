@@ -93,30 +93,15 @@ async fn real_patronictl_drives_every_command() {
     )
     .unwrap();
     let run = |args: &[&str], input: Option<&str>| -> (i32, String) {
-        use std::io::Write;
-        let mut child = Command::new(bin.join("patronictl"))
-            .arg("-c")
-            .arg(&cfg)
-            .args(args)
-            .env("PGPASSWORD", "super-secret")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        if let Some(i) = input {
-            stdin.write_all(i.as_bytes()).unwrap();
-        }
-        drop(stdin);
-        let out = child.wait_with_output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        println!("$ patronictl {}\n{text}", args.join(" "));
-        (out.status.code().unwrap_or(-1), text)
+        common::run_with_input(
+            &mut Command::new(bin.join("patronictl"))
+                .arg("-c")
+                .arg(&cfg)
+                .args(args)
+                .env("PGPASSWORD", "super-secret"),
+            input,
+            &format!("patronictl {}", args.join(" ")),
+        )
     };
     let ok = |args: &[&str], needles: &[&str]| {
         let (code, out) = run(args, None);

@@ -411,6 +411,37 @@ pub fn patroni_venv() -> std::path::PathBuf {
     bin
 }
 
+/// Runs a command-line tool to completion with `input` on its standard input (closed at once
+/// when None): (exit code, stdout followed by stderr), echoed with the `label` as the command
+/// line for the test's output.
+pub fn run_with_input(
+    cmd: &mut std::process::Command,
+    input: Option<&str>,
+    label: &str,
+) -> (i32, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(i) = input {
+        stdin.write_all(i.as_bytes()).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("$ {label}\n{text}");
+    (out.status.code().unwrap_or(-1), text)
+}
+
 /// Runs a command-line tool to completion: (success, stdout followed by stderr), echoed with the
 /// `label` as the command line for the test's output.
 pub fn run_cli(cmd: &mut std::process::Command, label: &str) -> (bool, String) {
