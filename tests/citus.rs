@@ -501,3 +501,151 @@ async fn distributed_writes_see_a_pause_not_errors_across_a_worker_switchover() 
     println!("worker switchover under distributed writes: {acked} acknowledged, {errors} errors, longest pause {longest:?}");
     assert_eq!(errors, 0);
 }
+
+/// The real patronictl 4.1.5 against praetor's Citus scope: `list` shows every group, commands
+/// that act on members refuse to guess the group (`--group` is required, as in Patroni), and a
+/// `switchover --group 1` and a `failover --group 2` move the workers' leaders, with pg_dist_node
+/// following; `restart`, `reload`, `dsn` and `list` honour `--group`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_patronictl_drives_a_citus_scope_by_group() {
+    let bin = common::patroni_venv();
+    let tb = citus_cluster("citusctl").await;
+    assert!(wait_metadata(&tb, Duration::from_secs(30)).await.is_some());
+    let cfg = tb.dir.join("patronictl.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "scope: citusctl\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:{}\n\
+             citus:\n  group: 0\n  database: citus\n\
+             ctl:\n  authentication:\n    username: admin\n    password: admin-secret\n",
+            tb.etcd_port
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str], input: Option<&str>| -> (i32, String) {
+        common::run_with_input(
+            &mut std::process::Command::new(bin.join("patronictl"))
+                .arg("-c")
+                .arg(&cfg)
+                .args(args)
+                .env("PGPASSWORD", "super-secret"),
+            input,
+            &format!("patronictl {}", args.join(" ")),
+        )
+    };
+    let ok = |args: &[&str]| {
+        let (code, out) = run(args, None);
+        assert_eq!(code, 0, "patronictl {}: {out}", args.join(" "));
+        out
+    };
+
+    // Every group in one table, a leader in each.
+    let table = ok(&["list"]);
+    assert!(table.contains("Citus cluster: citusctl"), "{table}");
+    assert!(table.contains("| Group |"), "{table}");
+    for (g, members) in GROUPS {
+        for m in members {
+            let row = table
+                .lines()
+                .find(|l| l.contains(&format!("| {m} ")))
+                .unwrap_or_else(|| panic!("no row for {m} in\n{table}"));
+            assert_eq!(
+                row.split('|').nth(1).map(str::trim),
+                Some(&*g.to_string()),
+                "{row}"
+            );
+        }
+    }
+    assert_eq!(table.matches("| Leader ").count(), 3, "{table}");
+    let rows: serde_json::Value = serde_json::from_str(&ok(&["list", "-f", "json"])).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(6), "{rows}");
+    let only1 = ok(&["list", "--group", "1"]);
+    assert!(
+        only1.contains("work1-1") && !only1.contains("work2-1") && !only1.contains("coord1"),
+        "{only1}"
+    );
+
+    // Without --group a switchover is refused, as Patroni refuses it.
+    let (code, out) = run(&["switchover", "--force"], None);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("--group must me specified"), "{out}");
+
+    // A worker switchover by group; the coordinator's metadata follows.
+    let old1 = leader_of(&tb, 1).await;
+    let new1 = if old1 == "work1-1" {
+        "work1-2"
+    } else {
+        "work1-1"
+    };
+    let out = ok(&[
+        "switchover",
+        "--group",
+        "1",
+        "--leader",
+        &old1,
+        "--candidate",
+        new1,
+        "--force",
+    ]);
+    assert!(
+        out.contains(&format!("Successfully switched over to \"{new1}\"")),
+        "{out}"
+    );
+    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(leader_of(&tb, 1).await, new1);
+    assert!(
+        wait_metadata(&tb, Duration::from_secs(30)).await.is_some(),
+        "{:?}",
+        dist_nodes(&tb).await
+    );
+
+    // A worker failover by group.
+    let old2 = leader_of(&tb, 2).await;
+    let new2 = if old2 == "work2-1" {
+        "work2-2"
+    } else {
+        "work2-1"
+    };
+    let out = ok(&["failover", "--group", "2", "--candidate", new2, "--force"]);
+    assert!(
+        out.contains(&format!("Successfully failed over to \"{new2}\"")),
+        "{out}"
+    );
+    tb.wait_healthy_in(Some(2), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(leader_of(&tb, 2).await, new2);
+    assert!(
+        wait_metadata(&tb, Duration::from_secs(30)).await.is_some(),
+        "{:?}",
+        dist_nodes(&tb).await
+    );
+
+    // Member commands filtered by group: the DSN of group 2's leader, a reload and a restart
+    // of group 1's replica only.
+    let dsn = ok(&["dsn", "citusctl", "--group", "2"]);
+    assert!(
+        dsn.contains(&format!("port={}", tb.agents[new2].pg_port)),
+        "{dsn}"
+    );
+    let out = ok(&["reload", "citusctl", "--group", "1", "--force"]);
+    assert!(
+        out.contains(&format!("Reload request received for member {new1}")),
+        "{out}"
+    );
+    assert!(!out.contains("work2-"), "{out}");
+    let out = ok(&[
+        "restart", "citusctl", "--group", "1", "--role", "replica", "--force",
+    ]);
+    let replica1 = &old1;
+    assert!(
+        out.contains(&format!("Success: restart on member {replica1}")),
+        "{out}"
+    );
+    assert!(!out.contains(&format!("member {new1}")), "{out}");
+    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+}
