@@ -16,7 +16,9 @@
 //! (comma list of `compare`, `fast`, `members`, `scale`; such a partial run writes
 //! `latest-<list>.md` and `.json`, leaving the full run's `latest.*` alone), `PRAETOR_BENCH_AGENTS` (`patroni,praetor`),
 //! `PRAETOR_BENCH_TIMINGS` (`30/10/10,20/2/3`): subsets for a quick look; `PRAETOR_BENCH_KEEP`
-//! (set: each group's directory, logs included, is kept and its path printed).
+//! (set: each group's directory, logs included, is kept and its path printed), `PRAETOR_BENCH_BIN_DIR`
+//! (the directory of the praetor programs measured; bench/run sets it to the statically linked
+//! release build that ships, otherwise cargo's build of the bench is used).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -1011,6 +1013,16 @@ fn utc_stamp() -> String {
         .unwrap_or_else(|| secs.to_string())
 }
 
+/// The program `name` from `PRAETOR_BENCH_BIN_DIR` (bench/run sets it to the statically linked
+/// release build that ships, scripts/build-release.sh; the fence guard is taken from beside the
+/// agent), or cargo's own build of it (`built`) when unset.
+fn shipped(name: &str, built: &str) -> PathBuf {
+    match std::env::var_os("PRAETOR_BENCH_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir).join(name),
+        None => PathBuf::from(built),
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let venv = PathBuf::from(
@@ -1018,8 +1030,8 @@ async fn main() -> Result<()> {
             .context("PRAETOR_BENCH_VENV is not set: run bash bench/run")?,
     );
     let ctx = Ctx {
-        praetor: PathBuf::from(env!("CARGO_BIN_EXE_praetor")),
-        praetorctl: PathBuf::from(env!("CARGO_BIN_EXE_praetorctl")),
+        praetor: shipped("praetor", env!("CARGO_BIN_EXE_praetor")),
+        praetorctl: shipped("praetorctl", env!("CARGO_BIN_EXE_praetorctl")),
         venv,
         idle: Duration::from_secs(env_u64("PRAETOR_BENCH_IDLE", 60)),
     };
@@ -1177,6 +1189,7 @@ async fn main() -> Result<()> {
         "machine": machine,
         "patroni": "4.1.5",
         "praetor": env!("CARGO_PKG_VERSION"),
+        "praetor_binary": ctx.praetor.display().to_string(),
         "runs": runs,
         "fast_profile": fast,
         "scale": scale_result,

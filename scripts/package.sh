@@ -24,8 +24,11 @@ if [ "${1:-}" = --check ]; then
 else
   # Its own target directory: a `cargo test` of the same checkout may be holding the main one.
   export CARGO_TARGET_DIR="${PRAETOR_PACKAGE_TARGET:-$PWD/target/package}"
-  # cargo deb reports progress on stderr and the package's path on stdout.
-  deb=$(cargo deb --locked --output "$CARGO_TARGET_DIR/debian/" | tail -n 1)
+  # The programs are built statically linked (scripts/build-release.sh says why); cargo deb
+  # reports progress on stderr and the package's path on stdout.
+  bash scripts/build-release.sh >/dev/null
+  host=$(rustc -vV | sed -n 's/^host: //p')
+  deb=$(cargo deb --locked --no-build --target "$host" --output "$CARGO_TARGET_DIR/debian/" | tail -n 1)
 fi
 [ -f "$deb" ] || { echo "cargo deb did not report a package file (got: $deb)" >&2; exit 1; }
 echo "built $deb"

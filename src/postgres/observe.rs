@@ -16,7 +16,12 @@ impl LocalPostgres {
     /// system identifier cannot change, and the other fields only matter once it has stopped), so
     /// an idle cycle starts no process; a removed data directory is still noticed at once.
     pub async fn data_dir_state(&self) -> DataDir {
-        let pid = self.postmaster_pid();
+        self.data_dir_state_with(self.postmaster_pid()).await
+    }
+
+    /// [`LocalPostgres::data_dir_state`] with the postmaster's pid already read this cycle
+    /// ([`LocalPostgres::postmaster_pid`]), so a cycle reads `postmaster.pid` once.
+    pub async fn data_dir_state_with(&self, pid: Option<i32>) -> DataDir {
         if let Some(pid) = pid {
             if self.data_dir.join("global/pg_control").exists() {
                 if let Some((p, d)) = self
@@ -134,7 +139,8 @@ impl LocalPostgres {
     }
 
     /// Queries role, timeline, LSNs, replay pause, the WAL receiver's status and `latest_end_lsn`
-    /// of the running server in one prepared query over the kept connection, and the settings
+    /// of the running server, and a primary's `pg_stat_replication` rows, in one prepared query
+    /// over the kept connection, and the settings
     /// waiting for a restart only when the server loaded its configuration since they were last
     /// read (`pg_conf_load_time()` or the postmaster changed): scanning `pg_settings` every
     /// cycle cost the server more than everything else the agent asks.
@@ -174,16 +180,23 @@ impl LocalPostgres {
                         pg_last_xact_replay_timestamp()::text,
                         pg_conf_load_time()::text,
                         CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END,
-                        (SELECT latest_end_lsn FROM pg_stat_wal_receiver)::text",
+                        (SELECT latest_end_lsn FROM pg_stat_wal_receiver)::text,
+                        CASE WHEN NOT pg_is_in_recovery()
+                             THEN (SELECT json_agg(json_build_object(
+                                       'usename', usename, 'application_name', application_name,
+                                       'client_addr', client_addr::text, 'state', state,
+                                       'sync_state', sync_state, 'sync_priority', sync_priority))
+                                     FROM pg_stat_replication)::text END",
                 &[],
             )
             .await
             .context("querying server state")?;
         let lsn = |i: usize| row.get::<_, Option<String>>(i).and_then(|s| Lsn::parse(&s));
         let mut timeline = row.get::<_, Option<i32>>(4).map(|t| t as u32);
-        if row.get::<_, bool>(0) {
+        if row.get::<_, bool>(0) && row.get::<_, Option<String>>(7).is_none() {
             // Without a walreceiver the query falls back to the last restartpoint's timeline,
             // which lags behind a timeline switch already replayed: the WAL files tell better.
+            // (With one, its received timeline is current and pg_wal is not listed.)
             timeline = timeline.max(self.wal_timeline());
         }
         let state = PgState {
@@ -229,25 +242,10 @@ impl LocalPostgres {
             pending_restart_reason: pending.reason,
             replication: vec![],
         };
-        if !state.in_recovery {
-            for r in c
-                .query(
-                    "SELECT usename::text, application_name, client_addr::text, state, sync_state, sync_priority
-                     FROM pg_stat_replication",
-                    &[],
-                )
-                .await
-                .unwrap_or_default()
-            {
-                info.replication.push(serde_json::json!({
-                    "usename": r.get::<_, Option<String>>(0),
-                    "application_name": r.get::<_, Option<String>>(1),
-                    "client_addr": r.get::<_, Option<String>>(2),
-                    "state": r.get::<_, Option<String>>(3),
-                    "sync_state": r.get::<_, Option<String>>(4),
-                    "sync_priority": r.get::<_, Option<i32>>(5),
-                }));
-            }
+        // A primary's pg_stat_replication rows, asked in the same round trip.
+        if let Some(rows) = row.get::<_, Option<String>>(12) {
+            info.replication =
+                serde_json::from_str(&rows).context("reading pg_stat_replication")?;
         }
         Ok((state, info))
     }

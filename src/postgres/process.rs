@@ -141,31 +141,29 @@ impl LocalPostgres {
                 }
             }
             if self.connect().await.is_ok() {
-                self.spawn_exit_watch();
+                if let Some(pid) = self.postmaster_pid() {
+                    self.ensure_exit_watch(pid);
+                }
                 return Ok(true);
             }
-            if started.elapsed() > wait && self.postmaster_pid().is_some() {
-                self.spawn_exit_watch();
-                return Ok(false);
+            if started.elapsed() > wait {
+                if let Some(pid) = self.postmaster_pid() {
+                    self.ensure_exit_watch(pid);
+                    return Ok(false);
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
-    /// Makes sure a running postmaster (ours, or one found running when the agent started) is
-    /// watched, so its exit wakes the HA loop at once.
-    pub fn ensure_exit_watch(&self) {
-        self.spawn_exit_watch();
-    }
-
-    fn spawn_exit_watch(&self) {
+    /// Makes sure a running postmaster (ours, or one found running when the agent started), of
+    /// process id `pid` (as [`LocalPostgres::postmaster_pid`] read it), is watched, so its exit
+    /// wakes the HA loop at once.
+    pub fn ensure_exit_watch(&self, pid: i32) {
         // The HA loop is woken as soon as the postmaster dies (its pidfd becomes readable);
         // nothing here runs on a timer. A data directory removed under a running server is
         // noticed by the next cycle (`data_dir_state` checks `global/pg_control` every cycle).
         let exited = self.exited.clone();
-        let Some(pid) = self.postmaster_pid() else {
-            return;
-        };
         // One watch per postmaster: a new one (after a restart, or on a re-created data
         // directory while an old postmaster lingers) gets its own.
         if self.watching.swap(pid, Ordering::SeqCst) == pid {

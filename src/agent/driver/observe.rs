@@ -5,8 +5,14 @@ use super::*;
 
 impl Driver {
     pub(super) async fn observe_pg(&mut self) -> (PgState, ServerInfo) {
+        let pid = self.pg.postmaster_pid();
+        self.observe_pg_with(pid).await
+    }
+
+    /// [`Driver::observe_pg`] with the postmaster's pid already read this cycle.
+    async fn observe_pg_with(&mut self, pid: Option<i32>) -> (PgState, ServerInfo) {
         let crashed = self.pg.check_crashed().await;
-        if self.pg.postmaster_pid().is_none() {
+        let Some(pid) = pid else {
             self.starting_since = None;
             return (
                 PgState {
@@ -18,8 +24,8 @@ impl Driver {
                 },
                 ServerInfo::default(),
             );
-        }
-        self.pg.ensure_exit_watch();
+        };
+        self.pg.ensure_exit_watch(pid);
         // Bounded: a hung server must not hold up the lease renewal that follows.
         let budget = Duration::from_secs(self.dynamic.retry_timeout.max(1));
         let state = match tokio::time::timeout(budget, self.pg.query_state()).await {
@@ -136,10 +142,11 @@ impl Driver {
         let pg = self.pg.clone();
         let dcs = self.cycle_dcs();
         let retry = dcs.budget();
+        let pid = self.pg.postmaster_pid();
         let (data, read, state) = tokio::join!(
-            async move { pg.data_dir_state().await },
+            async move { pg.data_dir_state_with(pid).await },
             read_view_retrying(&dcs, fresh, retry),
-            self.observe_pg()
+            self.observe_pg_with(pid)
         );
         let view = self.apply_view(read).await;
         (data, state, view)

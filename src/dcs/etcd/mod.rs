@@ -97,6 +97,10 @@ struct Cache {
 /// an error would otherwise serve an old view for ever); reads then go to etcd, as without it.
 const CACHE_TRUST: Duration = Duration::from_secs(60);
 
+/// After this long without a watch response, the watch asks etcd for a progress notification
+/// (well inside [`CACHE_TRUST`], so a live watch on an idle group keeps its copy trusted).
+const PROGRESS_AFTER: Duration = Duration::from_secs(20);
+
 /// Marks a watch etcd refused at creation (see `watch_once`).
 const WATCH_REFUSED: &str = "permission denied or unknown auth token";
 

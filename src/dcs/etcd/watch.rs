@@ -81,7 +81,7 @@ impl EtcdDcs {
             opts = opts.with_start_revision(revision + 1);
             seed = Some(cache);
         }
-        let (watcher, mut stream) =
+        let (mut watcher, mut stream) =
             tokio::time::timeout(self.pool.attempt, c.watch(prefix, Some(opts)))
                 .await
                 .map_err(|_| {
@@ -110,7 +110,25 @@ impl EtcdDcs {
             *self.cache.lock().expect("not poisoned") = Some(seed);
         }
         let own_member = self.key(&format!("{}{}", keys::MEMBERS, self.name));
-        while let Some(resp) = stream.message().await? {
+        loop {
+            // A quiet group sends nothing: ask etcd for a progress notification (an empty
+            // response carrying the current revision) before the copy stops being trusted, so
+            // an idle cycle keeps reading it instead of etcd.
+            let resp = if caching {
+                match tokio::time::timeout(PROGRESS_AFTER, stream.message()).await {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        watcher
+                            .request_progress()
+                            .await
+                            .context("asking etcd for watch progress")?;
+                        continue;
+                    }
+                }
+            } else {
+                stream.message().await?
+            };
+            let Some(resp) = resp else { break };
             if resp.canceled() {
                 bail!("watch canceled: {}", resp.cancel_reason());
             }
