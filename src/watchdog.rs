@@ -29,12 +29,18 @@ mod ioctl {
 pub struct Watchdog {
     cfg: WatchdogConfig,
     file: Option<File>,
+    /// The last reason an `automatic` watchdog could not be used, logged once (not every cycle).
+    unusable: Option<String>,
 }
 
 impl Watchdog {
     /// A disarmed watchdog for `cfg`.
     pub fn new(cfg: WatchdogConfig) -> Watchdog {
-        Watchdog { cfg, file: None }
+        Watchdog {
+            cfg,
+            file: None,
+            unusable: None,
+        }
     }
 
     /// Whether the device is armed.
@@ -91,7 +97,10 @@ impl Watchdog {
             }
             Err(e) if self.cfg.mode == Mode::Required => Err(e),
             Err(e) => {
-                tracing::warn!("watchdog not used: {e}");
+                if self.unusable.as_ref() != Some(&e) {
+                    tracing::warn!("watchdog not used (mode automatic): {e}");
+                    self.unusable = Some(e);
+                }
                 Ok(())
             }
         }
@@ -128,7 +137,10 @@ mod tests {
 
     #[test]
     fn parses_patroni_settings() {
-        assert_eq!(WatchdogConfig::from_json(None).unwrap().mode, Mode::Off);
+        assert_eq!(
+            WatchdogConfig::from_json(None).unwrap().mode,
+            Mode::Automatic
+        );
         let c = WatchdogConfig::from_json(Some(
             &json!({"mode": "required", "device": "/dev/wd", "safety_margin": -1}),
         ))
@@ -142,8 +154,16 @@ mod tests {
             Mode::Off
         );
         assert_eq!(WatchdogConfig::default().timeout(30), 25);
-        let e = WatchdogConfig::from_json(Some(&json!({"mode": "sometimes"}))).unwrap_err();
-        assert_eq!(e.0, "watchdog.mode");
+        for (v, want) in [
+            (json!("Require"), Mode::Required),
+            (json!("auto"), Mode::Automatic),
+            (json!("disabled"), Mode::Off),
+            (json!(true), Mode::Off),
+            (json!("sometimes"), Mode::Off),
+        ] {
+            let c = WatchdogConfig::from_json(Some(&json!({ "mode": v }))).unwrap();
+            assert_eq!(c.mode, want, "{v}");
+        }
     }
 
     #[test]

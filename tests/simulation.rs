@@ -30,7 +30,9 @@ use praetor::ha::bootstrap::{
 use praetor::ha::rewind::{plan_after_failed_rewind, plan_rewind, RewindFacts, RewindStep};
 use praetor::ha::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
 use praetor::ha::sync::{plan_sync, ReplicationRow};
-use praetor::ha::transition::{plan_demote, plan_promote, DemoteStep, PromoteFacts, PromoteStep};
+use praetor::ha::transition::{
+    plan_demote, plan_pre_promote_failed, plan_promote, DemoteStep, PromoteFacts, PromoteStep,
+};
 use praetor::ha::{
     decide, wants_peers, Action, DataDir, DemoteMode, PeerStatus, PgState, Snapshot,
 };
@@ -57,6 +59,8 @@ struct Server {
 #[derive(Clone, Debug)]
 struct Agent {
     name: String,
+    /// When (on the snapshot clock, seconds) a pre_promote failure last cancelled a promotion.
+    pre_promote_failed_at: Option<f64>,
     tags: Tags,
     alive: bool,
     paused_until: u64,
@@ -131,6 +135,7 @@ impl World {
         let agents = (0..n)
             .map(|i| Agent {
                 name: format!("m{i}"),
+                pre_promote_failed_at: None,
                 tags: Tags {
                     nofailover: i > 0 && rng.gen_bool(0.15),
                     failover_priority: rng.gen_bool(0.2).then(|| rng.gen_range(1..3)),
@@ -435,6 +440,7 @@ impl World {
                 failsafe_ok: false,
                 failsafe_leader: None,
                 watchdog_ok: true,
+                pre_promote_failed_at: self.agents[i].pre_promote_failed_at,
             };
             let d = decide(&snap);
             self.log(|| format!("{}: {}", self.agents[i].name, d.reason));
@@ -944,6 +950,7 @@ impl World {
         let plan = plan_promote(PromoteFacts {
             synchronous: self.cfg.synchronous(),
             citus_worker: false,
+            pre_promote: true,
         });
         for step in plan.steps {
             match step {
@@ -959,6 +966,28 @@ impl World {
                     });
                 }
                 PromoteStep::ClearSyncStandbys => self.agents[i].server.guc.clear(),
+                PromoteStep::PrePromote => {
+                    if self.rng.gen_bool(0.03) {
+                        // The script failed: the runtime carries out plan_pre_promote_failed.
+                        for step in plan_pre_promote_failed().steps {
+                            match step {
+                                DemoteStep::WithdrawLease => self.agents[i].leader_until = None,
+                                DemoteStep::DisarmFenceGuard => self.agents[i].fence_at = None,
+                                DemoteStep::ReleaseLeaderKey => {
+                                    if self.dcs.leader.as_ref().is_some_and(|(n, _)| *n == name) {
+                                        self.dcs.leader = None;
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                        self.agents[i].pre_promote_failed_at = Some(
+                            (now as i64 + self.agents[i].clock_offset_ms) as f64 / 1000.0 + 1.8e9,
+                        );
+                        self.log(|| format!("{name}: pre_promote failed; leader key released"));
+                        return Step::Stop;
+                    }
+                }
                 PromoteStep::ArmWatchdog => {
                     if self.rng.gen_bool(0.02) {
                         self.log(|| format!("{name}: refusing to promote: watchdog"));

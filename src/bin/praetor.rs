@@ -109,7 +109,10 @@ fn main() -> ExitCode {
         }
         return ExitCode::from(2);
     };
-    praetor::logging::init(Some(&cfg.log));
+    if let Err(e) = praetor::logging::init(Some(&cfg.log)) {
+        eprintln!("praetor: invalid configuration: {e}");
+        return ExitCode::from(2);
+    }
     // Keys the file has that praetor ignores (or does not know): logged once, at start.
     for w in &report.warnings {
         tracing::warn!("configuration: {w}");

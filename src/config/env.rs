@@ -164,7 +164,8 @@ const BOOLS: &[(&str, &str)] = &[
 /// (it is not among the restapi variables), so that entry never finds a value.
 const INTS: &[(&str, &[&str])] = &[
     ("restapi", &["request_queue_size", "thread_pool_size"]),
-    ("log", &["max_queue_size", "file_size", "file_num", "mode"]),
+    // log.mode stays text: "0600" is octal as Patroni's strtol reads it (LogFiles::from_section).
+    ("log", &["max_queue_size", "file_size", "file_num"]),
 ];
 
 /// `raft` keys typed as reals ([`parse_real`]).
@@ -896,7 +897,7 @@ mod tests {
             (&[("PATRONI_LOG_STATIC_FIELDS", "app: patroni")], "log.static_fields", Some("{app: patroni}")),
             (&[("PATRONI_LOG_MAX_QUEUE_SIZE", "1000")], "log.max_queue_size", Some("1000")),
             (&[("PATRONI_LOG_DIR", "/var/log/x")], "log.dir", Some("/var/log/x")),
-            (&[("PATRONI_LOG_MODE", "0600")], "log.mode", Some("384")),
+            (&[("PATRONI_LOG_MODE", "0600")], "log.mode", Some("'0600'")),
             (&[("PATRONI_LOG_FILE_SIZE", "1e6")], "log.file_size", Some("1000000")),
             (&[("PATRONI_LOG_FILE_NUM", "4")], "log.file_num", Some("4")),
             (&[("PATRONI_LOG_LOGGERS", "patroni.postmaster: WARNING, urllib3: DEBUG")], "log.loggers", Some("{patroni.postmaster: WARNING, urllib3: DEBUG}")),

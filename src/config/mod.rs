@@ -443,7 +443,8 @@ impl Config {
             .map(|w| serde_json::to_value(w).unwrap_or(Json::Null));
         let watchdog = watchdog::WatchdogConfig::from_json(watchdog_json.as_ref())
             .map_err(|(k, m)| err(&k, m))?;
-        let log = raw.log.unwrap_or_default();
+        let mut log = raw.log.unwrap_or_default();
+        log.files = sections::LogFiles::from_section(&log.other).map_err(|(k, m)| err(&k, m))?;
         if let Some(level) = &log.level {
             if !matches!(
                 level.to_uppercase().as_str(),

@@ -219,6 +219,10 @@ pub struct Tags {
     /// Tie-break on equal LSN in the leader race; higher wins; 0 behaves as `nofailover` (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_priority: Option<i64>,
+    /// Preference as synchronous standby: higher first (default 1); 0 or less behaves as
+    /// `nosync` (Patroni's `sync_priority`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_priority: Option<i64>,
     /// Any custom tag (queryable with `?tag_NAME=VALUE`).
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,
@@ -229,6 +233,21 @@ impl Tags {
     /// `failover_priority` not 0 (Patroni: `nofailover` ⇔ priority 0; `nofailover` wins a conflict).
     pub fn can_failover(&self) -> bool {
         !self.nofailover && self.failover_priority.unwrap_or(1) > 0
+    }
+
+    /// Whether this member is kept out of synchronous replication: `nosync`, or a
+    /// `sync_priority` of 0 or less (Patroni).
+    pub fn excluded_from_sync(&self) -> bool {
+        self.nosync || self.sync_priority.is_some_and(|p| p <= 0)
+    }
+
+    /// Effective synchronous-standby priority (default 1, 0 when `nosync`); higher is preferred.
+    pub fn sync_rank(&self) -> i64 {
+        if self.nosync {
+            0
+        } else {
+            self.sync_priority.unwrap_or(1)
+        }
     }
 
     /// Effective failover priority (default 1, 0 when `nofailover`).
@@ -313,11 +332,106 @@ pub struct Postgresql {
     pub remove_data_directory_on_diverged_timelines: Option<bool>,
     /// Seconds to wait for the postmaster to start or stop (default 60).
     pub pg_ctl_timeout: Option<u64>,
-    /// pg_basebackup options (`[{checkpoint: fast}, …]` or a map).
+    /// pg_basebackup options (`[verbose, {max-rate: 100M}]` or a map), read by
+    /// [`basebackup_options`].
     pub basebackup: Option<Json>,
     /// Other keys kept for later features (callbacks, config_dir, …).
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,
+}
+
+/// pg_basebackup options praetor sets itself (or that would break the clone), skipped as
+/// Patroni skips them (`compress` only when client-side: server-side compression is allowed).
+const BASEBACKUP_NOT_ALLOWED: &[&str] = &[
+    "pgdata",
+    "format",
+    "wal-method",
+    "xlog-method",
+    "gzip",
+    "version",
+    "dbname",
+    "host",
+    "port",
+    "username",
+    "password",
+];
+
+/// The command-line options of `postgresql.basebackup` as Patroni builds them: a map gives
+/// `--key=value` each; a list gives `--flag` for a string and `--key=value` for a one-key map.
+/// Surrounding quotes of a value are removed. Options praetor passes itself (pgdata, dbname,
+/// wal-method, …) and client-side `compress` are skipped: each is named in the second list.
+///
+/// # Errors
+/// The value is neither a map nor a list of strings and one-key maps (the message says which
+/// entry).
+pub fn basebackup_options(v: &Json) -> Result<(Vec<String>, Vec<String>), String> {
+    fn unquote(s: &str) -> String {
+        shlex::split(s)
+            .filter(|w| w.len() == 1)
+            .map(|mut w| w.remove(0))
+            .unwrap_or_else(|| s.to_string())
+    }
+    fn text(v: &Json) -> String {
+        v.as_str().map(unquote).unwrap_or_else(|| v.to_string())
+    }
+    let mut pairs: Vec<(String, Option<String>)> = Vec::new();
+    match v {
+        Json::Null => {}
+        Json::Object(m) => {
+            for (k, val) in m {
+                // Patroni skips an empty key or value.
+                if !k.is_empty() && !val.is_null() && val.as_str() != Some("") {
+                    pairs.push((k.clone(), Some(text(val))));
+                }
+            }
+        }
+        Json::Array(items) => {
+            for item in items {
+                match item {
+                    Json::String(flag) => pairs.push((flag.clone(), None)),
+                    Json::Object(m) if m.len() == 1 => {
+                        let (k, val) = m.iter().next().expect("one key");
+                        pairs.push((k.clone(), Some(text(val))));
+                    }
+                    other => {
+                        return Err(format!(
+                            "expected an option name or a one-key mapping in the list, got {other}"
+                        ))
+                    }
+                }
+            }
+        }
+        other => {
+            return Err(format!(
+                "expected a mapping or a list of options, got {other}"
+            ))
+        }
+    }
+    let (mut args, mut skipped) = (Vec::new(), Vec::new());
+    for (k, val) in pairs {
+        let client_compress =
+            k == "compress" && !val.as_deref().is_some_and(|c| c.starts_with("server"));
+        if BASEBACKUP_NOT_ALLOWED.contains(&k.as_str()) || client_compress {
+            skipped.push(k);
+            continue;
+        }
+        args.push(match val {
+            Some(val) => format!("--{k}={val}"),
+            None => format!("--{k}"),
+        });
+    }
+    Ok((args, skipped))
+}
+
+impl Postgresql {
+    /// The command line of the script under `key` (`pre_promote`, `before_stop`), split into
+    /// words as Patroni splits it (`shlex`; no shell runs it), or `None` when unset or empty.
+    /// A value that does not split (an unclosed quote) is refused by the key table
+    /// ([`crate::config::keys`]) before this is asked.
+    pub fn script(&self, key: &str) -> Option<Vec<String>> {
+        let line = self.other.get(key)?.as_str()?;
+        shlex::split(line).filter(|w| !w.is_empty())
+    }
 }
 
 /// `citus`: present on Citus clusters (group 0 = coordinator).
@@ -342,9 +456,116 @@ pub struct LogConfig {
     /// Patroni's name for `format`.
     #[serde(rename = "type")]
     pub kind: Option<String>,
+    /// Lines go to files in this directory instead of stderr (see [`LogConfig::files`]).
+    #[serde(skip)]
+    pub files: Option<LogFiles>,
     /// Other keys.
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,
+}
+
+/// Where lines go with `log.dir` set, as Patroni's rotating file handler writes them: to
+/// `{dir}/patroni.log` (the name Patroni uses, so log shippers and logrotate rules keep finding
+/// it), renamed to `patroni.log.1` … `patroni.log.{file_num}` when it reaches `file_size` bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFiles {
+    /// `log.dir`.
+    pub dir: std::path::PathBuf,
+    /// `log.file_size`, bytes (default 25000000).
+    pub file_size: u64,
+    /// `log.file_num`: rotated files kept (default 4).
+    pub file_num: usize,
+    /// `log.mode`: permission bits of the files (default: 0666 less the umask).
+    pub mode: Option<u32>,
+}
+
+impl LogFiles {
+    /// Reads `log.dir`, `log.file_size`, `log.file_num` and `log.mode` from the `log` section
+    /// (`None` without `dir`). Numbers are read as Patroni reads them: integers or strings
+    /// (`"25e6"`, `"0o600"`, `"0600"` octal as C's `strtol` reads it); an integer mode whose
+    /// digits are all 0–7 is the octal number written (a YAML 1.1 reader, as Patroni's, reads
+    /// `mode: 0600` as octal; praetor's YAML 1.2 reader sees 600).
+    ///
+    /// # Errors
+    /// `(key, message)` naming the key and what was expected.
+    pub fn from_section(
+        other: &BTreeMap<String, Json>,
+    ) -> Result<Option<LogFiles>, (String, String)> {
+        let Some(dir) = other.get("dir").filter(|d| !d.is_null()) else {
+            return Ok(None);
+        };
+        let dir = match dir.as_str() {
+            Some(d) if !d.trim().is_empty() => std::path::PathBuf::from(d),
+            _ => {
+                return Err((
+                    "log.dir".into(),
+                    format!("expected a directory path, got {dir}"),
+                ))
+            }
+        };
+        let number = |key: &str, default: i64| -> Result<i64, (String, String)> {
+            match other.get(key) {
+                None | Some(Json::Null) => Ok(default),
+                Some(Json::Number(n)) if n.as_i64().is_some_and(|v| v > 0) => {
+                    Ok(n.as_i64().unwrap_or(default))
+                }
+                Some(Json::String(s)) => crate::config::env::parse_int(s)
+                    .filter(|v| *v > 0)
+                    .ok_or_else(|| {
+                        (
+                            format!("log.{key}"),
+                            format!("expected a positive integer, got {s:?}"),
+                        )
+                    }),
+                Some(v) => Err((
+                    format!("log.{key}"),
+                    format!("expected a positive integer, got {v}"),
+                )),
+            }
+        };
+        let file_size = number("file_size", 25_000_000)? as u64;
+        let file_num = number("file_num", 4)? as usize;
+        let mode = match other.get("mode") {
+            None | Some(Json::Null) => None,
+            Some(Json::Number(n)) if n.as_u64().is_some() => {
+                let v = n.as_u64().unwrap_or_default();
+                let digits = v.to_string();
+                Some(if digits.chars().all(|c| ('0'..='7').contains(&c)) {
+                    u32::from_str_radix(&digits, 8).unwrap_or_default()
+                } else {
+                    v as u32
+                })
+            }
+            Some(Json::String(s)) => Some(
+                crate::config::env::parse_int(s)
+                    .filter(|v| (0..=0o7777).contains(v))
+                    .ok_or_else(|| {
+                        (
+                            "log.mode".to_string(),
+                            format!("expected file permissions such as 0640, got {s:?}"),
+                        )
+                    })? as u32,
+            ),
+            Some(v) => {
+                return Err((
+                    "log.mode".into(),
+                    format!("expected file permissions such as 0640, got {v}"),
+                ))
+            }
+        };
+        if mode.is_some_and(|m| m > 0o7777) {
+            return Err((
+                "log.mode".into(),
+                "expected file permissions such as 0640".into(),
+            ));
+        }
+        Ok(Some(LogFiles {
+            dir,
+            file_size,
+            file_num,
+            mode,
+        }))
+    }
 }
 
 /// `log.format` when it is praetor's `plain` or `json`; any other value (Patroni's format string

@@ -383,6 +383,72 @@ fn patronis_log_format_loads_and_type_decides() {
 }
 
 #[test]
+fn log_dir_file_size_file_num_and_mode_are_read_as_patroni_reads_them() {
+    let files = |log: &str, env: &[(&str, &str)]| {
+        let r = check(&(GOOD.to_string() + log), env);
+        match r.config {
+            Some(c) => Ok(c.log.files),
+            None => Err(r.errors[0].key.clone()),
+        }
+    };
+    assert_eq!(files("", &[]), Ok(None));
+    let defaults = files("log: {dir: /var/log/praetor}\n", &[])
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        defaults,
+        LogFiles {
+            dir: "/var/log/praetor".into(),
+            file_size: 25_000_000,
+            file_num: 4,
+            mode: None
+        }
+    );
+    let set = files(
+        "log: {dir: /l, file_size: '1e6', file_num: 9, mode: 0640}\n",
+        &[],
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        (set.file_size, set.file_num, set.mode),
+        (1_000_000, 9, Some(0o640))
+    );
+    // 384 is 0600 written in decimal; a quoted "0600" is octal as C's strtol reads it.
+    for mode in ["384", "'0600'", "'384'"] {
+        let m = files(&format!("log: {{dir: /l, mode: {mode}}}\n"), &[])
+            .unwrap()
+            .unwrap()
+            .mode;
+        assert_eq!(m, Some(0o600), "{mode}");
+    }
+    let env = files(
+        "",
+        &[
+            ("PATRONI_LOG_DIR", "/l"),
+            ("PATRONI_LOG_MODE", "0644"),
+            ("PATRONI_LOG_FILE_NUM", "2"),
+        ],
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!((env.mode, env.file_num), (Some(0o644), 2));
+    assert_eq!(
+        files("log: {dir: /l, file_num: 0}\n", &[]),
+        Err("log.file_num".into())
+    );
+    assert_eq!(
+        files("log: {dir: /l, file_size: big}\n", &[]),
+        Err("log.file_size".into())
+    );
+    assert_eq!(
+        files("log: {dir: /l, mode: rw}\n", &[]),
+        Err("log.mode".into())
+    );
+    assert_eq!(files("log: {dir: [a]}\n", &[]), Err("log.dir".into()));
+}
+
+#[test]
 fn printed_documents_carry_no_password() {
     let r = check(GOOD, &[("PATRONI_RESTAPI_PASSWORD", "hunter2")]);
     let shown = serde_yaml::to_string(&redact_passwords(r.document.as_ref().unwrap())).unwrap();

@@ -27,10 +27,41 @@ pub struct WatchdogConfig {
     pub safety_margin: i64,
 }
 
+/// Reads `watchdog.mode` as Patroni does: `require`/`required`, `auto`/`automatic` and
+/// `off`/`disable`/`disabled` (any case), `false` for off; anything else (YAML `true` or `on`
+/// included, which Patroni reads as the string "true") disables the watchdog, and the key
+/// table warns about it by name ([`crate::config::keys`]).
+pub fn parse_mode(v: &Json) -> Mode {
+    let s = match v {
+        Json::Bool(false) => return Mode::Off,
+        Json::String(s) => s.to_lowercase(),
+        other => other.to_string().to_lowercase(),
+    };
+    match s.as_str() {
+        "require" | "required" => Mode::Required,
+        "auto" | "automatic" => Mode::Automatic,
+        _ => Mode::Off,
+    }
+}
+
+/// Whether `v` is a `watchdog.mode` Patroni recognises ([`parse_mode`]).
+pub fn mode_recognised(v: &Json) -> bool {
+    match v {
+        Json::Bool(false) | Json::Null => true,
+        Json::String(s) => matches!(
+            s.to_lowercase().as_str(),
+            "require" | "required" | "auto" | "automatic" | "off" | "disable" | "disabled"
+        ),
+        _ => false,
+    }
+}
+
 impl Default for WatchdogConfig {
+    /// Patroni's defaults: `automatic` (the device is used when it can be opened), even without
+    /// a `watchdog` section.
     fn default() -> Self {
         WatchdogConfig {
-            mode: Mode::Off,
+            mode: Mode::Automatic,
             device: PathBuf::from("/dev/watchdog"),
             safety_margin: 5,
         }
@@ -38,13 +69,16 @@ impl Default for WatchdogConfig {
 }
 
 impl WatchdogConfig {
-    /// Parses the `watchdog` section (JSON form of the YAML).
+    /// Parses the `watchdog` section (JSON form of the YAML); an absent or empty section is
+    /// Patroni's default, `automatic`.
     ///
     /// # Errors
     /// `(key, message)` naming the field and what was expected.
     pub fn from_json(v: Option<&Json>) -> Result<WatchdogConfig, (String, String)> {
         let mut c = WatchdogConfig::default();
-        let Some(v) = v else { return Ok(c) };
+        let Some(v) = v.filter(|v| !v.is_null()) else {
+            return Ok(c);
+        };
         let Some(m) = v.as_object() else {
             return Err((
                 "watchdog".into(),
@@ -52,27 +86,7 @@ impl WatchdogConfig {
             ));
         };
         if let Some(mode) = m.get("mode") {
-            c.mode = match mode {
-                Json::Bool(false) => Mode::Off,
-                Json::Bool(true) => Mode::Automatic,
-                Json::String(s) => match s.to_lowercase().as_str() {
-                    "off" | "false" => Mode::Off,
-                    "automatic" | "on" | "true" => Mode::Automatic,
-                    "required" => Mode::Required,
-                    other => {
-                        return Err((
-                            "watchdog.mode".into(),
-                            format!("expected off, automatic or required, got {other:?}"),
-                        ))
-                    }
-                },
-                other => {
-                    return Err((
-                        "watchdog.mode".into(),
-                        format!("expected off, automatic or required, got {other}"),
-                    ))
-                }
-            };
+            c.mode = parse_mode(mode);
         }
         if let Some(d) = m.get("device") {
             c.device = PathBuf::from(

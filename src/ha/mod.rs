@@ -85,6 +85,10 @@ pub struct Snapshot {
     pub failsafe_leader: Option<String>,
     /// False when `watchdog.mode` is `required` and the device is not usable.
     pub watchdog_ok: bool,
+    /// When (on the [`Snapshot::now`] clock, seconds) this member last cancelled a promotion
+    /// because `postgresql.pre_promote` failed: for one ttl after it, it does not race for the
+    /// leader key (Patroni's back-off after releasing the key voluntarily).
+    pub pre_promote_failed_at: Option<f64>,
 }
 
 /// How to demote (reference §2.6).

@@ -39,6 +39,15 @@ pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
     if !s.watchdog_ok {
         return Some("the watchdog is required but not usable".into());
     }
+    if let Some(at) = s
+        .pre_promote_failed_at
+        .filter(|at| s.now - at < s.config.ttl as f64)
+    {
+        return Some(format!(
+            "backing off for ttl after the pre_promote script failed {:.0} s ago and the leader key was released",
+            s.now - at
+        ));
+    }
     if let Some(l) = s.failsafe_leader.as_deref().filter(|l| *l != me) {
         return Some(format!("failsafe mode: {l} is still running as the leader"));
     }

@@ -432,6 +432,7 @@ mod tests {
             failsafe_ok: false,
             failsafe_leader: None,
             watchdog_ok: true,
+            pre_promote_failed_at: None,
         }
     }
 

@@ -82,22 +82,24 @@ pub fn plan_sync(
             return plan;
         }
     };
-    // Candidates: streaming members not tagged nosync; nofailover ones last; members already in
-    // /sync first (a standby that is merely a little behind another keeps its place: every change
-    // of the synchronous standby passes through a moment when /sync lists fewer members, and
-    // nobody may be promoted then); then least lag.
+    // Candidates: streaming members not tagged nosync (nor sync_priority 0); nofailover ones
+    // last; higher sync_priority first (Patroni); members already in /sync first (a standby that
+    // is merely a little behind another keeps its place: every change of the synchronous standby
+    // passes through a moment when /sync lists fewer members, and nobody may be promoted then);
+    // then least lag.
     let candidates_tags = tags;
     let mut candidates: Vec<&ReplicationRow> = replication
         .iter()
         .filter(|r| r.state == "streaming")
-        .filter(|r| candidates_tags(&r.name).is_some_and(|t| !t.nosync))
+        .filter(|r| candidates_tags(&r.name).is_some_and(|t| !t.excluded_from_sync()))
         .collect();
     candidates.sort_by_key(|r| {
-        let nofailover = candidates_tags(&r.name)
-            .map(|t| !t.can_failover())
-            .unwrap_or(true);
+        let t = candidates_tags(&r.name);
+        let nofailover = t.as_ref().map(|t| !t.can_failover()).unwrap_or(true);
+        let rank = t.as_ref().map(|t| t.sync_rank()).unwrap_or(1);
         (
             nofailover,
+            std::cmp::Reverse(rank),
             !current.contains(&r.name),
             primary_lsn.saturating_sub(r.flush_lsn),
             r.name.clone(),
@@ -168,12 +170,15 @@ mod tests {
     fn v(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
     }
-    /// ns is tagged nosync, nf nofailover; ghost has no member key.
+    /// ns is tagged nosync, nf nofailover, p0 sync_priority 0, p5 sync_priority 5; ghost has
+    /// no member key.
     fn tags_of(name: &str) -> Option<Tags> {
         let mut t = Tags::default();
         match name {
             "ns" => t.nosync = true,
             "nf" => t.nofailover = true,
+            "p0" => t.sync_priority = Some(0),
+            "p5" => t.sync_priority = Some(5),
             "ghost" => return None,
             _ => {}
         }
@@ -313,6 +318,23 @@ mod tests {
         assert_eq!(plan(&c, mine(&[]), &[], &rows).guc, Some(v(&["nf"])));
         let rows = [row("nf", "async", 10), row("b", "async", 1)];
         assert_eq!(plan(&c, mine(&[]), &[], &rows).guc, Some(v(&["b"])));
+    }
+
+    #[test]
+    fn higher_sync_priority_is_chosen_first_and_zero_never() {
+        let c = cfg(true, false, 1);
+        // p5 lags behind b but ranks higher; p0 is never chosen (Patroni: as nosync).
+        let rows = [
+            row("b", "async", 10),
+            row("p5", "async", 1),
+            row("p0", "async", 10),
+        ];
+        assert_eq!(plan(&c, mine(&[]), &[], &rows).guc, Some(v(&["p5"])));
+        let rows = [row("p0", "async", 10)];
+        assert_eq!(plan(&c, mine(&[]), &[], &rows).guc, None);
+        // Priority comes before keeping the standby already listed in /sync.
+        let rows = [row("b", "sync", 10), row("p5", "async", 10)];
+        assert_eq!(plan(&c, mine(&["b"]), &["b"], &rows).guc, Some(v(&["p5"])));
     }
 
     #[test]

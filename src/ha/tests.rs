@@ -157,6 +157,7 @@ fn snap(name: &str, dcs: impl Into<Option<ClusterView>>, data: DataDir, pg: PgSt
         failsafe_ok: false,
         failsafe_leader: None,
         watchdog_ok: true,
+        pre_promote_failed_at: None,
     }
 }
 

@@ -21,6 +21,9 @@ pub enum PromoteStep {
     ClearSyncStandbys,
     /// Arm the watchdog (a no-op when it is off); a failure refuses the promotion.
     ArmWatchdog,
+    /// Run `postgresql.pre_promote` (Patroni's fencing hook) and wait for it; a non-zero exit
+    /// cancels the promotion: [`plan_pre_promote_failed`] follows.
+    PrePromote,
     /// Citus worker: tell the coordinator leader `before_promote`.
     NotifyCoordinatorBeforePromote,
     /// `pg_promote()` and wait for it.
@@ -44,6 +47,8 @@ pub struct PromoteFacts {
     pub synchronous: bool,
     /// This member belongs to a Citus worker group.
     pub citus_worker: bool,
+    /// `postgresql.pre_promote` is set.
+    pub pre_promote: bool,
 }
 
 /// The steps of a promotion.
@@ -54,6 +59,11 @@ pub fn plan_promote(f: PromoteFacts) -> Plan<PromoteStep> {
         steps.push(ClaimSyncKey);
     }
     steps.extend([ClearSyncStandbys, ArmWatchdog]);
+    // Patroni runs the script once the lock is held and the watchdog armed, before anything
+    // else learns of the promotion.
+    if f.pre_promote {
+        steps.push(PrePromote);
+    }
     if f.citus_worker {
         steps.push(NotifyCoordinatorBeforePromote);
     }
@@ -65,6 +75,24 @@ pub fn plan_promote(f: PromoteFacts) -> Plan<PromoteStep> {
     Plan {
         steps,
         reason: "promoting",
+    }
+}
+
+/// What follows a failed `pre_promote` script (Patroni: "Releasing the leader key voluntarily
+/// because the pre-promote script failed"): the server, still a standby, is left running; the
+/// watchdog and the fence guard are disarmed, the lease is no longer kept and the leader key is
+/// deleted, and for one ttl this member stays out of the leader race
+/// ([`Snapshot::pre_promote_failed_at`](super::Snapshot::pre_promote_failed_at)).
+pub fn plan_pre_promote_failed() -> Plan<DemoteStep> {
+    use DemoteStep::*;
+    Plan {
+        steps: vec![
+            DisarmWatchdog,
+            WithdrawLease,
+            DisarmFenceGuard,
+            ReleaseLeaderKey,
+        ],
+        reason: "promotion cancelled because the pre_promote script failed",
     }
 }
 
@@ -144,6 +172,7 @@ mod tests {
         let plain = PromoteFacts {
             synchronous: false,
             citus_worker: false,
+            pre_promote: false,
         };
         assert_eq!(
             plan_promote(plain).steps,
@@ -160,13 +189,24 @@ mod tests {
         let sync_worker = PromoteFacts {
             synchronous: true,
             citus_worker: true,
+            pre_promote: true,
         };
         #[rustfmt::skip]
         let all = vec![
-            ClaimSyncKey, ClearSyncStandbys, ArmWatchdog, NotifyCoordinatorBeforePromote, PgPromote,
-            Checkpoint, RecordHistory, PublishMemberKey, NotifyCoordinatorAfterPromote, CallbackRoleChange,
+            ClaimSyncKey, ClearSyncStandbys, ArmWatchdog, PrePromote, NotifyCoordinatorBeforePromote,
+            PgPromote, Checkpoint, RecordHistory, PublishMemberKey, NotifyCoordinatorAfterPromote,
+            CallbackRoleChange,
         ];
         assert_eq!(plan_promote(sync_worker).steps, all);
+        assert_eq!(
+            plan_pre_promote_failed().steps,
+            vec![
+                DemoteStep::DisarmWatchdog,
+                DemoteStep::WithdrawLease,
+                DemoteStep::DisarmFenceGuard,
+                DemoteStep::ReleaseLeaderKey
+            ]
+        );
     }
 
     #[test]

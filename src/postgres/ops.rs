@@ -305,20 +305,13 @@ impl LocalPostgres {
             .arg(&self.data_dir)
             .arg("-X")
             .arg("stream")
-            .arg("-c")
-            .arg("fast")
             .arg("-d")
             .arg(self.conninfo(&from.host, from.port, rep, "postgres"));
-        if let Some(Json::Object(m)) = &self.cfg().postgresql.basebackup {
-            for (k, v) in m {
-                if k != "checkpoint" {
-                    cmd.arg(format!(
-                        "--{k}={}",
-                        v.as_str()
-                            .map(String::from)
-                            .unwrap_or_else(|| v.to_string())
-                    ));
-                }
+        // Exactly the configured options, as Patroni passes them (the key table refused a
+        // malformed value and warned about skipped options at start).
+        if let Some(v) = &self.cfg().postgresql.basebackup {
+            if let Ok((args, _)) = crate::config::basebackup_options(v) {
+                cmd.args(args);
             }
         }
         let out = cmd.output().await.context("running pg_basebackup")?;

@@ -177,6 +177,32 @@ impl LocalPostgres {
         });
     }
 
+    /// Runs `postgresql.before_stop` (words split as Patroni splits them, no shell) and waits for
+    /// it, as Patroni does before every stop of a running server; its exit status is logged and
+    /// does not stop the stop. Unlike Patroni it is not waited for longer than `pg_ctl_timeout`
+    /// (a hung script must not keep a primary that lost its lease running).
+    async fn before_stop(&self) {
+        let cfg = self.cfg();
+        let Some(argv) = cfg.postgresql.script("before_stop") else {
+            return;
+        };
+        let limit = Duration::from_secs(cfg.postgresql.pg_ctl_timeout.unwrap_or(60));
+        let run = tokio::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status();
+        let command = argv.join(" ");
+        match tokio::time::timeout(limit, run).await {
+            Ok(Ok(st)) => tracing::info!("before_stop script {command:?} exited with {st}"),
+            Ok(Err(e)) => tracing::error!("running the before_stop script {command:?}: {e}"),
+            Err(_) => tracing::error!(
+                "the before_stop script {command:?} did not end within pg_ctl_timeout ({} s); stopping PostgreSQL anyway",
+                limit.as_secs()
+            ),
+        }
+    }
+
     /// Reaps a dead child and reports whether the postmaster died without being asked to.
     pub async fn check_crashed(&self) -> bool {
         let mut guard = self.child.lock().await;
@@ -212,6 +238,7 @@ impl LocalPostgres {
             let _ = self.reap().await;
             return Ok(());
         };
+        self.before_stop().await;
         let sig = match mode {
             StopMode::Fast => nix::sys::signal::Signal::SIGINT,
             StopMode::Immediate => nix::sys::signal::Signal::SIGQUIT,

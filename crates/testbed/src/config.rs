@@ -49,6 +49,8 @@ postgresql:
   connect_address: 127.0.0.1:{pg_port}
   data_dir: {data}
   bin_dir: {bin_dir}
+  basebackup:
+    - checkpoint: fast
   authentication:
     superuser: {{username: postgres, password: super-secret{pg_client_su}}}
     replication: {{username: replicator, password: rep-secret{pg_client}}}
@@ -57,12 +59,13 @@ postgresql:
     unix_socket_directories: {sock}
     fsync: 'off'
     log_min_messages: warning
-{pg_ssl}{callbacks}  pg_hba:
+{pg_ssl}{callbacks}{extra_postgresql}  pg_hba:
     - local all all trust
     - {hba} replication replicator 127.0.0.1/32 scram-sha-256
     - {hba} all all 127.0.0.1/32 scram-sha-256
 {tags}{auth}{citus}{watchdog}{extra_config}"#,
             extra_config = self.extra_config.get(name).cloned().unwrap_or_default(),
+            extra_postgresql = self.extra_postgresql.get(name).cloned().unwrap_or_default(),
             rest_tls = self.tls.as_ref().map(|t| {
                 let mut y = format!(
                     "  certfile: {}\n  keyfile: {}\n  cafile: {}\n  verify_client: {}\n",

@@ -114,6 +114,9 @@ pub struct Testbed {
     pub tls: Option<TestTls>,
     /// YAML appended to a member's configuration file (top-level sections it lacks, e.g. `log`).
     pub extra_config: BTreeMap<String, String>,
+    /// Lines added to a member's `postgresql` section (each indented by two spaces, e.g.
+    /// `  pre_promote: /path/to/script\n`).
+    pub extra_postgresql: BTreeMap<String, String>,
     /// Environment variables set for one member's agent only (e.g. systemd's `NOTIFY_SOCKET`),
     /// without touching the test process's own environment.
     pub agent_env: BTreeMap<String, Vec<(String, String)>>,
@@ -191,6 +194,7 @@ impl Testbed {
             etcd_proxies: BTreeMap::new(),
             tls: None,
             extra_config: BTreeMap::new(),
+            extra_postgresql: BTreeMap::new(),
             agent_env: BTreeMap::new(),
             etcd_auth: false,
         })

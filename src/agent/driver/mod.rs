@@ -292,6 +292,17 @@ pub(super) struct RewindFailed {
     cause: anyhow::Error,
 }
 
+/// `postgresql.pre_promote` exited non-zero (or could not run): the promotion is cancelled and
+/// [`crate::ha::transition::plan_pre_promote_failed`] follows.
+#[derive(Debug, thiserror::Error)]
+#[error("the pre_promote script {command:?} {outcome}")]
+pub(super) struct PrePromoteFailed {
+    /// The command as configured.
+    command: String,
+    /// How it ended.
+    outcome: String,
+}
+
 /// The driver of one member.
 pub struct Driver {
     cfg: Arc<Config>,
@@ -330,6 +341,9 @@ pub struct Driver {
     failsafe_checked_at: Option<Instant>,
     /// The leader a pg_rewind from failed while the data was kept ([`Snapshot::rewind_failed`]).
     rewind_failed_from: Option<String>,
+    /// When (UNIX seconds, the snapshot's clock) `pre_promote` last failed
+    /// ([`Snapshot::pre_promote_failed_at`]).
+    pre_promote_failed_at: Option<f64>,
     /// The DCS values that did not decode, as last reported (each is logged once).
     bad_values: crate::dcs::BadValues,
     /// When the leader lease ends by the last renewal etcd confirmed to this loop (counted from
@@ -458,6 +472,7 @@ impl Driver {
                 settle_until: None,
                 renewal_failing: false,
                 rewind_failed_from: None,
+                pre_promote_failed_at: None,
                 bad_values: Default::default(),
                 failsafe_checked_at: None,
                 confirmed_until: None,
@@ -692,6 +707,7 @@ impl Driver {
             failsafe_ok: false,
             failsafe_leader: None,
             watchdog_ok: crate::watchdog::usable(&self.cfg.watchdog),
+            pre_promote_failed_at: self.pre_promote_failed_at,
         };
         if self.dynamic.failsafe_mode {
             let ttl = Duration::from_secs(self.dynamic.ttl);

@@ -31,6 +31,7 @@ impl Driver {
                 .watchdog
                 .activate(self.dynamic.ttl)
                 .map_err(|e| anyhow!("refusing to promote: watchdog: {e}"))?,
+            PrePromote => self.pre_promote().await?,
             NotifyCoordinatorBeforePromote => {
                 self.notify_coordinator("before_promote", Duration::from_secs(2))
                     .await
@@ -51,6 +52,33 @@ impl Driver {
             CallbackRoleChange => self.callback("on_role_change", "primary"),
         }
         Ok(())
+    }
+
+    /// Runs `postgresql.pre_promote` (split into words as a shell would, no shell run) and waits
+    /// for it, as Patroni does once the leader lock is held.
+    ///
+    /// # Errors
+    /// [`PrePromoteFailed`]: it exited non-zero or could not be started.
+    async fn pre_promote(&self) -> Result<()> {
+        let Some(argv) = self.cfg.postgresql.script("pre_promote") else {
+            return Ok(());
+        };
+        let command = argv.join(" ");
+        let outcome = match tokio::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status()
+            .await
+        {
+            Ok(st) if st.success() => {
+                tracing::info!("pre_promote script {command:?} exited with 0");
+                return Ok(());
+            }
+            Ok(st) => format!("exited with {st}"),
+            Err(e) => format!("could not be run: {e}"),
+        };
+        Err(PrePromoteFailed { command, outcome }.into())
     }
 
     /// Carries out one step of a demotion ([`crate::ha::transition::plan_demote`]).
@@ -249,10 +277,23 @@ impl Driver {
                         crate::ha::transition::plan_promote(crate::ha::transition::PromoteFacts {
                             synchronous: self.dynamic.synchronous(),
                             citus_worker: self.cfg.is_citus_worker(),
+                            pre_promote: self.cfg.postgresql.script("pre_promote").is_some(),
                         });
                     tracing::info!("{plan}");
                     for step in &plan.steps {
-                        self.promote_step(*step, &view, &snap.name).await?;
+                        match self.promote_step(*step, &view, &snap.name).await {
+                            Ok(()) => {}
+                            Err(e) if e.downcast_ref::<PrePromoteFailed>().is_some() => {
+                                let after = crate::ha::transition::plan_pre_promote_failed();
+                                tracing::warn!("{e:#}; {after}");
+                                for step in &after.steps {
+                                    self.demote_step(*step).await?;
+                                }
+                                self.pre_promote_failed_at = Some(snap.now);
+                                return Ok(Next::Done);
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
                 }
                 Action::Demote(mode) => {

@@ -581,15 +581,33 @@ mod tests {
                 Some(Severity::Error),
             ),
             ("postgresql.basebackup", "{max-rate: 100M}", None),
+            ("postgresql.basebackup", "[{max-rate: 100M}, verbose]", None),
             (
                 "postgresql.basebackup",
-                "[{max-rate: 100M}, verbose]",
+                "[verbose, {pgdata: /x}]",
                 Some(Severity::Warning),
             ),
+            (
+                "postgresql.basebackup",
+                "[{a: 1, b: 2}]",
+                Some(Severity::Error),
+            ),
+            ("postgresql.basebackup", "fast", Some(Severity::Error)),
             ("watchdog.driver", "default", None),
             ("watchdog.driver", "testing", Some(Severity::Warning)),
-            ("tags.sync_priority", "2", Some(Severity::Warning)),
-            ("tags.sync_priority", "0", Some(Severity::Error)),
+            ("watchdog.mode", "automatic", None),
+            ("watchdog.mode", "sometimes", Some(Severity::Warning)),
+            ("postgresql.pre_promote", "/bin/fence --now", None),
+            (
+                "postgresql.pre_promote",
+                "\"/bin/fence 'x\"",
+                Some(Severity::Error),
+            ),
+            ("postgresql.before_stop", "/bin/true", None),
+            ("log.dir", "/var/log/praetor", None),
+            ("tags.sync_priority", "2", None),
+            ("tags.sync_priority", "0", None),
+            ("tags.sync_priority", "high", Some(Severity::Error)),
             ("bootstrap.dcs.maximum_lag_on_syncnode", "-1", None),
             ("bootstrap.dcs.maximum_lag_on_syncnode", "0", None),
             (
@@ -784,14 +802,14 @@ mod tests {
         ));
         assert!(f.is_empty(), "{f:?}");
         let f = check(&yaml(
-            "tags: {nostream: true}\npostgresql: {pre_promote: /bin/fence}",
+            "tags: {nostream: true}\npostgresql: {custom_conf: /etc/x.conf}",
         ));
         let got: Vec<(&str, Severity)> = f.iter().map(|f| (f.key.as_str(), f.severity)).collect();
         assert_eq!(
             got,
             [
                 ("tags.nostream", Severity::Warning),
-                ("postgresql.pre_promote", Severity::Error)
+                ("postgresql.custom_conf", Severity::Error)
             ]
         );
     }

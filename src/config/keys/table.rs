@@ -17,8 +17,6 @@ use Fate::{ByValue, Implemented, Refused, Warned};
 const NO_THREADS: &str =
     "praetor does not run on a thread pool this setting could size (one async runtime serves the HA loop and the REST API)";
 const LOG_LAYOUT: &str = "praetor keeps its own line layout (log.type chooses plain or JSON lines)";
-const LOG_FILES: &str =
-    "praetor logs to stderr only (journald under systemd); it writes and rotates no log files";
 const CUSTOM_BOOTSTRAP: &str =
     "custom bootstrap methods are not implemented: praetor would run initdb instead of this method (a restore from a backup, say) and create a new, empty cluster";
 const STANDBY_CLUSTER: &str =
@@ -48,8 +46,6 @@ const SSLNEGOTIATION: &str =
     "connections negotiate TLS the standard way (sslnegotiation=postgres), which every PostgreSQL server accepts";
 const CUSTOM_REPLICA: &str =
     "custom replica creation methods are not implemented: praetor would clone new members with pg_basebackup from a running member instead of this method (a restore from a backup, say), whatever its no_leader or keep_data settings say";
-const BASEBACKUP_LIST: &str =
-    "the list form is not read: praetor takes pg_basebackup options as a map (e.g. {max-rate: 100M}) and always checkpoints fast";
 const RECOVERY_CONF: &str =
     "praetor writes no setting from this section: standbys would run without them (restore_command, recovery_min_apply_delay, …)";
 const CUSTOM_CONF: &str =
@@ -66,12 +62,8 @@ const DYNAMIC_PG_CTL_TIMEOUT: &str =
     "praetor reads pg_ctl_timeout from the local postgresql section only (default 60 s)";
 const USE_SLOTS_LOCAL: &str =
     "use_slots is read from the dynamic configuration only (bootstrap.dcs.postgresql.use_slots), in Patroni as well";
-const PRE_PROMOTE: &str =
-    "praetor does not run a pre-promote script: a standby would promote without the check (fencing) this script makes";
 const RACE_BACKOFF: &str =
     "not implemented: standbys race for the leader key without waiting for the primary's WAL to stop advancing, so a failover this setting would hold back could happen";
-const SYNC_PRIORITY_OFF: &str =
-    "a priority of 0 or less keeps a member out of synchronous replication in Patroni; praetor does not read it and could choose this member as synchronous standby (and so as failover candidate); use nosync: true";
 
 // ---- value checks --------------------------------------------------------------------------
 
@@ -166,9 +158,11 @@ fn create_replica_methods(v: &Yaml) -> Fate {
 }
 
 fn basebackup(v: &Yaml) -> Fate {
-    match v {
-        Yaml::Sequence(s) if !s.is_empty() => Warned(BASEBACKUP_LIST),
-        _ => Implemented,
+    let json = serde_json::to_value(v).unwrap_or_default();
+    match crate::config::basebackup_options(&json) {
+        Ok((_, skipped)) if skipped.is_empty() => Implemented,
+        Ok(_) => Warned("options praetor passes itself (pgdata, dbname, host, port, username, password, wal-method, format, gzip, version) and client-side compress are not passed, as Patroni does not pass them"),
+        Err(_) => Refused("expected a mapping ({max-rate: 100M}) or a list of option names and one-key mappings ([verbose, {max-rate: 100M}])"),
     }
 }
 
@@ -211,6 +205,24 @@ fn log_format(v: &Yaml) -> Fate {
     }
 }
 
+/// `pre_promote`, `before_stop`: a command line Patroni splits into words (no shell).
+fn script(v: &Yaml) -> Fate {
+    match v {
+        _ if is_empty(v) => Implemented,
+        Yaml::String(s) if shlex::split(s).is_some() => Implemented,
+        _ => Refused("expected a command line (words split as a shell would, quotes closed)"),
+    }
+}
+
+fn watchdog_mode(v: &Yaml) -> Fate {
+    let json = serde_json::to_value(v).unwrap_or_default();
+    if crate::config::watchdog::mode_recognised(&json) {
+        Implemented
+    } else {
+        Warned("not a mode Patroni recognises (off, automatic or required): the watchdog is disabled, as Patroni disables it")
+    }
+}
+
 fn watchdog_driver(v: &Yaml) -> Fate {
     match v {
         Yaml::Null => Implemented,
@@ -220,16 +232,10 @@ fn watchdog_driver(v: &Yaml) -> Fate {
 }
 
 fn sync_priority(v: &Yaml) -> Fate {
-    let n = match v {
-        Yaml::Number(n) => n.as_f64(),
-        Yaml::String(s) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    };
-    match n {
-        Some(n) if n > 0.0 => Warned(
-            "synchronous standbys are not chosen by priority in praetor; every eligible member ranks the same",
-        ),
-        _ => Refused(SYNC_PRIORITY_OFF),
+    match v {
+        Yaml::Null => Implemented,
+        Yaml::Number(n) if n.as_i64().is_some() => Implemented,
+        _ => Refused("expected an integer (higher is preferred as synchronous standby; 0 or less keeps the member out, as nosync)"),
     }
 }
 
@@ -253,10 +259,10 @@ pub static KEYS: &[Key] = &[
     k("log.dateformat", Warned(LOG_LAYOUT)),
     k("log.static_fields", Warned(LOG_LAYOUT)),
     k("log.max_queue_size", Warned("praetor writes each line as it is logged; there is no queue to size")),
-    k("log.dir", Warned(LOG_FILES)),
-    k("log.mode", Warned(LOG_FILES)),
-    k("log.file_num", Warned(LOG_FILES)),
-    k("log.file_size", Warned(LOG_FILES)),
+    k("log.dir", Implemented),
+    k("log.mode", Implemented),
+    k("log.file_num", Implemented),
+    k("log.file_size", Implemented),
     k("log.loggers", Warned("per-logger levels name Patroni's Python modules; set RUST_LOG to filter praetor's own lines")),
     k("log.deduplicate_heartbeat_logs", Warned("every HA cycle's line is logged, repeated or not")),
     // bootstrap
@@ -514,8 +520,8 @@ pub static KEYS: &[Key] = &[
     k("postgresql.rewind", Warned("extra pg_rewind options are not passed")),
     k("postgresql.remove_data_directory_on_rewind_failure", Implemented),
     k("postgresql.remove_data_directory_on_diverged_timelines", Implemented),
-    k("postgresql.pre_promote", Refused(PRE_PROMOTE)),
-    k("postgresql.before_stop", Warned("praetor runs no script before stopping PostgreSQL")),
+    k("postgresql.pre_promote", ByValue(script)),
+    k("postgresql.before_stop", ByValue(script)),
     k("postgresql.use_unix_socket", Warned("praetor connects over TCP to the first postgresql.listen address")),
     k("postgresql.use_unix_socket_repl", Warned("replication connections go over TCP to the leader's connect_address")),
     // restapi
@@ -550,7 +556,7 @@ pub static KEYS: &[Key] = &[
     k("ctl.authentication.password", Implemented),
     // watchdog
     k("watchdog", Implemented),
-    k("watchdog.mode", Implemented),
+    k("watchdog.mode", ByValue(watchdog_mode)),
     k("watchdog.device", Implemented),
     k("watchdog.safety_margin", Implemented),
     k("watchdog.driver", ByValue(watchdog_driver)),
