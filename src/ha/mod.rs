@@ -177,6 +177,28 @@ pub struct Decision {
     pub reason: String,
 }
 
+impl Action {
+    /// Whether carrying this action out may change the local server (start, stop, promote,
+    /// demote, rewind, clone, bootstrap): the cycle then observes it again before publishing the
+    /// member key; otherwise the observation the decision was made on is published as it is.
+    /// `SyncReplication` changes the server only when it rewrites `synchronous_standby_names`,
+    /// which the runtime sees for itself.
+    pub fn changes_server(&self) -> bool {
+        !matches!(
+            self,
+            Action::RenewLeader
+                | Action::AcquireLeader
+                | Action::ReleaseLeader
+                | Action::WriteInitialize(_)
+                | Action::WriteConfig
+                | Action::FailsafeHold
+                | Action::SyncSlots
+                | Action::ClearFailover
+                | Action::SyncReplication
+        )
+    }
+}
+
 pub(crate) fn decide_with(actions: Vec<Action>, reason: impl Into<String>) -> Decision {
     Decision {
         actions,

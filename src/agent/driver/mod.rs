@@ -667,7 +667,11 @@ impl Driver {
 
     /// One HA cycle. Returns `Some(exit)` to stop the agent.
     async fn cycle(&mut self) -> Result<Option<Exit>> {
-        let (data, (pg, _info), mut view) = self.observe_all(false).await;
+        let (data, (pg, observed_info), mut view) = self.observe_all(false).await;
+        // Whether this cycle may change the server; if not, what it observed is what it publishes
+        // (one state query per idle cycle, not two).
+        let mut server_touched = false;
+        let sync_standbys_before = self.pg.sync_standbys();
         if self.leader_until.is_some_and(|t| Instant::now() >= t) {
             self.set_leader_until(None);
         }
@@ -676,8 +680,10 @@ impl Driver {
         if let Some(v) = view.as_ref() {
             if std::mem::take(&mut self.server_conf_stale) {
                 self.apply_dynamic_postgresql(v).await;
+                server_touched = true;
             } else if std::mem::take(&mut self.auth_files_stale) {
                 self.sync_auth_files().await;
+                server_touched = true;
             }
         }
         let mut snap = Snapshot {
@@ -746,9 +752,11 @@ impl Driver {
                 .strip_prefix("PAUSE: ")
                 .unwrap_or(&decision.reason);
             tracing::info!("{prefix}{reason}");
+            server_touched |= decision.actions.iter().any(Action::changes_server);
             match self.execute(&decision, &mut snap).await {
                 Ok(Next::Done) => break,
                 Ok(Next::Redecide) => {
+                    server_touched = true;
                     view = snap.dcs.clone();
                     continue;
                 }
@@ -767,6 +775,12 @@ impl Driver {
         self.renewal_failing =
             (snap.renew_failed || snap.dcs.is_none()) && self.leader_until.is_some();
         if exit.is_none() && view.is_some() && !self.dynamic.pause {
+            server_touched |= self
+                .shared
+                .scheduled_restart
+                .lock()
+                .expect("not poisoned")
+                .is_some();
             self.maybe_scheduled_restart(snap.now).await;
         }
         if exit.is_none() {
@@ -778,8 +792,14 @@ impl Driver {
         }
         self.keep.check_guard();
         // Publish.
-        let data = self.pg.data_dir_state().await;
-        let (pg, info) = self.observe_pg().await;
+        server_touched |= self.pg.sync_standbys() != sync_standbys_before;
+        let (data, pg, info) = if server_touched {
+            let data = self.pg.data_dir_state().await;
+            let (pg, info) = self.observe_pg().await;
+            (data, pg, info)
+        } else {
+            (snap.data.clone(), snap.pg.clone(), observed_info)
+        };
         self.role = crate::ha::publish::published_role(&data, &pg);
         let fenced =
             !pg.running && crate::fence::marker_path(&self.cfg.postgresql.data_dir).exists();
