@@ -176,3 +176,35 @@ async fn three_agents_bootstrap_one_leader_two_streaming_standbys() {
     drop(taken);
     common::healthy(&tb, 3, Duration::from_secs(60)).await;
 }
+
+/// `postgresql.use_unix_socket`: each agent reaches its own server through the socket in the
+/// first absolute `unix_socket_directories` entry (its session has no client address), as
+/// Patroni does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn use_unix_socket_takes_the_agent_through_the_socket() {
+    let mut tb = common::testbed("unixsock");
+    for m in ["m1", "m2"] {
+        tb.extra_postgresql
+            .insert(m.into(), "  use_unix_socket: true\n".into());
+    }
+    tb.start_etcd().await.unwrap();
+    for m in ["m1", "m2"] {
+        tb.add_agent(m).unwrap();
+    }
+    common::healthy(&tb, 1, Duration::from_secs(120)).await;
+    for m in ["m1", "m2"] {
+        let c = tb.pg(m).await.unwrap();
+        let rows = c
+            .query(
+                "SELECT client_addr IS NULL FROM pg_stat_activity WHERE application_name = 'praetor'",
+                &[],
+            )
+            .await
+            .unwrap();
+        let through_socket: Vec<bool> = rows.iter().map(|r| r.get(0)).collect();
+        assert!(
+            !through_socket.is_empty() && through_socket.iter().all(|s| *s),
+            "{m}: praetor's sessions through the socket: {through_socket:?}"
+        );
+    }
+}

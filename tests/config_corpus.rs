@@ -86,21 +86,19 @@ const CASES: &[Case] = &[
         warnings: NONE,
         messages: NO_MESSAGES,
     },
-    // 3. Unix-socket local connections: both use_unix_socket keys are ignored with a warning.
+    // 3. Unix-socket local connections: use_unix_socket is implemented; use_unix_socket_repl has
+    // nothing to act on (praetor makes no local replication connection) and is warned about.
     Case {
         file: Some("03-unix-socket.yml"),
         configuration_env: None,
         env: &[],
         code: 0,
         errors: NONE,
-        warnings: &[
-            "postgresql.use_unix_socket",
+        warnings: &["postgresql.use_unix_socket_repl"],
+        messages: &[(
             "postgresql.use_unix_socket_repl",
-        ],
-        messages: &[
-            ("postgresql.use_unix_socket", "over TCP"),
-            ("postgresql.use_unix_socket_repl", "over TCP"),
-        ],
+            "no replication connection to its own server",
+        )],
     },
     // 4. Debian layout: config_dir is refused.
     Case {
@@ -109,7 +107,7 @@ const CASES: &[Case] = &[
         env: &[],
         code: 2,
         errors: &["postgresql.config_dir"],
-        warnings: &["postgresql.use_unix_socket"],
+        warnings: NONE,
         messages: &[
             ("postgresql.config_dir", "not supported by praetor"),
             ("postgresql.config_dir", "data_dir"),
@@ -250,7 +248,6 @@ const CASES: &[Case] = &[
             "postgresql.authentication.superuser.sslnegotiation",
             "postgresql.authentication.replication.sslnegotiation",
             "postgresql.authentication.rewind.sslnegotiation",
-            "tags.replicatefrom",
             "tags.nostream",
         ],
         messages: &[

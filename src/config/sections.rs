@@ -223,6 +223,10 @@ pub struct Tags {
     /// `nosync` (Patroni's `sync_priority`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_priority: Option<i64>,
+    /// Cascading replication: stream from this member rather than the leader, while it has a
+    /// member key (Patroni's `replicatefrom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicatefrom: Option<String>,
     /// Any custom tag (queryable with `?tag_NAME=VALUE`).
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,
@@ -320,6 +324,10 @@ pub struct Postgresql {
     pub pg_ident: Vec<String>,
     /// Local override of the dynamic `postgresql.use_pg_rewind`.
     pub use_pg_rewind: Option<bool>,
+    /// Patroni's `use_unix_socket` (default false): the agent's own connections to its server
+    /// go through the Unix socket (see [`crate::postgres::render::unix_socket_dir`]).
+    #[serde(default, deserialize_with = "dynamic::patroni_bool_opt")]
+    pub use_unix_socket: Option<bool>,
     /// Patroni's `remove_data_directory_on_rewind_failure` (default false): after a failed
     /// pg_rewind, remove the data directory and take a fresh base backup; when off the data is
     /// kept and the member waits to be reinitialized. Also read from the dynamic `postgresql`.

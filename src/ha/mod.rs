@@ -549,7 +549,10 @@ fn not_running(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
                     };
                 }
             }
-            decide_with(vec![Action::StartReplica { leader: Some(l.name.clone()) }], "starting as a secondary")
+            decide_with(
+                vec![Action::StartReplica { leader: Some(upstream_of(s, view, &l.name)) }],
+                "starting as a secondary",
+            )
         }
         None => decide_with(
             vec![Action::StartReplica { leader: None }],
@@ -629,6 +632,16 @@ fn leading(s: &Snapshot) -> Decision {
     )
 }
 
+/// The member a standby streams from: the one its `replicatefrom` tag names while that member
+/// has a key (and is not this member), else the leader (Patroni's `_get_node_to_follow`, which
+/// falls back to the leader when the named member is gone).
+pub fn upstream_of(s: &Snapshot, view: &ClusterView, leader: &str) -> String {
+    match s.tags.replicatefrom.as_deref() {
+        Some(r) if r != s.name && view.member(r).is_some() => r.to_string(),
+        _ => leader.to_string(),
+    }
+}
+
 fn following(s: &Snapshot, view: &ClusterView, leader: &str) -> Decision {
     if s.pg.is_primary() {
         if s.config.pause {
@@ -674,12 +687,16 @@ fn following(s: &Snapshot, view: &ClusterView, leader: &str) -> Decision {
             )
         };
     }
-    if s.pg.following.as_deref() != Some(leader) {
+    let upstream = upstream_of(s, view, leader);
+    if s.pg.following.as_deref() != Some(upstream.as_str()) {
+        let why = if upstream == leader {
+            format!("following a new leader ({leader})")
+        } else {
+            format!("cascading from {upstream} (tag replicatefrom) while {leader} leads")
+        };
         return decide_with(
-            vec![Action::Follow {
-                leader: leader.to_string(),
-            }],
-            format!("changing primary_conninfo and restarting: following a new leader ({leader})"),
+            vec![Action::Follow { leader: upstream }],
+            format!("changing primary_conninfo and restarting: {why}"),
         );
     }
     // A replica that may take over keeps the permanent physical slots (ha::slots).
@@ -688,13 +705,18 @@ fn following(s: &Snapshot, view: &ClusterView, leader: &str) -> Decision {
     } else {
         vec![]
     };
-    decide_with(
-        actions,
+    let reason = if upstream == leader {
         format!(
             "no action. I am ({}), a secondary, and following a leader ({leader})",
             s.name
-        ),
-    )
+        )
+    } else {
+        format!(
+            "no action. I am ({}), a secondary, and cascading from {upstream} (leader {leader})",
+            s.name
+        )
+    };
+    decide_with(actions, reason)
 }
 
 #[cfg(test)]

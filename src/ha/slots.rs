@@ -161,17 +161,48 @@ pub fn member_slot_names(s: &Snapshot) -> Vec<String> {
     names.into_iter().collect()
 }
 
+/// The slot names of the members that stream from this member (Patroni
+/// `_get_members_slots`): on the primary every other member except those cascading from another
+/// member that has a key; on a replica the members whose `replicatefrom` names it (the leader
+/// excepted).
+pub fn streaming_member_slot_names(s: &Snapshot, primary: bool) -> Vec<String> {
+    let Some(view) = s.dcs.as_ref() else {
+        return vec![];
+    };
+    let me = slot_name_for(&s.name);
+    let leader = view.leader.as_ref().map(|l| l.name.as_str());
+    let names: BTreeSet<String> = view
+        .members
+        .iter()
+        .filter(|m| m.name != s.name)
+        .filter(|m| {
+            let from = m.tags().replicatefrom;
+            if primary {
+                from.as_deref()
+                    .is_none_or(|r| r == s.name || view.member(r).is_none())
+            } else {
+                from.as_deref() == Some(s.name.as_str()) && Some(m.name.as_str()) != leader
+            }
+        })
+        .map(|m| slot_name_for(&m.name))
+        .filter(|n| *n != me)
+        .collect();
+    names.into_iter().collect()
+}
+
 /// Whether a replica has slot work each cycle: permanent physical slots to keep (Patroni keeps
-/// them on every member that may take over, PostgreSQL 11+). Without any, a replica's slots are
-/// left as they are, so its idle cycle reads nothing.
+/// them on every member that may take over, PostgreSQL 11+), or members cascading from it
+/// (`replicatefrom`). Without either, a replica's slots are left as they are, so its idle cycle
+/// reads nothing.
 pub fn replica_keeps_slots(s: &Snapshot) -> bool {
     let me = slot_name_for(&s.name);
     s.config.postgresql.use_slots
-        && s.tags.can_failover()
-        && s.config
-            .permanent_slot_specs()
-            .iter()
-            .any(|(name, spec)| permanent_physical_here(name, spec, &me))
+        && ((s.tags.can_failover()
+            && s.config
+                .permanent_slot_specs()
+                .iter()
+                .any(|(name, spec)| permanent_physical_here(name, spec, &me)))
+            || !streaming_member_slot_names(s, false).is_empty())
 }
 
 /// A permanent physical slot this member keeps: not a standby-cluster-only one (praetor runs no
@@ -247,13 +278,14 @@ pub fn plan_slots(
     let exists = |name: &str| seen.slots.iter().any(|e| e.name == name);
     let is_ignored = |name: &str, kind: &SlotKind| ignored(cfg, citus_database, name, kind);
 
-    // What this member should hold (Patroni `get_replication_slots`): on the primary the other
-    // members' slots, then the permanent ones (a member's slot wins a name both claim).
+    // What this member should hold (Patroni `get_replication_slots`): the slots of the members
+    // streaming from it (on the primary all but those cascading from another member; on a
+    // replica those cascading from it), then the permanent ones (a member's slot wins a name
+    // both claim).
+    let streaming = streaming_member_slot_names(s, primary);
     let mut wanted: BTreeMap<&str, Want> = BTreeMap::new();
-    if primary {
-        for m in &members {
-            wanted.insert(m, Want::Member);
-        }
+    for m in &streaming {
+        wanted.insert(m, Want::Member);
     }
     // A member that may not take over keeps no permanent slots (Patroni `_get_permanent_slots`).
     if s.tags.can_failover() {
@@ -501,6 +533,42 @@ mod tests {
             }
         );
         assert!(since.is_empty());
+    }
+
+    #[test]
+    fn a_cascading_member_s_slot_is_on_its_upstream_not_on_the_primary() {
+        // m3 is tagged replicatefrom m2; m1 leads.
+        let cascade = |me: &str| {
+            let mut s = snap(me, &["m1", "m2", "m3"], DynamicConfig::default());
+            let v = s.dcs.as_mut().unwrap();
+            v.leader = Some(crate::dcs::LeaderKey {
+                name: "m1".into(),
+                lease: 1,
+                mod_revision: 1,
+            });
+            v.members[2].data.tags = Some(Tags {
+                replicatefrom: Some("m2".into()),
+                ..Default::default()
+            });
+            s
+        };
+        let (p, _) = plan_slots(
+            &cascade("m1"),
+            &primary(vec![]),
+            None,
+            &BTreeMap::new(),
+            1.0,
+        );
+        assert_eq!(p.create, v(&["m2"]));
+        let m2 = cascade("m2");
+        assert!(replica_keeps_slots(&m2));
+        let (p, _) = plan_slots(&m2, &replica(100, vec![]), None, &BTreeMap::new(), 1.0);
+        assert_eq!(p.create, v(&["m3"]));
+        // Once m2's key is gone, the primary keeps m3's slot again.
+        let mut gone = cascade("m1");
+        gone.dcs.as_mut().unwrap().members.remove(1);
+        let (p, _) = plan_slots(&gone, &primary(vec![]), None, &BTreeMap::new(), 1.0);
+        assert_eq!(p.create, v(&["m3"]));
     }
 
     #[test]

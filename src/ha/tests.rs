@@ -237,6 +237,42 @@ fn replica_follows_leader() {
     assert_eq!(d.actions, vec![Follow { leader: "c".into() }]);
 }
 
+#[test]
+fn replicatefrom_cascades_while_the_named_member_has_a_key() {
+    let tagged =
+        |s: Snapshot, from: &str| with(s, |s| s.tags.replicatefrom = Some(from.to_string()));
+    // c streams from a (the leader) and is tagged replicatefrom b: it follows b.
+    let c = |following: &str| {
+        with(tagged(standby("c", view(Some("a")), 100), "b"), |s| {
+            s.pg.following = Some(following.into())
+        })
+    };
+    let d = decide(&c("a"));
+    assert_eq!(d.actions, vec![Follow { leader: "b".into() }]);
+    assert!(
+        d.reason.contains("cascading from b (tag replicatefrom)"),
+        "{}",
+        d.reason
+    );
+    check(
+        &c("b"),
+        vec![],
+        "no action. I am (c), a secondary, and cascading from b (leader a)",
+    );
+    // b's key is gone: back to the leader.
+    let gone = with(c("b"), |s| {
+        s.dcs.as_mut().unwrap().members.retain(|m| m.name != "b")
+    });
+    assert_eq!(decide(&gone).actions, vec![Follow { leader: "a".into() }]);
+    // Tagged with its own name: the leader.
+    let own = with(tagged(standby("c", view(Some("a")), 100), "c"), |_| {});
+    check(
+        &own,
+        vec![],
+        "no action. I am (c), a secondary, and following a leader (a)",
+    );
+}
+
 /// Without a leader, b (at LSN 100 unless said) races for the key only as the healthiest.
 #[test]
 fn no_leader_race() {

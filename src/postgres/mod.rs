@@ -252,6 +252,25 @@ impl LocalPostgres {
         render::conninfo(&self.cfg().name, &passfile, host, port, role, dbname)
     }
 
+    /// The Unix socket directory the agent's own connections go through
+    /// (`postgresql.use_unix_socket`, [`render::unix_socket_dir`]), or `None` for TCP.
+    pub fn local_socket_dir(&self) -> Option<String> {
+        let cfg = self.cfg();
+        let dirs = cfg
+            .postgresql
+            .parameters
+            .get("unix_socket_directories")
+            .map(|v| {
+                v.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| v.to_string())
+            });
+        render::unix_socket_dir(
+            cfg.postgresql.use_unix_socket.unwrap_or(false),
+            dirs.as_deref(),
+        )
+    }
+
     /// The member this server is configured to stream from.
     pub fn following(&self) -> Option<String> {
         self.following.lock().expect("not poisoned").clone()

@@ -100,8 +100,7 @@ impl LocalPostgres {
         let (host, port) = split_host_port(&self.cfg().postgresql.listen);
         let su = &self.cfg().postgresql.authentication.superuser;
         let mut cfg = tokio_postgres::Config::new();
-        cfg.host(&host)
-            .port(port)
+        cfg.port(port)
             .user(su.username.as_deref().unwrap_or("postgres"))
             .dbname(dbname)
             .application_name("praetor")
@@ -109,6 +108,26 @@ impl LocalPostgres {
         if let Some(p) = &su.password {
             cfg.password(p);
         }
+        if let Some(dir) = self.local_socket_dir() {
+            // use_unix_socket: no TLS over the socket (libpq ignores sslmode there too).
+            cfg.host_path(&dir);
+            let (client, conn) = tokio::time::timeout(
+                Duration::from_secs(3),
+                cfg.connect(tokio_postgres::NoTls),
+            )
+            .await
+            .map_err(|_| {
+                anyhow!("connecting to local PostgreSQL through {dir}/.s.PGSQL.{port}: timed out")
+            })?
+            .with_context(|| {
+                format!("connecting to local PostgreSQL through {dir}/.s.PGSQL.{port}")
+            })?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            return Ok(client);
+        }
+        cfg.host(&host);
         tokio::time::timeout(
             Duration::from_secs(3),
             crate::tls::pg_connect(&mut cfg, su, "postgresql.authentication.superuser"),

@@ -272,6 +272,11 @@ impl LocalPostgres {
             .username
             .as_deref()
             .unwrap_or("postgres");
+        // Through the socket with use_unix_socket (its directory percent-encoded as the host).
+        let host = match self.local_socket_dir() {
+            Some(dir) => dir.replace('/', "%2F"),
+            None => host,
+        };
         let url = format!("postgres://{user}@{host}:{port}/postgres");
         let out = tokio::process::Command::new("sh")
             .arg("-c")

@@ -59,6 +59,27 @@ pub fn conninfo_value(v: &str) -> String {
     format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// The socket directory the agent's own connections use with `postgresql.use_unix_socket`
+/// (Patroni's rule): the first absolute path among `unix_socket_directories`, none (TCP to the
+/// listen address) when no entry is one, and without the parameter libpq's default directory,
+/// which is `/var/run/postgresql` in Debian's and PGDG's packages. `None` when the key is off.
+pub fn unix_socket_dir(
+    use_unix_socket: bool,
+    unix_socket_directories: Option<&str>,
+) -> Option<String> {
+    if !use_unix_socket {
+        return None;
+    }
+    match unix_socket_directories {
+        None => Some("/var/run/postgresql".to_string()),
+        Some(dirs) => dirs
+            .split(',')
+            .map(str::trim)
+            .find(|d| d.starts_with('/'))
+            .map(String::from),
+    }
+}
+
 /// `host:port` → `(host, port)`; a listen address of `0.0.0.0`/`*`/`::` maps to 127.0.0.1 for local
 /// use, a missing or bad port to 5432.
 pub fn split_host_port(s: &str) -> (String, u16) {
@@ -479,6 +500,26 @@ fn citus_gucs(params: &mut BTreeMap<String, String>, library: bool, listen: &str
     params.insert("wal_level".into(), "logical".into());
     let (host, _) = split_host_port(listen);
     params.insert("citus.local_hostname".into(), quote_text(&host));
+}
+
+#[cfg(test)]
+mod socket_tests {
+    use super::unix_socket_dir;
+
+    #[test]
+    fn the_socket_directory_follows_patroni_s_rule() {
+        assert_eq!(unix_socket_dir(false, Some("/tmp")), None);
+        assert_eq!(
+            unix_socket_dir(true, None).as_deref(),
+            Some("/var/run/postgresql")
+        );
+        assert_eq!(
+            unix_socket_dir(true, Some("@abstract, /run/pg , /tmp")).as_deref(),
+            Some("/run/pg")
+        );
+        assert_eq!(unix_socket_dir(true, Some("")), None);
+        assert_eq!(unix_socket_dir(true, Some("relative")), None);
+    }
 }
 
 #[cfg(test)]

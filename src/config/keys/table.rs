@@ -522,8 +522,8 @@ pub static KEYS: &[Key] = &[
     k("postgresql.remove_data_directory_on_diverged_timelines", Implemented),
     k("postgresql.pre_promote", ByValue(script)),
     k("postgresql.before_stop", ByValue(script)),
-    k("postgresql.use_unix_socket", Warned("praetor connects over TCP to the first postgresql.listen address")),
-    k("postgresql.use_unix_socket_repl", Warned("replication connections go over TCP to the leader's connect_address")),
+    k("postgresql.use_unix_socket", Implemented),
+    k("postgresql.use_unix_socket_repl", Warned("praetor opens no replication connection to its own server (Patroni's only use of this key): there is nothing to route through the socket")),
     // restapi
     k("restapi", Implemented),
     k("restapi.listen", Implemented),
@@ -568,7 +568,7 @@ pub static KEYS: &[Key] = &[
     k("tags.clonefrom", Implemented),
     k("tags.nosync", Implemented),
     k("tags.sync_priority", ByValue(sync_priority)),
-    k("tags.replicatefrom", Warned("no cascading replication: this member streams from the leader")),
+    k("tags.replicatefrom", Implemented),
     k("tags.nostream", Warned("this member streams from the leader like any standby")),
     k("tags.*", Implemented),
 ];
