@@ -76,6 +76,19 @@ pub struct EtcdDcs {
     timeout: Duration,
     /// The group prefix as the running watch last saw it; `None` while no watch is in sync.
     cache: Arc<std::sync::Mutex<Option<Cache>>>,
+    /// The lease keep-alive stream kept open after a renewal (see [`EtcdDcs::keepalive`]).
+    kept: Arc<Mutex<Option<KeptKeepAlive>>>,
+}
+
+/// An open `LeaseKeepAlive` stream to one etcd member: the next renewal is one message each way
+/// on it instead of a new gRPC stream (headers, window updates and a reset) per renewal.
+struct KeptKeepAlive {
+    /// The member it is open to; it is used only while that member is the current one.
+    url: String,
+    /// The lease it renews.
+    lease: i64,
+    keeper: etcd_client::LeaseKeeper,
+    stream: etcd_client::LeaseKeepAliveStream,
 }
 
 /// A copy of the group prefix kept current by the watch (as Patroni's etcd3 client keeps one):
@@ -165,6 +178,7 @@ impl EtcdDcs {
             lease: Arc::new(Mutex::new(None)),
             timeout,
             cache: Arc::default(),
+            kept: Arc::default(),
         })
     }
 
@@ -458,15 +472,57 @@ impl EtcdDcs {
     /// etcd unreachable or slower than the request deadline.
     pub async fn keepalive(&self, ttl: u64) -> Result<bool> {
         let id = self.ensure_lease(ttl).await?;
+        let mut kept = self.kept.lock().await;
+        // The stream kept from the last renewal, while it is open to the current member and for
+        // this lease: one message each way. Any failure or silence drops it and the renewal goes
+        // the usual way below (with its own retries over the members), so a member that went
+        // away costs at most one attempt's share of the budget here.
+        if let Some(k) = kept.take() {
+            let current = self.pool.lock().endpoints.current().map(String::from);
+            if k.lease == id && current.as_deref() == Some(k.url.as_str()) {
+                let mut k = k;
+                let share = attempt_timeout(self.timeout, self.pool.lock().endpoints.urls().len());
+                let renewed = tokio::time::timeout(share, async {
+                    k.keeper.keep_alive().await?;
+                    k.stream.message().await
+                })
+                .await;
+                match renewed {
+                    Ok(Ok(Some(resp))) if resp.ttl() > 0 => {
+                        self.pool.succeeded(&k.url);
+                        *kept = Some(k);
+                        return Ok(true);
+                    }
+                    Ok(Ok(Some(_))) => {
+                        // etcd answers a lease it no longer knows with a ttl of 0.
+                        *self.lease.lock().await = None;
+                        return Ok(false);
+                    }
+                    _ => {}
+                }
+            }
+        }
         // Opening the keep-alive stream sends one renewal and waits for its answer (etcd-client
-        // reports a lease etcd no longer knows as "lease not found"): one round trip.
+        // reports a lease etcd no longer knows as "lease not found"): one round trip. The
+        // stream is kept for the next renewal.
         let r = self
             .request("lease keepalive", |mut c| async move {
-                c.lease_keep_alive(id).await.map(|_| ())
+                c.lease_keep_alive(id).await
             })
             .await;
         match r {
-            Ok(()) => Ok(true),
+            Ok((keeper, stream)) => {
+                let url = self.pool.lock().endpoints.current().map(String::from);
+                if let Some(url) = url {
+                    *kept = Some(KeptKeepAlive {
+                        url,
+                        lease: id,
+                        keeper,
+                        stream,
+                    });
+                }
+                Ok(true)
+            }
             // etcd says the lease expired (e.g. the agent was paused past its ttl): forget it so the
             // next call grants a new one and the keys are written again.
             Err(e) if RequestError::is_lease_not_found(&e) => {
