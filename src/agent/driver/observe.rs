@@ -5,13 +5,22 @@ use super::*;
 
 impl Driver {
     pub(super) async fn observe_pg(&mut self) -> (PgState, ServerInfo) {
-        let pid = self.pg.postmaster_pid();
-        self.observe_pg_with(pid).await
+        let (crashed, pid) = self.reap_and_read_pid().await;
+        self.observe_pg_with(crashed, pid).await
     }
 
-    /// [`Driver::observe_pg`] with the postmaster's pid already read this cycle.
-    async fn observe_pg_with(&mut self, pid: Option<i32>) -> (PgState, ServerInfo) {
+    /// Reaps our postmaster if it died ([`LocalPostgres::check_crashed`]: whether it crashed),
+    /// then reads its pid. In this order: a dead child stays a zombie until reaped, and a zombie
+    /// still answers `kill(pid, 0)`, so reading first would take a crashed server for a running
+    /// one that does not answer, and its restart would wait a cycle.
+    async fn reap_and_read_pid(&self) -> (bool, Option<i32>) {
         let crashed = self.pg.check_crashed().await;
+        (crashed, self.pg.postmaster_pid())
+    }
+
+    /// [`Driver::observe_pg`] with the crash check and the postmaster's pid already read this
+    /// cycle ([`Driver::reap_and_read_pid`]).
+    async fn observe_pg_with(&mut self, crashed: bool, pid: Option<i32>) -> (PgState, ServerInfo) {
         let Some(pid) = pid else {
             self.starting_since = None;
             return (
@@ -142,11 +151,11 @@ impl Driver {
         let pg = self.pg.clone();
         let dcs = self.cycle_dcs();
         let retry = dcs.budget();
-        let pid = self.pg.postmaster_pid();
+        let (crashed, pid) = self.reap_and_read_pid().await;
         let (data, read, state) = tokio::join!(
             async move { pg.data_dir_state_with(pid).await },
             read_view_retrying(&dcs, fresh, retry),
-            self.observe_pg_with(pid)
+            self.observe_pg_with(crashed, pid)
         );
         let view = self.apply_view(read).await;
         (data, state, view)
