@@ -81,7 +81,8 @@ fn fence(data_dir: &Path) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGQUIT);
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
-        if kill(Pid::from_raw(pid), None).is_err() {
+        // Exited, or a zombie its (frozen) parent agent has not reaped: it serves nothing.
+        if !crate::postgres::process_running(pid) {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));

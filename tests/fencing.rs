@@ -61,10 +61,10 @@ async fn frozen_or_killed_agent_never_leaves_a_writable_primary_behind() {
             tb.postmaster_pid(&old).is_none().then_some(())
         })
         .await;
-        assert!(
-            fenced.is_some(),
-            "{fault}: the old primary's PostgreSQL was not fenced"
-        );
+        if fenced.is_none() {
+            common::dump_logs(&tb);
+            panic!("{fault}: the old primary's PostgreSQL was not fenced");
+        }
         let marker = praetor::fence::marker_path(&tb.agents[&old].data_dir);
         assert!(marker.exists(), "{fault}: no fence marker");
         let new = common::wait_for(Duration::from_secs(40), || async {

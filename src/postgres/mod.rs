@@ -33,7 +33,7 @@ mod process;
 pub mod render;
 mod session;
 
-pub use process::{child_processes, process_exited};
+pub use process::{child_processes, process_exited, process_running};
 pub use render::{conninfo_value, guc_value, split_host_port, CLUSTER_WIDE_GUCS};
 
 /// How to stop the postmaster (PostgreSQL's shutdown modes).

@@ -37,17 +37,22 @@ fn kill_postmaster_and_children(pid: i32) {
     }
 }
 
+/// Whether process `pid` runs: it exists and is not a zombie. A postmaster that has exited but
+/// whose parent (the agent) has not reaped it yet — the agent frozen, say — is a zombie that still
+/// answers `kill(pid, 0)`; it holds no port, shared memory or client.
+pub fn process_running(pid: i32) -> bool {
+    let exists = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+    exists
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| parse::stat_is_zombie(&s))
+            .unwrap_or(false)
+}
+
 /// Resolves once process `pid` has exited (or is a zombie). The kernel wakes us through a pidfd
 /// (Linux 5.3 and later), so a postmaster's exit is noticed at once rather than on a polling
 /// tick; where pidfd is unavailable it checks every 20 ms.
 pub async fn process_exited(pid: i32) {
-    let dead = || {
-        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err();
-        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| parse::stat_is_zombie(&s))
-            .unwrap_or(false);
-        gone || zombie
-    };
+    let dead = || !process_running(pid);
     if let Some(p) = rustix::process::Pid::from_raw(pid) {
         match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
             Ok(fd) => {

@@ -146,14 +146,13 @@ impl Testbed {
         }
     }
 
-    /// PID of member `name`'s postmaster, from `postmaster.pid`.
+    /// PID of member `name`'s postmaster, from `postmaster.pid`, while that process runs (a
+    /// zombie left by a frozen agent does not count).
     pub fn postmaster_pid(&self, name: &str) -> Option<i32> {
         let a = self.agents.get(name)?;
         let text = std::fs::read_to_string(a.data_dir.join("postmaster.pid")).ok()?;
         let pid: i32 = text.lines().next()?.trim().parse().ok()?;
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-            .is_ok()
-            .then_some(pid)
+        praetor::postgres::process_running(pid).then_some(pid)
     }
 
     /// SIGSTOP (`hang`) or SIGCONT to member `name`'s postmaster and each of its processes: a
