@@ -100,18 +100,15 @@ const CASES: &[Case] = &[
             "no replication connection to its own server",
         )],
     },
-    // 4. Debian layout: config_dir is refused.
+    // 4. Debian layout: config_dir is implemented.
     Case {
         file: Some("04-debian-config-dir.yml"),
         configuration_env: None,
         env: &[],
-        code: 2,
-        errors: &["postgresql.config_dir"],
+        code: 0,
+        errors: NONE,
         warnings: NONE,
-        messages: &[
-            ("postgresql.config_dir", "not supported by praetor"),
-            ("postgresql.config_dir", "data_dir"),
-        ],
+        messages: NO_MESSAGES,
     },
     // 5. pg_hba and pg_ident only in the dynamic configuration.
     Case {

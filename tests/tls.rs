@@ -22,13 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::pki::Pki;
 use praetor::config::EtcdConfig;
 use praetor::dcs::etcd::EtcdDcs;
 use praetor_testbed::TestTls;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
 
 const SECRETS: [&str; 6] = [
     "super-secret",
@@ -38,62 +35,6 @@ const SECRETS: [&str; 6] = [
     "etcd-secret",
     "not-the-password",
 ];
-
-/// A test CA that signs member certificates.
-struct Pki {
-    ca: rcgen::Certificate,
-    ca_key: KeyPair,
-}
-
-impl Pki {
-    fn new(name: &str) -> Pki {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.distinguished_name
-            .push(DnType::CommonName, format!("praetor test CA {name}"));
-        p.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = p.self_signed(&ca_key).unwrap();
-        Pki { ca, ca_key }
-    }
-
-    /// A certificate for 127.0.0.1/localhost, for server and client use: (PEM, key PEM).
-    fn member(&self) -> (String, String) {
-        let key = KeyPair::generate().unwrap();
-        let mut p =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-        p.distinguished_name
-            .push(DnType::CommonName, "praetor member");
-        p.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        p.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        let cert = p.signed_by(&key, &self.ca, &self.ca_key).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-
-    /// Writes `<prefix>ca.pem`, `<prefix>cert.pem` and `<prefix>key.pem` under `dir`.
-    fn write(&self, dir: &Path, prefix: &str) -> (PathBuf, PathBuf, PathBuf) {
-        let paths = (
-            dir.join(format!("{prefix}ca.pem")),
-            dir.join(format!("{prefix}cert.pem")),
-            dir.join(format!("{prefix}key.pem")),
-        );
-        let (cert, key) = self.member();
-        std::fs::write(&paths.0, self.ca.pem()).unwrap();
-        std::fs::write(&paths.1, cert).unwrap();
-        std::fs::write(&paths.2, key).unwrap();
-        paths
-    }
-}
 
 /// The certificate the TLS server at 127.0.0.1:`port` presents (DER), using `client_cert`.
 async fn served_certificate(port: u16, ca: &Path, cert: &Path, key: &Path) -> Vec<u8> {

@@ -304,6 +304,13 @@ pub struct Postgresql {
     pub connect_address: String,
     /// Data directory.
     pub data_dir: PathBuf,
+    /// Patroni's `config_dir`: where `postgresql.conf`, `postgresql.base.conf`, `pg_hba.conf` and
+    /// `pg_ident.conf` live (the Debian layout keeps them in `/etc/postgresql/<version>/<name>`);
+    /// the data directory when absent. The server is started with `--config-file` in it.
+    pub config_dir: Option<PathBuf>,
+    /// Patroni's `custom_conf`: a file `postgresql.conf` includes instead of
+    /// `postgresql.base.conf` (relative to `config_dir`); praetor then never renames or writes it.
+    pub custom_conf: Option<PathBuf>,
     /// Directory of initdb, postgres, pg_basebackup, pg_rewind, pg_controldata; found on PATH and in
     /// `/usr/lib/postgresql/*/bin` when absent.
     pub bin_dir: Option<PathBuf>,

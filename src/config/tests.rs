@@ -320,7 +320,6 @@ fn refused_keys_come_from_env_overrides_too() {
         [
             "postgresql.authentication.superuser.sslpassword",
             "postgresql.authentication.replication.sslcrl",
-            "postgresql.config_dir",
         ]
     );
     assert!(

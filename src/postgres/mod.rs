@@ -167,9 +167,14 @@ impl LocalPostgres {
     /// No PostgreSQL binaries (see [`find_bin_dir`]).
     pub fn new(cfg: Arc<Config>) -> Result<LocalPostgres> {
         let bin_dir = find_bin_dir(cfg.postgresql.bin_dir.as_deref())?;
-        let following = std::fs::read_to_string(cfg.postgresql.data_dir.join("postgresql.conf"))
-            .ok()
-            .and_then(|t| render::following_in(&t));
+        let conf_dir = cfg.postgresql.config_dir.as_ref();
+        let following = std::fs::read_to_string(
+            conf_dir
+                .unwrap_or(&cfg.postgresql.data_dir)
+                .join("postgresql.conf"),
+        )
+        .ok()
+        .and_then(|t| render::following_in(&t));
         Ok(LocalPostgres {
             data_dir: cfg.postgresql.data_dir.clone(),
             cfg: std::sync::RwLock::new(cfg),

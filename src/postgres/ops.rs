@@ -26,17 +26,34 @@ impl LocalPostgres {
         standby: bool,
     ) -> Result<()> {
         let d = &self.data_dir;
-        let base = d.join("postgresql.base.conf");
-        let conf = d.join("postgresql.conf");
-        if !base.exists() {
-            if conf.exists()
-                && !std::fs::read_to_string(&conf)
-                    .unwrap_or_default()
-                    .contains(render::MANAGED_MARK)
-            {
-                std::fs::rename(&conf, &base)?;
-            } else {
-                std::fs::write(&base, "")?;
+        let dir = self.conf_dir();
+        let conf = dir.join("postgresql.conf");
+        let custom_conf = self.cfg().postgresql.custom_conf.clone();
+        if let Some(custom) = &custom_conf {
+            // Patroni includes it with `include`, which fails the start when it is missing.
+            let path = dir.join(custom);
+            if !path.is_file() {
+                bail!(
+                    "postgresql.custom_conf: {} is not a file PostgreSQL can include",
+                    path.display()
+                );
+            }
+        } else {
+            let base = dir.join("postgresql.base.conf");
+            if !base.exists() {
+                let unmanaged = |p: &Path| {
+                    std::fs::read_to_string(p).is_ok_and(|t| !t.contains(render::MANAGED_MARK))
+                };
+                if unmanaged(&conf) {
+                    // The server's own settings (initdb's, or the package's in config_dir) are
+                    // kept and included, as Patroni keeps them.
+                    std::fs::rename(&conf, &base)?;
+                } else if dir != *d && unmanaged(&d.join("postgresql.conf")) {
+                    // A fresh config_dir: initdb's settings from the data directory.
+                    std::fs::copy(d.join("postgresql.conf"), &base)?;
+                } else {
+                    std::fs::write(&base, "")?;
+                }
             }
         }
         let cfg = self.cfg();
@@ -63,6 +80,7 @@ impl LocalPostgres {
             citus_library: self.citus_library_installed(),
             socket_dir,
             config_dir: self.config_dir(),
+            custom_conf: custom_conf.as_deref().map(|p| p.display().to_string()),
         };
         let text = render::postgresql_conf(&cfg, dynamic, &inputs);
         std::fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
@@ -85,12 +103,30 @@ impl LocalPostgres {
         Ok(())
     }
 
-    /// The absolute directory PostgreSQL takes its configuration files from: the data directory
-    /// (praetor has no separate `config_dir`) as the postmaster, started with `-D` from this
-    /// process's working directory, names it ([`render::absolute_dir`]).
+    /// The directory of `postgresql.conf`, `postgresql.base.conf`, `pg_hba.conf` and
+    /// `pg_ident.conf`: `postgresql.config_dir`, else the data directory (Patroni's default).
+    pub fn conf_dir(&self) -> std::path::PathBuf {
+        self.cfg()
+            .postgresql
+            .config_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.clone())
+    }
+
+    /// [`LocalPostgres::conf_dir`] as an absolute path, as the postmaster (started from this
+    /// process's working directory) and Patroni (`os.path.abspath`) name it
+    /// ([`render::absolute_dir`]).
     fn config_dir(&self) -> Option<String> {
         let cwd = std::env::current_dir().unwrap_or_default();
-        render::absolute_dir(&cwd, &self.data_dir)
+        render::absolute_dir(&cwd, &self.conf_dir())
+    }
+
+    /// `--config-file=<config_dir>/postgresql.conf` for the server programs (postgres, pg_rewind)
+    /// when the configuration lives outside the data directory, as Patroni starts the server.
+    pub(super) fn config_file_arg(&self) -> Option<String> {
+        let dir = self.conf_dir();
+        (dir != self.data_dir)
+            .then(|| format!("--config-file={}", dir.join("postgresql.conf").display()))
     }
 
     /// Brings `pg_hba.conf` and `pg_ident.conf` in the data directory to what the local and
@@ -108,12 +144,23 @@ impl LocalPostgres {
             .config_dir()
             .unwrap_or_else(|| self.data_dir.display().to_string());
         let mut written = Vec::new();
+        let conf_dir = self.conf_dir();
         for (name, text) in [
             ("pg_hba.conf", render::pg_hba_conf(&cfg, dynamic, &dir)),
             ("pg_ident.conf", render::pg_ident_conf(&cfg, dynamic, &dir)),
         ] {
-            let Some(text) = text else { continue };
-            let path = self.data_dir.join(name);
+            let path = conf_dir.join(name);
+            let Some(text) = text else {
+                // A fresh config_dir and no lines configured: the data directory's file
+                // (initdb's, or the copy from the primary) serves, as Patroni restores it.
+                let own = self.data_dir.join(name);
+                if conf_dir != self.data_dir && !path.exists() && own.is_file() {
+                    std::fs::copy(&own, &path).with_context(|| {
+                        format!("copying {} to {}", own.display(), path.display())
+                    })?;
+                }
+                continue;
+            };
             if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
                 continue;
             }
@@ -343,6 +390,7 @@ impl LocalPostgres {
             .command("pg_rewind")
             .arg("-D")
             .arg(&self.data_dir)
+            .args(self.config_file_arg())
             .arg(format!(
                 "--source-server={}",
                 self.conninfo(&from.host, from.port, role, "postgres")

@@ -122,6 +122,7 @@ impl LocalPostgres {
         let mut cmd = self.command("postgres");
         cmd.arg("-D")
             .arg(&self.data_dir)
+            .args(self.config_file_arg())
             .stdout(log.try_clone()?)
             .stderr(log);
         // Own process group: a Ctrl-C aimed at the agent does not reach the postmaster directly.

@@ -225,6 +225,9 @@ pub struct ConfInputs<'a> {
     /// lines 576–579), so an `hba_file` in `postgresql.base.conf` does not take the server away
     /// from the file praetor writes.
     pub config_dir: Option<String>,
+    /// `postgresql.custom_conf`: included instead of `postgresql.base.conf` (Patroni's
+    /// `write_postgresql_conf`).
+    pub custom_conf: Option<String>,
 }
 
 /// The settings written to `postgresql.conf`, as `name → written value`. Cluster-wide settings
@@ -249,6 +252,7 @@ pub fn conf_params(
             params.insert(k.clone(), quote_guc(v));
         }
     }
+    renamed_settings(&mut params, dynamic, cfg);
     if let Some(dir) = &i.config_dir {
         for (guc, file) in [("hba_file", "pg_hba.conf"), ("ident_file", "pg_ident.conf")] {
             if !params.keys().any(|k| k.eq_ignore_ascii_case(guc)) {
@@ -296,13 +300,38 @@ pub fn conf_params(
     params
 }
 
+/// Settings of older PostgreSQL versions written under their current names, as Patroni 4.1
+/// writes them (`ConfigHandler.get_server_parameters`): `wal_keep_segments` (removed in
+/// PostgreSQL 13) becomes `wal_keep_size` of 16 MB per segment unless `wal_keep_size` is set too,
+/// and `wal_level = hot_standby` (renamed in 9.6) becomes `replica`. praetor runs PostgreSQL 13
+/// and later, where the old names stop the server from starting.
+fn renamed_settings(params: &mut BTreeMap<String, String>, dynamic: &DynamicConfig, cfg: &Config) {
+    if let Some(segments) = params.remove("wal_keep_segments") {
+        let size_given = dynamic.postgresql.parameters.contains_key("wal_keep_size")
+            || cfg.postgresql.parameters.contains_key("wal_keep_size");
+        if let (false, Ok(n)) = (size_given, segments.trim_matches('\'').parse::<u64>()) {
+            params.insert("wal_keep_size".into(), format!("'{}MB'", n * 16));
+        }
+    }
+    if params
+        .get("wal_level")
+        .is_some_and(|v| v.trim_matches('\'') == "hot_standby")
+    {
+        params.insert("wal_level".into(), "'replica'".into());
+    }
+}
+
 /// `postgresql.conf`'s text: the managed header, the include of `postgresql.base.conf`, one line
 /// per setting and, on a standby, the [`FOLLOWING_MARK`] line.
 pub fn postgresql_conf(cfg: &Config, dynamic: &DynamicConfig, i: &ConfInputs<'_>) -> String {
+    let include = match &i.custom_conf {
+        Some(file) => format!("include {}", quote_text(file)),
+        None => "include_if_exists 'postgresql.base.conf'".to_string(),
+    };
     let mut text = format!(
         "# {MANAGED_MARK}: rewritten before every start. Put local changes in postgresql.base.conf\n\
          # or in the postgresql.parameters section of the praetor configuration.\n\
-         include_if_exists 'postgresql.base.conf'\n",
+         {include}\n",
     );
     for (k, v) in &conf_params(cfg, dynamic, i) {
         text.push_str(&format!("{k} = {v}\n"));
@@ -752,6 +781,27 @@ mod tests {
         // The local value wins over the dynamic one.
         let cfg = config("  parameters: {hba_file: pg_hba.conf}\n");
         assert!(pg_hba_conf(&cfg, &elsewhere, DIR).is_some());
+    }
+
+    #[test]
+    fn old_setting_names_are_written_under_their_current_names() {
+        let cfg = config("");
+        let mut dynamic = DynamicConfig::default();
+        let p = &mut dynamic.postgresql.parameters;
+        p.insert("wal_keep_segments".into(), Json::from(64));
+        p.insert("wal_level".into(), Json::from("hot_standby"));
+        let got = conf_params(&cfg, &dynamic, &ConfInputs::default());
+        assert!(!got.contains_key("wal_keep_segments"));
+        assert_eq!(got["wal_keep_size"], "'1024MB'");
+        assert_eq!(got["wal_level"], "'replica'");
+        // An explicit wal_keep_size wins (Patroni's `setdefault`).
+        dynamic
+            .postgresql
+            .parameters
+            .insert("wal_keep_size".into(), Json::from("2GB"));
+        let got = conf_params(&cfg, &dynamic, &ConfInputs::default());
+        assert_eq!(got["wal_keep_size"], "'2GB'");
+        assert!(!got.contains_key("wal_keep_segments"));
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use praetor_testbed::{Testbed, Timing};
 
+pub mod pki;
+
 /// ttl 10 s, loop_wait 2 s, retry_timeout 4 s: loop_wait + 2 * retry_timeout = ttl.
 pub const TIMING: Timing = Timing {
     ttl: 10,

@@ -161,7 +161,7 @@ postgresql:
 
     /// When Citus is not installed: writes the SQL stand-in (tests/fixtures/citus_standin.sql) and a
     /// `post_bootstrap` script that loads it into template1, and returns the script's path.
-    fn citus_standin_script(&self) -> Option<PathBuf> {
+    pub fn citus_standin_script(&self) -> Option<PathBuf> {
         if Self::citus_installed() {
             return None;
         }

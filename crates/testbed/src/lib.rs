@@ -213,6 +213,18 @@ impl Testbed {
         }
     }
 
+    /// Hands `path` (and everything under it) to the user the agents run as (`postgres` when
+    /// the tests run as root; nothing to do otherwise).
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn give_to_agents(&self, path: &Path) -> Result<()> {
+        match self.run_as {
+            Some((uid, gid)) => chown_r(path, uid, gid),
+            None => Ok(()),
+        }
+    }
+
     /// Hands the TLS files to the agents' user with mode 0600 (PostgreSQL refuses a key others
     /// can read).
     ///

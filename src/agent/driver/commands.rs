@@ -364,13 +364,14 @@ impl Driver {
         let read = |d: &std::path::Path| {
             files.map(|f| std::fs::read_to_string(d.join(f)).unwrap_or_default())
         };
-        let before = read(&self.pg.data_dir);
+        let conf_dir = self.pg.conf_dir();
+        let before = read(&conf_dir);
         if let Err(e) = self.pg.write_config(&self.dynamic, up.as_ref(), standby) {
             tracing::warn!("applying the new dynamic configuration: {e:#}; next cycle");
             self.server_conf_stale = true;
             return;
         }
-        let after = read(&self.pg.data_dir);
+        let after = read(&conf_dir);
         let changed: Vec<&str> = files
             .iter()
             .zip(before.iter().zip(&after))

@@ -802,16 +802,10 @@ mod tests {
         ));
         assert!(f.is_empty(), "{f:?}");
         let f = check(&yaml(
-            "tags: {nostream: true}\npostgresql: {custom_conf: /etc/x.conf}",
+            "tags: {nostream: true}\npostgresql: {pre_promote: /bin/true, custom_conf: /etc/x.conf}",
         ));
         let got: Vec<(&str, Severity)> = f.iter().map(|f| (f.key.as_str(), f.severity)).collect();
-        assert_eq!(
-            got,
-            [
-                ("tags.nostream", Severity::Warning),
-                ("postgresql.custom_conf", Severity::Error)
-            ]
-        );
+        assert_eq!(got, [("tags.nostream", Severity::Warning)]);
     }
 
     /// Permanent slots (under each of Patroni's three names) and ignore_slots are implemented:

@@ -31,8 +31,6 @@ const ETCD_V2: &str =
     "this section selects etcd's v2 API, and praetor speaks only the v3 API (the etcd3 section). Rename it to etcd3 only if this cluster's Patroni already used etcd3: keys written through the v2 API are invisible through v3, so praetor would find an empty cluster (no leader, no initialize key, no config)";
 const OTHER_DCS: &str =
     "praetor keeps the cluster state in etcd through its v3 API only (the etcd3 section); this store is not implemented";
-const CONFIG_DIR: &str =
-    "praetor writes postgresql.conf and pg_hba.conf into data_dir and starts the server from there; a separate configuration directory would be bypassed";
 const BIN_NAME: &str =
     "praetor runs the standard program names from bin_dir (or PATH); a renamed program would not be the one that runs";
 const NOT_RUN: &str = "praetor does not run this program";
@@ -48,8 +46,6 @@ const CUSTOM_REPLICA: &str =
     "custom replica creation methods are not implemented: praetor would clone new members with pg_basebackup from a running member instead of this method (a restore from a backup, say), whatever its no_leader or keep_data settings say";
 const RECOVERY_CONF: &str =
     "praetor writes no setting from this section: standbys would run without them (restore_command, recovery_min_apply_delay, …)";
-const CUSTOM_CONF: &str =
-    "praetor does not include this file: the server would run without its settings";
 const ROLE_PARAMETERS: &str =
     "role-specific settings are not implemented: the server would run with the base parameters in every role";
 const ROLE_HBA: &str =
@@ -435,7 +431,7 @@ pub static KEYS: &[Key] = &[
     k("postgresql.connect_address", Implemented),
     k("postgresql.proxy_address", Warned("not published: the member key carries no proxy_url")),
     k("postgresql.data_dir", Implemented),
-    k("postgresql.config_dir", Refused(CONFIG_DIR)),
+    k("postgresql.config_dir", Implemented),
     k("postgresql.bin_dir", Implemented),
     k("postgresql.bin_name", Implemented),
     k("postgresql.bin_name.pg_ctl", ByValue(bin_pg_ctl)),
@@ -500,7 +496,7 @@ pub static KEYS: &[Key] = &[
     k("postgresql.<replica_method>.no_leader", Refused(CUSTOM_REPLICA)),
     k("postgresql.basebackup", ByValue(basebackup)),
     k("postgresql.recovery_conf", Refused(RECOVERY_CONF)),
-    k("postgresql.custom_conf", Refused(CUSTOM_CONF)),
+    k("postgresql.custom_conf", Implemented),
     k("postgresql.parameters", Implemented),
     k("postgresql.parameters.*", Implemented),
     k("postgresql.parameters_primary", Refused(ROLE_PARAMETERS)),
