@@ -508,31 +508,15 @@ async fn distributed_writes_see_a_pause_not_errors_across_a_worker_switchover() 
 /// following; `restart`, `reload`, `dsn` and `list` honour `--group`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_patronictl_drives_a_citus_scope_by_group() {
-    let bin = common::patroni_venv();
+    common::patroni_venv();
     let tb = citus_cluster("citusctl").await;
     assert!(wait_metadata(&tb, Duration::from_secs(30)).await.is_some());
-    let cfg = tb.dir.join("patronictl.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "scope: citusctl\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:{}\n\
-             citus:\n  group: 0\n  database: citus\n\
-             ctl:\n  authentication:\n    username: admin\n    password: admin-secret\n",
-            tb.etcd_port
-        ),
-    )
-    .unwrap();
-    let run = |args: &[&str], input: Option<&str>| -> (i32, String) {
-        common::run_with_input(
-            &mut std::process::Command::new(bin.join("patronictl"))
-                .arg("-c")
-                .arg(&cfg)
-                .args(args)
-                .env("PGPASSWORD", "super-secret"),
-            input,
-            &format!("patronictl {}", args.join(" ")),
-        )
-    };
+    let cfg = common::patronictl_config(
+        &tb,
+        "citus:\n  group: 0\n  database: citus\n\
+         ctl:\n  authentication:\n    username: admin\n    password: admin-secret\n",
+    );
+    let run = |args: &[&str], input: Option<&str>| common::patronictl(&cfg, args, input);
     let ok = |args: &[&str]| {
         let (code, out) = run(args, None);
         assert_eq!(code, 0, "patronictl {}: {out}", args.join(" "));

@@ -3,30 +3,16 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_patronictl_lists_and_switches_over_a_praetor_group() {
-    let bin = common::patroni_venv();
+    common::patroni_venv();
     let (tb, leader) = common::three_member_group("interop", 3).await;
-    let cfg = tb.dir.join("patronictl.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "scope: interop\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:{}\n",
-            tb.etcd_port
-        ),
-    )
-    .unwrap();
+    let cfg = common::patronictl_config(&tb, "");
     let patronictl = |args: &[&str]| {
-        common::run_cli(
-            Command::new(bin.join("patronictl"))
-                .arg("-c")
-                .arg(&cfg)
-                .args(args),
-            &format!("patronictl {}", args.join(" ")),
-        )
+        let (code, out) = common::patronictl(&cfg, args, None);
+        (code == 0, out)
     };
 
     let (ok, table) = patronictl(&["list"]);
@@ -81,28 +67,10 @@ async fn real_patronictl_lists_and_switches_over_a_praetor_group() {
 /// flushed, failover, reinit, history, query, dsn, version and, with the agents stopped, remove.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_patronictl_drives_every_command() {
-    let bin = common::patroni_venv();
+    common::patroni_venv();
     let (mut tb, leader) = common::three_member_group("every", 3).await;
-    let cfg = tb.dir.join("patronictl.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "scope: every\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:{}\n",
-            tb.etcd_port
-        ),
-    )
-    .unwrap();
-    let run = |args: &[&str], input: Option<&str>| -> (i32, String) {
-        common::run_with_input(
-            &mut Command::new(bin.join("patronictl"))
-                .arg("-c")
-                .arg(&cfg)
-                .args(args)
-                .env("PGPASSWORD", "super-secret"),
-            input,
-            &format!("patronictl {}", args.join(" ")),
-        )
-    };
+    let cfg = common::patronictl_config(&tb, "");
+    let run = |args: &[&str], input: Option<&str>| common::patronictl(&cfg, args, input);
     let ok = |args: &[&str], needles: &[&str]| {
         let (code, out) = run(args, None);
         assert_eq!(code, 0, "patronictl {}: {out}", args.join(" "));

@@ -413,6 +413,36 @@ pub fn patroni_venv() -> std::path::PathBuf {
     bin
 }
 
+/// Writes a patronictl configuration for `tb`'s scope (`/service/` namespace, its etcd) with
+/// `extra` YAML appended, and returns its path.
+pub fn patronictl_config(tb: &Testbed, extra: &str) -> std::path::PathBuf {
+    let cfg = tb.dir.join("patronictl.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "scope: {}\nnamespace: /service/\netcd3:\n  hosts: 127.0.0.1:{}\n{extra}",
+            tb.scope, tb.etcd_port
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// The real patronictl 4.1.5 with configuration `cfg` (see [`patronictl_config`]), the
+/// testbed's superuser password in `PGPASSWORD` and `input` on its standard input: (exit code,
+/// stdout followed by stderr).
+pub fn patronictl(cfg: &Path, args: &[&str], input: Option<&str>) -> (i32, String) {
+    run_with_input(
+        std::process::Command::new(patroni_venv().join("patronictl"))
+            .arg("-c")
+            .arg(cfg)
+            .args(args)
+            .env("PGPASSWORD", "super-secret"),
+        input,
+        &format!("patronictl {}", args.join(" ")),
+    )
+}
+
 /// Runs a command-line tool to completion with `input` on its standard input (closed at once
 /// when None): (exit code, stdout followed by stderr), echoed with the `label` as the command
 /// line for the test's output.
