@@ -1,8 +1,10 @@
 //! Replication slots with real etcd and PostgreSQL: the permanent physical slot `archiver` exists
 //! on every member and is moved along on the replicas; the permanent logical slot `cdc` exists on
-//! the primary; both are there on the new primary after a switchover and after a failover (the
-//! logical one created afresh there); a slot matching `ignore_slots` created by hand is never
-//! dropped, while another slot of nobody's is dropped (member_slots_ttl 0).
+//! the primary and is copied to the replicas, whose copies follow the primary's position (as
+//! Patroni's logical slot failover does); both are there on the new primary after a switchover
+//! and after a failover, `cdc` at the position its consumer had confirmed on the old primary; a
+//! slot matching `ignore_slots` created by hand is never dropped, while another slot of nobody's
+//! is dropped (member_slots_ttl 0).
 //!
 //! Run: `cargo test --test slots -- --nocapture` (needs PostgreSQL 15 binaries and etcd, as the
 //! other tests under tests/; `PRAETOR_TEST_KEEP=1` keeps the directory).
@@ -54,6 +56,46 @@ fn has(s: &BTreeMap<String, String>, name: &str, kind: &str) -> bool {
 /// The permanent slots the primary holds.
 fn primary_slots(s: &BTreeMap<String, String>) -> bool {
     has(s, "archiver", "physical") && has(s, "cdc", "logical")
+}
+
+/// `cdc`'s `confirmed_flush_lsn` on `member`.
+async fn cdc_at(tb: &Testbed, member: &str) -> Option<String> {
+    let c = tb.pg(member).await.ok()?;
+    let row = c
+        .query_opt(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'cdc'",
+            &[],
+        )
+        .await
+        .ok()??;
+    row.get(0)
+}
+
+/// Moves `cdc` on the primary `leader` to its current WAL position (as a consumer confirming
+/// everything would), waits for every other member's copy to be there, and returns the position.
+async fn consume_cdc(tb: &Testbed, leader: &str, members: &[&str]) -> String {
+    sql(
+        tb,
+        leader,
+        "INSERT INTO filler SELECT g FROM generate_series(1, 1000) g; \
+         SELECT pg_replication_slot_advance('cdc', pg_current_wal_lsn())",
+    )
+    .await;
+    let at = cdc_at(tb, leader).await.expect("cdc on the primary");
+    for m in members.iter().filter(|m| **m != leader) {
+        let copied = common::wait_for(Duration::from_secs(40), || async {
+            (cdc_at(tb, m).await.as_deref() == Some(at.as_str())).then_some(())
+        })
+        .await;
+        if copied.is_none() {
+            common::dump_logs(tb);
+            panic!(
+                "{m}: cdc is at {:?}, not at the primary's {at}",
+                cdc_at(tb, m).await
+            );
+        }
+    }
+    at
 }
 
 async fn sql(tb: &Testbed, member: &str, q: &str) {
@@ -138,7 +180,7 @@ async fn permanent_slots_survive_switchover_and_failover_and_ignored_slots_stay(
     let leader = common::healthy(&tb, 2, Duration::from_secs(120)).await;
     let replicas: Vec<&str> = members.into_iter().filter(|m| *m != leader).collect();
 
-    // The primary holds both permanent slots, the replicas the physical one only.
+    // The primary holds both permanent slots, the replicas archiver (and their copy of cdc, below).
     wait_slots(
         &tb,
         &leader,
@@ -151,7 +193,7 @@ async fn permanent_slots_survive_switchover_and_failover_and_ignored_slots_stay(
             has(s, "archiver", "physical")
         })
         .await;
-        assert!(!s.contains_key("cdc"), "{r}: {s:?}");
+        assert!(has(&s, "archiver", "physical"), "{r}: {s:?}");
     }
     ignored_kept_stray_dropped(&tb, &leader).await;
 
@@ -174,8 +216,12 @@ async fn permanent_slots_survive_switchover_and_failover_and_ignored_slots_stay(
         replicas[0]
     );
 
-    // Switchover to a replica: the new primary keeps archiver and creates cdc; the former
-    // primary, now a replica, keeps every permanent and ignored slot.
+    // A consumer confirms cdc up to the primary's position: the replicas' copies follow.
+    let confirmed = consume_cdc(&tb, &leader, &members).await;
+
+    // Switchover to a replica: the new primary keeps archiver and its copy of cdc, at the
+    // position the consumer confirmed; the former primary, now a replica, keeps every permanent
+    // and ignored slot.
     let candidate = replicas[0].to_string();
     let resp = reqwest::Client::new()
         .post(format!(
@@ -199,6 +245,11 @@ async fn permanent_slots_survive_switchover_and_failover_and_ignored_slots_stay(
         primary_slots,
     )
     .await;
+    assert_eq!(
+        cdc_at(&tb, &new_leader).await.as_deref(),
+        Some(confirmed.as_str()),
+        "cdc on the new primary is the copy, at the confirmed position"
+    );
     let old = slots(&tb, &leader).await.unwrap();
     assert!(
         has(&old, "archiver", "physical")
@@ -218,6 +269,7 @@ async fn permanent_slots_survive_switchover_and_failover_and_ignored_slots_stay(
         )
         .await;
     }
+    let confirmed = consume_cdc(&tb, &new_leader, &members).await;
     tb.kill_member(&new_leader);
     let third = leader_other_than(&tb, &new_leader).await;
     wait_slots(
@@ -227,6 +279,11 @@ async fn permanent_slots_survive_switchover_and_failover_and_ignored_slots_stay(
         primary_slots,
     )
     .await;
+    assert_eq!(
+        cdc_at(&tb, &third).await.as_deref(),
+        Some(confirmed.as_str()),
+        "cdc after the failover is the copy, at the confirmed position"
+    );
     ignored_kept_stray_dropped(&tb, &third).await;
 
     // The killed member comes back as a replica (pg_rewind keeps its own pg_replslot): every

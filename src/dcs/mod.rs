@@ -163,9 +163,16 @@ impl Failover {
     }
 }
 
-/// The `status` key's value for a leader at WAL position `optime` (bytes): `{"optime": n}`.
-pub fn encode_status(optime: Lsn) -> String {
-    serde_json::json!({ "optime": optime }).to_string()
+/// The `status` key's value for a leader at WAL position `optime` (bytes): `{"optime": n}`,
+/// with `"slots": {name: position}` (bytes) when the leader has permanent slots to report
+/// (Patroni's `/status`: a logical slot's `confirmed_flush_lsn`, a physical one's
+/// `restart_lsn`; replicas move their copies of the logical ones to it).
+pub fn encode_status(optime: Lsn, slots: &BTreeMap<String, Lsn>) -> String {
+    if slots.is_empty() {
+        serde_json::json!({ "optime": optime }).to_string()
+    } else {
+        serde_json::json!({ "optime": optime, "slots": slots }).to_string()
+    }
 }
 
 /// The `failsafe` key's value: member name → `api_url`.
@@ -294,6 +301,9 @@ pub struct ClusterView {
     pub sync_revision: i64,
     /// `status.optime`: the leader's last published WAL position, bytes.
     pub optime: Option<Lsn>,
+    /// `status.slots`: the positions (bytes) of the leader's permanent slots as it last
+    /// published them; entries that are not numbers are skipped.
+    pub slot_positions: BTreeMap<String, Lsn>,
     /// Timeline history.
     pub history: Vec<HistoryEntry>,
     /// `failsafe`: every member's `api_url`, as last published by the leader (failsafe mode).
@@ -373,7 +383,15 @@ impl ClusterView {
                     Err(e) => bad(format!("expected {{leader, sync_standby}}: {e}")),
                 },
                 keys::STATUS => match serde_json::from_str::<Json>(&text) {
-                    Ok(j) => v.optime = j.get("optime").and_then(Json::as_u64).map(Lsn),
+                    Ok(j) => {
+                        v.optime = j.get("optime").and_then(Json::as_u64).map(Lsn);
+                        if let Some(Json::Object(slots)) = j.get("slots") {
+                            v.slot_positions = slots
+                                .iter()
+                                .filter_map(|(k, p)| Some((k.clone(), Lsn(p.as_u64()?))))
+                                .collect();
+                        }
+                    }
                     Err(e) => bad(format!("not JSON: {e}")),
                 },
                 "optime/leader" => {

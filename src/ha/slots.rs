@@ -8,9 +8,13 @@
 //! - **permanent slots** (`slots`, or Patroni's older `permanent_slots` /
 //!   `permanent_replication_slots`): created on the primary, physical ones also on every replica
 //!   that may take over (not tagged `nofailover`), where they are moved along with the replay
-//!   position, so they exist wherever a failover lands. Logical ones live on the primary only
-//!   (praetor does not copy slot files to replicas as Patroni does): a new primary creates a
-//!   missing one afresh, at its own position. A permanent slot is never dropped;
+//!   position, so they exist wherever a failover lands. Logical ones are created on the
+//!   primary, which publishes their `confirmed_flush_lsn` in `/status` (`slots`); a replica that
+//!   may take over copies each one from the primary once it is published (the slot's state file,
+//!   then a restart: Patroni's `copy_logical_slots`) and moves its copy to the published
+//!   position, never past its own replay position, so a consumer resumes where it confirmed
+//!   after a switchover or failover (`hot_standby_feedback` is turned on for this). A new
+//!   primary without a copy creates a missing one afresh. A permanent slot is never dropped;
 //! - **ignored slots** (`ignore_slots`): never dropped or advanced, and a permanent slot that
 //!   matches is not created;
 //! - **other slots** on the primary (no member, not permanent, not ignored): kept while in use
@@ -72,6 +76,8 @@ pub struct ExistingSlot {
     pub restart_lsn: Option<Lsn>,
     /// `wal_status = 'lost'`: WAL it needed was removed; it cannot be used any more.
     pub wal_lost: bool,
+    /// `confirmed_flush_lsn` (logical slots).
+    pub confirmed_flush: Option<Lsn>,
 }
 
 /// What the runtime read from the server just before planning (not the cycle's snapshot: a
@@ -105,6 +111,15 @@ pub struct SlotPlan {
     pub create: Vec<String>,
     /// Logical slots to create (primary only).
     pub create_logical: Vec<LogicalSlot>,
+    /// Permanent logical slots a replica copies from the primary (their on-disk state, then a
+    /// restart: Patroni's `copy_logical_slots`), once the leader has published their position.
+    pub copy_logical: Vec<LogicalSlot>,
+    /// A replica's copies of permanent logical slots to move forward to the leader's published
+    /// position, never past what the replica has replayed (Patroni's `_ensure_logical_slots_replica`).
+    pub advance_logical: Vec<(LogicalSlot, Lsn)>,
+    /// The primary's permanent slots and their positions for `/status`: a logical slot's
+    /// `confirmed_flush_lsn`, a physical one's `restart_lsn`.
+    pub positions: BTreeMap<String, Lsn>,
     /// Physical slots to move forward to a position (`pg_replication_slot_advance`).
     pub advance: Vec<(String, Lsn)>,
     /// Unused slots that belong to no member, are not permanent and were first seen so at
@@ -276,6 +291,11 @@ pub fn plan_slots(
     let members = member_slot_names(s);
     let permanent = cfg.permanent_slot_specs();
     let exists = |name: &str| seen.slots.iter().any(|e| e.name == name);
+    let leader_position = |name: &str| {
+        s.dcs
+            .as_ref()
+            .and_then(|v| v.slot_positions.get(name).copied())
+    };
     let is_ignored = |name: &str, kind: &SlotKind| ignored(cfg, citus_database, name, kind);
 
     // What this member should hold (Patroni `get_replication_slots`): the slots of the members
@@ -303,7 +323,7 @@ pub fn plan_slots(
                              physical slot: the member's slot is kept and the logical one is not \
                              created"
                         ));
-                    } else if primary {
+                    } else if primary || exists(name) {
                         wanted.insert(
                             name,
                             Want::Logical {
@@ -311,11 +331,24 @@ pub fn plan_slots(
                                 plugin: plugin.clone(),
                             },
                         );
-                    } else if !exists(name) {
+                    } else if leader_position(name).is_some()
+                        && !is_ignored(
+                            name,
+                            &SlotKind::Logical {
+                                database: database.clone(),
+                                plugin: plugin.clone(),
+                            },
+                        )
+                    {
+                        plan.copy_logical.push(LogicalSlot {
+                            name: name.to_string(),
+                            database: database.clone(),
+                            plugin: plugin.clone(),
+                        });
+                    } else {
                         plan.notes.push(format!(
-                            "permanent logical replication slot {name} is kept on the primary \
-                             only: praetor does not copy logical slots to replicas, so after a \
-                             failover the new primary creates it afresh, at its own position"
+                            "permanent logical replication slot {name} is copied from the primary \
+                             once the leader publishes its position"
                         ));
                     }
                 }
@@ -357,6 +390,25 @@ pub fn plan_slots(
                     ));
                 }
             }
+            Some(Want::Logical { database, plugin }) if !primary => {
+                // Never past what this replica has replayed: the slot may not point at WAL it
+                // does not have.
+                let to = leader_position(name)
+                    .zip(seen.replay_lsn)
+                    .map(|(l, r)| l.min(r));
+                if let (Some(to), Some(at)) = (to, e.confirmed_flush) {
+                    if to > at && !e.active {
+                        plan.advance_logical.push((
+                            LogicalSlot {
+                                name: name.to_string(),
+                                database: database.clone(),
+                                plugin: plugin.clone(),
+                            },
+                            to,
+                        ));
+                    }
+                }
+            }
             Some(Want::Physical) if !primary && !e.active => {
                 match (e.restart_lsn, seen.replay_lsn) {
                     (None, _) => plan.notes.push(format!(
@@ -368,15 +420,7 @@ pub fn plan_slots(
                 }
             }
             Some(_) => {}
-            None if is_permanent => {
-                if !primary && matches!(e.kind, SlotKind::Logical { .. }) {
-                    plan.notes.push(format!(
-                        "permanent logical replication slot {name} on this replica is left as it \
-                         is (praetor does not advance logical slots on replicas): it holds WAL \
-                         here from its position on"
-                    ));
-                }
-            }
+            None if is_permanent => {}
             None if !primary => {}
             None => {
                 // A slot in use is still somebody's, key or no key: its clock starts when it is not.
@@ -391,6 +435,19 @@ pub fn plan_slots(
                     plan.retained.push(name.to_string());
                     since.insert(name.to_string(), first);
                 }
+            }
+        }
+    }
+
+    if primary {
+        for e in &seen.slots {
+            let position = match (wanted.get(e.name.as_str()), &e.kind) {
+                (Some(Want::Logical { .. }), SlotKind::Logical { .. }) => e.confirmed_flush,
+                (Some(Want::Physical), SlotKind::Physical) => e.restart_lsn,
+                _ => None,
+            };
+            if let Some(p) = position {
+                plan.positions.insert(e.name.clone(), p);
             }
         }
     }
@@ -475,6 +532,7 @@ mod tests {
             active,
             restart_lsn: Some(Lsn(100)),
             wal_lost: false,
+            confirmed_flush: None,
         }
     }
 
@@ -488,6 +546,7 @@ mod tests {
             active: false,
             restart_lsn: Some(Lsn(100)),
             wal_lost: false,
+            confirmed_flush: None,
         }
     }
 
@@ -513,6 +572,69 @@ mod tests {
 
     fn plan(s: &Snapshot, seen: &Observed) -> SlotPlan {
         plan_slots(s, seen, None, &BTreeMap::new(), 100.0).0
+    }
+
+    /// Patroni's logical slot failover: the primary publishes its permanent slots' positions;
+    /// a replica copies a logical slot it lacks once a position is published, and moves the
+    /// copy it has to that position, never past its own replay position.
+    #[test]
+    fn a_replica_copies_and_advances_the_primary_s_logical_slots() {
+        let c = cfg(serde_json::json!({"slots": {
+            "cdc": {"type": "logical", "database": "app", "plugin": "pgoutput"},
+            "feed": {"type": "logical", "database": "app", "plugin": "pgoutput"},
+            "late": {"type": "logical", "database": "app", "plugin": "pgoutput"},
+            "archiver": {"type": "physical"}
+        }}));
+        // The primary: positions of the permanent slots it has.
+        let s = snap("m1", &["m1", "m2"], c.clone());
+        let mut cdc = logical("cdc", "app", "pgoutput");
+        cdc.confirmed_flush = Some(Lsn(700));
+        let p = plan(&s, &primary(vec![cdc.clone(), phys("archiver", false)]));
+        assert_eq!(
+            p.positions,
+            BTreeMap::from([
+                ("archiver".to_string(), Lsn(100)),
+                ("cdc".to_string(), Lsn(700))
+            ])
+        );
+        // A replica that replayed up to 650: cdc (at 600 here) is moved to 650, feed (published,
+        // missing) is copied, late (not published yet) waits.
+        let mut s = snap("m2", &["m1", "m2"], c);
+        s.dcs.as_mut().unwrap().slot_positions = BTreeMap::from([
+            ("cdc".to_string(), Lsn(700)),
+            ("feed".to_string(), Lsn(300)),
+        ]);
+        cdc.confirmed_flush = Some(Lsn(600));
+        let p = plan(
+            &s,
+            &replica(650, vec![cdc.clone(), phys("archiver", false)]),
+        );
+        let slot = |n: &str| LogicalSlot {
+            name: n.into(),
+            database: "app".into(),
+            plugin: "pgoutput".into(),
+        };
+        assert_eq!(
+            p,
+            SlotPlan {
+                copy_logical: vec![slot("feed")],
+                advance_logical: vec![(slot("cdc"), Lsn(650))],
+                advance: vec![("archiver".into(), Lsn(650))],
+                notes: v(&[
+                    "permanent logical replication slot late is copied from the primary \
+                            once the leader publishes its position"
+                ]),
+                ..Default::default()
+            }
+        );
+        // In use on the replica, or already there: not moved.
+        cdc.active = true;
+        let p = plan(&s, &replica(650, vec![cdc.clone()]));
+        assert!(p.advance_logical.is_empty());
+        cdc.active = false;
+        cdc.confirmed_flush = Some(Lsn(700));
+        let p = plan(&s, &replica(900, vec![cdc]));
+        assert!(p.advance_logical.is_empty());
     }
 
     #[test]
@@ -684,6 +806,7 @@ mod tests {
                     plugin: "pgoutput".into()
                 }],
                 drop: v(&["stray", "stray_cdc"]),
+                positions: BTreeMap::from([("m2".to_string(), Lsn(100))]),
                 notes: v(&[
                     "permanent logical replication slot m3 has the name of a member's \
                             physical slot: the member's slot is kept and the logical one is not \
@@ -767,9 +890,7 @@ mod tests {
             SlotPlan {
                 advance: vec![("archiver".into(), Lsn(500))],
                 notes: v(&[
-                    "permanent logical replication slot cdc is kept on the primary only: praetor \
-                     does not copy logical slots to replicas, so after a failover the new primary \
-                     creates it afresh, at its own position",
+                    "permanent logical replication slot cdc is copied from the primary once the leader publishes its position",
                     "permanent physical replication slot backup reserves no WAL (it was not \
                      created by praetor): it cannot be advanced and is left as it is",
                 ]),
@@ -881,6 +1002,7 @@ mod tests {
         let s = snap("m1", &["m1", "m2", "m3"], c);
         let lost = |n: &str, active: bool| ExistingSlot {
             wal_lost: true,
+            confirmed_flush: None,
             ..phys(n, active)
         };
         let seen = primary(vec![
@@ -892,6 +1014,7 @@ mod tests {
             plan(&s, &seen),
             SlotPlan {
                 recreate: v(&["m2"]),
+                positions: BTreeMap::from([("archiver".to_string(), Lsn(100))]),
                 notes: v(
                     &["permanent replication slot archiver has lost WAL it needs \
                             (wal_status lost) and can no longer be used: left as it is, praetor \

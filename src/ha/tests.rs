@@ -767,6 +767,7 @@ mod slot_decisions {
             active: false,
             restart_lsn: Some(Lsn(restart)),
             wal_lost: false,
+            confirmed_flush: None,
         }
     }
 
@@ -780,6 +781,7 @@ mod slot_decisions {
             active: false,
             restart_lsn: Some(Lsn(90)),
             wal_lost: false,
+            confirmed_flush: None,
         }
     }
 
@@ -837,9 +839,7 @@ mod slot_decisions {
                 advance: vec![("archiver".into(), Lsn(500))],
                 ignored: names(&["by_hand"]),
                 notes: names(&[
-                    "permanent logical replication slot cdc is kept on the primary only: praetor \
-                     does not copy logical slots to replicas, so after a failover the new primary \
-                     creates it afresh, at its own position"
+                    "permanent logical replication slot cdc is copied from the primary once the leader publishes its position"
                 ]),
                 ..Default::default()
             }
@@ -869,6 +869,7 @@ mod slot_decisions {
                 create: names(&["c"]),
                 create_logical: vec![cdc_to_create()],
                 ignored: names(&["by_hand"]),
+                positions: BTreeMap::from([("archiver".to_string(), Lsn(500))]),
                 ..Default::default()
             }
         );
@@ -900,6 +901,7 @@ mod slot_decisions {
             SlotPlan {
                 create: names(&["a"]),
                 ignored: names(&["by_hand"]),
+                positions: BTreeMap::from([("archiver".to_string(), Lsn(500))]),
                 ..Default::default()
             }
         );
@@ -939,11 +941,6 @@ mod slot_decisions {
             SlotPlan {
                 advance: vec![("archiver".into(), Lsn(600))],
                 ignored: names(&["by_hand"]),
-                notes: names(&[
-                    "permanent logical replication slot cdc on this replica is left as it is \
-                     (praetor does not advance logical slots on replicas): it holds WAL here \
-                     from its position on"
-                ]),
                 ..Default::default()
             }
         );
@@ -963,6 +960,7 @@ mod slot_decisions {
             SlotPlan {
                 create: names(&["a", "c"]),
                 create_logical: vec![cdc_to_create()],
+                positions: BTreeMap::from([("archiver".to_string(), Lsn(400))]),
                 ..Default::default()
             }
         );
@@ -991,6 +989,7 @@ mod slot_decisions {
             SlotPlan {
                 retained: names(&["c"]),
                 ignored: names(&["by_hand"]),
+                positions: BTreeMap::from([("archiver".to_string(), Lsn(100))]),
                 ..Default::default()
             }
         );
@@ -1004,6 +1003,7 @@ mod slot_decisions {
             SlotPlan {
                 drop: names(&["c"]),
                 ignored: names(&["by_hand"]),
+                positions: BTreeMap::from([("archiver".to_string(), Lsn(100))]),
                 ..Default::default()
             }
         );
@@ -1028,7 +1028,13 @@ mod slot_decisions {
             slots: vec![phys("b", 100), phys("c", 100)],
         };
         let (p, since) = plan_slots(&s, &seen, None, &BTreeMap::new(), 5000.0);
-        assert_eq!(p, SlotPlan::default());
+        assert_eq!(
+            p,
+            SlotPlan {
+                positions: BTreeMap::from([("c".to_string(), Lsn(100))]),
+                ..Default::default()
+            }
+        );
         assert!(since.is_empty());
     }
 }

@@ -136,6 +136,36 @@ impl LocalPostgres {
         .map_err(|_| anyhow!("connecting to local PostgreSQL at {host}:{port}: timed out"))?
     }
 
+    /// Connects to database `dbname` of another member's server at `host:port` as the
+    /// superuser (TLS as `postgresql.authentication.superuser` says).
+    ///
+    /// # Errors
+    /// Not reachable or authentication failed.
+    pub async fn connect_to(
+        &self,
+        host: &str,
+        port: u16,
+        dbname: &str,
+    ) -> Result<tokio_postgres::Client> {
+        let su = &self.cfg().postgresql.authentication.superuser;
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host(host)
+            .port(port)
+            .user(su.username.as_deref().unwrap_or("postgres"))
+            .dbname(dbname)
+            .application_name("praetor")
+            .connect_timeout(Duration::from_secs(3));
+        if let Some(p) = &su.password {
+            cfg.password(p);
+        }
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            crate::tls::pg_connect(&mut cfg, su, "postgresql.authentication.superuser"),
+        )
+        .await
+        .map_err(|_| anyhow!("connecting to PostgreSQL at {host}:{port}: timed out"))?
+    }
+
     /// The one connection the agent keeps to its server across cycles, so an idle agent makes no
     /// new session (no backend fork, no authentication, no `log_connections` line per cycle). It
     /// is taken out while in use and given back by [`LocalPostgres::keep_client`] after a

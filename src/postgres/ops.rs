@@ -459,7 +459,8 @@ impl LocalPostgres {
             .query(
                 "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,
                         s.slot_name::text, s.slot_type::text, s.database::text, s.plugin::text,
-                        s.active, s.restart_lsn::text, s.wal_status::text
+                        s.active, s.restart_lsn::text, s.wal_status::text,
+                        s.confirmed_flush_lsn::text
                    FROM (SELECT 1) AS one
                    LEFT JOIN pg_replication_slots s
                      ON NOT s.temporary
@@ -488,6 +489,7 @@ impl LocalPostgres {
                         active: r.get::<_, Option<bool>>(6).unwrap_or(false),
                         restart_lsn: lsn(r.get(7)),
                         wal_status: r.get(8),
+                        confirmed_flush_lsn: lsn(r.get(9)),
                     })
                 })
                 .collect(),
@@ -545,6 +547,109 @@ impl LocalPostgres {
             }
         }
         self.keep_client(c).await;
+        Ok(())
+    }
+
+    /// Moves logical slot `name` of `database` forward to `lsn` on this server
+    /// (`pg_replication_slot_advance`, over a session in that database; on a replica this is how
+    /// Patroni keeps a copied slot up with the primary's position).
+    ///
+    /// # Errors
+    /// The database cannot be reached or PostgreSQL refused the advance.
+    pub async fn advance_logical_slot(
+        &self,
+        name: &str,
+        database: &str,
+        lsn: crate::types::Lsn,
+    ) -> Result<()> {
+        let c = self
+            .connect_db(database)
+            .await
+            .with_context(|| format!("connecting to database {database}"))?;
+        let target = lsn.to_string();
+        c.execute(
+            "SELECT pg_replication_slot_advance($1, ($2::text)::pg_lsn)",
+            &[&name, &target],
+        )
+        .await
+        .with_context(|| format!("advancing logical replication slot {name} to {target}"))?;
+        Ok(())
+    }
+
+    /// Reads the on-disk state of the logical slots `names` from the primary at `from`
+    /// (`pg_read_binary_file('pg_replslot/<name>/state')` as the superuser, the query Patroni's
+    /// `copy_logical_slots` makes). PostgreSQL 17 failover slots are left out.
+    ///
+    /// # Errors
+    /// The primary cannot be reached or refused the query.
+    pub async fn read_slot_states(
+        &self,
+        from: &Upstream,
+        names: &[String],
+    ) -> Result<Vec<SlotState>> {
+        let c = self.connect_to(&from.host, from.port, "postgres").await?;
+        let rows = c
+            .query(
+                "SELECT s.slot_name::text, d.datname::text, s.plugin::text,
+                        pg_read_binary_file('pg_replslot/' || s.slot_name || '/state')
+                   FROM pg_replication_slots s JOIN pg_database d ON s.datoid = d.oid
+                  WHERE s.slot_type = 'logical' AND NOT pg_is_in_recovery()
+                    AND NOT COALESCE((to_jsonb(s) ->> 'failover')::boolean, false)
+                    AND s.slot_name = ANY($1)",
+                &[&names],
+            )
+            .await
+            .with_context(|| format!("reading logical slot states from {}", from.name))?;
+        Ok(rows
+            .iter()
+            .map(|r| SlotState {
+                name: r.get(0),
+                database: r.get(1),
+                plugin: r.get(2),
+                state: r.get(3),
+            })
+            .collect())
+    }
+
+    /// Writes each slot of `slots` into `pg_replslot/<name>/state` of the stopped data directory
+    /// (through `<name>.tmp`, fsynced, then renamed, with the data directory's permissions), as
+    /// Patroni's `copy_logical_slots` does: PostgreSQL reads slots from disk when it starts.
+    ///
+    /// # Errors
+    /// A file could not be written.
+    pub fn write_slot_states(&self, slots: &[SlotState]) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let group = std::fs::metadata(&self.data_dir)
+            .map(|m| m.permissions().mode() & 0o070 != 0)
+            .unwrap_or(false);
+        let (dir_mode, file_mode) = if group {
+            (0o750, 0o640)
+        } else {
+            (0o700, 0o600)
+        };
+        let root = self.data_dir.join("pg_replslot");
+        let fsync_dir = |d: &Path| std::fs::File::open(d).and_then(|f| f.sync_all());
+        for s in slots {
+            let dir = root.join(&s.name);
+            let tmp = root.join(format!("{}.tmp", s.name));
+            if tmp.exists() {
+                std::fs::remove_dir_all(&tmp)?;
+            }
+            std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(dir_mode))?;
+            let file = tmp.join("state");
+            std::fs::write(&file, &s.state)
+                .with_context(|| format!("writing {}", file.display()))?;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(file_mode))?;
+            std::fs::File::open(&file)?.sync_all()?;
+            fsync_dir(&tmp)?;
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
+            std::fs::rename(&tmp, &dir)?;
+            fsync_dir(&dir)?;
+        }
+        fsync_dir(&root)?;
         Ok(())
     }
 
@@ -696,6 +801,21 @@ pub struct SlotRow {
     pub restart_lsn: Option<crate::types::Lsn>,
     /// `wal_status` (`reserved`, `extended`, `unreserved` or `lost`).
     pub wal_status: Option<String>,
+    /// `confirmed_flush_lsn` (logical slots).
+    pub confirmed_flush_lsn: Option<crate::types::Lsn>,
+}
+
+/// A logical slot's on-disk state as read from the primary (`pg_replslot/<name>/state`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotState {
+    /// `slot_name`.
+    pub name: String,
+    /// The database the slot decodes.
+    pub database: String,
+    /// Its output plugin.
+    pub plugin: String,
+    /// The `state` file's bytes.
+    pub state: Vec<u8>,
 }
 
 /// What [`LocalPostgres::replication_slots`] read.

@@ -253,6 +253,16 @@ pub fn conf_params(
         }
     }
     renamed_settings(&mut params, dynamic, cfg);
+    // A replica's copies of permanent logical slots are only usable after a failover if the
+    // primary kept the catalog rows they need: Patroni turns hot_standby_feedback on then
+    // (`enforce_hot_standby_feedback`), whatever the parameters say.
+    let logical_slots = dynamic
+        .permanent_slot_specs()
+        .values()
+        .any(|s| matches!(s, crate::config::dynamic::SlotSpec::Logical { .. }));
+    if dynamic.postgresql.use_slots && logical_slots && cfg.tags.can_failover() && !dynamic.pause {
+        params.insert("hot_standby_feedback".into(), "on".into());
+    }
     if let Some(dir) = &i.config_dir {
         for (guc, file) in [("hba_file", "pg_hba.conf"), ("ident_file", "pg_ident.conf")] {
             if !params.keys().any(|k| k.eq_ignore_ascii_case(guc)) {

@@ -353,6 +353,12 @@ pub struct Driver {
     /// Slots without a member, kept for `member_slots_ttl`: when each was first seen so
     /// (seconds since [`Driver::epoch`]).
     orphaned_slots: BTreeMap<String, f64>,
+    /// The positions of this primary's permanent slots for `/status` (from the last slot plan).
+    slot_positions: BTreeMap<String, Lsn>,
+    /// The slot positions last written to `/status`.
+    published_slot_positions: BTreeMap<String, Lsn>,
+    /// This cycle restarted the server to copy logical slots into it.
+    slots_restarted: bool,
     /// `/sync` members without a member key: when each was first seen so (seconds since
     /// [`Driver::epoch`]); see [`crate::ha::sync::lapsed_sync_members`].
     sync_key_gone: BTreeMap<String, f64>,
@@ -477,6 +483,9 @@ impl Driver {
                 failsafe_checked_at: None,
                 confirmed_until: None,
                 orphaned_slots: BTreeMap::new(),
+                slot_positions: BTreeMap::new(),
+                published_slot_positions: BTreeMap::new(),
+                slots_restarted: false,
                 sync_key_gone: BTreeMap::new(),
                 epoch: Instant::now(),
                 sync_release: false,
@@ -660,6 +669,7 @@ impl Driver {
         if until.is_none() {
             self.keep.withdraw();
             self.orphaned_slots.clear();
+            self.slot_positions.clear();
             self.confirmed_until = None;
         }
         self.leader_until = until;
@@ -793,6 +803,7 @@ impl Driver {
         self.keep.check_guard();
         // Publish.
         server_touched |= self.pg.sync_standbys() != sync_standbys_before;
+        server_touched |= std::mem::take(&mut self.slots_restarted);
         let (data, pg, info) = if server_touched {
             let data = self.pg.data_dir_state().await;
             let (pg, info) = self.observe_pg().await;

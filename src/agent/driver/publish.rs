@@ -37,14 +37,19 @@ impl Driver {
             .is_some_and(|t| t.elapsed() < Duration::from_secs(self.dynamic.loop_wait.max(1)) / 2);
         let alive = renewed_now || dcs.keepalive(self.dynamic.ttl).await?;
         let lease = dcs.ensure_lease(self.dynamic.ttl).await?;
-        if alive && self.last_member.as_ref() == Some(&(data.clone(), lease)) {
+        let slots_moved = self.published_slot_positions != self.slot_positions;
+        if alive && !slots_moved && self.last_member.as_ref() == Some(&(data.clone(), lease)) {
             return Ok(());
         }
         dcs.touch_member(&data, self.dynamic.ttl).await?;
         self.last_member = Some((data, lease));
-        // The leader publishes its WAL position for the others' lag checks.
+        // The leader publishes its WAL position for the others' lag checks, and its permanent
+        // slots' positions for the replicas' copies of them.
         if let Some(lsn) = crate::ha::publish::published_optime(self.leader_until.is_some(), pg) {
-            let _ = dcs.put(keys::STATUS, &crate::dcs::encode_status(lsn)).await;
+            let status = crate::dcs::encode_status(lsn, &self.slot_positions);
+            if dcs.put(keys::STATUS, &status).await.is_ok() {
+                self.published_slot_positions = self.slot_positions.clone();
+            }
         }
         Ok(())
     }

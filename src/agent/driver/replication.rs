@@ -29,6 +29,7 @@ impl Driver {
                     active: r.active,
                     restart_lsn: r.restart_lsn,
                     wal_lost: r.wal_status.as_deref() == Some("lost"),
+                    confirmed_flush: r.confirmed_flush_lsn,
                 })
                 .collect(),
         };
@@ -63,6 +64,23 @@ impl Driver {
             .await?;
         self.pg.create_physical_slots(&plan.create).await?;
         self.pg.advance_slots(&plan.advance).await?;
+        if !seen.in_recovery {
+            self.slot_positions = plan.positions.clone();
+        }
+        for (l, to) in &plan.advance_logical {
+            if let Err(e) = self
+                .pg
+                .advance_logical_slot(&l.name, &l.database, *to)
+                .await
+            {
+                tracing::warn!("{e:#}");
+            }
+        }
+        if !plan.copy_logical.is_empty() {
+            if let Err(e) = self.copy_logical_slots(snap, &plan.copy_logical).await {
+                tracing::warn!("copying logical replication slots from the primary: {e:#}");
+            }
+        }
         let limit = Duration::from_secs(self.dynamic.retry_timeout.clamp(1, 5));
         for l in &plan.create_logical {
             if let Err(e) = self
@@ -74,6 +92,63 @@ impl Driver {
             }
         }
         Ok(())
+    }
+
+    /// A replica's copy of the primary's permanent logical slots `slots` (Patroni's
+    /// `copy_logical_slots`): their on-disk state is read from the leader, the server is stopped
+    /// (fast), the state files are written into `pg_replslot` and the server is started again
+    /// following the same upstream. A slot whose database or plugin on the primary differs from
+    /// the configuration is not copied.
+    ///
+    /// # Errors
+    /// The leader cannot be reached, or the restart failed.
+    async fn copy_logical_slots(
+        &mut self,
+        snap: &Snapshot,
+        slots: &[crate::ha::slots::LogicalSlot],
+    ) -> Result<()> {
+        let Some(view) = snap.dcs.as_ref() else {
+            return Ok(());
+        };
+        let Some(leader) = view.leader.as_ref().map(|l| l.name.clone()) else {
+            return Ok(());
+        };
+        let from = self.upstream(view, &leader)?;
+        let names: Vec<String> = slots.iter().map(|l| l.name.clone()).collect();
+        let states: Vec<_> = self
+            .pg
+            .read_slot_states(&from, &names)
+            .await?
+            .into_iter()
+            .filter(|st| {
+                let same = slots
+                    .iter()
+                    .any(|l| l.name == st.name && l.database == st.database && l.plugin == st.plugin);
+                if !same {
+                    tracing::warn!(
+                        "not copying logical replication slot {}: on {leader} it decodes database {} with plugin {}, not what the configuration says",
+                        st.name, st.database, st.plugin
+                    );
+                }
+                same
+            })
+            .collect();
+        if states.is_empty() {
+            return Ok(());
+        }
+        let following = match self.pg.following() {
+            Some(name) => Some(self.upstream(view, &name)?),
+            None => None,
+        };
+        let copied: Vec<&str> = states.iter().map(|s| s.name.as_str()).collect();
+        tracing::info!(
+            "copying logical replication slots {} from {leader}: restarting PostgreSQL",
+            copied.join(", ")
+        );
+        self.slots_restarted = true;
+        self.pg.stop(StopMode::Fast).await?;
+        self.pg.write_slot_states(&states)?;
+        self.start(following.as_ref(), true).await
     }
 
     /// The primary's synchronous replication step: plan with [`crate::ha::sync::plan_sync`], then

@@ -685,7 +685,7 @@ impl EtcdDcs {
         if let Some(lsn) = optime {
             ops.push(TxnOp::put(
                 self.key(keys::STATUS),
-                super::encode_status(lsn),
+                super::encode_status(lsn, &Default::default()),
                 None,
             ));
         }
