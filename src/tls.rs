@@ -66,6 +66,55 @@ pub fn load_key(path: &Path, key: &str) -> Result<PrivateKeyDer<'static>> {
     })
 }
 
+/// The certificate revocation lists of `creds.sslcrl` (a file of PEM or DER lists) and
+/// `creds.sslcrldir` (every file of the directory), as libpq reads them when it verifies the
+/// server's certificate (`sslmode` `verify-ca` or `verify-full`, PostgreSQL docs §34.19.1): a
+/// certificate of the chain that a list revokes, or whose issuer has no list, is refused.
+///
+/// # Errors
+/// A file cannot be read or holds no revocation list (naming `{key}.sslcrl` or `.sslcrldir`).
+pub fn load_crls(
+    creds: &Credentials,
+    key: &str,
+) -> Result<Vec<rustls::pki_types::CertificateRevocationListDer<'static>>> {
+    use rustls::pki_types::CertificateRevocationListDer as Crl;
+    let read = |path: &Path, setting: &str| -> Result<Vec<Crl<'static>>> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("{key}.{setting}: cannot read {}", path.display()))?;
+        let pem: Vec<Crl<'static>> = Crl::pem_slice_iter(&bytes)
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{key}.{setting}: {} is not valid PEM", path.display()))?;
+        if !pem.is_empty() {
+            return Ok(pem);
+        }
+        if bytes.first() == Some(&0x30) {
+            // One DER-encoded list (an ASN.1 SEQUENCE).
+            return Ok(vec![Crl::from(bytes)]);
+        }
+        bail!(
+            "{key}.{setting}: {} holds no certificate revocation list (expected PEM -----BEGIN X509 CRL----- or DER)",
+            path.display()
+        )
+    };
+    let mut out = Vec::new();
+    if let Some(f) = &creds.sslcrl {
+        out.extend(read(Path::new(f), "sslcrl")?);
+    }
+    if let Some(d) = &creds.sslcrldir {
+        let entries = std::fs::read_dir(d)
+            .with_context(|| format!("{key}.sslcrldir: cannot read directory {d}"))?;
+        let mut files: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for f in files {
+            out.extend(read(&f, "sslcrldir")?);
+        }
+    }
+    Ok(out)
+}
+
 fn roots(path: &Path, key: &str) -> Result<RootCertStore> {
     let mut store = RootCertStore::empty();
     for c in load_certs(path, key)? {
@@ -250,12 +299,22 @@ pub fn pg_tls(creds: &Credentials, key: &str) -> Result<PgTls> {
                 anyhow!("{key}.sslrootcert: required with sslmode {mode}")
             })?;
             let store = Arc::new(roots(Path::new(ca), &format!("{key}.sslrootcert"))?);
+            let crls = load_crls(creds, key)?;
+            let checks_crls = !crls.is_empty();
+            let v = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                store.clone(),
+                provider(),
+            )
+            .with_crls(crls)
+                .build()
+                .with_context(|| format!("{key}.sslrootcert/sslcrl: verifier"))?;
             if mode == "verify-full" {
-                builder.with_root_certificates(store)
+                if checks_crls {
+                    builder.with_webpki_verifier(v)
+                } else {
+                    builder.with_root_certificates(store)
+                }
             } else {
-                let v = rustls::client::WebPkiServerVerifier::builder_with_provider(store, provider())
-                    .build()
-                    .with_context(|| format!("{key}.sslrootcert: verifier"))?;
                 builder
                     .dangerous()
                     .with_custom_certificate_verifier(Arc::new(LibpqVerifier {

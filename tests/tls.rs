@@ -8,6 +8,8 @@
 //!   refuses other addresses (403), and wrong basic credentials get 401 with a log line that does
 //!   not hold the secret;
 //! - standbys stream over TLS (`hostssl` only, `sslmode: verify-full`);
+//! - a revocation list (`sslcrl`, or a directory of them in `sslcrldir`) that revokes the
+//!   server's certificate makes a verifying connection fail, one that does not lets it through;
 //! - praetorctl drives a switchover through all of it;
 //! - no password appears in the agents' logs, the REST output, etcd, the written PostgreSQL
 //!   configuration, or any process's command line while the group bootstraps; pgpass is 0600.
@@ -457,6 +459,52 @@ async fn tls_on_every_hop_refuses_wrong_credentials_and_leaks_no_secret() {
         cycles += usize::from(msg.contains("I am (m1)"));
     }
     assert!(cycles > 0, "no HA cycle line in m1's JSON log");
+
+    // ---- revocation lists: sslcrl and sslcrldir are checked when the server is verified ----
+    let crl_dir = tb.dir.join("crls");
+    std::fs::create_dir_all(&crl_dir).unwrap();
+    let fine = tb.dir.join("crl-fine.pem");
+    std::fs::write(&fine, pki.crl(&[99])).unwrap();
+    std::fs::write(
+        crl_dir.join("revoked.pem"),
+        pki.crl(&[common::pki::MEMBER_SERIAL]),
+    )
+    .unwrap();
+    let pg_port = tb.agents[&leader].pg_port;
+    let try_pg = |sslcrl: Option<&Path>, sslcrldir: Option<&Path>| {
+        let creds = praetor::config::Credentials {
+            username: Some("postgres".into()),
+            password: Some("super-secret".into()),
+            sslmode: Some("verify-full".into()),
+            sslrootcert: Some(ca.display().to_string()),
+            sslcrl: sslcrl.map(|p| p.display().to_string()),
+            sslcrldir: sslcrldir.map(|p| p.display().to_string()),
+            ..Default::default()
+        };
+        async move {
+            let mut cfg = tokio_postgres::Config::new();
+            cfg.host("127.0.0.1")
+                .port(pg_port)
+                .user("postgres")
+                .password("super-secret")
+                .dbname("postgres");
+            praetor::tls::pg_connect(&mut cfg, &creds, "test")
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:#}"))
+        }
+    };
+    try_pg(Some(&fine), None)
+        .await
+        .expect("a revocation list that does not name the server's certificate");
+    let e = try_pg(Some(&crl_dir.join("revoked.pem")), None)
+        .await
+        .expect_err("sslcrl revokes the server's certificate");
+    assert!(e.to_lowercase().contains("revoked"), "{e}");
+    let e = try_pg(None, Some(&crl_dir))
+        .await
+        .expect_err("sslcrldir revokes the server's certificate");
+    assert!(e.to_lowercase().contains("revoked"), "{e}");
 
     // ---- no secret anywhere ----
     stop.store(true, Ordering::Relaxed);

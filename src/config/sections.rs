@@ -39,8 +39,8 @@ fn redacted(p: &Option<String>) -> Option<&'static str> {
 
 /// Credentials of one PostgreSQL role (`postgresql.authentication.{superuser,replication,rewind}`).
 /// `Debug` output hides the passwords. Which of these keys praetor honours is decided in
-/// [`keys::KEYS`](super::keys::KEYS) (`sslpassword`, `sslcrl` and `sslcrldir` are refused there:
-/// praetor's connections cannot honour them); unknown keys are reported there too.
+/// [`keys::KEYS`](super::keys::KEYS) (`sslpassword` is refused there: praetor's connections
+/// cannot honour it); unknown keys are reported there too.
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct Credentials {
     /// Role name.
@@ -60,11 +60,11 @@ pub struct Credentials {
     pub sslpassword: Option<String>,
     /// libpq `sslrootcert`.
     pub sslrootcert: Option<String>,
-    /// libpq `sslcrl`: a certificate revocation list file. Refused in
-    /// [`keys::KEYS`](super::keys::KEYS); never used.
+    /// libpq `sslcrl`: a file of certificate revocation lists, checked when the server's
+    /// certificate is verified (`crate::tls::load_crls`) and passed on in the connection strings
+    /// praetor writes.
     pub sslcrl: Option<String>,
-    /// libpq `sslcrldir`: a directory of revocation lists. Refused in
-    /// [`keys::KEYS`](super::keys::KEYS); never used.
+    /// libpq `sslcrldir`: a directory of revocation lists, used as `sslcrl`.
     pub sslcrldir: Option<String>,
     /// libpq `channel_binding`.
     pub channel_binding: Option<String>,

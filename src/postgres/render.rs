@@ -140,6 +140,8 @@ pub fn conninfo(
         ("sslcert", &role.sslcert),
         ("sslkey", &role.sslkey),
         ("sslrootcert", &role.sslrootcert),
+        ("sslcrl", &role.sslcrl),
+        ("sslcrldir", &role.sslcrldir),
         ("channel_binding", &role.channel_binding),
         ("gssencmode", &role.gssencmode),
     ] {

@@ -3,9 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams,
+    SerialNumber,
 };
+
+/// The serial number of every [`Pki::member`] certificate (what a revocation list names).
+pub const MEMBER_SERIAL: u64 = 7;
 
 /// A test CA that signs member certificates.
 pub struct Pki {
@@ -36,6 +40,7 @@ impl Pki {
             CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
         p.distinguished_name
             .push(DnType::CommonName, "praetor member");
+        p.serial_number = Some(SerialNumber::from(MEMBER_SERIAL));
         p.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,
@@ -58,6 +63,31 @@ impl Pki {
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let cert = p.signed_by(&key, &self.ca, &self.ca_key).unwrap();
         (cert.pem(), key.serialize_pem())
+    }
+
+    /// A revocation list of this CA revoking the certificates of serial numbers `revoked` (PEM).
+    pub fn crl(&self, revoked: &[u64]) -> String {
+        let now = time::OffsetDateTime::now_utc();
+        CertificateRevocationListParams {
+            this_update: now - time::Duration::hours(1),
+            next_update: now + time::Duration::days(1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|s| RevokedCertParams {
+                    serial_number: SerialNumber::from(*s),
+                    revocation_time: now - time::Duration::minutes(5),
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&self.ca, &self.ca_key)
+        .unwrap()
+        .pem()
+        .unwrap()
     }
 
     /// Writes `<prefix>ca.pem`, `<prefix>cert.pem` and `<prefix>key.pem` under `dir`.

@@ -38,8 +38,6 @@ const NO_KEY_PASSWORD: &str =
     "encrypted keys are not supported; give an unencrypted key file with mode 0600";
 const SSLPASSWORD: &str =
     "encrypted client keys are not supported: praetor's own PostgreSQL connections cannot decrypt the key, and the connection strings it writes (pg_basebackup, pg_rewind, primary_conninfo) do not carry the password; give an unencrypted key file with mode 0600";
-const SSLCRL: &str =
-    "certificate revocation lists are not checked: praetor's own PostgreSQL connections and the connection strings it writes (pg_basebackup, pg_rewind, primary_conninfo) do not carry this setting, so a revoked server certificate would be accepted";
 const SSLNEGOTIATION: &str =
     "connections negotiate TLS the standard way (sslnegotiation=postgres), which every PostgreSQL server accepts";
 const CUSTOM_REPLICA: &str =
@@ -451,8 +449,8 @@ pub static KEYS: &[Key] = &[
     k("postgresql.authentication.superuser.sslpassword", Refused(SSLPASSWORD)),
     k("postgresql.authentication.superuser.sslcert", Implemented),
     k("postgresql.authentication.superuser.sslrootcert", Implemented),
-    k("postgresql.authentication.superuser.sslcrl", Refused(SSLCRL)),
-    k("postgresql.authentication.superuser.sslcrldir", Refused(SSLCRL)),
+    k("postgresql.authentication.superuser.sslcrl", Implemented),
+    k("postgresql.authentication.superuser.sslcrldir", Implemented),
     k("postgresql.authentication.superuser.sslnegotiation", Warned(SSLNEGOTIATION)),
     k("postgresql.authentication.superuser.gssencmode", Implemented),
     k("postgresql.authentication.superuser.channel_binding", Implemented),
@@ -464,8 +462,8 @@ pub static KEYS: &[Key] = &[
     k("postgresql.authentication.replication.sslpassword", Refused(SSLPASSWORD)),
     k("postgresql.authentication.replication.sslcert", Implemented),
     k("postgresql.authentication.replication.sslrootcert", Implemented),
-    k("postgresql.authentication.replication.sslcrl", Refused(SSLCRL)),
-    k("postgresql.authentication.replication.sslcrldir", Refused(SSLCRL)),
+    k("postgresql.authentication.replication.sslcrl", Implemented),
+    k("postgresql.authentication.replication.sslcrldir", Implemented),
     k("postgresql.authentication.replication.sslnegotiation", Warned(SSLNEGOTIATION)),
     k("postgresql.authentication.replication.gssencmode", Implemented),
     k("postgresql.authentication.replication.channel_binding", Implemented),
@@ -477,8 +475,8 @@ pub static KEYS: &[Key] = &[
     k("postgresql.authentication.rewind.sslpassword", Refused(SSLPASSWORD)),
     k("postgresql.authentication.rewind.sslcert", Implemented),
     k("postgresql.authentication.rewind.sslrootcert", Implemented),
-    k("postgresql.authentication.rewind.sslcrl", Refused(SSLCRL)),
-    k("postgresql.authentication.rewind.sslcrldir", Refused(SSLCRL)),
+    k("postgresql.authentication.rewind.sslcrl", Implemented),
+    k("postgresql.authentication.rewind.sslcrldir", Implemented),
     k("postgresql.authentication.rewind.sslnegotiation", Warned(SSLNEGOTIATION)),
     k("postgresql.authentication.rewind.gssencmode", Implemented),
     k("postgresql.authentication.rewind.channel_binding", Implemented),
