@@ -47,14 +47,52 @@ pub fn load_certs(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>
 /// # Errors
 /// The file cannot be read or holds no unencrypted private key.
 pub fn load_key(path: &Path, key: &str) -> Result<PrivateKeyDer<'static>> {
+    load_key_with(path, key, None)
+}
+
+/// [`load_key`], also reading a key encrypted as PKCS#8 (`-----BEGIN ENCRYPTED PRIVATE
+/// KEY-----`, PBES2 as `openssl pkcs8 -topk8` writes it) with `password` (libpq's
+/// `sslpassword`).
+///
+/// # Errors
+/// The file cannot be read; it holds no private key; the key is encrypted and no password or
+/// a wrong one was given, or it is encrypted in OpenSSL's older format (`Proc-Type: 4,ENCRYPTED`).
+pub fn load_key_with(
+    path: &Path,
+    key: &str,
+    password: Option<&str>,
+) -> Result<PrivateKeyDer<'static>> {
     let text =
         std::fs::read(path).with_context(|| format!("{key}: cannot read {}", path.display()))?;
-    if text
-        .windows(b"ENCRYPTED PRIVATE KEY".len())
-        .any(|w| w == b"ENCRYPTED PRIVATE KEY")
-    {
+    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    if has(b"ENCRYPTED PRIVATE KEY") {
+        let Some(password) = password else {
+            bail!(
+                "{key}: {} is an encrypted key: give its passphrase in sslpassword",
+                path.display()
+            );
+        };
+        let pem = std::str::from_utf8(&text)
+            .map_err(|_| anyhow!("{key}: {} is not PEM text", path.display()))?;
+        let (_, doc) = pkcs8::SecretDocument::from_pem(pem)
+            .map_err(|e| anyhow!("{key}: {} is not a PEM encrypted key: {e}", path.display()))?;
+        let info: pkcs8::EncryptedPrivateKeyInfo<'_> = doc.decode_msg().map_err(|e| {
+            anyhow!(
+                "{key}: {} is not an encrypted PKCS#8 key: {e}",
+                path.display()
+            )
+        })?;
+        let plain = info.decrypt(password.as_bytes()).map_err(|e| {
+            anyhow!(
+                "{key}: cannot decrypt {} with sslpassword (wrong passphrase?): {e}",
+                path.display()
+            )
+        })?;
+        return Ok(PrivateKeyDer::Pkcs8(plain.as_bytes().to_vec().into()));
+    }
+    if has(b"Proc-Type: 4,ENCRYPTED") {
         bail!(
-            "{key}: {} is an encrypted key; praetor reads unencrypted keys only (protect the file with mode 0600 instead)",
+            "{key}: {} is encrypted in OpenSSL's legacy PEM format; convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
             path.display()
         );
     }
@@ -331,7 +369,11 @@ pub fn pg_tls(creds: &Credentials, key: &str) -> Result<PgTls> {
         (Some(c), Some(k)) => builder
             .with_client_auth_cert(
                 load_certs(Path::new(c), &format!("{key}.sslcert"))?,
-                load_key(Path::new(k), &format!("{key}.sslkey"))?,
+                load_key_with(
+                    Path::new(k),
+                    &format!("{key}.sslkey"),
+                    creds.sslpassword.as_deref(),
+                )?,
             )
             .with_context(|| format!("{key}.sslcert/sslkey: the key does not match"))?,
         _ => builder.with_no_client_auth(),

@@ -602,7 +602,7 @@ fn secrets(doc: &Yaml, out: &mut Vec<String>) {
 
 #[test]
 fn print_shows_the_configuration_with_passwords_redacted() {
-    // Passwords in the file (REST API, ctl, etcd, the three PostgreSQL roles).
+    // Passwords in the file (REST API, ctl, etcd, the three PostgreSQL roles, a key passphrase).
     let case = CASES
         .iter()
         .find(|c| c.file == Some("07-tls-everywhere.yml"))
@@ -616,7 +616,7 @@ fn print_shows_the_configuration_with_passwords_redacted() {
     assert_eq!(printed, redacted(&file), "{}", out.stdout);
     let mut hidden = Vec::new();
     secrets(&file, &mut hidden);
-    assert_eq!(hidden.len(), 6, "{hidden:?}");
+    assert_eq!(hidden.len(), 7, "{hidden:?}");
     for s in &hidden {
         assert!(
             !out.stdout.contains(s.as_str()),
@@ -626,7 +626,7 @@ fn print_shows_the_configuration_with_passwords_redacted() {
     }
     assert_eq!(
         out.stdout.matches("<redacted>").count(),
-        6,
+        7,
         "{}",
         out.stdout
     );

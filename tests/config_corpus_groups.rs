@@ -375,6 +375,44 @@ fn make_certs(dir: &Path) -> Certs {
     }
 }
 
+/// Encrypts (PKCS#8, AES-256) each role's client key that has an `sslpassword` in the localized
+/// copy `doc`, with that passphrase, as `openssl pkcs8 -topk8` does for a user (once: the members
+/// share the files).
+fn encrypt_keys(tb: &Testbed, doc: &Yaml) {
+    let Some(roles) = doc["postgresql"]["authentication"].as_mapping() else {
+        return;
+    };
+    for (_, r) in roles {
+        let (Some(key), Some(pass)) = (r["sslkey"].as_str(), r["sslpassword"].as_str()) else {
+            continue;
+        };
+        if std::fs::read_to_string(key).unwrap().contains("ENCRYPTED") {
+            continue;
+        }
+        let out = format!("{key}.enc");
+        let st = std::process::Command::new("openssl")
+            .args([
+                "pkcs8",
+                "-topk8",
+                "-v2",
+                "aes-256-cbc",
+                "-in",
+                key,
+                "-out",
+                &out,
+            ])
+            .arg("-passout")
+            .arg(format!("pass:{pass}"))
+            .status()
+            .expect("running openssl");
+        assert!(st.success(), "openssl pkcs8 -topk8 on {key}");
+        std::fs::rename(&out, key).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        tb.give_to_agents(Path::new(key)).unwrap();
+    }
+}
+
 /// A Debian cluster's configuration directory as `pg_createcluster` leaves it: the package's
 /// `postgresql.conf` naming the data directory and the files beside it, and a `conf.d`.
 fn debian_config_dir(conf: &Path, data: &Path, sock: &Path) {
@@ -501,6 +539,7 @@ async fn bootstrap_group(file: &str) {
             debian_config_dir(Path::new(conf), &m.data_dir, &sock);
             tb.give_to_agents(Path::new(conf)).unwrap();
         }
+        encrypt_keys(&tb, &mine);
         if let Some(d) = mine["log"]["dir"].as_str() {
             std::fs::create_dir_all(d).unwrap();
             tb.give_to_agents(Path::new(d)).unwrap();

@@ -39,8 +39,7 @@ fn redacted(p: &Option<String>) -> Option<&'static str> {
 
 /// Credentials of one PostgreSQL role (`postgresql.authentication.{superuser,replication,rewind}`).
 /// `Debug` output hides the passwords. Which of these keys praetor honours is decided in
-/// [`keys::KEYS`](super::keys::KEYS) (`sslpassword` is refused there: praetor's connections
-/// cannot honour it); unknown keys are reported there too.
+/// [`keys::KEYS`](super::keys::KEYS); unknown keys are reported there too.
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct Credentials {
     /// Role name.
@@ -54,8 +53,10 @@ pub struct Credentials {
     pub sslcert: Option<String>,
     /// libpq `sslkey`.
     pub sslkey: Option<String>,
-    /// libpq `sslpassword`: the passphrase of an encrypted `sslkey`. Parsed so a Patroni file
-    /// loads far enough to be told it is refused ([`keys::KEYS`](super::keys::KEYS)); never used.
+    /// libpq `sslpassword`: the passphrase of an `sslkey` encrypted as PKCS#8; the agent's own
+    /// connections decrypt the key with it (`crate::tls::load_key_with`), and the tools and the
+    /// server's WAL receiver get it from the service file praetor writes
+    /// (`crate::postgres::render::pg_service_text`), never from a command line.
     #[serde(default, deserialize_with = "password_opt")]
     pub sslpassword: Option<String>,
     /// libpq `sslrootcert`.

@@ -223,8 +223,9 @@ impl LocalPostgres {
         PathBuf::from(p)
     }
 
-    /// Writes the pgpass file (mode 0600) with every configured password, so no password is ever
-    /// passed on a command line.
+    /// Writes the pgpass file (mode 0600) with every configured password, and the service file
+    /// `<pgpass>.service` (mode 0600) with the roles' `sslpassword`s, so no password or
+    /// passphrase is ever passed on a command line.
     ///
     /// # Errors
     /// File not writable.
@@ -240,12 +241,36 @@ impl LocalPostgres {
             .open(&path)
             .with_context(|| format!("writing pgpass file {}", path.display()))?;
         std::io::Write::write_all(&mut f, lines.as_bytes())?;
+        let service = self.service_file_path();
+        match render::pg_service_text(&self.cfg().postgresql.authentication) {
+            Some(text) => {
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&service)
+                    .with_context(|| format!("writing service file {}", service.display()))?;
+                std::io::Write::write_all(&mut f, text.as_bytes())?;
+            }
+            None => {
+                let _ = std::fs::remove_file(&service);
+            }
+        }
         Ok(())
+    }
+
+    /// The libpq service file holding the roles' `sslpassword`s: `<pgpass>.service`.
+    fn service_file_path(&self) -> PathBuf {
+        let mut p = self.pgpass_path().into_os_string();
+        p.push(".service");
+        PathBuf::from(p)
     }
 
     fn command(&self, bin: &str) -> tokio::process::Command {
         let mut c = tokio::process::Command::new(self.bin(bin));
         c.env("PGPASSFILE", self.pgpass_path())
+            .env("PGSERVICEFILE", self.service_file_path())
             .env("LC_ALL", "C")
             .stdin(Stdio::null());
         c

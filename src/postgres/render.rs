@@ -149,7 +149,45 @@ pub fn conninfo(
             s.push_str(&format!(" {k}={}", conninfo_value(v)));
         }
     }
+    if role.sslpassword.is_some() {
+        // The passphrase stays off command lines: libpq takes it from the service file
+        // (`PGSERVICEFILE`, [`pg_service_text`]).
+        s.push_str(&format!(" service={}", service_name(role)));
+    }
     s
+}
+
+/// The libpq service (`pg_service.conf` section) that carries `role`'s `sslpassword`.
+pub fn service_name(role: &Credentials) -> String {
+    let user: String = role
+        .username
+        .as_deref()
+        .unwrap_or("postgres")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("praetor_{user}")
+}
+
+/// The libpq service file praetor's tools and its server (through `PGSERVICEFILE`) read: one
+/// section per role with an `sslpassword`, holding it, so connection strings name the service
+/// instead of carrying the passphrase (PostgreSQL docs §34.17 "The Connection Service File").
+/// `None` when no role has one.
+pub fn pg_service_text(a: &Authentication) -> Option<String> {
+    let mut text = String::new();
+    for c in [Some(&a.superuser), Some(&a.replication), a.rewind.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(p) = &c.sslpassword {
+            let section = format!("[{}]\n", service_name(c));
+            if !text.contains(&section) {
+                text.push_str(&section);
+                text.push_str(&format!("sslpassword={p}\n"));
+            }
+        }
+    }
+    (!text.is_empty()).then_some(text)
 }
 
 /// The pgpass file's text: one `*:*:*:user:password` line per configured role with both a user
@@ -793,6 +831,25 @@ mod tests {
         // The local value wins over the dynamic one.
         let cfg = config("  parameters: {hba_file: pg_hba.conf}\n");
         assert!(pg_hba_conf(&cfg, &elsewhere, DIR).is_some());
+    }
+
+    #[test]
+    fn an_sslpassword_goes_to_the_service_file_never_into_a_connection_string() {
+        let mut a = Authentication::default();
+        a.replication.username = Some("repl user".into());
+        a.replication.sslpassword = Some("s3cret".into());
+        a.replication.sslcrl = Some("/etc/crl.pem".into());
+        let ci = conninfo("m1", "/pgpass", "h", 5432, &a.replication, "postgres");
+        assert!(!ci.contains("s3cret"), "{ci}");
+        assert!(
+            ci.ends_with(" sslcrl='/etc/crl.pem' service=praetor_repl_user"),
+            "{ci}"
+        );
+        assert_eq!(
+            pg_service_text(&a).as_deref(),
+            Some("[praetor_repl_user]\nsslpassword=s3cret\n")
+        );
+        assert_eq!(pg_service_text(&Authentication::default()), None);
     }
 
     #[test]

@@ -36,8 +36,6 @@ const BIN_NAME: &str =
 const NOT_RUN: &str = "praetor does not run this program";
 const NO_KEY_PASSWORD: &str =
     "encrypted keys are not supported; give an unencrypted key file with mode 0600";
-const SSLPASSWORD: &str =
-    "encrypted client keys are not supported: praetor's own PostgreSQL connections cannot decrypt the key, and the connection strings it writes (pg_basebackup, pg_rewind, primary_conninfo) do not carry the password; give an unencrypted key file with mode 0600";
 const SSLNEGOTIATION: &str =
     "connections negotiate TLS the standard way (sslnegotiation=postgres), which every PostgreSQL server accepts";
 const CUSTOM_REPLICA: &str =
@@ -446,7 +444,7 @@ pub static KEYS: &[Key] = &[
     k("postgresql.authentication.superuser.password", Implemented),
     k("postgresql.authentication.superuser.sslmode", Implemented),
     k("postgresql.authentication.superuser.sslkey", Implemented),
-    k("postgresql.authentication.superuser.sslpassword", Refused(SSLPASSWORD)),
+    k("postgresql.authentication.superuser.sslpassword", Implemented),
     k("postgresql.authentication.superuser.sslcert", Implemented),
     k("postgresql.authentication.superuser.sslrootcert", Implemented),
     k("postgresql.authentication.superuser.sslcrl", Implemented),
@@ -459,7 +457,7 @@ pub static KEYS: &[Key] = &[
     k("postgresql.authentication.replication.password", Implemented),
     k("postgresql.authentication.replication.sslmode", Implemented),
     k("postgresql.authentication.replication.sslkey", Implemented),
-    k("postgresql.authentication.replication.sslpassword", Refused(SSLPASSWORD)),
+    k("postgresql.authentication.replication.sslpassword", Implemented),
     k("postgresql.authentication.replication.sslcert", Implemented),
     k("postgresql.authentication.replication.sslrootcert", Implemented),
     k("postgresql.authentication.replication.sslcrl", Implemented),
@@ -472,7 +470,7 @@ pub static KEYS: &[Key] = &[
     k("postgresql.authentication.rewind.password", Implemented),
     k("postgresql.authentication.rewind.sslmode", Implemented),
     k("postgresql.authentication.rewind.sslkey", Implemented),
-    k("postgresql.authentication.rewind.sslpassword", Refused(SSLPASSWORD)),
+    k("postgresql.authentication.rewind.sslpassword", Implemented),
     k("postgresql.authentication.rewind.sslcert", Implemented),
     k("postgresql.authentication.rewind.sslrootcert", Implemented),
     k("postgresql.authentication.rewind.sslcrl", Implemented),
