@@ -853,6 +853,21 @@ mod tests {
     }
 
     #[test]
+    fn custom_conf_is_included_instead_of_the_base_file() {
+        let cfg = config("");
+        let dynamic = DynamicConfig::default();
+        let plain = postgresql_conf(&cfg, &dynamic, &ConfInputs::default());
+        assert!(plain.contains("\ninclude_if_exists 'postgresql.base.conf'\n"), "{plain}");
+        let i = ConfInputs {
+            custom_conf: Some("/etc/pg/it's.conf".into()),
+            ..Default::default()
+        };
+        let custom = postgresql_conf(&cfg, &dynamic, &i);
+        assert!(custom.contains("\ninclude '/etc/pg/it''s.conf'\n"), "{custom}");
+        assert!(!custom.contains("postgresql.base.conf'\n"), "{custom}");
+    }
+
+    #[test]
     fn old_setting_names_are_written_under_their_current_names() {
         let cfg = config("");
         let mut dynamic = DynamicConfig::default();
