@@ -308,7 +308,19 @@ impl Config {
             }
         }
         match Self::from_document(source, &doc) {
-            Ok(c) if report.errors.is_empty() => report.config = Some(c),
+            Ok(c) if report.errors.is_empty() => {
+                // The timing rule adjusts as Patroni does, with a warning naming the section.
+                if let Ok((_, adjusted)) = DynamicConfig::from_json_adjusting(&c.bootstrap.dcs) {
+                    for message in adjusted {
+                        report.warnings.push(ConfigWarning {
+                            file: source.to_string(),
+                            key: "bootstrap.dcs".into(),
+                            message,
+                        });
+                    }
+                }
+                report.config = Some(c)
+            }
             Ok(_) => {}
             Err(e) => {
                 if !report.errors.iter().any(|r| r.key == e.key) {

@@ -546,3 +546,16 @@ postgresql:
         "{r:?}"
     );
 }
+
+#[test]
+fn the_timing_rule_adjusts_with_a_warning_as_patroni_does() {
+    let t = GOOD.replace("ttl: 30, loop_wait: 10", "ttl: 25, loop_wait: 10");
+    let r = check(&t, &[]);
+    assert!(r.errors.is_empty(), "{r:?}");
+    assert_eq!(keys_of(&r).1, ["bootstrap.dcs"]);
+    assert!(
+        r.warnings[0].message.contains("using loop_wait 5 (was 10)"),
+        "{r:?}"
+    );
+    assert!(keys_of(&check(GOOD, &[])).1.is_empty());
+}

@@ -857,13 +857,19 @@ mod tests {
         let cfg = config("");
         let dynamic = DynamicConfig::default();
         let plain = postgresql_conf(&cfg, &dynamic, &ConfInputs::default());
-        assert!(plain.contains("\ninclude_if_exists 'postgresql.base.conf'\n"), "{plain}");
+        assert!(
+            plain.contains("\ninclude_if_exists 'postgresql.base.conf'\n"),
+            "{plain}"
+        );
         let i = ConfInputs {
             custom_conf: Some("/etc/pg/it's.conf".into()),
             ..Default::default()
         };
         let custom = postgresql_conf(&cfg, &dynamic, &i);
-        assert!(custom.contains("\ninclude '/etc/pg/it''s.conf'\n"), "{custom}");
+        assert!(
+            custom.contains("\ninclude '/etc/pg/it''s.conf'\n"),
+            "{custom}"
+        );
         assert!(!custom.contains("postgresql.base.conf'\n"), "{custom}");
     }
 
