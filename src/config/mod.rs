@@ -429,6 +429,23 @@ impl Config {
         if postgresql.authentication.replication.username.is_none() {
             postgresql.authentication.replication.username = Some("replicator".into());
         }
+        // An sslpassword travels in libpq's service file, one `key=value` line: a line break
+        // would end it and libpq trims surrounding blanks.
+        let a = &postgresql.authentication;
+        for (role, c) in [
+            ("superuser", Some(&a.superuser)),
+            ("replication", Some(&a.replication)),
+            ("rewind", a.rewind.as_ref()),
+        ] {
+            if let Some(p) = c.and_then(|c| c.sslpassword.as_deref()) {
+                if p.contains(['\n', '\r']) || p.trim() != p {
+                    return Err(err(
+                        &format!("postgresql.authentication.{role}.sslpassword"),
+                        "expected a passphrase without line breaks or surrounding blanks".into(),
+                    ));
+                }
+            }
+        }
 
         let bootstrap = raw
             .bootstrap

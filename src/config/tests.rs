@@ -559,3 +559,18 @@ fn the_timing_rule_adjusts_with_a_warning_as_patroni_does() {
     );
     assert!(keys_of(&check(GOOD, &[])).1.is_empty());
 }
+
+#[test]
+fn an_sslpassword_with_a_line_break_is_refused_by_name() {
+    let t = GOOD.replace(
+        "superuser: {username: postgres, password: secret}",
+        "superuser: {username: postgres, password: secret, sslpassword: \"a\\nb\"}",
+    );
+    assert_ne!(t, GOOD, "the test's replacement must apply");
+    let r = check(&t, &[]);
+    assert_eq!(
+        keys_of(&r).0,
+        ["postgresql.authentication.superuser.sslpassword"],
+        "{r:?}"
+    );
+}

@@ -205,18 +205,17 @@ pub fn streaming_member_slot_names(s: &Snapshot, primary: bool) -> Vec<String> {
     names.into_iter().collect()
 }
 
-/// Whether a replica has slot work each cycle: permanent physical slots to keep (Patroni keeps
-/// them on every member that may take over, PostgreSQL 11+), or members cascading from it
+/// Whether a replica has slot work each cycle: permanent slots to keep (Patroni keeps physical
+/// ones, and copies of logical ones, on every member that may take over), or members cascading from it
 /// (`replicatefrom`). Without either, a replica's slots are left as they are, so its idle cycle
 /// reads nothing.
 pub fn replica_keeps_slots(s: &Snapshot) -> bool {
     let me = slot_name_for(&s.name);
     s.config.postgresql.use_slots
         && ((s.tags.can_failover()
-            && s.config
-                .permanent_slot_specs()
-                .iter()
-                .any(|(name, spec)| permanent_physical_here(name, spec, &me)))
+            && s.config.permanent_slot_specs().iter().any(|(name, spec)| {
+                permanent_physical_here(name, spec, &me) || matches!(spec, SlotSpec::Logical { .. })
+            }))
             || !streaming_member_slot_names(s, false).is_empty())
 }
 
@@ -331,25 +330,34 @@ pub fn plan_slots(
                                 plugin: plugin.clone(),
                             },
                         );
-                    } else if leader_position(name).is_some()
-                        && !is_ignored(
-                            name,
-                            &SlotKind::Logical {
-                                database: database.clone(),
-                                plugin: plugin.clone(),
-                            },
-                        )
-                    {
-                        plan.copy_logical.push(LogicalSlot {
-                            name: name.to_string(),
+                    } else if is_ignored(
+                        name,
+                        &SlotKind::Logical {
                             database: database.clone(),
                             plugin: plugin.clone(),
-                        });
-                    } else {
+                        },
+                    ) {
                         plan.notes.push(format!(
-                            "permanent logical replication slot {name} is copied from the primary \
-                             once the leader publishes its position"
+                            "permanent replication slot {name} matches ignore_slots: not copied"
                         ));
+                    } else {
+                        // Copied (with a restart: never in maintenance mode) once the leader has
+                        // published its position and this replica has replayed up to it, so the
+                        // copy never points past WAL this server has.
+                        match (leader_position(name), seen.replay_lsn) {
+                            (Some(at), Some(replayed)) if at <= replayed && !cfg.pause => {
+                                plan.copy_logical.push(LogicalSlot {
+                                    name: name.to_string(),
+                                    database: database.clone(),
+                                    plugin: plugin.clone(),
+                                })
+                            }
+                            _ => plan.notes.push(format!(
+                                "permanent logical replication slot {name} is copied from the \
+                                 primary once the leader publishes its position and this replica \
+                                 has replayed up to it (not in maintenance mode)"
+                            )),
+                        }
                     }
                 }
             }
@@ -621,12 +629,34 @@ mod tests {
                 advance_logical: vec![(slot("cdc"), Lsn(650))],
                 advance: vec![("archiver".into(), Lsn(650))],
                 notes: v(&[
-                    "permanent logical replication slot late is copied from the primary \
-                            once the leader publishes its position"
+                    "permanent logical replication slot late is copied from the \
+                            primary once the leader publishes its position and this replica has \
+                            replayed up to it (not in maintenance mode)"
                 ]),
                 ..Default::default()
             }
         );
+        // Not yet replayed up to the published position, or in maintenance mode: not copied.
+        let p = plan(&s, &replica(250, vec![cdc.clone()]));
+        assert!(p.copy_logical.is_empty(), "{p:?}");
+        let mut paused = s.clone();
+        paused.config.pause = true;
+        let p = plan(&paused, &replica(650, vec![cdc.clone()]));
+        assert!(p.copy_logical.is_empty(), "{p:?}");
+        assert_eq!(
+            p.advance_logical.len(),
+            1,
+            "advancing goes on in maintenance mode"
+        );
+        // Only logical permanent slots: a replica still has slot work.
+        let only_logical = cfg(serde_json::json!({"slots": {
+            "cdc": {"type": "logical", "database": "app", "plugin": "pgoutput"}
+        }}));
+        assert!(replica_keeps_slots(&snap(
+            "m2",
+            &["m1", "m2"],
+            only_logical
+        )));
         // In use on the replica, or already there: not moved.
         cdc.active = true;
         let p = plan(&s, &replica(650, vec![cdc.clone()]));
@@ -890,7 +920,9 @@ mod tests {
             SlotPlan {
                 advance: vec![("archiver".into(), Lsn(500))],
                 notes: v(&[
-                    "permanent logical replication slot cdc is copied from the primary once the leader publishes its position",
+                    "permanent logical replication slot cdc is copied from the primary once the leader \
+                     publishes its position and this replica has replayed up to it (not in \
+                     maintenance mode)",
                     "permanent physical replication slot backup reserves no WAL (it was not \
                      created by praetor): it cannot be advanced and is left as it is",
                 ]),
@@ -903,7 +935,7 @@ mod tests {
     }
 
     #[test]
-    fn a_replica_tagged_nofailover_or_without_permanent_physical_slots_has_no_slot_work() {
+    fn a_replica_tagged_nofailover_or_without_permanent_slots_has_no_slot_work() {
         let c = cfg(serde_json::json!({"slots": {"archiver": null}}));
         let mut s = snap("m2", &["m1", "m2"], c);
         s.tags.nofailover = true;
@@ -913,8 +945,9 @@ mod tests {
             plan(&s, &replica(500, vec![phys("archiver", false)])),
             SlotPlan::default()
         );
+        // Its own name and standby-cluster slots are not kept here (logical slots are: their
+        // copies, see a_replica_copies_and_advances_the_primary_s_logical_slots).
         let c = cfg(serde_json::json!({"slots": {
-            "cdc": {"type": "logical", "database": "app", "plugin": "pgoutput"},
             "m2": null,
             "s": {"cluster_type": "standby"}}}));
         assert!(!replica_keeps_slots(&snap("m2", &["m1", "m2"], c)));

@@ -804,10 +804,11 @@ mod slot_decisions {
         })
     }
 
-    /// A replica that may take over syncs slots each cycle when permanent physical slots are
-    /// configured; without them (or tagged nofailover) its idle cycle stays empty.
+    /// A replica that may take over syncs slots each cycle when permanent slots are configured
+    /// (physical ones kept, logical ones copied); without them (or tagged nofailover) its idle
+    /// cycle stays empty.
     #[test]
-    fn a_replica_syncs_slots_only_for_permanent_physical_slots() {
+    fn a_replica_syncs_slots_only_for_permanent_slots() {
         let reason = "no action. I am (b), a secondary, and following a leader (a)";
         let s = with_config(standby("b", view(Some("a")), 100), slot_config(1800));
         check(&s, vec![SyncSlots], reason);
@@ -817,6 +818,8 @@ mod slot_decisions {
             "cdc": {"type": "logical", "database": "app", "plugin": "pgoutput"}}}))
         .unwrap();
         let s = with_config(standby("b", view(Some("a")), 100), logical_only);
+        check(&s, vec![SyncSlots], reason);
+        let s = with(s, |s| s.tags.nofailover = true);
         check(&s, vec![], reason);
     }
 
@@ -839,7 +842,9 @@ mod slot_decisions {
                 advance: vec![("archiver".into(), Lsn(500))],
                 ignored: names(&["by_hand"]),
                 notes: names(&[
-                    "permanent logical replication slot cdc is copied from the primary once the leader publishes its position"
+                    "permanent logical replication slot cdc is copied from the primary once the leader \
+                     publishes its position and this replica has replayed up to it (not in \
+                     maintenance mode)"
                 ]),
                 ..Default::default()
             }

@@ -121,6 +121,15 @@ impl LocalPostgres {
         render::absolute_dir(&cwd, &self.conf_dir())
     }
 
+    /// The major version of the data directory (`PG_VERSION`), if it can be read.
+    fn data_major_version(&self) -> Option<u32> {
+        std::fs::read_to_string(self.data_dir.join("PG_VERSION"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// `--config-file=<config_dir>/postgresql.conf` for the server programs (postgres, pg_rewind)
     /// when the configuration lives outside the data directory, as Patroni starts the server.
     pub(super) fn config_file_arg(&self) -> Option<String> {
@@ -390,7 +399,11 @@ impl LocalPostgres {
             .command("pg_rewind")
             .arg("-D")
             .arg(&self.data_dir)
-            .args(self.config_file_arg())
+            // pg_rewind has --config-file from PostgreSQL 15 on.
+            .args(
+                self.config_file_arg()
+                    .filter(|_| self.data_major_version() >= Some(15)),
+            )
             .arg(format!(
                 "--source-server={}",
                 self.conninfo(&from.host, from.port, role, "postgres")
@@ -567,6 +580,10 @@ impl LocalPostgres {
             .await
             .with_context(|| format!("connecting to database {database}"))?;
         let target = lsn.to_string();
+        // Decoding up to the target can take long; the next cycle goes on from where it got.
+        c.batch_execute("SET statement_timeout = 5000")
+            .await
+            .context("setting statement_timeout")?;
         c.execute(
             "SELECT pg_replication_slot_advance($1, ($2::text)::pg_lsn)",
             &[&name, &target],
@@ -588,6 +605,10 @@ impl LocalPostgres {
         names: &[String],
     ) -> Result<Vec<SlotState>> {
         let c = self.connect_to(&from.host, from.port, "postgres").await?;
+        // A primary that accepts the connection but does not answer must not hold the cycle.
+        c.batch_execute("SET statement_timeout = 2000")
+            .await
+            .with_context(|| format!("reading logical slot states from {}", from.name))?;
         let rows = c
             .query(
                 "SELECT s.slot_name::text, d.datname::text, s.plugin::text,

@@ -159,12 +159,13 @@ pub fn conninfo(
 
 /// The libpq service (`pg_service.conf` section) that carries `role`'s `sslpassword`.
 pub fn service_name(role: &Credentials) -> String {
+    // Hexadecimal: distinct user names give distinct sections, whatever characters they hold.
     let user: String = role
         .username
         .as_deref()
         .unwrap_or("postgres")
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .bytes()
+        .map(|b| format!("{b:02x}"))
         .collect();
     format!("praetor_{user}")
 }
@@ -300,7 +301,7 @@ pub fn conf_params(
         .permanent_slot_specs()
         .values()
         .any(|s| matches!(s, crate::config::dynamic::SlotSpec::Logical { .. }));
-    if dynamic.postgresql.use_slots && logical_slots && cfg.tags.can_failover() && !dynamic.pause {
+    if dynamic.postgresql.use_slots && logical_slots && cfg.tags.can_failover() {
         params.insert("hot_standby_feedback".into(), "on".into());
     }
     if let Some(dir) = &i.config_dir {
@@ -842,12 +843,12 @@ mod tests {
         let ci = conninfo("m1", "/pgpass", "h", 5432, &a.replication, "postgres");
         assert!(!ci.contains("s3cret"), "{ci}");
         assert!(
-            ci.ends_with(" sslcrl='/etc/crl.pem' service=praetor_repl_user"),
+            ci.ends_with(" sslcrl='/etc/crl.pem' service=praetor_7265706c2075736572"),
             "{ci}"
         );
         assert_eq!(
             pg_service_text(&a).as_deref(),
-            Some("[praetor_repl_user]\nsslpassword=s3cret\n")
+            Some("[praetor_7265706c2075736572]\nsslpassword=s3cret\n")
         );
         assert_eq!(pg_service_text(&Authentication::default()), None);
     }

@@ -669,7 +669,9 @@ impl Driver {
         if until.is_none() {
             self.keep.withdraw();
             self.orphaned_slots.clear();
+            // Another leader may write /status meanwhile: publish ours afresh when leading again.
             self.slot_positions.clear();
+            self.published_slot_positions.clear();
             self.confirmed_until = None;
         }
         self.leader_until = until;

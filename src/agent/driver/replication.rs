@@ -147,8 +147,11 @@ impl Driver {
         );
         self.slots_restarted = true;
         self.pg.stop(StopMode::Fast).await?;
-        self.pg.write_slot_states(&states)?;
-        self.start(following.as_ref(), true).await
+        // Started again whatever the write did: a failed copy must not leave the server down.
+        let written = self.pg.write_slot_states(&states);
+        let started = self.start(following.as_ref(), true).await;
+        written.context("writing the copied slots into pg_replslot")?;
+        started
     }
 
     /// The primary's synchronous replication step: plan with [`crate::ha::sync::plan_sync`], then
