@@ -160,6 +160,24 @@ pub fn find_bin_dir(configured: Option<&Path>) -> Result<PathBuf> {
     bail!("PostgreSQL server binaries not found: install them with `apt-get install postgresql-15` or set postgresql.bin_dir")
 }
 
+/// Writes `text` to `path` readable by its owner only: mode 0600 before anything is written,
+/// also when the file existed with another mode. `what` names the file in errors.
+fn write_private(path: &Path, text: &str, what: &str) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {what} {}", path.display()))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("making {what} {} private", path.display()))?;
+    std::io::Write::write_all(&mut f, text.as_bytes())
+        .with_context(|| format!("writing {what} {}", path.display()))?;
+    Ok(())
+}
+
 impl LocalPostgres {
     /// Creates the adapter.
     ///
@@ -230,29 +248,15 @@ impl LocalPostgres {
     /// # Errors
     /// File not writable.
     pub fn write_pgpass(&self) -> Result<()> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let lines = render::pgpass_text(&self.cfg().postgresql.authentication);
-        let path = self.pgpass_path();
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("writing pgpass file {}", path.display()))?;
-        std::io::Write::write_all(&mut f, lines.as_bytes())?;
+        let auth = &self.cfg().postgresql.authentication;
+        write_private(
+            &self.pgpass_path(),
+            &render::pgpass_text(auth),
+            "pgpass file",
+        )?;
         let service = self.service_file_path();
-        match render::pg_service_text(&self.cfg().postgresql.authentication) {
-            Some(text) => {
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(&service)
-                    .with_context(|| format!("writing service file {}", service.display()))?;
-                std::io::Write::write_all(&mut f, text.as_bytes())?;
-            }
+        match render::pg_service_text(auth) {
+            Some(text) => write_private(&service, &text, "service file")?,
             None => {
                 let _ = std::fs::remove_file(&service);
             }

@@ -11,6 +11,25 @@ use super::session::Session;
 use super::{parse, split_host_port, LocalPostgres, ServerInfo};
 use crate::types::{DataDir, Lsn, PgState, ReplicationRow};
 
+/// A connection configuration for the superuser `su` to database `dbname` on `port` (the host
+/// is set by the caller), named `praetor`, with a 3 s connect timeout.
+fn superuser_config(
+    su: &crate::config::Credentials,
+    port: u16,
+    dbname: &str,
+) -> tokio_postgres::Config {
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.port(port)
+        .user(su.username.as_deref().unwrap_or("postgres"))
+        .dbname(dbname)
+        .application_name("praetor")
+        .connect_timeout(Duration::from_secs(3));
+    if let Some(p) = &su.password {
+        cfg.password(p);
+    }
+    cfg
+}
+
 impl LocalPostgres {
     /// Reads `pg_controldata`. While the same postmaster keeps running the answer is reused (its
     /// system identifier cannot change, and the other fields only matter once it has stopped), so
@@ -99,15 +118,7 @@ impl LocalPostgres {
     pub async fn connect_db(&self, dbname: &str) -> Result<tokio_postgres::Client> {
         let (host, port) = split_host_port(&self.cfg().postgresql.listen);
         let su = &self.cfg().postgresql.authentication.superuser;
-        let mut cfg = tokio_postgres::Config::new();
-        cfg.port(port)
-            .user(su.username.as_deref().unwrap_or("postgres"))
-            .dbname(dbname)
-            .application_name("praetor")
-            .connect_timeout(Duration::from_secs(3));
-        if let Some(p) = &su.password {
-            cfg.password(p);
-        }
+        let mut cfg = superuser_config(su, port, dbname);
         if let Some(dir) = self.local_socket_dir() {
             // use_unix_socket: no TLS over the socket (libpq ignores sslmode there too).
             cfg.host_path(&dir);
@@ -148,16 +159,8 @@ impl LocalPostgres {
         dbname: &str,
     ) -> Result<tokio_postgres::Client> {
         let su = &self.cfg().postgresql.authentication.superuser;
-        let mut cfg = tokio_postgres::Config::new();
-        cfg.host(host)
-            .port(port)
-            .user(su.username.as_deref().unwrap_or("postgres"))
-            .dbname(dbname)
-            .application_name("praetor")
-            .connect_timeout(Duration::from_secs(3));
-        if let Some(p) = &su.password {
-            cfg.password(p);
-        }
+        let mut cfg = superuser_config(su, port, dbname);
+        cfg.host(host);
         tokio::time::timeout(
             Duration::from_secs(3),
             crate::tls::pg_connect(&mut cfg, su, "postgresql.authentication.superuser"),
