@@ -47,7 +47,8 @@ pub fn parse_mode(v: &Json) -> Mode {
 /// Whether `v` is a `watchdog.mode` Patroni recognises ([`parse_mode`]).
 pub fn mode_recognised(v: &Json) -> bool {
     match v {
-        Json::Bool(false) | Json::Null => true,
+        // An explicit null is Patroni's "none": not recognised, watchdog disabled with a warning.
+        Json::Bool(false) => true,
         Json::String(s) => matches!(
             s.to_lowercase().as_str(),
             "require" | "required" | "auto" | "automatic" | "off" | "disable" | "disabled"

@@ -597,6 +597,8 @@ mod tests {
             ("watchdog.driver", "testing", Some(Severity::Warning)),
             ("watchdog.mode", "automatic", None),
             ("watchdog.mode", "sometimes", Some(Severity::Warning)),
+            ("watchdog.mode", "null", Some(Severity::Warning)),
+            ("watchdog.mode", "false", None),
             ("postgresql.pre_promote", "/bin/fence --now", None),
             (
                 "postgresql.pre_promote",
