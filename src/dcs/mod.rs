@@ -302,7 +302,7 @@ pub struct ClusterView {
     /// `status.optime`: the leader's last published WAL position, bytes.
     pub optime: Option<Lsn>,
     /// `status.slots`: the positions (bytes) of the leader's permanent slots as it last
-    /// published them; entries that are not numbers are skipped.
+    /// published them; an entry that is not a number is reported in `bad_values` and skipped.
     pub slot_positions: BTreeMap<String, Lsn>,
     /// Timeline history.
     pub history: Vec<HistoryEntry>,
@@ -386,10 +386,16 @@ impl ClusterView {
                     Ok(j) => {
                         v.optime = j.get("optime").and_then(Json::as_u64).map(Lsn);
                         if let Some(Json::Object(slots)) = j.get("slots") {
-                            v.slot_positions = slots
-                                .iter()
-                                .filter_map(|(k, p)| Some((k.clone(), Lsn(p.as_u64()?))))
-                                .collect();
+                            for (name, p) in slots {
+                                match p.as_u64() {
+                                    Some(at) => {
+                                        v.slot_positions.insert(name.clone(), Lsn(at));
+                                    }
+                                    None => bad(format!(
+                                        "slots.{name}: expected a WAL position (bytes), got {p}"
+                                    )),
+                                }
+                            }
                         }
                     }
                     Err(e) => bad(format!("not JSON: {e}")),
@@ -555,6 +561,24 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_position_that_is_not_a_number_is_reported_by_name() {
+        let view = ClusterView::decode(
+            &[kv("status", r#"{"optime":500,"slots":{"a":400,"b":"x"}}"#)],
+            10,
+        );
+        assert_eq!(
+            view.slot_positions,
+            BTreeMap::from([("a".to_string(), Lsn(400))])
+        );
+        assert_eq!(view.bad_values.len(), 1, "{:?}", view.bad_values);
+        assert!(
+            view.bad_values[0].1.contains("slots.b"),
+            "{:?}",
+            view.bad_values
+        );
+    }
+
+    #[test]
     fn decodes_patroni_values() {
         let view = ClusterView::decode(
             &[
@@ -581,6 +605,10 @@ mod tests {
         );
         assert_eq!(view.initialize.as_deref(), Some("7179854923881963547"));
         assert_eq!(view.leader.as_ref().unwrap().name, "node1");
+        assert_eq!(
+            view.slot_positions,
+            BTreeMap::from([("node2".to_string(), Lsn(400))])
+        );
         assert!(view.config.as_ref().unwrap().postgresql.use_pg_rewind);
         assert_eq!(view.members.len(), 1);
         assert_eq!(view.members[0].role(), Some(Role::Primary));
