@@ -3,7 +3,8 @@
 # (protobuf-compiler, needed to build the etcd client) and the PostgreSQL server (postgresql-15).
 # With --test also haproxy (the routing test drives a real HAProxy), prometheus (for promtool,
 # which checks /metrics) and python3-venv (the interoperability tests run the real Patroni and
-# patronictl from PyPI).
+# patronictl from PyPI), and pgbackrest (tests/backups.rs restores replicas and whole clusters from
+# a local pgBackRest repository).
 # As root it installs what is missing with apt-get; otherwise it says what to install and fails.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ if [ "${1:-}" = --test ]; then
   fi
   # tests/metrics.rs checks /metrics with promtool (Debian's prometheus package).
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
   # The interoperability tests put the real Patroni from PyPI into a virtualenv.
   if ! /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     missing+=(python3-venv)

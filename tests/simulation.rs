@@ -426,6 +426,7 @@ impl World {
                 use_pg_rewind: true,
                 remove_data_on_diverged: self.remove_data_on_diverged,
                 can_bootstrap: true,
+                can_clone_without_source: false,
                 renew_failed,
                 lease_left: self.agents[i]
                     .leader_until

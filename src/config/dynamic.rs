@@ -298,6 +298,9 @@ impl DynamicConfig {
                 e.inner().to_string(),
             )
         })?;
+        if let Some(v) = cfg.postgresql.other.get("recovery_conf") {
+            crate::config::backup::recovery_params(v, "postgresql.recovery_conf")?;
+        }
         let adjusted = cfg.adjust_timeouts();
         Ok((cfg, adjusted))
     }

@@ -12,6 +12,7 @@
 //! key not in the table is reported with the nearest known one. [`Config::check`] returns every
 //! problem at once (`praetor --validate-config`); [`Config::parse`] the first error.
 
+pub mod backup;
 mod ctl;
 pub mod dynamic;
 mod env;
@@ -176,6 +177,14 @@ pub struct Config {
     pub bootstrap_dcs: DynamicConfig,
     /// The `watchdog` section.
     pub watchdog: watchdog::WatchdogConfig,
+    /// `postgresql.create_replica_methods` with each method's section, in order (`[basebackup]`
+    /// when none are listed).
+    pub replica_methods: Vec<backup::ReplicaMethod>,
+    /// `bootstrap.method` when it names a custom method (not initdb).
+    pub custom_bootstrap: Option<backup::CustomBootstrap>,
+    /// The local `postgresql.recovery_conf` (it replaces the dynamic one when given, as in
+    /// Patroni), name → value.
+    pub recovery_conf: Option<BTreeMap<String, String>>,
 }
 
 /// Raw top-level shape; required keys are `Option` so their absence is reported by name.
@@ -496,6 +505,18 @@ impl Config {
             }
         }
 
+        let replica_methods =
+            backup::replica_methods(&postgresql.other).map_err(|(k, m)| err(&k, m))?;
+        let custom_bootstrap =
+            backup::custom_bootstrap(&bootstrap.other).map_err(|(k, m)| err(&k, m))?;
+        let recovery_conf = match postgresql.other.get("recovery_conf") {
+            None | Some(Json::Null) => None,
+            Some(v) => Some(
+                backup::recovery_params(v, "postgresql.recovery_conf")
+                    .map_err(|(k, m)| err(&k, m))?,
+            ),
+        };
+
         Ok(Config {
             source: source.to_string(),
             scope,
@@ -510,6 +531,9 @@ impl Config {
             log,
             bootstrap_dcs,
             watchdog,
+            replica_methods,
+            custom_bootstrap,
+            recovery_conf,
         })
     }
 
@@ -542,6 +566,21 @@ impl Config {
             keyfile: self.restapi.keyfile.clone(),
             insecure: self.restapi.cafile.is_none(),
         }
+    }
+
+    /// Effective `recovery_conf` (name → value): the local `postgresql.recovery_conf` when given,
+    /// else the dynamic configuration's (Patroni: a local `postgresql` key replaces the dynamic
+    /// one). A dynamic value that does not parse was refused when it was read.
+    pub fn recovery_conf(&self, dynamic: &DynamicConfig) -> BTreeMap<String, String> {
+        if let Some(local) = &self.recovery_conf {
+            return local.clone();
+        }
+        dynamic
+            .postgresql
+            .other
+            .get("recovery_conf")
+            .and_then(|v| backup::recovery_params(v, "postgresql.recovery_conf").ok())
+            .unwrap_or_default()
     }
 
     /// Effective `use_pg_rewind`: the local setting when present, else the dynamic one.

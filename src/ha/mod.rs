@@ -13,6 +13,7 @@ pub mod bootstrap;
 pub mod candidate;
 pub mod publish;
 pub mod race;
+pub mod replica;
 pub mod rewind;
 pub mod shutdown;
 pub mod slots;
@@ -55,6 +56,10 @@ pub struct Snapshot {
     pub remove_data_on_diverged: bool,
     /// The configuration has a `bootstrap` section, so this member may initialise a new cluster.
     pub can_bootstrap: bool,
+    /// Some replica creation method works without a member to copy from (`no_leader`, e.g. a
+    /// restore from a backup): with an empty data directory and no running source, this member
+    /// creates its replica anyway ([`replica::can_create_without_source`]).
+    pub can_clone_without_source: bool,
     /// A renewal of our leader key failed earlier in this cycle (etcd did not answer in time, or
     /// refused the write). That alone is not a lost lease: see [`Snapshot::lease_left`].
     pub renew_failed: bool,
@@ -109,10 +114,11 @@ pub enum DemoteMode {
 pub enum Action {
     /// Create-only put of `initialize`, then initdb, start, roles, `initialize=<sysid>`, `config`, leader key.
     Bootstrap,
-    /// pg_basebackup from the named member, then start as its standby.
-    Basebackup {
-        /// Source member.
-        from: String,
+    /// Create a replica into the empty data directory with the configured methods
+    /// ([`replica::plan_create_replica`]), then start as a standby (of the leader, if any).
+    CreateReplica {
+        /// Source member; `None`: only methods that need none (`no_leader`) run.
+        from: Option<String>,
     },
     /// Renew our lease and leader key (gate: failure stops the list and re-decides).
     RenewLeader,
@@ -151,7 +157,8 @@ pub enum Action {
     /// role on their word — answer as the leader for another ttl from the check and re-arm the
     /// fence guard for it (Patroni's failsafe mode). No etcd lease is renewed by this.
     FailsafeHold,
-    /// Remove the data directory and take a fresh basebackup from `from`.
+    /// Stop, then create the replica again from `from` with the configured methods (each
+    /// empties the data directory first unless it keeps data).
     Reinitialize {
         /// Source member.
         from: String,
@@ -364,29 +371,24 @@ fn empty_data_dir(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
                     vec![],
                     "PAUSE: not bootstrapping a new cluster in maintenance mode",
                 )
+            } else if s.can_bootstrap && s.tags.can_failover() {
+                decide_with(vec![Action::Bootstrap], "trying to bootstrap a new cluster")
+            } else if s.can_clone_without_source {
+                without_source()
             } else if !s.can_bootstrap {
                 decide_with(
                     vec![],
                     "waiting for leader to bootstrap (no bootstrap section in my configuration)",
                 )
-            } else if !s.tags.can_failover() {
+            } else {
                 decide_with(
                     vec![],
                     "waiting for leader to bootstrap (I am tagged nofailover)",
                 )
-            } else {
-                decide_with(vec![Action::Bootstrap], "trying to bootstrap a new cluster")
             }
         }
         (Some(l), _) => {
-            // Prefer a running member tagged clonefrom, else the leader.
-            let source = view
-                .members
-                .iter()
-                .filter(|m| m.name != s.name && m.tags().clonefrom && m.is_running())
-                .map(|m| m.name.clone())
-                .next()
-                .unwrap_or_else(|| l.name.clone());
+            let source = replica::clone_source(view, &s.name).unwrap_or_else(|| l.name.clone());
             match view.member(&source) {
                 Some(m) if m.is_running() && !m.data.conn_url.is_empty() => {
                     let reason = format!(
@@ -397,8 +399,14 @@ fn empty_data_dir(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
                             "replica"
                         }
                     );
-                    decide_with(vec![Action::Basebackup { from: source }], reason)
+                    decide_with(
+                        vec![Action::CreateReplica {
+                            from: Some(source),
+                        }],
+                        reason,
+                    )
                 }
+                _ if s.can_clone_without_source && !s.config.pause => without_source(),
                 _ => decide_with(
                     vec![],
                     format!(
@@ -408,8 +416,20 @@ fn empty_data_dir(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
                 ),
             }
         }
+        // Another member is bootstrapping (`initialize` empty): wait for it, as Patroni does.
+        (None, Some(init)) if !init.is_empty() && s.can_clone_without_source && !s.config.pause => {
+            without_source()
+        }
         (None, Some(_)) => decide_with(vec![], "waiting for leader to bootstrap"),
     }
+}
+
+/// A replica created by the methods that need no source member (a restore from a backup).
+fn without_source() -> Decision {
+    decide_with(
+        vec![Action::CreateReplica { from: None }],
+        "trying to bootstrap (without leader)",
+    )
 }
 
 /// A running standby that already follows `leader` but cannot stream from it because it replayed or

@@ -27,8 +27,9 @@ pub enum RewindStep {
     RunRewind,
     /// Remove the data directory (only after a failed rewind, and only when allowed).
     RemoveDataDir,
-    /// Take a fresh base backup from the source.
-    Basebackup,
+    /// Create the replica again from the source with the configured replica creation methods
+    /// ([`super::replica::plan_create_replica`]).
+    CreateReplica,
     /// Start as a standby of the source.
     StartStandby,
 }
@@ -68,13 +69,13 @@ pub fn plan_after_failed_rewind(f: RewindFacts) -> Plan<RewindStep> {
     use RewindStep::*;
     if f.remove_data_on_failure {
         Plan {
-            steps: vec![RemoveDataDir, Basebackup, StartStandby],
+            steps: vec![RemoveDataDir, CreateReplica, StartStandby],
             reason: "pg_rewind failed and remove_data_directory_on_rewind_failure is on: \
                      removing the data directory and taking a fresh base backup",
         }
     } else if f.remove_data_on_diverged {
         Plan {
-            steps: vec![RemoveDataDir, Basebackup, StartStandby],
+            steps: vec![RemoveDataDir, CreateReplica, StartStandby],
             reason: "pg_rewind failed and remove_data_directory_on_diverged_timelines is on: \
                      removing the data directory and taking a fresh base backup",
         }
@@ -137,7 +138,7 @@ mod tests {
                     RunRewind,
                     StartStandby,
                 ],
-                vec![RemoveDataDir, Basebackup, StartStandby],
+                vec![RemoveDataDir, CreateReplica, StartStandby],
             ),
             (
                 RewindFacts {
@@ -151,7 +152,7 @@ mod tests {
                     RunRewind,
                     StartStandby,
                 ],
-                vec![RemoveDataDir, Basebackup, StartStandby],
+                vec![RemoveDataDir, CreateReplica, StartStandby],
             ),
         ];
         for (f, steps, after) in cases {

@@ -148,6 +148,7 @@ fn snap(name: &str, dcs: impl Into<Option<ClusterView>>, data: DataDir, pg: PgSt
         use_pg_rewind: true,
         remove_data_on_diverged: false,
         can_bootstrap: true,
+        can_clone_without_source: false,
         renew_failed: false,
         lease_left: None,
         rewind_failed: false,
@@ -588,7 +589,7 @@ fn empty_data_dir_bootstraps_or_clones() {
     assert_eq!(decide(&s).actions, vec![]);
     let s = snap("c", view(Some("a")), DataDir::Empty, PgState::default());
     let reason = "trying to bootstrap from leader 'a'";
-    check(&s, vec![Basebackup { from: "a".into() }], reason);
+    check(&s, vec![CreateReplica { from: Some("a".into()) }], reason);
 }
 
 #[test]

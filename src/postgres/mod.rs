@@ -26,6 +26,7 @@ use tokio::sync::{Mutex, Notify};
 use crate::config::{Config, Credentials};
 use crate::types::DataDir;
 
+mod backup;
 mod observe;
 mod ops;
 pub mod parse;

@@ -25,6 +25,33 @@ impl LocalPostgres {
         upstream: Option<&Upstream>,
         standby: bool,
     ) -> Result<()> {
+        self.write_config_as(dynamic, upstream, standby, None)
+    }
+
+    /// Writes the configuration a restored backup recovers with during a custom bootstrap
+    /// (Patroni's `_custom_bootstrap`): with `recovery_conf` its settings and `recovery.signal`
+    /// (`standby.signal` with `standby_mode`); with `keep_existing_recovery_conf` what the
+    /// restore left (signal files, `postgresql.auto.conf`) untouched; otherwise no recovery
+    /// settings at all. `hot_standby` is off while keeping the restore's settings or when the
+    /// recovery promotes at its target, as Patroni runs it.
+    ///
+    /// # Errors
+    /// Files not writable.
+    pub fn write_config_for_restore(
+        &self,
+        dynamic: &DynamicConfig,
+        method: &crate::config::backup::CustomBootstrap,
+    ) -> Result<()> {
+        self.write_config_as(dynamic, None, false, Some(method))
+    }
+
+    fn write_config_as(
+        &self,
+        dynamic: &DynamicConfig,
+        upstream: Option<&Upstream>,
+        standby: bool,
+        restore: Option<&crate::config::backup::CustomBootstrap>,
+    ) -> Result<()> {
         let d = &self.data_dir;
         let dir = self.conf_dir();
         let conf = dir.join("postgresql.conf");
@@ -66,6 +93,25 @@ impl LocalPostgres {
                 .display()
                 .to_string()
         });
+        // The recovery settings, the signal file and whether postgresql.auto.conf keeps what
+        // a restore wrote into it.
+        let keep_existing = restore.is_some_and(|b| b.keep_existing_recovery_conf && b.recovery_conf.is_none());
+        let (recovery, signal, hot_standby_off) = match restore {
+            None if standby => (
+                render::standby_recovery_params(&cfg.recovery_conf(dynamic)),
+                Some("standby.signal"),
+                false,
+            ),
+            None => (Default::default(), None, false),
+            Some(b) => match &b.recovery_conf {
+                Some(conf) => {
+                    let (params, standby_mode, promotes) = render::bootstrap_recovery_params(conf);
+                    let signal = if standby_mode { "standby.signal" } else { "recovery.signal" };
+                    (params, Some(signal), promotes)
+                }
+                None => (Default::default(), None, keep_existing),
+            },
+        };
         let sync = self.sync_standbys.lock().expect("not poisoned").clone();
         let rep = &cfg.postgresql.authentication.replication;
         let inputs = render::ConfInputs {
@@ -81,24 +127,32 @@ impl LocalPostgres {
             socket_dir,
             config_dir: self.config_dir(),
             custom_conf: custom_conf.as_deref().map(|p| p.display().to_string()),
+            recovery,
+            hot_standby_off,
         };
         let text = render::postgresql_conf(&cfg, dynamic, &inputs);
         std::fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
-        // postgresql.auto.conf may have come from another member (basebackup/rewind): keep only ours.
-        let auto = d.join("postgresql.auto.conf");
-        if auto.exists() {
-            let kept = render::strip_auto_conf(&std::fs::read_to_string(&auto)?);
-            std::fs::write(&auto, kept)?;
-        }
-
         self.write_auth_files(dynamic)?;
-        let signal = d.join("standby.signal");
-        if standby {
-            std::fs::write(&signal, "")?;
-        } else if signal.exists() {
-            std::fs::remove_file(&signal)?;
+        if !keep_existing {
+            // postgresql.auto.conf may have come from another member (basebackup/rewind) or a
+            // restore tool: recovery settings are the agent's alone.
+            let auto = d.join("postgresql.auto.conf");
+            if auto.exists() {
+                let text = std::fs::read_to_string(&auto)?;
+                let kept = render::strip_auto_conf(&text);
+                if kept != text {
+                    std::fs::write(&auto, kept)?;
+                }
+            }
+            for name in ["standby.signal", "recovery.signal"] {
+                let path = d.join(name);
+                if Some(name) == signal {
+                    std::fs::write(&path, "")?;
+                } else if path.exists() {
+                    std::fs::remove_file(&path)?;
+                }
+            }
         }
-        let _ = std::fs::remove_file(d.join("recovery.signal"));
         *self.following.lock().expect("not poisoned") = upstream.map(|u| u.name.clone());
         Ok(())
     }

@@ -269,6 +269,74 @@ pub struct ConfInputs<'a> {
     /// `postgresql.custom_conf`: included instead of `postgresql.base.conf` (Patroni's
     /// `write_postgresql_conf`).
     pub custom_conf: Option<String>,
+    /// Recovery settings written last, name → value as written ([`standby_recovery_params`] for
+    /// a standby, [`bootstrap_recovery_params`] while a restored backup recovers).
+    pub recovery: BTreeMap<String, String>,
+    /// `hot_standby = off` (a restored backup recovering to its target, as Patroni runs it).
+    pub hot_standby_off: bool,
+}
+
+/// The recovery settings of a standby from the effective `recovery_conf` (Patroni's
+/// `build_recovery_params`): its settings but the recovery target and the upstream (the agent's
+/// own), with every recovery target set empty so one in an included file cannot stop, pause or
+/// promote the standby; `trigger_file` written under its PostgreSQL 12+ name, `standby_mode` and
+/// `pause_at_recovery_target` left out (the signal file decides). Values quoted.
+pub fn standby_recovery_params(conf: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in conf {
+        if crate::config::backup::standby_drops(k)
+            || k == "standby_mode"
+            || k == "pause_at_recovery_target"
+        {
+            continue;
+        }
+        let name = if k == "trigger_file" {
+            "promote_trigger_file"
+        } else {
+            k
+        };
+        out.insert(name.to_string(), quote_text(v));
+    }
+    for target in [
+        "recovery_target",
+        "recovery_target_name",
+        "recovery_target_time",
+        "recovery_target_xid",
+        "recovery_target_lsn",
+    ] {
+        out.insert(target.into(), "''".into());
+    }
+    out
+}
+
+/// The recovery settings of a restored backup from a custom bootstrap's `recovery_conf`, and
+/// whether it recovers as a standby (`standby_mode` on: `standby.signal`, else
+/// `recovery.signal`) and whether it promotes at the target (Patroni's `_write_recovery_params`:
+/// `pause_at_recovery_target` gives `recovery_target_action`; PostgreSQL's default action is
+/// pause). Values quoted.
+pub fn bootstrap_recovery_params(conf: &BTreeMap<String, String>) -> (BTreeMap<String, String>, bool, bool) {
+    let truthy = |v: &str| matches!(v.to_lowercase().as_str(), "on" | "true" | "yes" | "1");
+    let standby = conf.get("standby_mode").is_some_and(|v| truthy(v));
+    let mut out = BTreeMap::new();
+    for (k, v) in conf {
+        if k == "standby_mode" || k == "pause_at_recovery_target" {
+            continue;
+        }
+        let name = if k == "trigger_file" {
+            "promote_trigger_file"
+        } else {
+            k
+        };
+        out.insert(name.to_string(), quote_text(v));
+    }
+    if let Some(pause) = conf.get("pause_at_recovery_target") {
+        out.entry("recovery_target_action".into())
+            .or_insert_with(|| quote_text(if truthy(pause) { "pause" } else { "promote" }));
+    }
+    let promotes = out
+        .get("recovery_target_action")
+        .is_some_and(|a| a.trim_matches('\'') == "promote");
+    (out, standby, promotes)
 }
 
 /// The settings written to `postgresql.conf`, as `name → written value`. Cluster-wide settings
@@ -331,7 +399,8 @@ pub fn conf_params(
             .entry("unix_socket_directories".into())
             .or_insert_with(|| quote_text(dir));
     }
-    if let Some((_, ci)) = &i.upstream {
+    // `nostream` (Patroni): the standby replays only what the archive and pg_wal give it.
+    if let Some((_, ci)) = i.upstream.as_ref().filter(|_| !cfg.tags.nostream) {
         params.insert("primary_conninfo".into(), quote_text(ci));
         if dynamic.postgresql.use_slots {
             params.insert(
@@ -348,6 +417,12 @@ pub fn conf_params(
         guc_value(names, count)
     };
     params.insert("synchronous_standby_names".into(), quote_text(&value));
+    for (k, v) in &i.recovery {
+        params.insert(k.clone(), v.clone());
+    }
+    if i.hot_standby_off {
+        params.insert("hot_standby".into(), "off".into());
+    }
     params
 }
 
@@ -399,13 +474,20 @@ pub fn following_in(conf: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(FOLLOWING_MARK).map(|n| n.trim().to_string()))
 }
 
-/// `postgresql.auto.conf` without `primary_conninfo` / `primary_slot_name` (a copy from another
-/// member by pg_basebackup or pg_rewind must not point this server anywhere).
+/// `postgresql.auto.conf` without recovery settings (Patroni's `_sanitize_auto_conf`): a copy
+/// from another member by pg_basebackup or pg_rewind must not point this server anywhere, and a
+/// restore tool's `restore_command` or recovery target must not outlive the restore (it would
+/// stop, pause or promote a later standby, as postgresql.auto.conf overrides postgresql.conf).
 pub fn strip_auto_conf(text: &str) -> String {
     text.lines()
         .filter(|l| {
-            !l.trim_start().starts_with("primary_conninfo")
-                && !l.trim_start().starts_with("primary_slot_name")
+            let name: String = l
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<String>()
+                .to_lowercase();
+            !crate::config::backup::RECOVERY_PARAMETERS.contains(&name.as_str())
         })
         .map(|l| format!("{l}\n"))
         .collect()

@@ -157,10 +157,10 @@ impl Driver {
                 let r = self.restart().await.map_err(|e| format!("{e:#}"));
                 let _ = reply.send(r);
             }
-            Command::Reinitialize(reply) => {
+            Command::Reinitialize { from_leader, reply } => {
                 // Patroni answers as soon as the reinitialize has started; what goes wrong
                 // afterwards is logged (and the member's state shows it).
-                match self.reinitialize_source().await {
+                match self.reinitialize_source(from_leader).await {
                     Err(e) => {
                         let _ = reply.send(Err(format!("{e:#}")));
                     }
@@ -171,7 +171,7 @@ impl Driver {
                         // patronictl's poll for the state to leave `creating replica`).
                         self.shared.status.write().await.state = MemberState::CreatingReplica;
                         let _ = reply.send(Ok(()));
-                        if let Err(e) = self.reinitialize(&up).await {
+                        if let Err(e) = self.reinitialize(&up, from_leader).await {
                             tracing::error!("reinitializing from {}: {e:#}", up.name);
                         }
                         *self.shared.in_progress.lock().expect("not poisoned") = None;
@@ -282,7 +282,7 @@ impl Driver {
     /// # Errors
     /// Patroni's refusals: this member is the leader, or the group has no leader (or its address
     /// is unknown).
-    pub(super) async fn reinitialize_source(&mut self) -> Result<Upstream> {
+    pub(super) async fn reinitialize_source(&mut self, from_leader: bool) -> Result<Upstream> {
         if self.leader_until.is_some() {
             anyhow::bail!("I am the leader, can not reinitialize");
         }
@@ -290,7 +290,14 @@ impl Driver {
         let Some(l) = view.leader.as_ref() else {
             anyhow::bail!("Cluster has no leader, can not reinitialize");
         };
-        self.upstream(&view, &l.name)
+        // Patroni's `_do_reinitialize`: the clone member (a running `clonefrom` member, else the
+        // leader), or the leader when asked `from_leader`.
+        let source = if from_leader {
+            l.name.clone()
+        } else {
+            crate::ha::replica::clone_source(&view, &self.cfg.name).unwrap_or_else(|| l.name.clone())
+        };
+        self.upstream(&view, &source)
     }
 
     /// Rebuilds this member from `up` (the leader): stop, remove the data directory, base
@@ -300,13 +307,10 @@ impl Driver {
     ///
     /// # Errors
     /// Stopping, removing, the base backup or the start failed.
-    pub(super) async fn reinitialize(&mut self, up: &Upstream) -> Result<()> {
-        self.rewind_failed_from = None;
-        tracing::info!("reinitializing: fresh basebackup from {}", up.name);
+    pub(super) async fn reinitialize(&mut self, up: &Upstream, from_leader: bool) -> Result<()> {
+        tracing::info!("reinitializing from {}", up.name);
         self.pg.stop(StopMode::Immediate).await?;
-        self.pg.remove_data_dir()?;
-        self.state = MemberState::CreatingReplica;
-        self.pg.basebackup(up).await?;
+        self.create_replica(Some(up), from_leader).await?;
         self.start(Some(up), true).await
     }
 

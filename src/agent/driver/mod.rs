@@ -17,6 +17,7 @@ use crate::ha::{decide, Action, DataDir, Decision, DemoteMode, PeerStatus, PgSta
 use crate::postgres::{LocalPostgres, ServerInfo, StopMode, Upstream};
 use crate::types::{Lsn, MemberState, Role};
 
+mod clone;
 mod commands;
 mod observe;
 mod publish;
@@ -172,7 +173,12 @@ pub enum Command {
     /// Restart PostgreSQL in its current role.
     Restart(tokio::sync::oneshot::Sender<Result<(), String>>),
     /// Replace the data directory with a fresh basebackup from the leader (standbys only).
-    Reinitialize(tokio::sync::oneshot::Sender<Result<(), String>>),
+    Reinitialize {
+        /// `from_leader`: basebackup from the leader alone, not the configured methods.
+        from_leader: bool,
+        /// Answered once the reinitialize has started (or was refused).
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
     /// Rewrite postgresql.conf from the current configuration and reload PostgreSQL.
     Reload(tokio::sync::oneshot::Sender<Result<(), String>>),
 }
@@ -709,6 +715,9 @@ impl Driver {
             use_pg_rewind: self.cfg.use_pg_rewind(&self.dynamic),
             remove_data_on_diverged: self.cfg.remove_data_on_diverged_timelines(&self.dynamic),
             can_bootstrap: self.cfg.bootstrap.present,
+            can_clone_without_source: crate::ha::replica::can_create_without_source(
+                &self.replica_method_facts(),
+            ),
             renew_failed: false,
             lease_left: self.lease_left(),
             lease_margin: self.lease_margin(),

@@ -149,10 +149,7 @@ impl Driver {
                     }
                 },
                 RemoveDataDir => self.pg.remove_data_dir()?,
-                Basebackup => {
-                    self.state = MemberState::CreatingReplica;
-                    self.pg.basebackup(up).await?;
-                }
+                CreateReplica => self.create_replica(Some(up), false).await?,
                 StartStandby => self.start(Some(up), true).await?,
             }
         }
@@ -261,16 +258,18 @@ impl Driver {
                         .context("writing config")?;
                 }
                 Action::Bootstrap => return self.bootstrap().await,
-                Action::Basebackup { from } => {
-                    let up = self.upstream(&view, from)?;
-                    self.rewind_failed_from = None;
+                Action::CreateReplica { from } => {
+                    let up = match from {
+                        Some(f) => Some(self.upstream(&view, f)?),
+                        None => None,
+                    };
                     self.state = MemberState::CreatingReplica;
                     self.role = Role::Uninitialized;
                     let (pg, info) = self.observe_pg().await;
                     let _ = self.touch_member(&pg, &info).await;
-                    self.pg.basebackup(&up).await?;
-                    tracing::info!("replica has been created using basebackup from {from}");
-                    self.start(Some(&up), true).await?;
+                    self.create_replica(up.as_ref(), false).await?;
+                    // Without a source it replays what the archive gives until a leader appears.
+                    self.start(up.as_ref(), true).await?;
                 }
                 Action::Promote => {
                     let plan =
@@ -354,13 +353,10 @@ impl Driver {
                 }
                 Action::Reinitialize { from } => {
                     let up = self.upstream(&view, from)?;
-                    self.rewind_failed_from = None;
                     if snap.pg.running || snap.pg.starting {
                         self.pg.stop(StopMode::Immediate).await?;
                     }
-                    self.pg.remove_data_dir()?;
-                    self.state = MemberState::CreatingReplica;
-                    self.pg.basebackup(&up).await?;
+                    self.create_replica(Some(&up), false).await?;
                     self.start(Some(&up), true).await?;
                 }
                 Action::SyncSlots => {

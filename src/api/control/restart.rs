@@ -169,8 +169,9 @@ pub async fn delete_restart(State(s): State<AppState>) -> Result<Response, ApiEr
 /// `reinitialize started` as soon as it has started (Patroni); 503 on the leader, when the group
 /// has no leader, or while a reinitialize is already running (`reinitialize already in
 /// progress`). With `force` the request is queued behind the running one instead (Patroni
-/// cancels the running task; praetor does not interrupt a base backup). `from_leader`: praetor
-/// always clones from the leader.
+/// cancels the running task; praetor does not interrupt a base backup). `from_leader`: a
+/// basebackup from the leader instead of the configured replica creation methods from the clone
+/// member (a running `clonefrom` member, else the leader), as in Patroni.
 pub async fn post_reinitialize(
     State(s): State<AppState>,
     body: Bytes,
@@ -184,7 +185,7 @@ pub async fn post_reinitialize(
         }
     };
     let force = flag("force")?;
-    flag("from_leader")?;
+    let from_leader = flag("from_leader")?;
     if !force {
         if let Some(action) = *s.in_progress.lock().expect("not poisoned") {
             return Err(ApiError::Unavailable(format!(
@@ -206,7 +207,15 @@ pub async fn post_reinitialize(
         }
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
-    if s.commands.send(Command::Reinitialize(tx)).await.is_err() {
+    if s
+        .commands
+        .send(Command::Reinitialize {
+            from_leader,
+            reply: tx,
+        })
+        .await
+        .is_err()
+    {
         return Err(ApiError::Unavailable("the HA loop is not running".into()));
     }
     match rx.await {

@@ -17,8 +17,6 @@ use Fate::{ByValue, Implemented, Refused, Warned};
 const NO_THREADS: &str =
     "praetor does not run on a thread pool this setting could size (one async runtime serves the HA loop and the REST API)";
 const LOG_LAYOUT: &str = "praetor keeps its own line layout (log.type chooses plain or JSON lines)";
-const CUSTOM_BOOTSTRAP: &str =
-    "custom bootstrap methods are not implemented: praetor would run initdb instead of this method (a restore from a backup, say) and create a new, empty cluster";
 const STANDBY_CLUSTER: &str =
     "standby clusters are not implemented: praetor would run this cluster as an independent primary instead of following the remote one";
 const STANDBY_INACTIVE: &str =
@@ -38,10 +36,6 @@ const NO_KEY_PASSWORD: &str =
     "encrypted keys are not supported; give an unencrypted key file with mode 0600";
 const SSLNEGOTIATION: &str =
     "connections negotiate TLS the standard way (sslnegotiation=postgres), which every PostgreSQL server accepts";
-const CUSTOM_REPLICA: &str =
-    "custom replica creation methods are not implemented: praetor would clone new members with pg_basebackup from a running member instead of this method (a restore from a backup, say), whatever its no_leader or keep_data settings say";
-const RECOVERY_CONF: &str =
-    "praetor writes no setting from this section: standbys would run without them (restore_command, recovery_min_apply_delay, …)";
 const ROLE_PARAMETERS: &str =
     "role-specific settings are not implemented: the server would run with the base parameters in every role";
 const ROLE_HBA: &str =
@@ -125,29 +119,6 @@ bin_name!(bin_pg_basebackup, "pg_basebackup", Refused(BIN_NAME));
 bin_name!(bin_postgres, "postgres", Refused(BIN_NAME));
 bin_name!(bin_pg_isready, "pg_isready", Warned(NOT_RUN));
 bin_name!(bin_pg_rewind, "pg_rewind", Refused(BIN_NAME));
-
-/// Patroni runs initdb for an empty method or `initdb`.
-fn bootstrap_method(v: &Yaml) -> Fate {
-    match v {
-        Yaml::String(s) if s == "initdb" => Implemented,
-        v if is_empty(v) => Implemented,
-        _ => Refused(CUSTOM_BOOTSTRAP),
-    }
-}
-
-fn create_replica_methods(v: &Yaml) -> Fate {
-    let only_basebackup = match v {
-        Yaml::Null => true,
-        Yaml::String(s) => s.split(',').all(|m| m.trim() == "basebackup"),
-        Yaml::Sequence(s) => s.iter().all(|m| m.as_str() == Some("basebackup")),
-        _ => false,
-    };
-    if only_basebackup {
-        Implemented
-    } else {
-        Refused(CUSTOM_REPLICA)
-    }
-}
 
 fn basebackup(v: &Yaml) -> Fate {
     let json = serde_json::to_value(v).unwrap_or_default();
@@ -261,12 +232,16 @@ pub static KEYS: &[Key] = &[
     k("bootstrap", Implemented),
     k("bootstrap.dcs", Implemented),
     k("bootstrap.initdb", Implemented),
-    k("bootstrap.method", ByValue(bootstrap_method)),
-    k("bootstrap.<method>", Refused(CUSTOM_BOOTSTRAP)),
-    k("bootstrap.<method>.command", Refused(CUSTOM_BOOTSTRAP)),
-    k("bootstrap.<method>.keep_existing_recovery_conf", Refused(CUSTOM_BOOTSTRAP)),
-    k("bootstrap.<method>.no_params", Refused(CUSTOM_BOOTSTRAP)),
-    k("bootstrap.<method>.recovery_conf", Refused(CUSTOM_BOOTSTRAP)),
+    k("bootstrap.method", Implemented),
+    // A custom bootstrap method's section: its other keys are passed to the command as
+    // --key=value (config::backup checks command and recovery_conf).
+    k("bootstrap.<method>", Implemented),
+    k("bootstrap.<method>.command", Implemented),
+    k("bootstrap.<method>.keep_existing_recovery_conf", Implemented),
+    k("bootstrap.<method>.no_params", Implemented),
+    k("bootstrap.<method>.recovery_conf", Implemented),
+    k("bootstrap.<method>.recovery_conf.*", Implemented),
+    k("bootstrap.<method>.*", Implemented),
     k("bootstrap.post_bootstrap", Implemented),
     k("bootstrap.post_init", Implemented),
     k("bootstrap.pg_hba", Implemented),
@@ -325,7 +300,8 @@ pub static KEYS: &[Key] = &[
     k("bootstrap.dcs.postgresql.parameters_primary", Refused(ROLE_PARAMETERS)),
     k("bootstrap.dcs.postgresql.parameters_replica", Refused(ROLE_PARAMETERS)),
     k("bootstrap.dcs.postgresql.parameters_standby_leader", Refused(ROLE_PARAMETERS)),
-    k("bootstrap.dcs.postgresql.recovery_conf", Refused(RECOVERY_CONF)),
+    k("bootstrap.dcs.postgresql.recovery_conf", Implemented),
+    k("bootstrap.dcs.postgresql.recovery_conf.*", Implemented),
     k("bootstrap.dcs.postgresql.pg_hba", Implemented),
     k("bootstrap.dcs.postgresql.pg_hba_primary", Refused(ROLE_HBA)),
     k("bootstrap.dcs.postgresql.pg_hba_replica", Refused(ROLE_HBA)),
@@ -484,14 +460,19 @@ pub static KEYS: &[Key] = &[
     k("postgresql.callbacks.on_role_change", Implemented),
     k("postgresql.callbacks.on_start", Implemented),
     k("postgresql.callbacks.on_stop", Implemented),
-    k("postgresql.create_replica_methods", ByValue(create_replica_methods)),
-    k("postgresql.<replica_method>", Refused(CUSTOM_REPLICA)),
-    k("postgresql.<replica_method>.command", Refused(CUSTOM_REPLICA)),
-    k("postgresql.<replica_method>.keep_data", Refused(CUSTOM_REPLICA)),
-    k("postgresql.<replica_method>.no_params", Refused(CUSTOM_REPLICA)),
-    k("postgresql.<replica_method>.no_leader", Refused(CUSTOM_REPLICA)),
+    k("postgresql.create_replica_methods", Implemented),
+    // A replica creation method's section: its other keys are passed to the command as
+    // --key=value (config::backup checks the command).
+    k("postgresql.<replica_method>", Implemented),
+    k("postgresql.<replica_method>.command", Implemented),
+    k("postgresql.<replica_method>.keep_data", Implemented),
+    k("postgresql.<replica_method>.no_params", Implemented),
+    k("postgresql.<replica_method>.no_leader", Implemented),
+    k("postgresql.<replica_method>.no_master", Implemented),
+    k("postgresql.<replica_method>.*", Implemented),
     k("postgresql.basebackup", ByValue(basebackup)),
-    k("postgresql.recovery_conf", Refused(RECOVERY_CONF)),
+    k("postgresql.recovery_conf", Implemented),
+    k("postgresql.recovery_conf.*", Implemented),
     k("postgresql.custom_conf", Implemented),
     k("postgresql.parameters", Implemented),
     k("postgresql.parameters.*", Implemented),
@@ -561,6 +542,6 @@ pub static KEYS: &[Key] = &[
     k("tags.nosync", Implemented),
     k("tags.sync_priority", ByValue(sync_priority)),
     k("tags.replicatefrom", Implemented),
-    k("tags.nostream", Warned("this member streams from the leader like any standby")),
+    k("tags.nostream", Implemented),
     k("tags.*", Implemented),
 ];
