@@ -112,12 +112,18 @@ pub enum MemberState {
     InitializingNewCluster,
     /// initdb failed.
     InitdbFailed,
+    /// A custom bootstrap method's command (a restore from a backup) is running.
+    CustomBootstrap,
+    /// A custom bootstrap method's command failed.
+    CustomBootstrapFailed,
     /// pg_basebackup from another member is running.
     CreatingReplica,
     /// The postmaster is up and accepting connections.
     Running,
     /// The postmaster was started and is not ready yet.
     Starting,
+    /// The restored backup of a custom bootstrap is starting and recovering.
+    BootstrapStarting,
     /// The last start failed.
     StartFailed,
     /// A restart is in progress.
@@ -136,16 +142,31 @@ pub enum MemberState {
 impl MemberState {
     /// Every state, in declaration order, with Patroni's string and its index in Patroni 4.1's state list (the
     /// `patroni_postgres_state` metric).
-    const TABLE: [(MemberState, &'static str, i32); 11] = [
+    const TABLE: [(MemberState, &'static str, i32); 14] = [
         (
             MemberState::InitializingNewCluster,
             "initializing new cluster",
             0,
         ),
         (MemberState::InitdbFailed, "initdb failed", 1),
+        (
+            MemberState::CustomBootstrap,
+            "running custom bootstrap script",
+            2,
+        ),
+        (
+            MemberState::CustomBootstrapFailed,
+            "custom bootstrap failed",
+            3,
+        ),
         (MemberState::CreatingReplica, "creating replica", 4),
         (MemberState::Running, "running", 5),
         (MemberState::Starting, "starting", 6),
+        (
+            MemberState::BootstrapStarting,
+            "starting after custom bootstrap",
+            7,
+        ),
         (MemberState::StartFailed, "start failed", 8),
         (MemberState::Restarting, "restarting", 9),
         (MemberState::Stopping, "stopping", 11),

@@ -177,13 +177,11 @@ fn truthy(v: Option<&Json>) -> bool {
 pub fn command_words(key: &str, v: Option<&Json>) -> Result<Vec<String>, Problem> {
     let line = match v {
         Some(Json::String(s)) => s,
-        None | Some(Json::Null) => {
-            return Err((
-                key.into(),
-                "required: the command to run (praetor does not run the method's name as a command)"
-                    .into(),
-            ))
-        }
+        None | Some(Json::Null) => return Err((
+            key.into(),
+            "required: the command to run (praetor does not run the method's name as a command)"
+                .into(),
+        )),
         Some(other) => return Err((key.into(), format!("expected a command line, got {other}"))),
     };
     let words = shlex::split(line)
@@ -519,7 +517,10 @@ mod tests {
 
     #[test]
     fn custom_bootstrap_and_recovery_conf() {
-        assert_eq!(custom_bootstrap(&other(json!({"method": "initdb"}))).unwrap(), None);
+        assert_eq!(
+            custom_bootstrap(&other(json!({"method": "initdb"}))).unwrap(),
+            None
+        );
         let b = custom_bootstrap(&other(json!({
             "method": "restore",
             "restore": {
@@ -547,9 +548,11 @@ mod tests {
             "bootstrap.restore"
         );
         assert_eq!(
-            custom_bootstrap(&other(json!({"method": "restore", "restore": {"no_params": true}})))
-                .unwrap_err()
-                .0,
+            custom_bootstrap(&other(
+                json!({"method": "restore", "restore": {"no_params": true}})
+            ))
+            .unwrap_err()
+            .0,
             "bootstrap.restore.command"
         );
         let (k, m) = recovery_params(

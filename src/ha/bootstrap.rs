@@ -2,7 +2,8 @@
 //! after a failed bootstrap, as pure plans the runtime carries out one step at a time.
 //!
 //! The order follows Patroni's `Ha.bootstrap` / `post_bootstrap`: the member that wins the race
-//! for `/initialize` runs initdb, starts the server as a primary, creates the roles, runs
+//! for `/initialize` runs initdb (or the custom bootstrap method, and waits for the restored
+//! server's recovery to end), starts the server as a primary, creates the roles, runs
 //! `post_bootstrap`, and only then writes the system identifier into `/initialize`, the
 //! bootstrap `dcs` section into `/config` (create-only) and takes the leader key. A failure after
 //! the race was won undoes the bootstrap as Patroni's `cancel_initialization` does (immediate
@@ -19,6 +20,19 @@ pub enum BootstrapStep {
     InitializeRace,
     /// Run initdb (`bootstrap.initdb` options).
     Initdb,
+    /// Run the custom bootstrap method's command (`bootstrap.method`: a restore from a backup).
+    RunBootstrapMethod,
+    /// Write the configuration the restored backup recovers with (its `recovery_conf` and
+    /// `recovery.signal`, or what the restore left with `keep_existing_recovery_conf`).
+    WriteConfigForRestore,
+    /// Start the restored server (it recovers; no wait for connections).
+    StartRecovery,
+    /// Wait, as long as it takes, until the restored server has left recovery and runs as a
+    /// primary; its postmaster exiting fails the bootstrap.
+    WaitEndOfRecovery,
+    /// Fast stop, write the primary's configuration (recovery settings gone), start and wait for
+    /// connections.
+    RestartAsPrimary,
     /// Write `postgresql.conf` and `pg_hba.conf` for a primary (no `standby.signal`).
     WriteConfigPrimary,
     /// Start PostgreSQL and wait, up to `pg_ctl_timeout`, until it accepts connections.
@@ -44,18 +58,44 @@ pub enum BootstrapStep {
 pub struct BootstrapFacts {
     /// The configuration has a `citus` section.
     pub citus: bool,
+    /// `bootstrap.method` names a custom method (Patroni's custom bootstrap): its command makes
+    /// the data directory instead of initdb, and the restored server recovers before anything
+    /// is published.
+    pub custom: bool,
 }
 
-/// The steps of a bootstrap.
+/// The steps of a bootstrap. A custom bootstrap (Patroni's `_custom_bootstrap` and
+/// `post_bootstrap`) runs the method, lets the restored server recover (to its target) until it
+/// runs as a primary, restarts it with the primary's configuration and then goes on as after
+/// initdb: the roles are created or updated to the configured passwords, and only then is the
+/// system identifier published.
 pub fn plan_bootstrap(f: BootstrapFacts) -> Plan<BootstrapStep> {
     use BootstrapStep::*;
-    let mut steps = vec![InitializeRace, Initdb, WriteConfigPrimary, StartAndWait];
+    let mut steps = if f.custom {
+        vec![
+            InitializeRace,
+            RunBootstrapMethod,
+            WriteConfigForRestore,
+            StartRecovery,
+            WaitEndOfRecovery,
+            RestartAsPrimary,
+        ]
+    } else {
+        vec![InitializeRace, Initdb, WriteConfigPrimary, StartAndWait]
+    };
     steps.extend([CallbackOnStart, CreateRoles, PostBootstrap]);
     if f.citus {
         steps.push(CitusBootstrap);
     }
     steps.extend([WriteInitialize, WriteConfigKey, TakeLeaderKey]);
-    Plan::new(steps, "bootstrapping a new cluster")
+    Plan::new(
+        steps,
+        if f.custom {
+            "bootstrapping a new cluster with the custom bootstrap method"
+        } else {
+            "bootstrapping a new cluster"
+        },
+    )
 }
 
 /// One step of the clean-up after a failed bootstrap.
@@ -96,7 +136,13 @@ mod tests {
 
     #[test]
     fn every_case_has_its_exact_steps() {
-        let plan = |citus| plan_bootstrap(BootstrapFacts { citus }).steps;
+        let plan = |citus| {
+            plan_bootstrap(BootstrapFacts {
+                citus,
+                custom: false,
+            })
+            .steps
+        };
         // Up to a ready server, then publishing it in the DCS.
         let mut plain = vec![InitializeRace, Initdb, WriteConfigPrimary, StartAndWait];
         plain.extend([CallbackOnStart, CreateRoles, PostBootstrap]);
@@ -107,13 +153,32 @@ mod tests {
         let at = plain.iter().position(|s| *s == WriteInitialize).unwrap();
         citus.insert(at, CitusBootstrap);
         assert_eq!(plan(true), citus);
+        // A custom method restores, lets the server recover, restarts it as a primary.
+        let mut custom = vec![
+            InitializeRace,
+            RunBootstrapMethod,
+            WriteConfigForRestore,
+            StartRecovery,
+            WaitEndOfRecovery,
+            RestartAsPrimary,
+        ];
+        custom.extend([CallbackOnStart, CreateRoles, PostBootstrap]);
+        custom.extend([WriteInitialize, WriteConfigKey, TakeLeaderKey]);
+        assert_eq!(
+            plan_bootstrap(BootstrapFacts {
+                citus: false,
+                custom: true
+            })
+            .steps,
+            custom
+        );
     }
 
     #[test]
     fn the_clean_up_never_deletes_data_and_touches_nothing_before_the_race_is_won() {
         assert_eq!(plan_failed_bootstrap(InitializeRace).steps, vec![]);
-        for citus in [false, true] {
-            for failed in plan_bootstrap(BootstrapFacts { citus }).steps {
+        for (citus, custom) in [(false, false), (true, false), (false, true), (true, true)] {
+            for failed in plan_bootstrap(BootstrapFacts { citus, custom }).steps {
                 if failed == InitializeRace {
                     continue;
                 }
@@ -133,11 +198,23 @@ mod tests {
 
     #[test]
     fn the_system_identifier_is_published_only_after_the_server_is_ready() {
-        let steps = plan_bootstrap(BootstrapFacts { citus: true }).steps;
+        let steps = plan_bootstrap(BootstrapFacts {
+            citus: true,
+            custom: false,
+        })
+        .steps;
         let at = |s| steps.iter().position(|x| *x == s).unwrap();
         assert!(at(StartAndWait) < at(WriteInitialize));
         assert!(at(PostBootstrap) < at(WriteInitialize));
         assert!(at(CitusBootstrap) < at(WriteInitialize));
         assert_eq!(steps.last(), Some(&TakeLeaderKey));
+        let custom = plan_bootstrap(BootstrapFacts {
+            citus: false,
+            custom: true,
+        })
+        .steps;
+        let at = |s| custom.iter().position(|x| *x == s).unwrap();
+        assert!(at(WaitEndOfRecovery) < at(CreateRoles));
+        assert!(at(RestartAsPrimary) < at(WriteInitialize));
     }
 }

@@ -399,12 +399,7 @@ fn empty_data_dir(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
                             "replica"
                         }
                     );
-                    decide_with(
-                        vec![Action::CreateReplica {
-                            from: Some(source),
-                        }],
-                        reason,
-                    )
+                    decide_with(vec![Action::CreateReplica { from: Some(source) }], reason)
                 }
                 _ if s.can_clone_without_source && !s.config.pause => without_source(),
                 _ => decide_with(

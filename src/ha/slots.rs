@@ -190,6 +190,8 @@ pub fn streaming_member_slot_names(s: &Snapshot, primary: bool) -> Vec<String> {
         .members
         .iter()
         .filter(|m| m.name != s.name)
+        // A `nostream` member streams from nobody: no slot for it (Patroni `_get_members_slots`).
+        .filter(|m| !m.tags().nostream)
         .filter(|m| {
             let from = m.tags().replicatefrom;
             if primary {
@@ -214,7 +216,8 @@ pub fn replica_keeps_slots(s: &Snapshot) -> bool {
     s.config.postgresql.use_slots
         && ((s.tags.can_failover()
             && s.config.permanent_slot_specs().iter().any(|(name, spec)| {
-                permanent_physical_here(name, spec, &me) || matches!(spec, SlotSpec::Logical { .. })
+                permanent_physical_here(name, spec, &me)
+                    || (matches!(spec, SlotSpec::Logical { .. }) && !s.tags.nostream)
             }))
             || !streaming_member_slot_names(s, false).is_empty())
 }
@@ -315,6 +318,9 @@ pub fn plan_slots(
                         wanted.entry(name).or_insert(Want::Physical);
                     }
                 }
+                // A `nostream` replica gets no copies of logical slots (Patroni
+                // `get_slot_name_on_primary` is empty for it).
+                SlotSpec::Logical { .. } if !primary && s.tags.nostream => {}
                 SlotSpec::Logical { database, plugin } => {
                     if members.contains(name) {
                         plan.notes.push(format!(
@@ -520,6 +526,7 @@ mod tests {
             use_pg_rewind: true,
             remove_data_on_diverged: false,
             can_bootstrap: true,
+            can_clone_without_source: false,
             renew_failed: false,
             lease_left: None,
             rewind_failed: false,

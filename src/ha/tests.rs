@@ -589,7 +589,47 @@ fn empty_data_dir_bootstraps_or_clones() {
     assert_eq!(decide(&s).actions, vec![]);
     let s = snap("c", view(Some("a")), DataDir::Empty, PgState::default());
     let reason = "trying to bootstrap from leader 'a'";
-    check(&s, vec![CreateReplica { from: Some("a".into()) }], reason);
+    check(
+        &s,
+        vec![CreateReplica {
+            from: Some("a".into()),
+        }],
+        reason,
+    );
+}
+
+/// Patroni's `Ha.bootstrap`: with a `no_leader` method (a restore from a backup) a member
+/// creates its replica with no running source — unless another member is bootstrapping
+/// (`initialize` empty) or the cluster is paused.
+#[test]
+fn empty_data_dir_clones_without_a_source_only_with_a_no_leader_method() {
+    let without = vec![CreateReplica { from: None }];
+    let mut v = view(None);
+    v.members.clear();
+    v.initialize = Some("7".into());
+    let mut s = snap("c", v, DataDir::Empty, PgState::default());
+    assert_eq!(decide(&s).actions, vec![]);
+    s.can_clone_without_source = true;
+    check(&s, without.clone(), "trying to bootstrap (without leader)");
+    s.config.pause = true;
+    assert_eq!(decide(&s).actions, vec![]);
+    s.config.pause = false;
+    s.dcs.as_mut().unwrap().initialize = Some(String::new());
+    assert_eq!(decide(&s).actions, vec![]);
+    // No initialize and no bootstrap section (or nofailover): restore instead of waiting.
+    s.dcs.as_mut().unwrap().initialize = None;
+    s.can_bootstrap = false;
+    assert_eq!(decide(&s).actions, without);
+    s.can_bootstrap = true;
+    assert_eq!(decide(&s).actions, vec![Bootstrap]);
+    // A leader that is not running: the restore does not wait for it.
+    let mut s = snap("c", view(Some("a")), DataDir::Empty, PgState::default());
+    for m in &mut s.dcs.as_mut().unwrap().members {
+        m.data.state = "stopped".into();
+    }
+    assert_eq!(decide(&s).actions, vec![]);
+    s.can_clone_without_source = true;
+    assert_eq!(decide(&s).actions, without);
 }
 
 #[test]

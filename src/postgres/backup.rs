@@ -19,16 +19,28 @@ impl LocalPostgres {
     ///
     /// # Errors
     /// The command could not start or exited with a non-zero status.
-    pub async fn run_replica_method(&self, m: &ReplicaMethod, from: Option<&Upstream>) -> Result<()> {
+    pub async fn run_replica_method(
+        &self,
+        m: &ReplicaMethod,
+        from: Option<&Upstream>,
+    ) -> Result<()> {
         let cfg = self.cfg();
         let rep = &cfg.postgresql.authentication.replication;
         let connstring = from
             .map(|u| self.conninfo(&u.host, u.port, rep, "postgres"))
             .unwrap_or_default();
         self.ensure_data_dir()?;
-        let args = m.arguments(&cfg.scope, &self.data_dir.display().to_string(), &connstring);
-        self.run_tool(&format!("replica creation method {}", m.name), &m.command, &args)
-            .await
+        let args = m.arguments(
+            &cfg.scope,
+            &self.data_dir.display().to_string(),
+            &connstring,
+        );
+        self.run_tool(
+            &format!("replica creation method {}", m.name),
+            &m.command,
+            &args,
+        )
+        .await
     }
 
     /// Runs the custom bootstrap method `b`'s command (Patroni's `_custom_bootstrap`: `--scope`,
@@ -41,8 +53,12 @@ impl LocalPostgres {
         let cfg = self.cfg();
         self.ensure_data_dir()?;
         let args = b.arguments(&cfg.scope, &self.data_dir.display().to_string());
-        self.run_tool(&format!("custom bootstrap method {}", b.name), &b.command, &args)
-            .await
+        self.run_tool(
+            &format!("custom bootstrap method {}", b.name),
+            &b.command,
+            &args,
+        )
+        .await
     }
 
     fn ensure_data_dir(&self) -> Result<()> {
@@ -106,7 +122,10 @@ impl LocalPostgres {
                 );
             }
             if let Ok(c) = self.connect().await {
-                if let Ok(row) = c.query_one("SELECT pg_catalog.pg_is_in_recovery()", &[]).await {
+                if let Ok(row) = c
+                    .query_one("SELECT pg_catalog.pg_is_in_recovery()", &[])
+                    .await
+                {
                     if !row.get::<_, bool>(0) {
                         return Ok(());
                     }

@@ -95,7 +95,8 @@ impl LocalPostgres {
         });
         // The recovery settings, the signal file and whether postgresql.auto.conf keeps what
         // a restore wrote into it.
-        let keep_existing = restore.is_some_and(|b| b.keep_existing_recovery_conf && b.recovery_conf.is_none());
+        let keep_existing =
+            restore.is_some_and(|b| b.keep_existing_recovery_conf && b.recovery_conf.is_none());
         let (recovery, signal, hot_standby_off) = match restore {
             None if standby => (
                 render::standby_recovery_params(&cfg.recovery_conf(dynamic)),
@@ -106,7 +107,11 @@ impl LocalPostgres {
             Some(b) => match &b.recovery_conf {
                 Some(conf) => {
                     let (params, standby_mode, promotes) = render::bootstrap_recovery_params(conf);
-                    let signal = if standby_mode { "standby.signal" } else { "recovery.signal" };
+                    let signal = if standby_mode {
+                        "standby.signal"
+                    } else {
+                        "recovery.signal"
+                    };
                     (params, Some(signal), promotes)
                 }
                 None => (Default::default(), None, keep_existing),

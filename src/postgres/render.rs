@@ -314,7 +314,9 @@ pub fn standby_recovery_params(conf: &BTreeMap<String, String>) -> BTreeMap<Stri
 /// `recovery.signal`) and whether it promotes at the target (Patroni's `_write_recovery_params`:
 /// `pause_at_recovery_target` gives `recovery_target_action`; PostgreSQL's default action is
 /// pause). Values quoted.
-pub fn bootstrap_recovery_params(conf: &BTreeMap<String, String>) -> (BTreeMap<String, String>, bool, bool) {
+pub fn bootstrap_recovery_params(
+    conf: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, bool, bool) {
     let truthy = |v: &str| matches!(v.to_lowercase().as_str(), "on" | "true" | "yes" | "1");
     let standby = conf.get("standby_mode").is_some_and(|v| truthy(v));
     let mut out = BTreeMap::new();
@@ -369,7 +371,11 @@ pub fn conf_params(
         .permanent_slot_specs()
         .values()
         .any(|s| matches!(s, crate::config::dynamic::SlotSpec::Logical { .. }));
-    if dynamic.postgresql.use_slots && logical_slots && cfg.tags.can_failover() {
+    if dynamic.postgresql.use_slots
+        && logical_slots
+        && cfg.tags.can_failover()
+        && !cfg.tags.nostream
+    {
         params.insert("hot_standby_feedback".into(), "on".into());
     }
     if let Some(dir) = &i.config_dir {

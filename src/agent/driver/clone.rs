@@ -12,7 +12,11 @@ use crate::ha::replica::{
 impl Driver {
     /// The configured methods as the core plans with them.
     pub(super) fn replica_method_facts(&self) -> Vec<MethodFacts> {
-        self.cfg.replica_methods.iter().map(MethodFacts::from).collect()
+        self.cfg
+            .replica_methods
+            .iter()
+            .map(MethodFacts::from)
+            .collect()
     }
 
     /// Creates this member's data directory as a replica: from `from` (`None`: only methods that
@@ -34,7 +38,8 @@ impl Driver {
         let plan = plan_create_replica(&self.replica_method_facts(), from.is_some(), from_leader);
         tracing::info!(
             "{plan}{}",
-            from.map(|u| format!(", from {}", u.name)).unwrap_or_default()
+            from.map(|u| format!(", from {}", u.name))
+                .unwrap_or_default()
         );
         let runs: Vec<&str> = plan
             .steps
@@ -97,7 +102,9 @@ impl Driver {
             }
         }
         Err(failed
-            .unwrap_or_else(|| anyhow!("no replica creation method can run without a source member"))
+            .unwrap_or_else(|| {
+                anyhow!("no replica creation method can run without a source member")
+            })
             .context("creating the replica"))
     }
 }

@@ -295,7 +295,8 @@ impl Driver {
         let source = if from_leader {
             l.name.clone()
         } else {
-            crate::ha::replica::clone_source(&view, &self.cfg.name).unwrap_or_else(|| l.name.clone())
+            crate::ha::replica::clone_source(&view, &self.cfg.name)
+                .unwrap_or_else(|| l.name.clone())
         };
         self.upstream(&view, &source)
     }

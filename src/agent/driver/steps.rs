@@ -453,7 +453,9 @@ impl Driver {
         use crate::ha::bootstrap::{plan_bootstrap, plan_failed_bootstrap, BootstrapFacts};
         let plan = plan_bootstrap(BootstrapFacts {
             citus: self.cfg.citus.is_some(),
+            custom: self.cfg.custom_bootstrap.is_some(),
         });
+        tracing::info!("{plan}");
         for step in plan.steps {
             match self.bootstrap_step(step).await {
                 Ok(true) => {}
@@ -483,7 +485,11 @@ impl Driver {
                                 }
                             }
                             Cleanup::Exit => {
-                                self.state = MemberState::InitdbFailed;
+                                self.state = if self.cfg.custom_bootstrap.is_some() {
+                                    MemberState::CustomBootstrapFailed
+                                } else {
+                                    MemberState::InitdbFailed
+                                };
                                 return Ok(Next::Exit(Exit::Fatal(msg)));
                             }
                         }
@@ -507,6 +513,36 @@ impl Driver {
                 self.state = MemberState::InitializingNewCluster;
             }
             Initdb => self.pg.initdb().await?,
+            RunBootstrapMethod => {
+                let method = self.custom_bootstrap()?;
+                self.state = MemberState::CustomBootstrap;
+                self.shared.status.write().await.state = MemberState::CustomBootstrap;
+                self.pg.run_custom_bootstrap(&method).await?;
+            }
+            WriteConfigForRestore => {
+                let method = self.custom_bootstrap()?;
+                self.pg.write_config_for_restore(&self.dynamic, &method)?
+            }
+            StartRecovery => {
+                self.state = MemberState::BootstrapStarting;
+                self.shared.status.write().await.state = MemberState::BootstrapStarting;
+                self.pg.start(Duration::from_secs(1)).await?;
+            }
+            WaitEndOfRecovery => {
+                self.pg.wait_end_of_recovery().await?;
+                tracing::info!("the restored cluster finished its recovery and runs as a primary");
+            }
+            RestartAsPrimary => {
+                self.pg.stop(StopMode::Fast).await?;
+                self.pg.write_config(&self.dynamic, None, false)?;
+                let timeout = Duration::from_secs(self.cfg.postgresql.pg_ctl_timeout.unwrap_or(60));
+                if !self.pg.start(timeout).await? {
+                    anyhow::bail!(
+                        "PostgreSQL did not accept connections within {timeout:?} after its restart as a primary"
+                    );
+                }
+                self.state = MemberState::Running;
+            }
             // No lease is held yet, so waiting for the first start is safe.
             WriteConfigPrimary => self.pg.write_config(&self.dynamic, None, false)?,
             StartAndWait => {
@@ -540,6 +576,14 @@ impl Driver {
             }
         }
         Ok(true)
+    }
+
+    /// The custom bootstrap method (the plan has its steps only when one is configured).
+    fn custom_bootstrap(&self) -> Result<crate::config::backup::CustomBootstrap> {
+        self.cfg
+            .custom_bootstrap
+            .clone()
+            .ok_or_else(|| anyhow!("bootstrap.method names no custom method"))
     }
 
     pub(super) async fn start(&mut self, upstream: Option<&Upstream>, standby: bool) -> Result<()> {

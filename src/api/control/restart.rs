@@ -207,8 +207,7 @@ pub async fn post_reinitialize(
         }
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
-    if s
-        .commands
+    if s.commands
         .send(Command::Reinitialize {
             from_leader,
             reply: tx,
