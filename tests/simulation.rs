@@ -618,7 +618,8 @@ impl World {
             Action::ClearFailover => self.dcs.failover = None,
             Action::FailsafeHold => {}
             Action::Bootstrap => return self.bootstrap(i),
-            Action::Basebackup { from } | Action::Reinitialize { from } => {
+            Action::CreateReplica { from: None } => return Step::Continue,
+            Action::CreateReplica { from: Some(from) } | Action::Reinitialize { from } => {
                 if matches!(action, Action::Reinitialize { .. })
                     && self.agents[i].server.initialized
                     && !self.remove_data_on_diverged
@@ -779,7 +780,12 @@ impl World {
         let name = self.agents[i].name.clone();
         let writes_ok = self.agents[i].writes_fail_until <= now;
         let mut failed = None;
-        for step in plan_bootstrap(BootstrapFacts { citus: false }).steps {
+        for step in plan_bootstrap(BootstrapFacts {
+            citus: false,
+            custom: false,
+        })
+        .steps
+        {
             let ok = match step {
                 BootstrapStep::InitializeRace => {
                     if self.dcs.initialize.is_some() {
@@ -791,6 +797,14 @@ impl World {
                         self.dcs.initialize = Some(String::new());
                         true
                     }
+                }
+                // The simulation bootstraps with initdb only.
+                BootstrapStep::RunBootstrapMethod
+                | BootstrapStep::WriteConfigForRestore
+                | BootstrapStep::StartRecovery
+                | BootstrapStep::WaitEndOfRecovery
+                | BootstrapStep::RestartAsPrimary => {
+                    unreachable!("custom bootstrap step {step:?} in an initdb plan")
                 }
                 BootstrapStep::Initdb
                 | BootstrapStep::StartAndWait
@@ -921,7 +935,7 @@ impl World {
                     s.initialized = false;
                     s.lsn = 0;
                 }
-                RewindStep::Basebackup => {
+                RewindStep::CreateReplica => {
                     self.agents[i].rewind_failed_from = None;
                     let s = &mut self.agents[i].server;
                     s.initialized = true;

@@ -207,7 +207,9 @@ impl Testbed {
         }
     }
 
-    fn as_user(&self, cmd: &mut Command) {
+    /// Makes `cmd` run as the user the agents run as (`postgres` when the tests run as root),
+    /// with the testbed's directory as its home.
+    pub fn as_user(&self, cmd: &mut Command) {
         if let Some((uid, gid)) = self.run_as {
             cmd.uid(uid).gid(gid).env("HOME", &self.dir);
         }
