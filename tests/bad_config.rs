@@ -86,6 +86,27 @@ fn each_mistake_names_file_and_key_and_exits_2() {
             "expected host:port",
         ),
         ("scope: [unclosed\n".to_string(), "(file)", "not valid YAML"),
+        // Backup integration (Patroni's keys): what Patroni would quietly do otherwise is refused.
+        (
+            format!("{GOOD}  create_replica_methods: [pgbackrest, basebackup]\n  pgbackrest:\n    keep_data: true\n"),
+            "postgresql.pgbackrest.command",
+            "required",
+        ),
+        (
+            format!("{GOOD}  create_replica_methods: [wal_g]\n  wal_g:\n    command: /nonexistent/wal-g backup-fetch\n"),
+            "postgresql.wal_g.command",
+            "not an executable file",
+        ),
+        (
+            format!("{GOOD}  recovery_conf:\n    restore_command: cp /a/%f %p\n    recovery_min_apply_dela: 1h\n"),
+            "postgresql.recovery_conf.recovery_min_apply_dela",
+            "not a recovery setting",
+        ),
+        (
+            GOOD.replace("bootstrap:\n", "bootstrap:\n  method: restore\n"),
+            "bootstrap.restore",
+            "required",
+        ),
     ];
     for (text, key, what) in cases {
         for validate in [true, false] {
@@ -110,4 +131,22 @@ fn missing_file_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("/nonexistent/praetor.yml: (file): cannot read"));
+}
+
+/// A configuration refused at start touches nothing: the data directory and what is in it stay.
+#[test]
+fn a_refused_backup_setting_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("PG_VERSION"), "15\n").unwrap();
+    let text = GOOD.replace("/nonexistent/praetor-test", &data.display().to_string())
+        + "  create_replica_methods: [restore]\n  restore:\n    command: /nonexistent/restore\n";
+    let (code, err) = run(&text, false);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("postgresql.restore.command"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(data.join("PG_VERSION")).unwrap(),
+        "15\n"
+    );
 }
