@@ -229,14 +229,29 @@ async fn replicas_come_from_the_backup_and_standbys_catch_up_from_the_archive() 
         "m3 does not have the row written before it joined"
     );
 
-    // m4's restore fails (a stanza that does not exist): it falls back to basebackup.
+    // m4's restore fails (a stanza that does not exist, after a few seconds): meanwhile its
+    // state is `creating replica` in GET /patroni and in `praetorctl list`; then it falls back
+    // to basebackup.
     configure(
         &mut tb,
         &repo,
         "m4",
-        "  create_replica_methods: [pgbackrest, basebackup]\n  pgbackrest:\n    command: pgbackrest --stanza=nosuchstanza --delta restore\n    keep_data: true\n    no_params: true\n",
+        "  create_replica_methods: [pgbackrest, basebackup]\n  pgbackrest:\n    command: sh -c 'sleep 4; exec pgbackrest --stanza=nosuchstanza --delta restore'\n    keep_data: true\n    no_params: true\n",
     );
     tb.start_agent("m4").unwrap();
+    let m4_api = format!("http://127.0.0.1:{}/patroni", tb.agents["m4"].rest_port);
+    let creating = common::wait_for(Duration::from_secs(30), || async {
+        let body: serde_json::Value = reqwest::get(&m4_api).await.ok()?.json().await.ok()?;
+        (body["state"] == "creating replica").then_some(())
+    })
+    .await;
+    assert!(creating.is_some(), "GET /patroni never said creating replica");
+    let list = ctl(&tb, &["list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.contains("| m4 ") && l.contains("creating replica")),
+        "{list}"
+    );
     common::healthy(&tb, 3, Duration::from_secs(120)).await;
     let m4_log = log_of(&tb.agents["m4"].log);
     assert!(
@@ -344,7 +359,33 @@ async fn replicas_come_from_the_backup_and_standbys_catch_up_from_the_archive() 
         pg_log(&tb, "m3").contains("restored log file"),
         "m3 did not replay from the archive"
     );
+
+    // `praetorctl reinit` rebuilds m3 with its methods: pgBackRest again, no base backup.
+    let base_backups = pg_log(&tb, &leader).matches("BASE_BACKUP").count();
+    let out = ctl(&tb, &["reinit", "backups", "m3", "--force", "--wait"]);
+    assert!(out.contains("Success: reinitialize for member m3"), "{out}");
+    common::healthy(&tb, 3, Duration::from_secs(120)).await;
+    let m3_log = log_of(&tb.agents["m3"].log);
+    assert_eq!(
+        m3_log.matches("replica has been created using pgbackrest").count(),
+        2,
+        "{m3_log}"
+    );
+    assert_eq!(
+        pg_log(&tb, &leader).matches("BASE_BACKUP").count(),
+        base_backups,
+        "the reinitialize took a base backup"
+    );
     tb.stop_all();
+}
+
+/// Runs praetorctl with m1's configuration file; panics on failure.
+fn ctl(tb: &Testbed, args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_praetorctl"));
+    cmd.arg("-c").arg(&tb.agents["m1"].config).args(args);
+    let (ok, out) = common::run_cli(&mut cmd, &args.join(" "));
+    assert!(ok, "praetorctl {args:?}: {out}");
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
