@@ -245,7 +245,10 @@ async fn replicas_come_from_the_backup_and_standbys_catch_up_from_the_archive() 
         (body["state"] == "creating replica").then_some(())
     })
     .await;
-    assert!(creating.is_some(), "GET /patroni never said creating replica");
+    assert!(
+        creating.is_some(),
+        "GET /patroni never said creating replica"
+    );
     let list = ctl(&tb, &["list"]);
     assert!(
         list.lines()
@@ -260,6 +263,57 @@ async fn replicas_come_from_the_backup_and_standbys_catch_up_from_the_archive() 
             && m4_log.contains("replica has been created using basebackup"),
         "{m4_log}"
     );
+
+    // m5 is tagged nostream: no primary_conninfo, no slot on the primary; it replays what the
+    // archive gets.
+    tb.tags.insert("m5".into(), "{nostream: true}".into());
+    configure(&mut tb, &repo, "m5", "");
+    tb.start_agent("m5").unwrap();
+    let in_archive = common::wait_for(Duration::from_secs(90), || async {
+        let v = tb.view().await.ok()?;
+        let m = v.member("m5")?;
+        (m.is_running() && m.data.replication_state.as_deref() == Some("in archive recovery"))
+            .then_some(())
+    })
+    .await;
+    if in_archive.is_none() {
+        common::dump_logs(&tb);
+        panic!("m5 does not run in archive recovery");
+    }
+    c.batch_execute("INSERT INTO probe (id, member) VALUES (5, 'for m5')")
+        .await
+        .unwrap();
+    archive_all(&tb, &leader).await;
+    let m5 = tb.pg("m5").await.unwrap();
+    let row = common::wait_for(Duration::from_secs(60), || async {
+        m5.query_opt("SELECT member FROM probe WHERE id = 5", &[])
+            .await
+            .ok()
+            .flatten()
+    })
+    .await;
+    assert!(row.is_some(), "m5 did not replay the archived row");
+    let receivers: i64 = m5
+        .query_one("SELECT count(*) FROM pg_stat_wal_receiver", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(receivers, 0, "m5 streams");
+    let conninfo: String = m5
+        .query_one("SELECT current_setting('primary_conninfo')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(conninfo, "");
+    let slots: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'm5'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(slots, 0, "the primary keeps a slot for the nostream member");
 
     // m3 stopped while the primary writes and removes the WAL m3 would need (no slot,
     // wal_keep_size 0): restarted, it catches up from the archive, not by a new copy.
@@ -367,7 +421,9 @@ async fn replicas_come_from_the_backup_and_standbys_catch_up_from_the_archive() 
     common::healthy(&tb, 3, Duration::from_secs(120)).await;
     let m3_log = log_of(&tb.agents["m3"].log);
     assert_eq!(
-        m3_log.matches("replica has been created using pgbackrest").count(),
+        m3_log
+            .matches("replica has been created using pgbackrest")
+            .count(),
         2,
         "{m3_log}"
     );
@@ -509,4 +565,63 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A custom bootstrap whose command fails: the agent stops with the state `custom bootstrap
+/// failed`, the data directory is moved aside (never removed) with what the command left in it,
+/// and `/initialize` is gone, so no half-made cluster is left in etcd. pgBackRest is not needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_restore_leaves_no_cluster_and_deletes_nothing() {
+    let _serial = SERIAL.lock().await;
+    let mut tb = common::testbed("failedrestore");
+    tb.start_etcd().await.unwrap();
+    let script = tb.dir.join("restore.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n# Patroni's arguments: --scope=S --datadir=D --target=T\nfor a in \"$@\"; do case $a in --datadir=*) d=${a#--datadir=};; esac; done\necho \"$@\" > \"$d/partial-restore\"\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    tb.give_to_agents(&script).unwrap();
+    let data_dir = tb.configure_agent("m1").unwrap();
+    let path = tb.agents["m1"].config.clone();
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "bootstrap:\n",
+        &format!(
+            "bootstrap:\n  method: restore\n  restore:\n    command: {}\n    target: yesterday\n",
+            script.display()
+        ),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    tb.start_agent("m1").unwrap();
+    let status = common::agent_exit(&mut tb, "m1", Duration::from_secs(60)).await;
+    assert!(!status.success(), "the agent did not fail");
+    let log = log_of(&tb.agents["m1"].log);
+    assert!(
+        log.contains("custom bootstrap method restore") && log.contains("exited with"),
+        "{log}"
+    );
+    assert!(
+        tb.view().await.unwrap().initialize.is_none(),
+        "/initialize is left"
+    );
+    assert!(!data_dir.exists(), "the data directory was not moved aside");
+    let parent = data_dir.parent().unwrap();
+    let name = data_dir.file_name().unwrap().to_string_lossy().to_string();
+    let aside: Vec<PathBuf> = std::fs::read_dir(parent)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{name}_")))
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    let partial = std::fs::read_to_string(aside[0].join("partial-restore")).unwrap();
+    assert!(
+        partial.contains("--scope=failedrestore") && partial.contains("--target=yesterday"),
+        "{partial}"
+    );
 }
