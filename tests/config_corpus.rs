@@ -245,7 +245,6 @@ const CASES: &[Case] = &[
             "postgresql.authentication.superuser.sslnegotiation",
             "postgresql.authentication.replication.sslnegotiation",
             "postgresql.authentication.rewind.sslnegotiation",
-            "tags.nostream",
         ],
         messages: &[
             ("log.loggers", "ignored by praetor"),
@@ -253,8 +252,8 @@ const CASES: &[Case] = &[
             ("thread_pool_size", "ignored by praetor"),
         ],
     },
-    // 11. Several refused keys at once, and a typo. (Its permanent slot is implemented: nothing
-    // is reported for bootstrap.dcs.slots.)
+    // 11. Several refused keys at once, and a typo. (Its permanent slot and its WAL-E bootstrap
+    // method are implemented: nothing is reported for bootstrap.dcs.slots or bootstrap.method.)
     Case {
         file: Some("11-several-refused.yml"),
         configuration_env: None,
@@ -262,8 +261,6 @@ const CASES: &[Case] = &[
         code: 2,
         errors: &[
             "consul",
-            "bootstrap.method",
-            "bootstrap.wal_e",
             "bootstrap.dcs.synchronous_mode",
             "bootstrap.dcs.standby_cluster",
             "etcd3",
@@ -272,7 +269,6 @@ const CASES: &[Case] = &[
         messages: &[
             ("postgresq", "the nearest known key is postgresql"),
             ("bootstrap.dcs.standby_cluster", "standby clusters"),
-            ("bootstrap.method", "initdb"),
             ("bootstrap.dcs.synchronous_mode", "quorum"),
             ("consul", "etcd3"),
             ("etcd3", "required section is missing"),
