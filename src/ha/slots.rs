@@ -193,7 +193,9 @@ pub fn streaming_member_slot_names(s: &Snapshot, primary: bool) -> Vec<String> {
         // A `nostream` member streams from nobody: no slot for it (Patroni `_get_members_slots`).
         .filter(|m| !m.tags().nostream)
         .filter(|m| {
-            let from = m.tags().replicatefrom;
+            // A member whose replicatefrom names itself follows the leader (Patroni's
+            // `_get_node_to_follow`), so it is the leader's to keep a slot for.
+            let from = m.tags().replicatefrom.filter(|r| *r != m.name);
             if primary {
                 from.as_deref()
                     .is_none_or(|r| r == s.name || view.member(r).is_none())
@@ -727,6 +729,19 @@ mod tests {
         let mut gone = cascade("m1");
         gone.dcs.as_mut().unwrap().members.remove(1);
         let (p, _) = plan_slots(&gone, &primary(vec![]), None, &BTreeMap::new(), 1.0);
+        assert_eq!(p.create, v(&["m3"]));
+        // A member whose replicatefrom names itself follows the leader: its slot is the
+        // leader's; a nostream member gets none.
+        let mut own = cascade("m1");
+        own.dcs.as_mut().unwrap().members[2].data.tags = Some(Tags {
+            replicatefrom: Some("m3".into()),
+            ..Default::default()
+        });
+        own.dcs.as_mut().unwrap().members[1].data.tags = Some(Tags {
+            nostream: true,
+            ..Default::default()
+        });
+        let (p, _) = plan_slots(&own, &primary(vec![]), None, &BTreeMap::new(), 1.0);
         assert_eq!(p.create, v(&["m3"]));
     }
 
