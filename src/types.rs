@@ -71,10 +71,14 @@ pub enum Role {
     Uninitialized,
     /// Promotion requested, not yet finished.
     Promoted,
+    /// The leader of a standby cluster: holds the group's leader key and replicates from the
+    /// remote primary (or an archive), never promoting while `standby_cluster` is set.
+    StandbyLeader,
 }
 
 impl Role {
-    /// The exact string Patroni writes (`primary`, `replica`, `demoted`, `uninitialized`, `promoted`).
+    /// The exact string Patroni writes (`primary`, `replica`, `demoted`, `uninitialized`,
+    /// `promoted`, `standby_leader`).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Primary => "primary",
@@ -82,11 +86,12 @@ impl Role {
             Role::Demoted => "demoted",
             Role::Uninitialized => "uninitialized",
             Role::Promoted => "promoted",
+            Role::StandbyLeader => "standby_leader",
         }
     }
 
     /// Reads a role another agent wrote (member key, `GET /patroni`); Patroni 3's `master` is
-    /// [`Role::Primary`]. `None` for a role praetor does not know (e.g. `standby_leader`).
+    /// [`Role::Primary`]. `None` for a role praetor does not know.
     pub fn parse(s: &str) -> Option<Role> {
         Some(match s {
             "primary" | "master" => Role::Primary,
@@ -94,6 +99,7 @@ impl Role {
             "demoted" => Role::Demoted,
             "uninitialized" => Role::Uninitialized,
             "promoted" => Role::Promoted,
+            "standby_leader" => Role::StandbyLeader,
             _ => return None,
         })
     }
@@ -347,7 +353,8 @@ mod tests {
         assert_eq!(MemberState::Running.metric_index(), 5);
         assert_eq!(MemberState::parse("streaming"), None);
         assert_eq!(Role::parse("master"), Some(Role::Primary));
-        assert_eq!(Role::parse("standby_leader"), None);
+        assert_eq!(Role::parse("standby_leader"), Some(Role::StandbyLeader));
+        assert_eq!(Role::parse("standby"), None);
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub struct Facts<'a> {
     /// Holds the leader lock now (the in-memory lease expiry, Patroni's `Ha.is_leader()`; not
     /// `pg_is_in_recovery()`, so a member still promoting already answers `/primary`).
     pub holds_lock: bool,
+    /// `standby_cluster` is set: the lock holder is a standby leader, never the primary.
+    pub standby_cluster: bool,
     /// The role `/patroni` shows: [`Role::Primary`] for a running server out of recovery,
     /// [`Role::Replica`] for one in recovery.
     pub role: Role,
@@ -180,13 +182,19 @@ fn ok(check: Check, f: &Facts<'_>, p: &Params) -> bool {
         .is_none_or(|w| f.replication_state == Some(w));
     let replica =
         !f.noloadbalance && !lagging && f.role == Role::Replica && f.running && wanted_state;
-    let primary = if !f.dcs && f.paused {
-        f.role == Role::Primary
+    let lock = if !f.dcs && f.paused {
+        f.role == Role::Primary || f.role == Role::StandbyLeader
     } else {
         f.holds_lock
     };
-    // No standby clusters: no standby leader, and the leader is the primary.
-    let (leader, standby_leader) = (primary, false);
+    // In a standby cluster the lock holder is the standby leader (a standby), never the
+    // primary; elsewhere the leader is the primary (Patroni's `_write_status_code`).
+    let (leader, primary, standby_leader) = if f.standby_cluster {
+        let sl = lock && matches!(f.role, Role::Replica | Role::StandbyLeader);
+        (lock, false, sl)
+    } else {
+        (lock, lock, false)
+    };
     let answer = match check {
         Check::StandbyLeader => standby_leader,
         Check::Leader => leader,
@@ -472,6 +480,7 @@ mod tests {
     fn facts(node: Node, tags: &Map<String, Value>) -> Facts<'_> {
         let replica = Facts {
             holds_lock: false,
+            standby_cluster: false,
             role: Role::Replica,
             running: true,
             dcs: true,
@@ -487,6 +496,7 @@ mod tests {
         match node {
             Node::Primary => Facts {
                 holds_lock: true,
+                standby_cluster: false,
                 role: Role::Primary,
                 replayed: 0,
                 replication_state: None,
@@ -674,6 +684,7 @@ mod tests {
         let primary_without_lock = Facts {
             dcs: false,
             holds_lock: false,
+            standby_cluster: false,
             ..facts(Node::Primary, &tags)
         };
         assert_eq!(
@@ -702,6 +713,39 @@ mod tests {
             status(Check::Primary, &paused_with_etcd, &none).as_u16(),
             503
         );
+    }
+
+    /// Patroni's standby cluster: the lock holder answers /standby-leader and /leader, never
+    /// /primary or /replica; its replicas answer /replica.
+    #[test]
+    fn a_standby_leader_is_no_primary() {
+        let tags = Map::new();
+        let none = Params::default();
+        let sl = Facts {
+            standby_cluster: true,
+            role: Role::StandbyLeader,
+            ..facts(Node::Primary, &tags)
+        };
+        for (check, want) in [
+            (Check::StandbyLeader, 200),
+            (Check::Leader, 200),
+            (Check::Primary, 503),
+            (Check::Replica, 503),
+            (Check::ReadOnly, 200),
+        ] {
+            assert_eq!(status(check, &sl, &none).as_u16(), want, "{check:?}");
+        }
+        let replica = Facts {
+            standby_cluster: true,
+            ..facts(Node::AsyncStandby, &tags)
+        };
+        for (check, want) in [
+            (Check::StandbyLeader, 503),
+            (Check::Primary, 503),
+            (Check::Replica, 200),
+        ] {
+            assert_eq!(status(check, &replica, &none).as_u16(), want, "{check:?}");
+        }
     }
 
     #[test]

@@ -201,6 +201,7 @@ fn facts<'a>(st: &'a NodeStatus, cfg: &Config, d: &'a Derived<'_>) -> health::Fa
     let replica = st.pg.running && st.pg.in_recovery;
     health::Facts {
         holds_lock: d.holds_lock,
+        standby_cluster: st.dynamic.is_standby_cluster(),
         role: st.role,
         running: st.state == MemberState::Running,
         dcs: d.view.is_some(),

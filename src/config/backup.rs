@@ -284,6 +284,20 @@ fn extra_keys(
 /// whose value is not a scalar.
 pub fn replica_methods(pg_other: &BTreeMap<String, Json>) -> Result<Vec<ReplicaMethod>, Problem> {
     let names = method_names(pg_other.get("create_replica_methods"))?;
+    methods_named(pg_other, &names)
+}
+
+/// The replica creation methods `names` (in order) with their sections from the local
+/// `postgresql` section's other keys (`standby_cluster.create_replica_methods` names them in
+/// the dynamic configuration); `[basebackup]` for no names.
+///
+/// # Errors
+/// As [`replica_methods`].
+pub fn methods_named(
+    pg_other: &BTreeMap<String, Json>,
+    names: &[String],
+) -> Result<Vec<ReplicaMethod>, Problem> {
+    let names = names.to_vec();
     if names.is_empty() {
         return Ok(vec![ReplicaMethod::basebackup()]);
     }

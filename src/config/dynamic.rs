@@ -81,6 +81,15 @@ pub struct DynamicConfig {
     /// it is the default, as in Patroni).
     #[serde(deserialize_with = "null_as_default")]
     pub postgresql: DynamicPostgresql,
+    /// Patroni's `standby_cluster`: this group replicates from a remote primary (or an archive);
+    /// its leader is a standby leader that never promotes while this is set. `None` when absent
+    /// or null.
+    #[serde(
+        default,
+        deserialize_with = "standby_cluster_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub standby_cluster: Option<StandbyCluster>,
     /// Unknown keys, preserved so PATCH /config and edit-config never lose them.
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,
@@ -198,6 +207,7 @@ impl Default for DynamicConfig {
             permanent_replication_slots: BTreeMap::new(),
             ignore_slots: Vec::new(),
             postgresql: DynamicPostgresql::default(),
+            standby_cluster: None,
             other: BTreeMap::new(),
         }
     }
@@ -258,7 +268,107 @@ pub fn parse_seconds(s: &str) -> Result<u64, String> {
 /// task and reacts to watch events, so it supports shorter leases (see README, "fast profile").
 pub const MIN_TTL: u64 = 5;
 
+/// Patroni's `standby_cluster` section (dynamic configuration only, as in Patroni 4.1's
+/// `GlobalConfig.get_standby_cluster_config`): where the standby leader replicates from.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StandbyCluster {
+    /// The remote primary's host (several comma-separated hosts are tried in order with
+    /// `target_session_attrs=read-write`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The remote primary's port.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "port_opt"
+    )]
+    pub port: Option<u16>,
+    /// The physical slot on the remote primary the standby leader streams through (none when
+    /// unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_slot_name: Option<String>,
+    /// Replica creation methods for the standby leader's first copy (default `[basebackup]` from
+    /// the remote primary); their sections are in the local `postgresql` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_replica_methods: Option<Vec<String>>,
+    /// `restore_command` for every member of the standby cluster (from the remote's archive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_command: Option<String>,
+    /// `archive_cleanup_command` for every member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_cleanup_command: Option<String>,
+    /// `recovery_min_apply_delay` for the standby leader.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "text_opt"
+    )]
+    pub recovery_min_apply_delay: Option<String>,
+}
+
+impl StandbyCluster {
+    /// Whether it makes a standby cluster (Patroni's `is_standby_cluster`): a `host`, `port` or
+    /// `restore_command` is set.
+    pub fn active(&self) -> bool {
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        set(&self.host) || self.port.is_some() || set(&self.restore_command)
+    }
+}
+
+fn standby_cluster_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<StandbyCluster>, D::Error> {
+    let v = Option::<StandbyCluster>::deserialize(d)?;
+    Ok(v.filter(StandbyCluster::active))
+}
+
+/// A port as a number or a string of digits (Patroni's YAML often quotes it).
+fn port_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    use serde::de::Error;
+    match Option::<Json>::deserialize(d)? {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Number(n)) => n
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p > 0)
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("expected a port number (1-65535), got {n}"))),
+        Some(Json::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Json::String(s)) => s
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .map(Some)
+            .ok_or_else(|| {
+                D::Error::custom(format!("expected a port number (1-65535), got {s:?}"))
+            }),
+        Some(other) => Err(D::Error::custom(format!(
+            "expected a port number (1-65535), got {other}"
+        ))),
+    }
+}
+
+/// A setting given as text or a number (`recovery_min_apply_delay: 300000` or `'5min'`).
+fn text_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::de::Error;
+    match Option::<Json>::deserialize(d)? {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s)),
+        Some(Json::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(D::Error::custom(format!(
+            "expected a duration such as '5min' or a number of milliseconds, got {other}"
+        ))),
+    }
+}
+
 impl DynamicConfig {
+    /// Whether this group is a standby cluster ([`StandbyCluster::active`]).
+    pub fn is_standby_cluster(&self) -> bool {
+        self.standby_cluster.is_some()
+    }
+
     /// Parses a dynamic configuration (from `bootstrap.dcs` or the `config` key) and adjusts its
     /// timing as [`DynamicConfig::adjust_timeouts`] does, dropping the adjustment messages.
     ///
@@ -376,6 +486,10 @@ impl DynamicConfig {
 
     /// Whether synchronous replication is requested (`on`, `true` or `quorum`).
     pub fn synchronous(&self) -> bool {
+        // A standby cluster has no synchronous replication (Patroni's `is_synchronous_mode`).
+        if self.is_standby_cluster() {
+            return false;
+        }
         match &self.synchronous_mode {
             Json::Bool(b) => *b,
             Json::String(s) => matches!(s.as_str(), "on" | "true" | "quorum"),
@@ -689,11 +803,10 @@ mod bool_tests {
 
     #[test]
     fn an_edit_with_a_refused_key_is_refused_by_name() {
-        let v =
-            serde_json::json!({"ttl": 30, "standby_cluster": {"host": "10.0.0.9", "port": 5432}});
+        let v = serde_json::json!({"ttl": 30, "synchronous_mode": "quorum"});
         assert!(DynamicConfig::from_json(&v).is_ok());
         let (k, m) = DynamicConfig::check_edit(&v).unwrap_err();
-        assert!(k.starts_with("standby_cluster"), "{k}: {m}");
+        assert!(k.starts_with("synchronous_mode"), "{k}: {m}");
         assert!(m.starts_with(crate::config::keys::REFUSED), "{m}");
         assert!(DynamicConfig::check_edit(&serde_json::json!({"ttl": 30})).is_ok());
     }

@@ -20,6 +20,11 @@ pub enum BootstrapStep {
     InitializeRace,
     /// Run initdb (`bootstrap.initdb` options).
     Initdb,
+    /// A standby cluster's first member: copy the remote primary with
+    /// `standby_cluster.create_replica_methods` (Patroni's `bootstrap_standby_leader`).
+    CloneRemote,
+    /// Start as the standby leader, following the remote primary, and wait for connections.
+    StartStandbyLeader,
     /// Run the custom bootstrap method's command (`bootstrap.method`: a restore from a backup).
     RunBootstrapMethod,
     /// Write the configuration the restored backup recovers with (its `recovery_conf` and
@@ -62,6 +67,8 @@ pub struct BootstrapFacts {
     /// the data directory instead of initdb, and the restored server recovers before anything
     /// is published.
     pub custom: bool,
+    /// `standby_cluster` is set: the first member copies the remote primary and follows it.
+    pub standby: bool,
 }
 
 /// The steps of a bootstrap. A custom bootstrap (Patroni's `_custom_bootstrap` and
@@ -71,6 +78,19 @@ pub struct BootstrapFacts {
 /// system identifier published.
 pub fn plan_bootstrap(f: BootstrapFacts) -> Plan<BootstrapStep> {
     use BootstrapStep::*;
+    if f.standby {
+        return Plan::new(
+            vec![
+                InitializeRace,
+                CloneRemote,
+                StartStandbyLeader,
+                WriteInitialize,
+                WriteConfigKey,
+                TakeLeaderKey,
+            ],
+            "bootstrapping a new standby leader from the remote primary",
+        );
+    }
     let mut steps = if f.custom {
         vec![
             InitializeRace,
@@ -140,6 +160,7 @@ mod tests {
             plan_bootstrap(BootstrapFacts {
                 citus,
                 custom: false,
+                standby: false,
             })
             .steps
         };
@@ -153,6 +174,23 @@ mod tests {
         let at = plain.iter().position(|s| *s == WriteInitialize).unwrap();
         citus.insert(at, CitusBootstrap);
         assert_eq!(plan(true), citus);
+        // A standby cluster copies the remote primary and follows it: no roles, no scripts.
+        assert_eq!(
+            plan_bootstrap(BootstrapFacts {
+                citus: false,
+                custom: false,
+                standby: true,
+            })
+            .steps,
+            vec![
+                InitializeRace,
+                CloneRemote,
+                StartStandbyLeader,
+                WriteInitialize,
+                WriteConfigKey,
+                TakeLeaderKey
+            ]
+        );
         // A custom method restores, lets the server recover, restarts it as a primary.
         let mut custom = vec![
             InitializeRace,
@@ -167,7 +205,8 @@ mod tests {
         assert_eq!(
             plan_bootstrap(BootstrapFacts {
                 citus: false,
-                custom: true
+                custom: true,
+                standby: false,
             })
             .steps,
             custom
@@ -178,7 +217,13 @@ mod tests {
     fn the_clean_up_never_deletes_data_and_touches_nothing_before_the_race_is_won() {
         assert_eq!(plan_failed_bootstrap(InitializeRace).steps, vec![]);
         for (citus, custom) in [(false, false), (true, false), (false, true), (true, true)] {
-            for failed in plan_bootstrap(BootstrapFacts { citus, custom }).steps {
+            for failed in plan_bootstrap(BootstrapFacts {
+                citus,
+                custom,
+                standby: false,
+            })
+            .steps
+            {
                 if failed == InitializeRace {
                     continue;
                 }
@@ -201,6 +246,7 @@ mod tests {
         let steps = plan_bootstrap(BootstrapFacts {
             citus: true,
             custom: false,
+            standby: false,
         })
         .steps;
         let at = |s| steps.iter().position(|x| *x == s).unwrap();
@@ -211,6 +257,7 @@ mod tests {
         let custom = plan_bootstrap(BootstrapFacts {
             citus: false,
             custom: true,
+            standby: false,
         })
         .steps;
         let at = |s| custom.iter().position(|x| *x == s).unwrap();

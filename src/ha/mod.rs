@@ -107,6 +107,9 @@ pub enum DemoteMode {
     Immediate,
     /// Lost the lock: immediate stop, restart as a standby of the new leader.
     ImmediateNoLock,
+    /// `standby_cluster` was set on a running cluster (Patroni's `demote-cluster`): fast stop,
+    /// keep the leader key, start again as the standby leader following the remote.
+    ToStandbyLeader,
 }
 
 /// One step for the driver to carry out, in order.
@@ -114,6 +117,10 @@ pub enum DemoteMode {
 pub enum Action {
     /// Create-only put of `initialize`, then initdb, start, roles, `initialize=<sysid>`, `config`, leader key.
     Bootstrap,
+    /// A standby cluster's first member: race for `initialize`, copy the remote primary (with
+    /// `standby_cluster.create_replica_methods`), start following it, then `initialize=<sysid>`,
+    /// `config` and the leader key (Patroni's `bootstrap_standby_leader`).
+    BootstrapStandbyLeader,
     /// Create a replica into the empty data directory with the configured methods
     /// ([`replica::plan_create_replica`]), then start as a standby (of the leader, if any).
     CreateReplica {
@@ -174,6 +181,11 @@ pub enum Action {
     /// Stop the agent with this error; PostgreSQL is stopped if we started it.
     Fatal(String),
 }
+
+/// The name a standby cluster's leader follows: the remote primary of `standby_cluster` (host,
+/// port, or only its archive through `restore_command`), not a member of this group. Patroni
+/// names it `remote_member`.
+pub const REMOTE: &str = "remote_member";
 
 /// The outcome of one decision.
 #[derive(Debug, Clone, PartialEq)]
@@ -371,6 +383,11 @@ fn empty_data_dir(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
                     vec![],
                     "PAUSE: not bootstrapping a new cluster in maintenance mode",
                 )
+            } else if s.can_bootstrap && s.tags.can_failover() && s.config.is_standby_cluster() {
+                decide_with(
+                    vec![Action::BootstrapStandbyLeader],
+                    "trying to bootstrap a new standby leader",
+                )
             } else if s.can_bootstrap && s.tags.can_failover() {
                 decide_with(vec![Action::Bootstrap], "trying to bootstrap a new cluster")
             } else if s.can_clone_without_source {
@@ -490,6 +507,17 @@ fn not_running(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
         }
         return decide_with(vec![], "PAUSE: PostgreSQL is not running");
     }
+    if i_lead && s.config.is_standby_cluster() && !s.renew_failed && s.pg.start_failures < 3 {
+        return decide_with(
+            vec![
+                Action::RenewLeader,
+                Action::StartReplica {
+                    leader: Some(REMOTE.into()),
+                },
+            ],
+            "starting as a standby leader because I had the session lock",
+        );
+    }
     if i_lead {
         if s.pg.start_failures >= 3 {
             return decide_with(
@@ -602,10 +630,13 @@ fn leading(s: &Snapshot) -> Decision {
         }
         return decide_with(vec![], "failed to update leader lock in DCS");
     }
-    if !s.pg.in_recovery {
+    if !s.pg.in_recovery || s.config.is_standby_cluster() {
         if let Some(d) = s.dcs.as_ref().and_then(|v| manual_switchover(s, v)) {
             return d;
         }
+    }
+    if s.config.is_standby_cluster() {
+        return standby_leader(s);
     }
     if s.pg.in_recovery && !s.watchdog_ok && !s.config.pause {
         return decide_with(
@@ -644,6 +675,46 @@ fn leading(s: &Snapshot) -> Decision {
             Action::SyncReplication,
         ],
         format!("no action. I am ({}), the leader with the lock", s.name),
+    )
+}
+
+/// The leader of a standby cluster (Patroni's `enforce_follow_remote_member`): it never
+/// promotes; a primary (the cluster was just demoted with `standby_cluster`) stops and starts
+/// again following the remote, keeping the leader key; a standby follows the remote.
+fn standby_leader(s: &Snapshot) -> Decision {
+    if !s.pg.in_recovery {
+        if s.config.pause {
+            return decide_with(
+                vec![Action::RenewLeader],
+                "PAUSE: standby_cluster is set but this primary is not demoted in maintenance mode",
+            );
+        }
+        return decide_with(
+            vec![
+                Action::RenewLeader,
+                Action::Demote(DemoteMode::ToStandbyLeader),
+            ],
+            "demoting the primary to a standby leader: standby_cluster is set",
+        );
+    }
+    if s.pg.following.as_deref() != Some(REMOTE) {
+        return decide_with(
+            vec![
+                Action::RenewLeader,
+                Action::Follow {
+                    leader: REMOTE.into(),
+                },
+                Action::SyncSlots,
+            ],
+            "promoted self to a standby leader: following the remote primary",
+        );
+    }
+    decide_with(
+        vec![Action::RenewLeader, Action::SyncSlots],
+        format!(
+            "no action. I am ({}), the standby leader with the lock",
+            s.name
+        ),
     )
 }
 

@@ -123,12 +123,15 @@ pub fn published_optime(leading: bool, pg: &PgState) -> Option<Lsn> {
 }
 
 /// The role to publish: `uninitialized` with no data directory and nothing running, `primary`
-/// for a running server out of recovery, else `replica`.
-pub fn published_role(data: &DataDir, pg: &PgState) -> Role {
+/// for a running server out of recovery, `standby_leader` for the holder of a standby cluster's
+/// leader key (`standby_leader`), else `replica`.
+pub fn published_role(data: &DataDir, pg: &PgState, standby_leader: bool) -> Role {
     if matches!(data, DataDir::Empty) && !pg.running {
         Role::Uninitialized
     } else if pg.is_primary() {
         Role::Primary
+    } else if standby_leader {
+        Role::StandbyLeader
     } else {
         Role::Replica
     }
@@ -151,6 +154,9 @@ pub fn published_state(pg: &PgState, fenced: bool, previous: MemberState) -> Mem
         MemberState::CreatingReplica
             | MemberState::InitializingNewCluster
             | MemberState::StartFailed
+            | MemberState::CustomBootstrap
+            | MemberState::CustomBootstrapFailed
+            | MemberState::BootstrapStarting
     ) {
         previous
     } else if pg.crashed {
@@ -302,7 +308,7 @@ mod tests {
             (present, pg(false, false, false, false), Role::Replica),
         ];
         for (data, pg, want) in cases {
-            assert_eq!(published_role(&data, &pg), want, "{data:?} {pg:?}");
+            assert_eq!(published_role(&data, &pg, false), want, "{data:?} {pg:?}");
         }
     }
 

@@ -218,17 +218,23 @@ pub fn replica_keeps_slots(s: &Snapshot) -> bool {
     s.config.postgresql.use_slots
         && ((s.tags.can_failover()
             && s.config.permanent_slot_specs().iter().any(|(name, spec)| {
-                permanent_physical_here(name, spec, &me)
+                permanent_physical_here(name, spec, &me, s.config.is_standby_cluster())
                     || (matches!(spec, SlotSpec::Logical { .. }) && !s.tags.nostream)
             }))
             || !streaming_member_slot_names(s, false).is_empty())
 }
 
-/// A permanent physical slot this member keeps: not a standby-cluster-only one (praetor runs no
-/// standby cluster) and not one named after this member (Patroni: "don't try to create
-/// permanent physical replication slot for yourself").
-fn permanent_physical_here(name: &str, spec: &SlotSpec, me: &str) -> bool {
-    matches!(spec, SlotSpec::Physical { cluster_type } if *cluster_type != Some(SlotClusterType::Standby))
+/// A permanent physical slot this member keeps: one for this kind of cluster (`cluster_type:
+/// standby` only in a standby cluster, `primary` only in a primary one) and not one named after
+/// this member (Patroni: "don't try to create permanent physical replication slot for
+/// yourself").
+fn permanent_physical_here(name: &str, spec: &SlotSpec, me: &str, standby_cluster: bool) -> bool {
+    let other_kind = if standby_cluster {
+        SlotClusterType::Primary
+    } else {
+        SlotClusterType::Standby
+    };
+    matches!(spec, SlotSpec::Physical { cluster_type } if *cluster_type != Some(other_kind))
         && name != me
 }
 
@@ -306,7 +312,14 @@ pub fn plan_slots(
     // streaming from it (on the primary all but those cascading from another member; on a
     // replica those cascading from it), then the permanent ones (a member's slot wins a name
     // both claim).
-    let streaming = streaming_member_slot_names(s, primary);
+    // A standby cluster's leader keeps its members' slots as a primary does (Patroni's
+    // `_get_members_slots` treats the standby leader as the leader).
+    let standby_leader = s.config.is_standby_cluster()
+        && s.dcs
+            .as_ref()
+            .and_then(|v| v.leader.as_ref())
+            .is_some_and(|l| l.name == s.name);
+    let streaming = streaming_member_slot_names(s, primary || standby_leader);
     let mut wanted: BTreeMap<&str, Want> = BTreeMap::new();
     for m in &streaming {
         wanted.insert(m, Want::Member);
@@ -316,13 +329,15 @@ pub fn plan_slots(
         for (name, spec) in permanent {
             match spec {
                 SlotSpec::Physical { .. } => {
-                    if permanent_physical_here(name, spec, &me) {
+                    if permanent_physical_here(name, spec, &me, s.config.is_standby_cluster()) {
                         wanted.entry(name).or_insert(Want::Physical);
                     }
                 }
                 // A `nostream` replica gets no copies of logical slots (Patroni
                 // `get_slot_name_on_primary` is empty for it).
                 SlotSpec::Logical { .. } if !primary && s.tags.nostream => {}
+                // A standby cluster keeps no logical slots (Patroni).
+                SlotSpec::Logical { .. } if s.config.is_standby_cluster() => {}
                 SlotSpec::Logical { database, plugin } => {
                     if members.contains(name) {
                         plan.notes.push(format!(

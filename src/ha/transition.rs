@@ -118,6 +118,8 @@ pub enum DemoteStep {
     ReleaseLeaderKey,
     /// Start again read-only, following nobody until the next cycle picks the leader.
     StartReadOnly,
+    /// Start again as the standby leader, following the remote primary of `standby_cluster`.
+    StartStandbyLeader,
 }
 
 /// The steps of a demotion in `mode`; `citus_worker` as for [`PromoteFacts`].
@@ -153,6 +155,11 @@ pub fn plan_demote(mode: DemoteMode, citus_worker: bool) -> Plan<DemoteStep> {
                 ReleaseLeaderKey,
             ],
             "demoting at once and releasing the leader key",
+        ),
+        // Patroni's `demote('demote-cluster')`: no checkpoint, a fast stop, the key kept.
+        DemoteMode::ToStandbyLeader => (
+            vec![DisarmWatchdog, StopFast, DisarmFenceGuard, StartStandbyLeader],
+            "demoting to a standby leader: PostgreSQL stops and follows the remote primary, the leader key is kept",
         ),
         DemoteMode::ImmediateNoLock => (
             vec![DisarmWatchdog, StopImmediate, WithdrawLease],

@@ -55,6 +55,9 @@ pub struct Upstream {
     pub host: String,
     /// Port.
     pub port: u16,
+    /// Set when this is a standby cluster's remote primary ([`crate::ha::REMOTE`]): its
+    /// `standby_cluster` settings (slot, archive commands, apply delay).
+    pub remote: Option<crate::config::dynamic::StandbyCluster>,
 }
 
 /// Facts about the running server for GET /patroni.

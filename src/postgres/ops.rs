@@ -99,7 +99,7 @@ impl LocalPostgres {
             restore.is_some_and(|b| b.keep_existing_recovery_conf && b.recovery_conf.is_none());
         let (recovery, signal, hot_standby_off) = match restore {
             None if standby => (
-                render::standby_recovery_params(&cfg.recovery_conf(dynamic)),
+                self.standby_recovery(dynamic, upstream),
                 Some("standby.signal"),
                 false,
             ),
@@ -121,11 +121,21 @@ impl LocalPostgres {
         let rep = &cfg.postgresql.authentication.replication;
         let inputs = render::ConfInputs {
             upstream: upstream.map(|u| {
-                (
-                    u.name.as_str(),
-                    self.conninfo(&u.host, u.port, rep, "postgres"),
-                )
+                let ci = match &u.remote {
+                    // Only the archive: no connection string.
+                    Some(_) if u.host.trim().is_empty() => String::new(),
+                    // Several hosts: the one that accepts writes (Patroni).
+                    Some(_) if u.host.contains(',') => format!(
+                        "{} target_session_attrs=read-write",
+                        self.conninfo(&u.host, u.port, rep, "postgres")
+                    ),
+                    _ => self.conninfo(&u.host, u.port, rep, "postgres"),
+                };
+                (u.name.as_str(), ci)
             }),
+            remote_slot: upstream
+                .and_then(|u| u.remote.as_ref())
+                .map(|sc| sc.primary_slot_name.clone()),
             standby,
             sync_standbys: (&sync.0, sync.1),
             citus_library: self.citus_library_installed(),
@@ -160,6 +170,37 @@ impl LocalPostgres {
         }
         *self.following.lock().expect("not poisoned") = upstream.map(|u| u.name.clone());
         Ok(())
+    }
+
+    /// A standby's recovery settings: `recovery_conf`, and in a standby cluster the
+    /// `standby_cluster` archive commands (and, on the standby leader, its apply delay) over
+    /// them, as Patroni's `build_recovery_params` writes them.
+    fn standby_recovery(
+        &self,
+        dynamic: &DynamicConfig,
+        upstream: Option<&Upstream>,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut conf = self.cfg().recovery_conf(dynamic);
+        if let Some(sc) = &dynamic.standby_cluster {
+            let remote = upstream.is_some_and(|u| u.remote.is_some());
+            for (k, v) in [
+                ("restore_command", &sc.restore_command),
+                ("archive_cleanup_command", &sc.archive_cleanup_command),
+                (
+                    "recovery_min_apply_delay",
+                    if remote {
+                        &sc.recovery_min_apply_delay
+                    } else {
+                        &None
+                    },
+                ),
+            ] {
+                if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                    conf.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        render::standby_recovery_params(&conf)
     }
 
     /// The directory of `postgresql.conf`, `postgresql.base.conf`, `pg_hba.conf` and

@@ -274,6 +274,10 @@ pub struct ConfInputs<'a> {
     pub recovery: BTreeMap<String, String>,
     /// `hot_standby = off` (a restored backup recovering to its target, as Patroni runs it).
     pub hot_standby_off: bool,
+    /// The upstream is a standby cluster's remote primary: `Some(slot)` streams through
+    /// `standby_cluster.primary_slot_name` (`Some(None)`: no slot); `None` for a member upstream
+    /// (the slot named after this member).
+    pub remote_slot: Option<Option<String>>,
 }
 
 /// The recovery settings of a standby from the effective `recovery_conf` (Patroni's
@@ -407,12 +411,17 @@ pub fn conf_params(
     }
     // `nostream` (Patroni): the standby replays only what the archive and pg_wal give it.
     if let Some((_, ci)) = i.upstream.as_ref().filter(|_| !cfg.tags.nostream) {
-        params.insert("primary_conninfo".into(), quote_text(ci));
-        if dynamic.postgresql.use_slots {
-            params.insert(
-                "primary_slot_name".into(),
-                quote_text(&slot_name_for(&cfg.name)),
-            );
+        // A standby leader following only the remote's archive has no connection string.
+        if !ci.is_empty() {
+            params.insert("primary_conninfo".into(), quote_text(ci));
+        }
+        // A standby leader streams through `standby_cluster.primary_slot_name` (none if unset).
+        let slot = match &i.remote_slot {
+            Some(remote) => remote.clone(),
+            None => Some(slot_name_for(&cfg.name)),
+        };
+        if let Some(slot) = slot.filter(|_| dynamic.postgresql.use_slots && !ci.is_empty()) {
+            params.insert("primary_slot_name".into(), quote_text(&slot));
         }
     }
     params.insert("recovery_target_timeline".into(), "'latest'".into());

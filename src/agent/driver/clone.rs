@@ -31,11 +31,24 @@ impl Driver {
         from: Option<&Upstream>,
         from_leader: bool,
     ) -> Result<()> {
+        let methods = self.cfg.replica_methods.clone();
+        self.create_replica_with(from, from_leader, &methods).await
+    }
+
+    /// [`Driver::create_replica`] with `methods` (a standby cluster's first member uses
+    /// `standby_cluster.create_replica_methods`).
+    pub(super) async fn create_replica_with(
+        &mut self,
+        from: Option<&Upstream>,
+        from_leader: bool,
+        methods: &[ReplicaMethod],
+    ) -> Result<()> {
         self.rewind_failed_from = None;
         self.state = MemberState::CreatingReplica;
         self.role = Role::Uninitialized;
         self.shared.status.write().await.state = MemberState::CreatingReplica;
-        let plan = plan_create_replica(&self.replica_method_facts(), from.is_some(), from_leader);
+        let facts: Vec<MethodFacts> = methods.iter().map(MethodFacts::from).collect();
+        let plan = plan_create_replica(&facts, from.is_some(), from_leader);
         tracing::info!(
             "{plan}{}",
             from.map(|u| format!(", from {}", u.name))
@@ -58,9 +71,7 @@ impl Driver {
                 }
                 ReplicaStep::Run { name, .. } => {
                     tried += 1;
-                    let method = self
-                        .cfg
-                        .replica_methods
+                    let method = methods
                         .iter()
                         .find(|m| &m.name == name)
                         .cloned()

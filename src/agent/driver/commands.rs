@@ -235,11 +235,16 @@ impl Driver {
         leading: bool,
     ) -> Result<()> {
         use crate::ha::shutdown::RestartStep;
-        let up = if leading {
+        // A standby leader restarts as one: following the remote primary, in recovery.
+        let standby_leader = leading && self.dynamic.is_standby_cluster();
+        let up = if standby_leader {
+            self.remote_upstream().ok()
+        } else if leading {
             None
         } else {
             self.current_upstream().await
         };
+        let standby = !leading || standby_leader;
         for step in steps {
             match step {
                 RestartStep::AskSyncRelease => self.ask_sync_release().await,
@@ -253,7 +258,7 @@ impl Driver {
                 }
                 RestartStep::WithdrawSyncRelease => self.sync_release = false,
                 RestartStep::StartPostgres => {
-                    self.pg.write_config(&self.dynamic, up.as_ref(), !leading)?;
+                    self.pg.write_config(&self.dynamic, up.as_ref(), standby)?;
                     let wait = Duration::from_secs((self.dynamic.ttl / 3).max(2));
                     let ready = self.pg.start(wait).await?;
                     self.state = if ready {
@@ -322,7 +327,9 @@ impl Driver {
             return Ok(());
         }
         let leader = self.leader_until.is_some();
-        let up = if leader {
+        let up = if leader && self.dynamic.is_standby_cluster() {
+            self.remote_upstream().ok()
+        } else if leader {
             None
         } else {
             self.current_upstream().await
@@ -348,16 +355,19 @@ impl Driver {
         let leader = self.leader_until.is_some();
         let standby = self.pg.data_dir.join("standby.signal").exists();
         let up = match self.pg.following() {
-            Some(name) if !leader => match self.upstream(view, &name) {
-                Ok(u) => Some(u),
-                Err(e) => {
-                    // Its upstream's address is not known now: try again next cycle rather
-                    // than write a configuration that follows nobody.
-                    tracing::warn!("applying the new dynamic configuration: {e:#}; next cycle");
-                    self.server_conf_stale = true;
-                    return;
+            // A standby leader follows the remote primary, whose address may just have changed.
+            Some(name) if !leader || name == crate::ha::REMOTE => {
+                match self.upstream(view, &name) {
+                    Ok(u) => Some(u),
+                    Err(e) => {
+                        // Its upstream's address is not known now: try again next cycle rather
+                        // than write a configuration that follows nobody.
+                        tracing::warn!("applying the new dynamic configuration: {e:#}; next cycle");
+                        self.server_conf_stale = true;
+                        return;
+                    }
                 }
-            },
+            }
             // A standby whose upstream is not known yet (it is being decided): not now.
             None if !leader && standby => {
                 self.server_conf_stale = true;

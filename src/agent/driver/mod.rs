@@ -822,7 +822,9 @@ impl Driver {
         } else {
             (snap.data.clone(), snap.pg.clone(), observed_info)
         };
-        self.role = crate::ha::publish::published_role(&data, &pg);
+        // A standby cluster's leader publishes `standby_leader` (Patroni).
+        let standby_leader = self.dynamic.is_standby_cluster() && self.leader_until.is_some();
+        self.role = crate::ha::publish::published_role(&data, &pg, standby_leader);
         let fenced =
             !pg.running && crate::fence::marker_path(&self.cfg.postgresql.data_dir).exists();
         self.state = crate::ha::publish::published_state(&pg, fenced, self.state);

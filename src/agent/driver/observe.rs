@@ -97,7 +97,11 @@ impl Driver {
                         // bound to until the next renewal re-puts it: it waits for that.
                         self.keep.withdraw();
                     }
-                    if c.postgresql != self.dynamic.postgresql {
+                    // A new `standby_cluster` host, port or archive command repoints the
+                    // standby leader (and its replicas' archive settings) like a parameter change.
+                    if c.postgresql != self.dynamic.postgresql
+                        || c.standby_cluster != self.dynamic.standby_cluster
+                    {
                         if self.dcs_config_seen {
                             self.server_conf_stale = true;
                         } else {

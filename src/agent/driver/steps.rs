@@ -107,6 +107,10 @@ impl Driver {
                 self.dcs.release_leader(None).await?;
             }
             StartReadOnly => self.start(None, true).await?,
+            StartStandbyLeader => {
+                let up = self.remote_upstream()?;
+                self.start(Some(&up), true).await?
+            }
         }
         Ok(())
     }
@@ -258,6 +262,7 @@ impl Driver {
                         .context("writing config")?;
                 }
                 Action::Bootstrap => return self.bootstrap().await,
+                Action::BootstrapStandbyLeader => return self.bootstrap().await,
                 Action::CreateReplica { from } => {
                     let up = match from {
                         Some(f) => Some(self.upstream(&view, f)?),
@@ -454,6 +459,7 @@ impl Driver {
         let plan = plan_bootstrap(BootstrapFacts {
             citus: self.cfg.citus.is_some(),
             custom: self.cfg.custom_bootstrap.is_some(),
+            standby: self.dynamic.is_standby_cluster(),
         });
         tracing::info!("{plan}");
         for step in plan.steps {
@@ -513,6 +519,32 @@ impl Driver {
                 self.state = MemberState::InitializingNewCluster;
             }
             Initdb => self.pg.initdb().await?,
+            CloneRemote => {
+                let up = self.remote_upstream()?;
+                let names = up
+                    .remote
+                    .as_ref()
+                    .and_then(|sc| sc.create_replica_methods.clone())
+                    .unwrap_or_default();
+                let methods =
+                    crate::config::backup::methods_named(&self.cfg.postgresql.other, &names)
+                        .map_err(|(k, m)| {
+                            anyhow!("standby_cluster.create_replica_methods: {k}: {m}")
+                        })?;
+                let source = (!up.host.trim().is_empty()).then_some(&up);
+                self.create_replica_with(source, false, &methods).await?;
+            }
+            StartStandbyLeader => {
+                let up = self.remote_upstream()?;
+                self.pg.write_config(&self.dynamic, Some(&up), true)?;
+                let timeout = Duration::from_secs(self.cfg.postgresql.pg_ctl_timeout.unwrap_or(60));
+                if !self.pg.start(timeout).await? {
+                    anyhow::bail!(
+                        "PostgreSQL did not accept connections within {timeout:?} as the standby leader"
+                    );
+                }
+                self.state = MemberState::Running;
+            }
             RunBootstrapMethod => {
                 let method = self.custom_bootstrap()?;
                 self.state = MemberState::CustomBootstrap;
@@ -627,6 +659,9 @@ impl Driver {
     }
 
     pub(super) fn upstream(&self, view: &ClusterView, name: &str) -> Result<Upstream> {
+        if name == crate::ha::REMOTE {
+            return self.remote_upstream();
+        }
         let m = view
             .member(name)
             .ok_or_else(|| anyhow!("member {name} is not in the DCS"))?;
@@ -640,6 +675,25 @@ impl Driver {
             name: name.to_string(),
             host,
             port,
+            remote: None,
+        })
+    }
+
+    /// The remote primary of this standby cluster (`standby_cluster` host and port; an empty
+    /// host when it replicates from the archive alone).
+    ///
+    /// # Errors
+    /// This group is not a standby cluster (any more).
+    pub(super) fn remote_upstream(&self) -> Result<Upstream> {
+        let sc =
+            self.dynamic.standby_cluster.clone().ok_or_else(|| {
+                anyhow!("standby_cluster is not set in the dynamic configuration")
+            })?;
+        Ok(Upstream {
+            name: crate::ha::REMOTE.to_string(),
+            host: sc.host.clone().unwrap_or_default(),
+            port: sc.port.unwrap_or(5432),
+            remote: Some(sc),
         })
     }
 }

@@ -533,45 +533,6 @@ mod tests {
                 "maybe",
                 Some(Severity::Error),
             ),
-            ("bootstrap.dcs.standby_cluster", "{}", None),
-            (
-                "bootstrap.dcs.standby_cluster",
-                "{host: '', port: ''}",
-                None,
-            ),
-            (
-                "bootstrap.dcs.standby_cluster",
-                "{host: 10.0.0.1, port: 5432}",
-                Some(Severity::Error),
-            ),
-            (
-                "bootstrap.dcs.standby_cluster",
-                "{restore_command: 'cp %f %p'}",
-                Some(Severity::Error),
-            ),
-            ("bootstrap.dcs.standby_cluster.host", "''", None),
-            ("bootstrap.dcs.standby_cluster.port", "''", None),
-            ("bootstrap.dcs.standby_cluster.restore_command", "''", None),
-            (
-                "bootstrap.dcs.standby_cluster.primary_slot_name",
-                "s",
-                Some(Severity::Warning),
-            ),
-            (
-                "bootstrap.dcs.standby_cluster.create_replica_methods",
-                "[basebackup]",
-                Some(Severity::Warning),
-            ),
-            (
-                "bootstrap.dcs.standby_cluster.archive_cleanup_command",
-                "x",
-                Some(Severity::Warning),
-            ),
-            (
-                "bootstrap.dcs.standby_cluster.recovery_min_apply_delay",
-                "1h",
-                Some(Severity::Warning),
-            ),
             ("postgresql.basebackup", "{max-rate: 100M}", None),
             ("postgresql.basebackup", "[{max-rate: 100M}, verbose]", None),
             (

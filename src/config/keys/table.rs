@@ -17,10 +17,6 @@ use Fate::{ByValue, Implemented, Refused, Warned};
 const NO_THREADS: &str =
     "praetor does not run on a thread pool this setting could size (one async runtime serves the HA loop and the REST API)";
 const LOG_LAYOUT: &str = "praetor keeps its own line layout (log.type chooses plain or JSON lines)";
-const STANDBY_CLUSTER: &str =
-    "standby clusters are not implemented: praetor would run this cluster as an independent primary instead of following the remote one";
-const STANDBY_INACTIVE: &str =
-    "without standby_cluster host, port or restore_command this setting has no effect (in Patroni as well), and praetor does not implement standby clusters";
 pub(super) const SYNC_QUORUM: &str =
     "quorum commit is not implemented: praetor runs priority synchronous replication (FIRST n in synchronous_standby_names) and keeps no quorum in /sync; use on";
 const SYNC_VALUE: &str =
@@ -135,26 +131,6 @@ fn synchronous_mode(v: &Yaml) -> Fate {
         Yaml::String(s) if matches!(s.as_str(), "on" | "off" | "true" | "false") => Implemented,
         Yaml::String(s) if s.eq_ignore_ascii_case("quorum") => Refused(SYNC_QUORUM),
         _ => Refused(SYNC_VALUE),
-    }
-}
-
-/// Patroni runs a standby cluster when one of `host`, `port`, `restore_command` is set.
-fn standby_cluster(v: &Yaml) -> Fate {
-    let active = ["host", "port", "restore_command"]
-        .iter()
-        .any(|k| v.get(*k).is_some_and(|x| !is_empty(x)));
-    if active {
-        Refused(STANDBY_CLUSTER)
-    } else {
-        Implemented
-    }
-}
-
-fn standby_cluster_setting(v: &Yaml) -> Fate {
-    if is_empty(v) {
-        Implemented
-    } else {
-        Warned(STANDBY_INACTIVE)
     }
 }
 
@@ -284,14 +260,14 @@ pub static KEYS: &[Key] = &[
     k("bootstrap.dcs.permanent_replication_slots.*.plugin", Implemented),
     k("bootstrap.dcs.permanent_replication_slots.*.cluster_type", Implemented),
     k("bootstrap.dcs.ignore_slots", Implemented),
-    k("bootstrap.dcs.standby_cluster", ByValue(standby_cluster)),
-    k("bootstrap.dcs.standby_cluster.host", ByValue(standby_cluster_setting)),
-    k("bootstrap.dcs.standby_cluster.port", ByValue(standby_cluster_setting)),
-    k("bootstrap.dcs.standby_cluster.primary_slot_name", ByValue(standby_cluster_setting)),
-    k("bootstrap.dcs.standby_cluster.create_replica_methods", ByValue(standby_cluster_setting)),
-    k("bootstrap.dcs.standby_cluster.restore_command", ByValue(standby_cluster_setting)),
-    k("bootstrap.dcs.standby_cluster.archive_cleanup_command", ByValue(standby_cluster_setting)),
-    k("bootstrap.dcs.standby_cluster.recovery_min_apply_delay", ByValue(standby_cluster_setting)),
+    k("bootstrap.dcs.standby_cluster", Implemented),
+    k("bootstrap.dcs.standby_cluster.host", Implemented),
+    k("bootstrap.dcs.standby_cluster.port", Implemented),
+    k("bootstrap.dcs.standby_cluster.primary_slot_name", Implemented),
+    k("bootstrap.dcs.standby_cluster.create_replica_methods", Implemented),
+    k("bootstrap.dcs.standby_cluster.restore_command", Implemented),
+    k("bootstrap.dcs.standby_cluster.archive_cleanup_command", Implemented),
+    k("bootstrap.dcs.standby_cluster.recovery_min_apply_delay", Implemented),
     k("bootstrap.dcs.postgresql", Implemented),
     k("bootstrap.dcs.postgresql.use_pg_rewind", Implemented),
     k("bootstrap.dcs.postgresql.use_slots", Implemented),
