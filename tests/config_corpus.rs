@@ -252,8 +252,8 @@ const CASES: &[Case] = &[
             ("thread_pool_size", "ignored by praetor"),
         ],
     },
-    // 11. Several refused keys at once, and a typo. (Its permanent slot and its WAL-E bootstrap
-    // method are implemented: nothing is reported for bootstrap.dcs.slots or bootstrap.method.)
+    // 11. Several refused keys at once, and a typo. (Its permanent slot, its WAL-E bootstrap
+    // method and its standby cluster are implemented: nothing is reported for them.)
     Case {
         file: Some("11-several-refused.yml"),
         configuration_env: None,
@@ -262,13 +262,11 @@ const CASES: &[Case] = &[
         errors: &[
             "consul",
             "bootstrap.dcs.synchronous_mode",
-            "bootstrap.dcs.standby_cluster",
             "etcd3",
         ],
         warnings: &["postgresq"],
         messages: &[
             ("postgresq", "the nearest known key is postgresql"),
-            ("bootstrap.dcs.standby_cluster", "standby clusters"),
             ("bootstrap.dcs.synchronous_mode", "quorum"),
             ("consul", "etcd3"),
             ("etcd3", "required section is missing"),

@@ -36,9 +36,10 @@ pub struct ReplicaMethod {
     /// `no_leader` (or the older `no_master`): the method builds a replica without a running
     /// primary (a restore from a backup), so it may run while the group has no leader.
     pub no_leader: bool,
-    /// The section's other keys as Patroni passes them, `--key=value`, in the section's order
-    /// (with `no_params` off the flags `keep_data`, `no_leader`, `no_master` are among them, as
-    /// Patroni passes them).
+    /// The section's other keys as Patroni passes them, `--key=value`, in name order (Patroni
+    /// keeps the file's order; the arguments are named, so only a script reading them by position
+    /// could tell), with `no_params` off the flags `keep_data`, `no_leader`, `no_master` among
+    /// them, as Patroni passes them.
     pub extra: Vec<(String, String)>,
 }
 
@@ -64,15 +65,19 @@ impl ReplicaMethod {
     /// other keys as `--key=value`, then, with `no_params` off, `--scope`, `--role=replica`,
     /// `--datadir` and `--connstring` (empty when no member is the source).
     pub fn arguments(&self, scope: &str, data_dir: &str, connstring: &str) -> Vec<String> {
+        if self.no_params {
+            return self
+                .extra
+                .iter()
+                .map(|(k, v)| format!("--{k}={v}"))
+                .collect();
+        }
         let mut args: Vec<String> = self
             .extra
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "scope" | "role" | "datadir" | "connstring"))
             .map(|(k, v)| format!("--{k}={v}"))
             .collect();
-        if self.no_params {
-            return args;
-        }
         args.extend([
             format!("--scope={scope}"),
             "--role=replica".to_string(),

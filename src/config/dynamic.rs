@@ -171,6 +171,14 @@ pub(crate) fn patroni_bool_opt<'de, D: serde::Deserializer<'de>>(
     }
 }
 
+/// Deserializes a boolean with [`parse_patroni_bool`], null as false (a tag another agent wrote
+/// as `"true"` still reads as true).
+pub(crate) fn patroni_bool_default<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<bool, D::Error> {
+    Ok(patroni_bool_opt(d)?.unwrap_or(false))
+}
+
 impl Default for DynamicPostgresql {
     fn default() -> Self {
         DynamicPostgresql {

@@ -227,7 +227,11 @@ pub struct Tags {
     /// Patroni's `nostream`: this standby does not stream; it replays WAL from the archive
     /// (`restore_command` in `recovery_conf`) and pg_wal only. The primary keeps no slot for it
     /// and it gets no copies of permanent logical slots.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "dynamic::patroni_bool_default"
+    )]
     pub nostream: bool,
     /// Cascading replication: stream from this member rather than the leader, while it has a
     /// member key (Patroni's `replicatefrom`).

@@ -54,7 +54,8 @@ impl From<&crate::config::backup::ReplicaMethod> for MethodFacts {
 /// One step of creating a replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplicaStep {
-    /// Remove whatever the data directory holds (nothing to do when it is empty or missing).
+    /// Remove whatever the data directory holds, keeping the directory (nothing to do when it is
+    /// empty or missing).
     ClearDataDir,
     /// Run the named method (its index in `create_replica_methods` order). Success ends the plan;
     /// a failure goes on with the next step.
@@ -132,7 +133,7 @@ pub fn plan_create_replica(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailedReplicaStep {
     /// Remove the partial copy (Patroni's `remove_data_directory` after a failed clone), also
-    /// one a `keep_data` method left.
+    /// one a `keep_data` method left; the directory itself stays.
     RemoveDataDir,
 }
 

@@ -209,6 +209,35 @@ pub fn streaming_member_slot_names(s: &Snapshot, primary: bool) -> Vec<String> {
     names.into_iter().collect()
 }
 
+/// Whether this member, or a member up its `replicatefrom` chain, is tagged `nostream`: its WAL
+/// does not come from the primary's stream, so the primary never hears its feedback and it gets
+/// no copies of logical slots (Patroni's `get_slot_name_on_primary` is empty for it).
+pub fn streams_through_nostream(s: &Snapshot) -> bool {
+    if s.tags.nostream {
+        return true;
+    }
+    let Some(view) = s.dcs.as_ref() else {
+        return false;
+    };
+    let mut seen = vec![s.name.clone()];
+    let mut next = s.tags.replicatefrom.clone();
+    while let Some(name) = next {
+        if seen.contains(&name) {
+            break;
+        }
+        let Some(m) = view.member(&name) else {
+            break;
+        };
+        let tags = m.tags();
+        if tags.nostream {
+            return true;
+        }
+        seen.push(name);
+        next = tags.replicatefrom;
+    }
+    false
+}
+
 /// Whether a replica has slot work each cycle: permanent slots to keep (Patroni keeps physical
 /// ones, and copies of logical ones, on every member that may take over), or members cascading from it
 /// (`replicatefrom`). Without either, a replica's slots are left as they are, so its idle cycle
@@ -219,7 +248,7 @@ pub fn replica_keeps_slots(s: &Snapshot) -> bool {
         && ((s.tags.can_failover()
             && s.config.permanent_slot_specs().iter().any(|(name, spec)| {
                 permanent_physical_here(name, spec, &me, s.config.is_standby_cluster())
-                    || (matches!(spec, SlotSpec::Logical { .. }) && !s.tags.nostream)
+                    || (matches!(spec, SlotSpec::Logical { .. }) && !streams_through_nostream(s))
             }))
             || !streaming_member_slot_names(s, false).is_empty())
 }
@@ -335,7 +364,7 @@ pub fn plan_slots(
                 }
                 // A `nostream` replica gets no copies of logical slots (Patroni
                 // `get_slot_name_on_primary` is empty for it).
-                SlotSpec::Logical { .. } if !primary && s.tags.nostream => {}
+                SlotSpec::Logical { .. } if !primary && streams_through_nostream(s) => {}
                 // A standby cluster keeps no logical slots (Patroni).
                 SlotSpec::Logical { .. } if s.config.is_standby_cluster() => {}
                 SlotSpec::Logical { database, plugin } => {

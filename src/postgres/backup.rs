@@ -121,20 +121,26 @@ impl LocalPostgres {
                     self.log_path().display()
                 );
             }
-            if let Ok(c) = self.connect().await {
-                if let Ok(row) = c
+            let asked = match self.connect().await {
+                Ok(c) => c
                     .query_one("SELECT pg_catalog.pg_is_in_recovery()", &[])
                     .await
-                {
-                    if !row.get::<_, bool>(0) {
-                        return Ok(());
-                    }
-                }
+                    .map(|row| row.get::<_, bool>(0))
+                    .map_err(anyhow::Error::from),
+                Err(e) => Err(e),
+            };
+            if let Ok(false) = asked {
+                return Ok(());
             }
             if logged.elapsed() >= Duration::from_secs(60) {
                 logged = Instant::now();
+                // A refused connection (the restored cluster's pg_hba or passwords) shows here.
+                let last = match &asked {
+                    Ok(_) => "still in recovery".to_string(),
+                    Err(e) => format!("not answering yet: {e:#}"),
+                };
                 tracing::info!(
-                    "waiting for end of recovery after bootstrap ({} s so far)",
+                    "waiting for end of recovery after bootstrap ({} s so far; {last})",
                     started.elapsed().as_secs()
                 );
             }

@@ -112,11 +112,27 @@ impl LocalPostgres {
                     } else {
                         "recovery.signal"
                     };
-                    (params, Some(signal), promotes)
+                    (
+                        params,
+                        Some(signal),
+                        promotes || b.keep_existing_recovery_conf,
+                    )
                 }
                 None => (Default::default(), None, keep_existing),
             },
         };
+        let mut recovery = recovery;
+        // PostgreSQL 16 removed promote_trigger_file: Patroni leaves it out there.
+        if self.data_major_version().is_some_and(|v| v >= 16)
+            && recovery.remove("promote_trigger_file").is_some()
+        {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "recovery_conf: promote_trigger_file (trigger_file) is not written: PostgreSQL 16 and later have no such setting"
+                )
+            });
+        }
         let sync = self.sync_standbys.lock().expect("not poisoned").clone();
         let rep = &cfg.postgresql.authentication.replication;
         let inputs = render::ConfInputs {
@@ -458,7 +474,7 @@ impl LocalPostgres {
     /// Takes a base backup from `from` into the (empty) data directory.
     ///
     /// # Errors
-    /// pg_basebackup failed; the partial directory is removed.
+    /// pg_basebackup failed; the partial copy is removed (the directory itself stays).
     pub async fn basebackup(&self, from: &Upstream) -> Result<()> {
         let rep = &self.cfg().postgresql.authentication.replication;
         let mut cmd = self.command("pg_basebackup");
@@ -477,7 +493,7 @@ impl LocalPostgres {
         }
         let out = cmd.output().await.context("running pg_basebackup")?;
         if !out.status.success() {
-            let _ = self.remove_data_dir();
+            let _ = self.clear_data_dir();
             bail!(
                 "pg_basebackup from {} failed: {}",
                 from.name,
@@ -518,6 +534,34 @@ impl LocalPostgres {
                 String::from_utf8_lossy(&out.stderr).trim(),
                 String::from_utf8_lossy(&out.stdout).trim()
             );
+        }
+        Ok(())
+    }
+
+    /// Empties the data directory, keeping the directory itself (Patroni removes a data
+    /// directory before a replica creation method only when it is not empty): a symbolic link to
+    /// a volume stays a link, a mount point stays mounted. Nothing to do when it is missing or
+    /// empty.
+    ///
+    /// # Errors
+    /// An entry could not be removed.
+    pub fn clear_data_dir(&self) -> Result<()> {
+        let entries = match std::fs::read_dir(&self.data_dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading {}", self.data_dir.display()))
+            }
+        };
+        for entry in entries {
+            let path = entry?.path();
+            let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+            let removed = if is_dir {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.with_context(|| format!("removing {}", path.display()))?;
         }
         Ok(())
     }

@@ -43,6 +43,7 @@ impl Driver {
         from_leader: bool,
         methods: &[ReplicaMethod],
     ) -> Result<()> {
+        let _alive = keep_systemd_alive();
         self.rewind_failed_from = None;
         self.state = MemberState::CreatingReplica;
         self.role = Role::Uninitialized;
@@ -67,7 +68,7 @@ impl Driver {
         for step in &plan.steps {
             match step {
                 ReplicaStep::ClearDataDir | ReplicaStep::ClearAfterFailure => {
-                    self.pg.remove_data_dir()?
+                    self.pg.clear_data_dir()?
                 }
                 ReplicaStep::Run { name, .. } => {
                     tried += 1;
@@ -109,7 +110,7 @@ impl Driver {
         tracing::warn!("{after}");
         for step in after.steps {
             match step {
-                FailedReplicaStep::RemoveDataDir => self.pg.remove_data_dir()?,
+                FailedReplicaStep::RemoveDataDir => self.pg.clear_data_dir()?,
             }
         }
         Err(failed
@@ -117,5 +118,33 @@ impl Driver {
                 anyhow!("no replica creation method can run without a source member")
             })
             .context("creating the replica"))
+    }
+}
+
+/// Feeds systemd's watchdog (`WATCHDOG=1`) and extends its start timeout every 10 s while a long
+/// step holds the HA loop (a restore, a base backup, a restored backup's recovery), so the unit's
+/// `WatchdogSec` does not kill the agent in the middle of it; stops when dropped. Without
+/// `NOTIFY_SOCKET` it sends nothing.
+pub(super) fn keep_systemd_alive() -> KeepAlive {
+    KeepAlive(tokio::spawn(async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            let _ = sd_notify::notify(
+                false,
+                &[
+                    sd_notify::NotifyState::Watchdog,
+                    sd_notify::NotifyState::ExtendTimeoutUsec(30_000_000),
+                ],
+            );
+        }
+    }))
+}
+
+/// See [`keep_systemd_alive`].
+pub(super) struct KeepAlive(tokio::task::JoinHandle<()>);
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

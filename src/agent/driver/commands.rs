@@ -317,7 +317,9 @@ impl Driver {
         tracing::info!("reinitializing from {}", up.name);
         self.pg.stop(StopMode::Immediate).await?;
         self.create_replica(Some(up), from_leader).await?;
-        self.start(Some(up), true).await
+        // It follows the leader, not a clonefrom member it was copied from.
+        let follow = self.current_upstream().await.unwrap_or_else(|| up.clone());
+        self.start(Some(&follow), true).await
     }
 
     /// Rewrites postgresql.conf from the current configuration and reloads PostgreSQL (POST /reload).

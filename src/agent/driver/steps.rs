@@ -273,8 +273,16 @@ impl Driver {
                     let (pg, info) = self.observe_pg().await;
                     let _ = self.touch_member(&pg, &info).await;
                     self.create_replica(up.as_ref(), false).await?;
-                    // Without a source it replays what the archive gives until a leader appears.
-                    self.start(up.as_ref(), true).await?;
+                    // It follows the leader (or its replicatefrom member), not a clonefrom
+                    // source; without a leader it replays what the archive gives.
+                    let follow = match view.leader.as_ref() {
+                        Some(l) => self
+                            .upstream(&view, &crate::ha::upstream_of(snap, &view, &l.name))
+                            .ok()
+                            .or(up),
+                        None => up,
+                    };
+                    self.start(follow.as_ref(), true).await?;
                 }
                 Action::Promote => {
                     let plan =
@@ -456,6 +464,7 @@ impl Driver {
     pub(super) async fn bootstrap(&mut self) -> Result<Next> {
         use crate::ha::bootstrap::BootstrapCleanupStep as Cleanup;
         use crate::ha::bootstrap::{plan_bootstrap, plan_failed_bootstrap, BootstrapFacts};
+        let _alive = super::clone::keep_systemd_alive();
         let plan = plan_bootstrap(BootstrapFacts {
             citus: self.cfg.citus.is_some(),
             custom: self.cfg.custom_bootstrap.is_some(),
