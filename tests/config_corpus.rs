@@ -259,11 +259,7 @@ const CASES: &[Case] = &[
         configuration_env: None,
         env: &[],
         code: 2,
-        errors: &[
-            "consul",
-            "bootstrap.dcs.synchronous_mode",
-            "etcd3",
-        ],
+        errors: &["consul", "bootstrap.dcs.synchronous_mode", "etcd3"],
         warnings: &["postgresq"],
         messages: &[
             ("postgresq", "the nearest known key is postgresql"),

@@ -337,12 +337,12 @@ async fn control_endpoints_behave_like_patroni() {
             reqwest::Method::PATCH,
             lp,
             "/config",
-            Some(json!({"standby_cluster": {"host": "10.0.0.9", "port": 5432}})),
+            Some(json!({"synchronous_mode": "quorum"})),
             true,
         )
         .await;
     assert_eq!(code, 400, "{body}");
-    assert!(body.contains("standby_cluster"), "{body}");
+    assert!(body.contains("synchronous_mode"), "{body}");
     let (code, body) = api
         .call(
             reqwest::Method::PATCH,

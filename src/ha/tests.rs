@@ -373,6 +373,82 @@ fn lock_holder_promotes() {
     check(&standby("b", view(Some("b")), 100), promoting(), reason);
 }
 
+/// Patroni's standby cluster: the lock holder is a standby leader that follows the remote
+/// primary and never promotes; a primary demotes into one keeping the key; with
+/// `standby_cluster` gone it promotes.
+#[test]
+fn a_standby_cluster_s_leader_follows_the_remote_and_never_promotes() {
+    let standby_cluster = |s: &mut Snapshot| {
+        s.config.standby_cluster = Some(crate::config::dynamic::StandbyCluster {
+            host: Some("10.0.0.9".into()),
+            port: Some(5432),
+            ..Default::default()
+        });
+    };
+    // Just took the key while following a member: repoint to the remote.
+    let s = with(standby("b", view(Some("b")), 100), standby_cluster);
+    check(
+        &s,
+        vec![
+            RenewLeader,
+            Follow {
+                leader: REMOTE.into(),
+            },
+            SyncSlots,
+        ],
+        "promoted self to a standby leader: following the remote primary",
+    );
+    // Already following it: renew and keep its members' slots.
+    let mut s = s;
+    s.pg.following = Some(REMOTE.into());
+    check(
+        &s,
+        vec![RenewLeader, SyncSlots],
+        "no action. I am (b), the standby leader with the lock",
+    );
+    // standby_cluster removed from /config: the standby leader promotes.
+    s.config.standby_cluster = None;
+    assert_eq!(decide(&s).actions, promoting());
+    // A running primary when standby_cluster is set: demoted, the key kept.
+    let s = with(primary(view(Some("a"))), standby_cluster);
+    check(
+        &s,
+        vec![RenewLeader, Demote(ToStandbyLeader)],
+        "demoting the primary to a standby leader: standby_cluster is set",
+    );
+    // Its server down: started again as the standby leader.
+    let s = with(
+        stopped("b", view(Some("b")), "in archive recovery"),
+        standby_cluster,
+    );
+    check(
+        &s,
+        vec![
+            RenewLeader,
+            StartReplica {
+                leader: Some(REMOTE.into()),
+            },
+        ],
+        "starting as a standby leader because I had the session lock",
+    );
+    // Another member's: follows the standby leader as any replica follows its leader.
+    let s = with(standby("c", view(Some("b")), 100), standby_cluster);
+    assert_eq!(decide(&s).actions, vec![Follow { leader: "b".into() }]);
+    // The first member of a new standby cluster copies the remote.
+    let mut v = view(None);
+    v.initialize = None;
+    v.members.clear();
+    let s = with(
+        snap("a", v, DataDir::Empty, PgState::default()),
+        standby_cluster,
+    );
+    check(
+        &s,
+        vec![BootstrapStandbyLeader],
+        "trying to bootstrap a new standby leader",
+    );
+}
+
 #[test]
 fn lost_lease_demotes() {
     let s = with(primary(view(Some("a"))), |s| s.renew_failed = true);

@@ -174,6 +174,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn demoting_to_a_standby_leader_keeps_the_key() {
+        use DemoteStep::*;
+        assert_eq!(
+            plan_demote(DemoteMode::ToStandbyLeader, false).steps,
+            vec![
+                DisarmWatchdog,
+                StopFast,
+                DisarmFenceGuard,
+                StartStandbyLeader
+            ]
+        );
+    }
+
+    #[test]
     fn every_promotion_has_its_exact_steps() {
         use PromoteStep::*;
         let plain = PromoteFacts {
