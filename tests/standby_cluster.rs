@@ -1,10 +1,10 @@
-//! A standby cluster in "another data centre": two groups with their own scopes and their own
-//! etcd. The standby cluster's leader (role `standby_leader`) streams from the primary cluster's
+//! A standby cluster in "another data centre": two groups with their own scopes, on their own
+//! etcd each and on one etcd. The standby cluster's leader (role `standby_leader`) streams from the primary cluster's
 //! primary through a permanent slot and cascades to its replica; it never accepts writes. Killed,
 //! another member takes over as standby leader and keeps following; when the primary cluster fails
 //! over, a new `standby_cluster.host`/`port` in `/config` repoints it; `praetorctl
-//! promote-cluster` turns it into a normal cluster that accepts writes with every row the primary
-//! cluster had acknowledged.
+//! promote-cluster` (or patronictl 4.1's) turns it into a normal cluster that accepts writes
+//! with every row the primary cluster had acknowledged.
 
 mod common;
 
@@ -90,8 +90,23 @@ fn ctl(tb: &Testbed, member: &str, args: &[&str]) -> String {
     out
 }
 
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_standby_cluster_follows_fails_over_repoints_and_is_promoted() {
+async fn a_standby_cluster_on_its_own_etcd_is_promoted_with_praetorctl() {
+    let _serial = SERIAL.lock().await;
+    scenario(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_cluster_on_the_same_etcd_is_promoted_with_patronictl() {
+    let _serial = SERIAL.lock().await;
+    scenario(true).await;
+}
+
+/// The whole drill; with `shared_etcd` both groups keep their keys in one etcd (their own
+/// scopes) and the real patronictl 4.1 promotes the standby cluster.
+async fn scenario(shared_etcd: bool) {
     // The primary cluster keeps a permanent slot for the standby cluster.
     let mut main = common::testbed("main");
     main.extra_dcs = "    slots:\n      standby_dc:\n        type: physical\n".into();
@@ -108,7 +123,11 @@ async fn a_standby_cluster_follows_fails_over_repoints_and_is_promoted() {
         "    standby_cluster:\n      host: 127.0.0.1\n      port: {}\n      primary_slot_name: standby_dc\n",
         main.agents[&primary].pg_port
     );
-    dr.start_etcd().await.unwrap();
+    if shared_etcd {
+        dr.etcd_port = main.etcd_port;
+    } else {
+        dr.start_etcd().await.unwrap();
+    }
     dr.add_agent("d1").unwrap();
     leader_with_role(&dr, "standby_leader", 0).await;
     dr.add_agent("d2").unwrap();
@@ -191,8 +210,19 @@ async fn a_standby_cluster_follows_fails_over_repoints_and_is_promoted() {
         .await
         .unwrap()
         .get(0);
-    main.stop_all();
-    let out = ctl(&dr, "d1", &["promote-cluster", "dr", "--force"]);
+    // The primary site is lost (its etcd stays when the standby cluster shares it).
+    let names: Vec<String> = main.agents.keys().cloned().collect();
+    for m in &names {
+        main.kill_member(m);
+    }
+    let out = if shared_etcd {
+        let cfg = common::patronictl_config(&dr, "");
+        let (code, out) = common::patronictl(&cfg, &["promote-cluster", "dr", "--force"], None);
+        assert_eq!(code, 0, "{out}");
+        out
+    } else {
+        ctl(&dr, "d1", &["promote-cluster", "dr", "--force"])
+    };
     assert!(out.contains("successfully promoted"), "{out}");
     let leader = leader_with_role(&dr, "primary", 1).await;
     let c = dr.pg(&leader).await.unwrap();
@@ -210,4 +240,5 @@ async fn a_standby_cluster_follows_fails_over_repoints_and_is_promoted() {
         .unwrap();
     assert_eq!(status(dr.agents[&leader].rest_port, "/primary").await, 200);
     dr.stop_all();
+    main.stop_all();
 }
