@@ -618,6 +618,8 @@ impl World {
             Action::ClearFailover => self.dcs.failover = None,
             Action::FailsafeHold => {}
             Action::Bootstrap => return self.bootstrap(i),
+            // The simulated groups are never standby clusters.
+            Action::BootstrapStandbyLeader => unreachable!("no standby cluster is simulated"),
             Action::CreateReplica { from: None } => return Step::Continue,
             Action::CreateReplica { from: Some(from) } | Action::Reinitialize { from } => {
                 if matches!(action, Action::Reinitialize { .. })
@@ -676,6 +678,9 @@ impl World {
                             s.running = true;
                             s.in_recovery = true;
                             s.following = None;
+                        }
+                        DemoteStep::StartStandbyLeader => {
+                            unreachable!("no standby cluster is simulated")
                         }
                         DemoteStep::WithdrawLease => self.agents[i].leader_until = None,
                         DemoteStep::DisarmFenceGuard => self.agents[i].fence_at = None,
@@ -783,6 +788,7 @@ impl World {
         for step in plan_bootstrap(BootstrapFacts {
             citus: false,
             custom: false,
+            standby: false,
         })
         .steps
         {
@@ -800,11 +806,13 @@ impl World {
                 }
                 // The simulation bootstraps with initdb only.
                 BootstrapStep::RunBootstrapMethod
+                | BootstrapStep::CloneRemote
+                | BootstrapStep::StartStandbyLeader
                 | BootstrapStep::WriteConfigForRestore
                 | BootstrapStep::StartRecovery
                 | BootstrapStep::WaitEndOfRecovery
                 | BootstrapStep::RestartAsPrimary => {
-                    unreachable!("custom bootstrap step {step:?} in an initdb plan")
+                    unreachable!("custom or standby bootstrap step {step:?} in an initdb plan")
                 }
                 BootstrapStep::Initdb
                 | BootstrapStep::StartAndWait

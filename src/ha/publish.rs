@@ -115,11 +115,17 @@ pub fn member_data(f: &MemberFacts) -> MemberData {
 }
 
 /// The WAL position (bytes) the leader publishes in `/status` for the others' lag checks: its
-/// current position while it holds the lease and runs out of recovery, else nothing.
-pub fn published_optime(leading: bool, pg: &PgState) -> Option<Lsn> {
-    (leading && pg.running && !pg.in_recovery)
-        .then_some(pg.wal_lsn)
-        .flatten()
+/// current position while it holds the lease and runs out of recovery; a standby cluster's
+/// leader (`standby_cluster`) publishes the furthest it received or replayed (Patroni's
+/// `last_operation`); else nothing.
+pub fn published_optime(leading: bool, standby_cluster: bool, pg: &PgState) -> Option<Lsn> {
+    if !(leading && pg.running) {
+        return None;
+    }
+    if !pg.in_recovery {
+        return pg.wal_lsn;
+    }
+    standby_cluster.then(|| pg.lsn())
 }
 
 /// The role to publish: `uninitialized` with no data directory and nothing running, `primary`
@@ -267,20 +273,25 @@ mod tests {
     }
 
     #[test]
-    fn only_a_running_leader_out_of_recovery_publishes_its_optime() {
+    fn only_a_running_leader_publishes_its_optime() {
         let mut pg = PgState {
             running: true,
             in_recovery: false,
             wal_lsn: Some(Lsn(7)),
             ..Default::default()
         };
-        assert_eq!(published_optime(true, &pg), Some(Lsn(7)));
-        assert_eq!(published_optime(false, &pg), None);
+        assert_eq!(published_optime(true, false, &pg), Some(Lsn(7)));
+        assert_eq!(published_optime(false, false, &pg), None);
         pg.in_recovery = true;
-        assert_eq!(published_optime(true, &pg), None);
+        assert_eq!(published_optime(true, false, &pg), None);
+        // A standby leader publishes what it received or replayed.
+        pg.receive_lsn = Some(Lsn(9));
+        pg.replay_lsn = Some(Lsn(8));
+        assert_eq!(published_optime(true, true, &pg), Some(Lsn(9)));
+        assert_eq!(published_optime(false, true, &pg), None);
         pg.in_recovery = false;
         pg.running = false;
-        assert_eq!(published_optime(true, &pg), None);
+        assert_eq!(published_optime(true, false, &pg), None);
     }
 
     #[test]

@@ -78,15 +78,30 @@ impl LocalPostgres {
             .split_first()
             .with_context(|| format!("{what} has no command"))?;
         tracing::info!("running {what}: {}", command.join(" "));
-        let status = tokio::process::Command::new(program)
+        let mut child = tokio::process::Command::new(program)
             .args(rest)
             .args(args)
             .env("PGPASSFILE", self.pgpass_path())
             .env("PGSERVICEFILE", self.service_file_path())
             .stdin(std::process::Stdio::null())
-            .status()
-            .await
+            .kill_on_drop(true)
+            .spawn()
             .with_context(|| format!("starting {what} ({program})"))?;
+        // A stop request (SIGTERM) ends the tool, as Patroni cancels it, rather than leave the
+        // agent deaf until it finishes.
+        let status = tokio::select! {
+            s = child.wait() => s.with_context(|| format!("waiting for {what}"))?,
+            () = self.stop_requested() => {
+                if let Some(pid) = child.id() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGTERM,
+                    );
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+                bail!("{what} was stopped: the agent is shutting down");
+            }
+        };
         if !status.success() {
             bail!("{what}: {} exited with {status}", command.join(" "));
         }
@@ -144,7 +159,12 @@ impl LocalPostgres {
                     started.elapsed().as_secs()
                 );
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = self.stop_requested() => {
+                    bail!("stopped waiting for the end of recovery: the agent is shutting down")
+                }
+            }
         }
     }
 }

@@ -127,6 +127,8 @@ pub struct LocalPostgres {
     sync_standbys: std::sync::Mutex<(Vec<String>, usize)>,
     /// Notified when the postmaster exits.
     pub exited: Arc<Notify>,
+    /// The agent's stop request, for the long-running tools ([`LocalPostgres::set_stop_request`]).
+    stop_request: std::sync::Mutex<Option<tokio::sync::watch::Receiver<bool>>>,
 }
 
 /// Finds the PostgreSQL binaries: `bin_dir` if given, else the newest `/usr/lib/postgresql/*/bin`,
@@ -212,7 +214,28 @@ impl LocalPostgres {
             watching: Arc::new(AtomicI32::new(0)),
             sync_standbys: std::sync::Mutex::new((Vec::new(), 1)),
             exited: Arc::new(Notify::new()),
+            stop_request: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Makes the long-running tools (replica creation methods, a custom bootstrap's command, the
+    /// wait for a restored backup's recovery) stop when `stop` turns true (the agent's SIGTERM).
+    pub fn set_stop_request(&self, stop: tokio::sync::watch::Receiver<bool>) {
+        *self.stop_request.lock().expect("not poisoned") = Some(stop);
+    }
+
+    /// Resolves when a stop was requested ([`LocalPostgres::set_stop_request`]); never without
+    /// one.
+    pub(crate) async fn stop_requested(&self) {
+        let rx = self.stop_request.lock().expect("not poisoned").clone();
+        match rx {
+            Some(mut rx) => {
+                if rx.wait_for(|v| *v).await.is_err() {
+                    std::future::pending::<()>().await
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
     }
 
     /// The configuration in force (the latest one applied by a reload).

@@ -544,6 +544,7 @@ impl Driver {
 
     /// Runs the HA loop until a shutdown signal or a fatal condition.
     pub async fn run(mut self, mut shutdown: tokio::sync::watch::Receiver<bool>) -> Exit {
+        self.pg.set_stop_request(shutdown.clone());
         if let Err(e) = self.check_duplicate_name().await {
             return Exit::Fatal(format!("{e:#}"));
         }

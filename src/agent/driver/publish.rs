@@ -45,7 +45,11 @@ impl Driver {
         self.last_member = Some((data, lease));
         // The leader publishes its WAL position for the others' lag checks, and its permanent
         // slots' positions for the replicas' copies of them.
-        if let Some(lsn) = crate::ha::publish::published_optime(self.leader_until.is_some(), pg) {
+        if let Some(lsn) = crate::ha::publish::published_optime(
+            self.leader_until.is_some(),
+            self.dynamic.is_standby_cluster(),
+            pg,
+        ) {
             let status = crate::dcs::encode_status(lsn, &self.slot_positions);
             if dcs.put(keys::STATUS, &status).await.is_ok() {
                 self.published_slot_positions = self.slot_positions.clone();
