@@ -158,6 +158,22 @@ async fn scenario(shared_etcd: bool) {
     let list = ctl(&dr, "d1", &["list"]);
     assert!(list.contains("Standby Leader"), "{list}");
 
+    // A switchover inside the standby cluster: the other member becomes its standby leader.
+    let out = ctl(
+        &dr,
+        "d1",
+        &["switchover", "dr", "--candidate", other, "--force"],
+    );
+    assert!(out.contains("Successfully switched over"), "{out}");
+    let sl = leader_with_role(&dr, "standby_leader", 1).await;
+    assert_eq!(sl, other, "the switchover did not hand over");
+    insert(&main, 11).await;
+    assert!(
+        has_row(&dr, &sl, 11).await,
+        "{sl} does not follow after the switchover"
+    );
+    all_read_only(&dr).await;
+
     // kill -9 of the standby leader: the other member takes over and keeps following.
     dr.kill_member(&sl);
     let new_sl = common::wait_for(Duration::from_secs(60), || async {

@@ -227,13 +227,20 @@ pub(crate) fn decide_with(actions: Vec<Action>, reason: impl Into<String>) -> De
 
 /// Whether this cycle needs the peers' `GET /patroni` answers ([`Snapshot::peers`]): with no
 /// leader while this server runs (is it the healthiest?), and while a switchover is pending for
-/// this member as the running primary or without a leader (is the candidate healthy?) — the
+/// this member as the running primary (or standby leader) or without a leader (is the candidate
+/// healthy?) — the
 /// latter even while this server is down, so a former leader restarting as a standby does not
 /// outrun the candidate. A leader still promoting does not poll: it clears the key after.
 pub fn wants_peers(me: &str, pg: &PgState, v: &ClusterView) -> bool {
     let i_lead = v.leader.as_ref().is_some_and(|l| l.name == me);
+    // A standby cluster's leader hands over to a candidate too (it is no primary).
+    let standby_leader = pg.running
+        && v.config
+            .as_ref()
+            .is_some_and(DynamicConfig::is_standby_cluster);
     (pg.running && v.leader.is_none())
-        || (v.failover.is_some() && (v.leader.is_none() || (i_lead && pg.is_primary())))
+        || (v.failover.is_some()
+            && (v.leader.is_none() || (i_lead && (pg.is_primary() || standby_leader))))
 }
 
 /// [`Snapshot::lease_margin`] for a fence margin (seconds).

@@ -839,12 +839,22 @@ fn peers_are_polled_for_a_leader_race_or_a_pending_switchover() {
     let down = PgState::default();
     let switchover = with_failover(Some("a"), "a", Some("b"), None);
     let failover_no_leader = with_failover(None, "a", Some("b"), None);
+    // A standby cluster's leader (a running standby) hands over too.
+    let standby_leader = replica_pg(100, Some(REMOTE));
+    let in_standby_cluster = with(switchover.clone(), |v| {
+        v.config.as_mut().unwrap().standby_cluster = Some(crate::config::dynamic::StandbyCluster {
+            host: Some("10.0.0.9".into()),
+            ..Default::default()
+        });
+    });
     let cases = [
         ("b", &running, view(None), true),
         ("b", &down, view(None), false),
         ("b", &running, view(Some("a")), false),
         ("a", &running, switchover.clone(), true),
         ("a", &down, switchover.clone(), false),
+        ("a", &standby_leader, switchover.clone(), false),
+        ("a", &standby_leader, in_standby_cluster, true),
         ("b", &running, switchover, false),
         ("c", &down, failover_no_leader, true),
     ];
