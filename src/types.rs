@@ -311,6 +311,24 @@ impl PgState {
 /// Name used in strict mode when no standby qualifies: commits wait instead of going async.
 pub const STRICT_PLACEHOLDER: &str = "__patroni_strict_sync_replica_placeholder__";
 
+/// A member name as `synchronous_standby_names` must spell it: bare when PostgreSQL would read
+/// it back unchanged (lower-case letters, digits and `_`, not starting with a digit, not the
+/// keywords `first` or `any`), else double-quoted with `"` doubled (PostgreSQL's
+/// `synchronous_standby_names` grammar).
+pub fn quote_standby_name(n: &str) -> String {
+    let plain = !n.is_empty()
+        && n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !n.starts_with(|c: char| c.is_ascii_digit())
+        && n != "first"
+        && n != "any";
+    if plain {
+        n.to_string()
+    } else {
+        format!("\"{}\"", n.replace('"', "\"\""))
+    }
+}
+
 /// One `pg_stat_replication` row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicationRow {

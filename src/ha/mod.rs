@@ -12,6 +12,7 @@
 pub mod bootstrap;
 pub mod candidate;
 pub mod publish;
+pub mod quorum;
 pub mod race;
 pub mod replica;
 pub mod rewind;

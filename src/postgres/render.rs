@@ -95,20 +95,10 @@ pub fn split_host_port(s: &str) -> (String, u16) {
 /// `synchronous_standby_names` text for `names` with `count` synchronous standbys (FIRST
 /// semantics): `a`, or `2 (a,b)`; names that are not plain lower-case identifiers are double-quoted.
 pub fn guc_value(names: &[String], count: usize) -> String {
-    let quote = |n: &String| {
-        let plain = n
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            && !n.starts_with(|c: char| c.is_ascii_digit())
-            && n != "first"
-            && n != "any";
-        if plain {
-            n.clone()
-        } else {
-            format!("\"{}\"", n.replace('"', "\"\""))
-        }
-    };
-    let mut sorted: Vec<String> = names.iter().map(quote).collect();
+    let mut sorted: Vec<String> = names
+        .iter()
+        .map(|n| crate::types::quote_standby_name(n))
+        .collect();
     sorted.sort();
     match sorted.len() {
         0 => String::new(),
