@@ -263,7 +263,10 @@ const CASES: &[Case] = &[
         warnings: &["postgresq"],
         messages: &[
             ("postgresq", "the nearest known key is postgresql"),
-            ("bootstrap.dcs.synchronous_mode", "quorum"),
+            (
+                "bootstrap.dcs.synchronous_mode",
+                "on, off, true, false or quorum",
+            ),
             ("consul", "etcd3"),
             ("etcd3", "required section is missing"),
         ],

@@ -337,7 +337,7 @@ async fn control_endpoints_behave_like_patroni() {
             reqwest::Method::PATCH,
             lp,
             "/config",
-            Some(json!({"synchronous_mode": "quorum"})),
+            Some(json!({"synchronous_mode": "remote_write"})),
             true,
         )
         .await;

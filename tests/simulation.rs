@@ -11,7 +11,12 @@
 //! 1. promotion only by the holder of an unexpired leader lease;
 //! 2. no two members can acknowledge a commit at the same time, whatever their agents' state: the
 //!    fence guard (modelled) stops a primary whose lease was not renewed before it can expire;
-//! 3. with synchronous mode, no acknowledged commit is lost by a promotion;
+//! 3. with synchronous mode, no acknowledged commit is lost by a promotion — in priority mode and
+//!    in quorum commit (a quarter of the schedules: `synchronous_mode: quorum`, node count 1 or
+//!    2, sometimes strict, where a commit is acknowledged by `num` of `ANY num (…)`'s members,
+//!    chosen at random, and the primary's `/sync` and GUC writes are
+//!    `praetor::ha::quorum::plan_quorum`'s); [`quorum_mutants_are_caught`] shows two broken
+//!    quorum rules are caught by this invariant;
 //! 4. an automatic failover never promotes a `nofailover` member or one lagging beyond
 //!    `maximum_lag_on_failover`;
 //! 5. a failed renewal is not a lost lease: a primary that still holds its key is never demoted
@@ -26,6 +31,10 @@ use praetor::config::{DynamicConfig, Tags};
 use praetor::dcs::{ClusterView, Failover, HistoryEntry, LeaderKey, Member, MemberData, SyncState};
 use praetor::ha::bootstrap::{
     plan_bootstrap, plan_failed_bootstrap, BootstrapCleanupStep, BootstrapFacts, BootstrapStep,
+};
+use praetor::ha::quorum::{
+    active_key, active_members, claim_key, confirmed_members, guc_change_safe, plan_quorum,
+    pre_promote_guc, target, Names, QuorumFacts, QuorumGuc, QuorumKey, QuorumStep,
 };
 use praetor::ha::rewind::{plan_after_failed_rewind, plan_rewind, RewindFacts, RewindStep};
 use praetor::ha::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
@@ -53,6 +62,8 @@ struct Server {
     crashed: bool,
     following: Option<String>,
     guc: Vec<String>,
+    /// Quorum commit's `ANY num (members)`, when set (in place of `guc`).
+    qguc: Option<QuorumGuc>,
     start_failures: u32,
 }
 
@@ -82,6 +93,10 @@ struct Agent {
     /// The leader a pg_rewind failed from while the data was kept (the runtime's
     /// `rewind_failed_from`, [`Snapshot::rewind_failed`]).
     rewind_failed_from: Option<String>,
+    /// Quorum commit: GUC members confirmed since the GUC last changed, and the position they
+    /// must reach (the runtime's `quorum_confirmed`, `quorum_since`).
+    q_confirmed: Names,
+    q_since: Option<u64>,
     server: Server,
 }
 
@@ -111,6 +126,19 @@ struct World {
     remove_data_on_rewind_failure: bool,
     /// `postgresql.remove_data_directory_on_diverged_timelines` for every member.
     remove_data_on_diverged: bool,
+    /// A rule deliberately broken, to show the invariants catch it.
+    mutant: Mutant,
+}
+
+/// A deliberately broken quorum rule ([`quorum_mutants_are_caught`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mutant {
+    None,
+    /// A voter racing for the key counts its own vote twice (it sees `/sync`'s quorum one lower).
+    SelfCountedTwice,
+    /// The primary writes the target `/sync` at once, and the GUC a cycle later (no safe
+    /// order, no confirmation).
+    SyncBeforeGuc,
 }
 
 fn fail(seed: u64, msg: String) -> ! {
@@ -131,6 +159,15 @@ impl World {
             synchronous_mode: serde_json::Value::Bool(rng.gen_bool(0.5)),
             ..Default::default()
         };
+        // Quorum commit for half of the synchronous schedules, from a second stream so the
+        // others keep their schedules.
+        let mut qrng = StdRng::seed_from_u64(seed ^ 0x5157_4f52_554d);
+        let mut cfg = cfg;
+        if cfg.synchronous() && qrng.gen_bool(0.5) {
+            cfg.synchronous_mode = serde_json::json!("quorum");
+            cfg.synchronous_node_count = qrng.gen_range(1..=2);
+            cfg.synchronous_mode_strict = qrng.gen_bool(0.3);
+        }
         let n = rng.gen_range(2..=4);
         let agents = (0..n)
             .map(|i| Agent {
@@ -154,6 +191,8 @@ impl World {
                 leader_until: None,
                 etcd_member_down_until: 0,
                 rewind_failed_from: None,
+                q_confirmed: Names::new(),
+                q_since: None,
                 server: Server {
                     initialized: false,
                     running: false,
@@ -164,6 +203,7 @@ impl World {
                     crashed: false,
                     following: None,
                     guc: vec![],
+                    qguc: None,
                     start_failures: 0,
                 },
             })
@@ -183,6 +223,7 @@ impl World {
             trace: false,
             max_lsn_acked: 0,
             cfg_json,
+            mutant: Mutant::None,
         }
     }
 
@@ -297,6 +338,21 @@ impl World {
             history: self.dcs.history.clone(),
             ..Default::default()
         }
+    }
+
+    /// The view agent `i` decides on: [`World::view`], with `/sync`'s quorum one lower for a
+    /// voter under [`Mutant::SelfCountedTwice`].
+    fn view_for(&self, i: usize) -> ClusterView {
+        let mut v = self.view();
+        if self.mutant == Mutant::SelfCountedTwice {
+            if let Some(sync) = v.sync.as_mut() {
+                let name = &self.agents[i].name;
+                if sync.members().contains(name) {
+                    sync.quorum = Some((sync.quorum() as i64 - 1).max(0));
+                }
+            }
+        }
+        v
     }
 
     fn pg_state(&self, i: usize) -> PgState {
@@ -417,7 +473,7 @@ impl World {
         for _round in 0..4 {
             let snap = Snapshot {
                 name: self.agents[i].name.clone(),
-                dcs: dcs_ok.then(|| self.view()),
+                dcs: dcs_ok.then(|| self.view_for(i)),
                 config: self.cfg.clone(),
                 tags: self.agents[i].tags.clone(),
                 data: self.data_dir(i),
@@ -717,8 +773,10 @@ impl World {
                 s.crashed = false;
                 s.following = leader.clone();
                 s.guc.clear();
+                s.qguc = None;
             }
             Action::Follow { leader } => self.agents[i].server.following = Some(leader.clone()),
+            Action::SyncReplication if self.cfg.is_quorum() => self.quorum_replication(i),
             Action::SyncReplication => {
                 let rows: Vec<ReplicationRow> = self
                     .agents
@@ -972,6 +1030,7 @@ impl World {
         let name = self.agents[i].name.clone();
         let plan = plan_promote(PromoteFacts {
             synchronous: self.cfg.synchronous(),
+            quorum: self.cfg.is_quorum(),
             citus_worker: false,
             pre_promote: true,
         });
@@ -988,7 +1047,21 @@ impl World {
                         quorum: None,
                     });
                 }
-                PromoteStep::ClearSyncStandbys => self.agents[i].server.guc.clear(),
+                PromoteStep::ClearSyncStandbys => {
+                    self.agents[i].server.guc.clear();
+                    self.agents[i].server.qguc = None;
+                }
+                PromoteStep::SetQuorumStandbys => {
+                    let key = active_key(self.dcs.sync.as_ref());
+                    let g = pre_promote_guc(
+                        &name,
+                        key.as_ref().map(|(_, k)| k),
+                        self.cfg.synchronous_mode_strict,
+                    );
+                    self.agents[i].server.qguc = Some(g);
+                    self.agents[i].q_confirmed.clear();
+                    self.agents[i].q_since = None;
+                }
                 PromoteStep::PrePromote => {
                     if self.rng.gen_bool(0.03) {
                         // The script failed: the runtime carries out plan_pre_promote_failed.
@@ -1059,6 +1132,117 @@ impl World {
         Step::Continue
     }
 
+    /// The runtime's quorum step ([`praetor::agent`]'s `quorum_replication`): claim `/sync` after
+    /// a promotion, then the planner's writes in order, stopping after a GUC change.
+    fn quorum_replication(&mut self, i: usize) {
+        let name = self.agents[i].name.clone();
+        let strict = self.cfg.synchronous_mode_strict;
+        let wanted = self.cfg.synchronous_node_count as usize;
+        let guc = self.agents[i].server.qguc.clone().unwrap_or_else(|| {
+            let names = &self.agents[i].server.guc;
+            QuorumGuc {
+                num: if names.is_empty() {
+                    0
+                } else {
+                    wanted.clamp(1, names.len())
+                },
+                members: names.iter().cloned().collect(),
+            }
+        });
+        let write_key = |dcs: &mut Dcs, k: &QuorumKey| {
+            let voters: Vec<String> = k.voters.iter().cloned().collect();
+            dcs.sync = Some(SyncState {
+                leader: Some(name.clone()),
+                sync_standby: (!voters.is_empty()).then(|| voters.join(",")),
+                quorum: Some(k.quorum as i64),
+            });
+        };
+        let key = match active_key(self.dcs.sync.as_ref()) {
+            Some((l, k)) if l == name => k,
+            other => {
+                let claimed = other
+                    .as_ref()
+                    .and_then(|(l, k)| claim_key(&name, Some(l), k))
+                    .filter(|k| guc_change_safe(k, &guc))
+                    .unwrap_or_default();
+                write_key(&mut self.dcs, &claimed);
+                return;
+            }
+        };
+        let rows: Vec<ReplicationRow> = self
+            .agents
+            .iter()
+            .filter(|a| {
+                a.server.running
+                    && a.server.in_recovery
+                    && a.server.following.as_deref() == Some(name.as_str())
+            })
+            .map(|a| ReplicationRow {
+                name: a.name.clone(),
+                state: "streaming".into(),
+                sync_state: if guc.members.is_empty() && guc.num > 0
+                    || guc.members.contains(&a.name)
+                {
+                    "quorum".into()
+                } else {
+                    "async".into()
+                },
+                flush_lsn: Lsn(a.server.lsn),
+            })
+            .collect();
+        let tags: BTreeMap<String, Tags> = self
+            .dcs
+            .member_keys
+            .keys()
+            .filter_map(|n| {
+                self.by_name(n)
+                    .map(|k| (n.clone(), self.agents[k].tags.clone()))
+            })
+            .collect();
+        let active = active_members(&rows, &|n| tags.get(n).cloned(), wanted);
+        let my_lsn = self.agents[i].server.lsn;
+        let since = *self.agents[i].q_since.get_or_insert(my_lsn);
+        let confirmed = confirmed_members(&self.agents[i].q_confirmed, &guc, &rows, Lsn(since));
+        self.agents[i].q_confirmed = confirmed.clone();
+        let steps = if self.mutant == Mutant::SyncBeforeGuc {
+            // Broken: straight to the target, /sync first, the GUC a cycle later.
+            let (k, g) = target(&active, wanted, strict);
+            if k != key {
+                vec![QuorumStep::Key(k)]
+            } else {
+                vec![QuorumStep::Guc(g)]
+            }
+        } else {
+            plan_quorum(&QuorumFacts {
+                key: &key,
+                guc: &guc,
+                confirmed: &confirmed,
+                active: &active,
+                wanted,
+                strict,
+            })
+        };
+        let mut key_written = false;
+        for step in steps {
+            match step {
+                QuorumStep::Key(k) => {
+                    if key_written && self.mutant == Mutant::None {
+                        break;
+                    }
+                    write_key(&mut self.dcs, &k);
+                    key_written = true;
+                }
+                QuorumStep::Guc(g) => {
+                    self.log(|| format!("{name}: synchronous_standby_names '{}'", g.render()));
+                    self.agents[i].server.qguc = Some(g);
+                    self.agents[i].q_confirmed.clear();
+                    self.agents[i].q_since = None;
+                }
+                QuorumStep::Wait => break,
+            }
+        }
+    }
+
     fn data_plane(&mut self) {
         let n = self.agents.len();
         for i in 0..n {
@@ -1093,7 +1277,40 @@ impl World {
             let guc = self.agents[i].server.guc.clone();
             let name = self.agents[i].name.clone();
             let sync_on = !guc.is_empty();
-            let acked = if sync_on {
+            // Quorum commit guarantees nothing until `/sync` is active (names a leader).
+            let quorum_active = active_key(self.dcs.sync.as_ref()).is_some();
+            let acked = if let Some(q) =
+                self.agents[i].server.qguc.clone().filter(|_| quorum_active)
+            {
+                // ANY num (members): acknowledged once num of them streaming from it have the
+                // commit (`*`: any standby); num 0: by the primary alone.
+                let tl = self.agents[i].server.timeline;
+                let ackers: Vec<usize> = (0..n)
+                    .filter(|&k| {
+                        k != i
+                            && (q.members.is_empty() || q.members.contains(&self.agents[k].name))
+                            && self.agents[k].alive_server()
+                            && self.agents[k].server.following.as_deref() == Some(name.as_str())
+                            && self.agents[k].server.timeline == tl
+                    })
+                    .collect();
+                if ackers.len() >= q.num {
+                    // The commit reaches just num of them (the adversary's choice).
+                    let take = q.num;
+                    let start = if ackers.is_empty() {
+                        0
+                    } else {
+                        self.rng.gen_range(0..ackers.len())
+                    };
+                    for x in 0..take {
+                        let k = ackers[(start + x) % ackers.len()];
+                        self.agents[k].server.lsn = self.agents[k].server.lsn.max(lsn);
+                    }
+                    true
+                } else {
+                    false
+                }
+            } else if sync_on {
                 // Acknowledged once a synchronous standby streaming from it has the commit.
                 let standby = (0..n).find(|&k| {
                     guc.contains(&self.agents[k].name)
@@ -1247,15 +1464,48 @@ fn seeded_schedules_keep_the_invariants() {
         .unwrap_or(10_000);
     let mut promotions = 0usize;
     let mut acked = 0usize;
+    let (mut q_schedules, mut q_promotions, mut q_acked) = (0usize, 0usize, 0usize);
     for seed in 0..schedules {
         let mut w = World::new(seed);
         w.run(seed, steps);
         promotions += w.dcs.history.len();
         acked += w.acked.len();
+        if w.cfg.is_quorum() {
+            q_schedules += 1;
+            q_promotions += w.dcs.history.len();
+            q_acked += w.acked.len();
+        }
     }
     println!("{schedules} schedules, {promotions} promotions, {acked} acknowledged synchronous commits: invariants held");
+    println!("of which quorum commit: {q_schedules} schedules, {q_promotions} promotions, {q_acked} acknowledged commits");
     assert!(
         promotions > schedules as usize / 10,
         "the faults must actually cause failovers"
     );
+    assert!(
+        q_promotions > q_schedules / 10 && q_acked > q_schedules * 10,
+        "quorum schedules must fail over and acknowledge commits"
+    );
+}
+
+/// Each deliberately broken quorum rule ([`Mutant`]) loses an acknowledged commit in some
+/// schedule: the invariants would catch the bug.
+#[test]
+fn quorum_mutants_are_caught() {
+    for mutant in [Mutant::SelfCountedTwice, Mutant::SyncBeforeGuc] {
+        let caught = (0..20_000u64).find(|&seed| {
+            let mut w = World::new(seed);
+            if !w.cfg.is_quorum() {
+                return false;
+            }
+            w.mutant = mutant;
+            let hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(|_| {}));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.run(seed, 1200)));
+            std::panic::set_hook(hook);
+            r.is_err()
+        });
+        println!("{mutant:?}: caught by seed {caught:?}");
+        assert!(caught.is_some(), "{mutant:?} was not caught");
+    }
 }

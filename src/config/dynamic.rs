@@ -440,7 +440,7 @@ impl DynamicConfig {
 
     /// What an edit of the `config` key (PATCH/PUT /config, `praetorctl edit-config`) must pass:
     /// it parses ([`DynamicConfig::from_json`]) and has no key praetor refuses
-    /// ([`DynamicConfig::refused_keys`]) — so `standby_cluster` or `synchronous_mode: quorum` is
+    /// ([`DynamicConfig::refused_keys`]) — so a `synchronous_mode` praetor cannot read is
     /// never stored for members that would not honour it.
     ///
     /// # Errors
@@ -500,9 +500,22 @@ impl DynamicConfig {
         }
         match &self.synchronous_mode {
             Json::Bool(b) => *b,
-            Json::String(s) => matches!(s.as_str(), "on" | "true" | "quorum"),
+            Json::String(s) => {
+                matches!(s.as_str(), "on" | "true") || s.eq_ignore_ascii_case("quorum")
+            }
             _ => false,
         }
+    }
+
+    /// Whether quorum commit is requested (`synchronous_mode: quorum`, any case, as Patroni's
+    /// `is_quorum_commit_mode`) and in force (not a standby cluster): `synchronous_standby_names`
+    /// is `ANY k (…)` and `/sync` carries a `quorum` ([`crate::ha::quorum`]).
+    pub fn is_quorum(&self) -> bool {
+        self.synchronous()
+            && self
+                .synchronous_mode
+                .as_str()
+                .is_some_and(|m| m.eq_ignore_ascii_case("quorum"))
     }
 
     /// The JSON form written to the `config` key.
@@ -811,7 +824,7 @@ mod bool_tests {
 
     #[test]
     fn an_edit_with_a_refused_key_is_refused_by_name() {
-        let v = serde_json::json!({"ttl": 30, "synchronous_mode": "quorum"});
+        let v = serde_json::json!({"ttl": 30, "synchronous_mode": "sometimes"});
         assert!(DynamicConfig::from_json(&v).is_ok());
         let (k, m) = DynamicConfig::check_edit(&v).unwrap_err();
         assert!(k.starts_with("synchronous_mode"), "{k}: {m}");

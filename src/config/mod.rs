@@ -456,10 +456,21 @@ impl Config {
             }
         }
 
-        let bootstrap = raw
+        let mut bootstrap = raw
             .bootstrap
             .map(|b| Bootstrap { present: true, ..b })
             .unwrap_or_default();
+        // A Citus group bootstraps with quorum commit unless the file says otherwise (Patroni 4
+        // sets `bootstrap.dcs.synchronous_mode: quorum` by default when `citus` is present).
+        if raw.citus.is_some() {
+            if bootstrap.dcs.is_null() {
+                bootstrap.dcs = serde_json::json!({});
+            }
+            if let Some(dcs) = bootstrap.dcs.as_object_mut() {
+                dcs.entry("synchronous_mode")
+                    .or_insert_with(|| serde_json::json!("quorum"));
+            }
+        }
         let bootstrap_dcs = DynamicConfig::from_json(&bootstrap.dcs).map_err(|(k, m)| {
             err(
                 &if k.is_empty() {

@@ -263,8 +263,10 @@ fn a_good_file_has_no_findings() {
 
 #[test]
 fn every_problem_of_a_file_is_reported_and_parse_returns_the_first() {
-    let t = GOOD.replace("dcs: {ttl: 30,", "dcs: {ttl: 30, synchronous_mode: quorum,")
-        + "consul: {host: 'a:8500'}\npostgresq: {listen: x}\nthread_pool_size: 5\n";
+    let t = GOOD.replace(
+        "dcs: {ttl: 30,",
+        "dcs: {ttl: 30, synchronous_mode: sometimes,",
+    ) + "consul: {host: 'a:8500'}\npostgresq: {listen: x}\nthread_pool_size: 5\n";
     let r = check(&t, &[]);
     assert_eq!(
         keys_of(&r),
@@ -286,7 +288,7 @@ fn every_problem_of_a_file_is_reported_and_parse_returns_the_first() {
     let e = parse(&t).unwrap_err();
     assert_eq!(e.key, "bootstrap.dcs.synchronous_mode");
     assert!(e.to_string().starts_with(
-        "test.yml: bootstrap.dcs.synchronous_mode: not supported by praetor: quorum commit"
+        "test.yml: bootstrap.dcs.synchronous_mode: not supported by praetor: praetor reads on, off"
     ));
 }
 

@@ -195,15 +195,23 @@ pub struct SyncState {
 }
 
 impl SyncState {
-    /// The value a primary writes: `{"leader": leader, "sync_standby": "a,b"}`, with
-    /// `sync_standby` null when `members` is empty (Patroni's form; reference §1.3).
-    pub fn encode(leader: &str, members: &[String]) -> String {
-        let standby = if members.is_empty() {
+    /// The value a primary writes: `{"leader": leader, "quorum": quorum, "sync_standby": "a,b"}`,
+    /// `sync_standby` sorted and comma-joined, null when `members` is empty; `quorum` 0 in
+    /// priority mode (Patroni 4's form; reference §1.3).
+    pub fn encode(leader: &str, members: &[String], quorum: usize) -> String {
+        let mut sorted = members.to_vec();
+        sorted.sort();
+        let standby = if sorted.is_empty() {
             Json::Null
         } else {
-            Json::String(members.join(","))
+            Json::String(sorted.join(","))
         };
-        serde_json::json!({"leader": leader, "sync_standby": standby}).to_string()
+        serde_json::json!({"leader": leader, "quorum": quorum, "sync_standby": standby}).to_string()
+    }
+
+    /// `quorum` as a count (absent, null or negative: 0, as Patroni reads it).
+    pub fn quorum(&self) -> usize {
+        self.quorum.unwrap_or(0).max(0) as usize
     }
 
     /// Members named in `sync_standby`.

@@ -85,15 +85,33 @@ pub fn fitness(p: &PeerStatus, leader_lsn: Lsn, max_lag: u64) -> Result<(), Unfi
 }
 
 /// The peers that could take over from this leader now ([`fitness`] against our WAL position),
-/// the named candidate only when there is one (Patroni's `is_failover_possible`).
+/// the named candidate only when there is one (Patroni's `is_failover_possible`). With an active
+/// quorum `/sync` and no candidate named, only its voters, and none unless `quorum + 1` of them
+/// are fit: fewer could not win a race ([`super::quorum`]).
 pub fn failover_candidates<'a>(s: &'a Snapshot, candidate: Option<&str>) -> Vec<&'a PeerStatus> {
     let my_lsn = s.pg.lsn();
-    s.peers
+    let quorum = s
+        .config
+        .is_quorum()
+        .then(|| super::quorum::active_key(s.dcs.as_ref().and_then(|v| v.sync.as_ref())))
+        .flatten()
+        .filter(|_| candidate.is_none());
+    let fit: Vec<&PeerStatus> = s
+        .peers
         .iter()
         .filter(|p| p.name != s.name)
         .filter(|p| candidate.is_none_or(|c| c == p.name))
+        .filter(|p| {
+            quorum
+                .as_ref()
+                .is_none_or(|(_, k)| k.voters.contains(&p.name))
+        })
         .filter(|p| fitness(p, my_lsn, s.config.maximum_lag_on_failover).is_ok())
-        .collect()
+        .collect();
+    match quorum {
+        Some((_, k)) if fit.len() < k.quorum + 1 => Vec::new(),
+        _ => fit,
+    }
 }
 
 #[cfg(test)]

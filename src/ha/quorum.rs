@@ -44,7 +44,7 @@ pub struct QuorumKey {
 
 /// `synchronous_standby_names` in quorum terms: `ANY num (members)`. `num` 0 is the empty GUC
 /// (no synchronous replication); `members` empty with `num` 1 is `ANY 1 (*)`
-/// (`synchronous_mode_strict` with no standby: nothing is acknowledged).
+/// (`synchronous_mode_strict` with no standby: any standby that connects acknowledges).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct QuorumGuc {
     /// Standbys that may acknowledge.
@@ -88,12 +88,12 @@ pub enum QuorumStep {
 /// The most voters that may lack a commit acknowledged under `guc` (the primary has every commit
 /// and is never a voter).
 fn may_lack(key: &QuorumKey, guc: &QuorumGuc) -> usize {
-    if guc.num == 0 {
-        // Acknowledged by the primary alone.
+    if guc.num == 0 || guc.members.is_empty() {
+        // Acknowledged by the primary alone, or (`ANY 1 (*)`) by any standby at all.
         return key.voters.len();
     }
     if guc.num > guc.members.len() {
-        // Nothing can be acknowledged (`ANY 1 (*)`).
+        // Nothing can be acknowledged.
         return 0;
     }
     let outside = guc.members.difference(&key.voters).count();
@@ -313,6 +313,19 @@ fn moves(
         }
     }
     out
+}
+
+/// The `/sync` key in quorum terms when it is active (names a leader): `(leader, key)`.
+pub fn active_key(sync: Option<&crate::dcs::SyncState>) -> Option<(String, QuorumKey)> {
+    let s = sync?;
+    let leader = s.leader.as_deref().filter(|l| !l.is_empty())?;
+    Some((
+        leader.to_string(),
+        QuorumKey {
+            voters: s.members().into_iter().collect(),
+            quorum: s.quorum(),
+        },
+    ))
 }
 
 /// `/sync` for a member that has just become the primary: the voters of the previous primary's

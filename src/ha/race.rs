@@ -70,10 +70,15 @@ pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
     // it) race, and they compare themselves only with each other (Patroni's
     // `is_healthiest_node`), so an asynchronous standby ahead of the synchronous one cannot
     // hold the race up when it may not take the key itself.
+    let quorum = s
+        .config
+        .is_quorum()
+        .then(|| super::quorum::active_key(view.sync.as_ref()))
+        .flatten();
     let sync_candidates: Option<(Vec<String>, Option<&str>)> = view
         .sync
         .as_ref()
-        .filter(|sync| s.config.synchronous() && sync.leader.is_some())
+        .filter(|sync| s.config.synchronous() && !s.config.is_quorum() && sync.leader.is_some())
         .map(|sync| (sync.members(), sync.leader.as_deref()));
     if let Some((members, leader)) = &sync_candidates {
         if !members.iter().any(|n| n == me) && *leader != Some(me) {
@@ -98,6 +103,9 @@ pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
                 ));
             }
         }
+    }
+    if let Some((leader, key)) = &quorum {
+        return quorum_race(s, leader, key);
     }
     let former_leader = view.failover.as_ref().and_then(|f| f.leader.clone());
     for p in s.peers.iter().filter(|p| p.reachable && p.name != me) {
@@ -130,6 +138,62 @@ pub fn not_healthiest(s: &Snapshot, view: &ClusterView) -> Option<String> {
         }
     }
     None
+}
+
+/// The comparison part of the race with an active quorum `/sync` (Patroni's
+/// `_is_healthiest_node` in quorum mode): only the voters and the former primary (`leader`) are
+/// compared with, those tagged `nofailover` not at all; one of them still running as a primary,
+/// or ahead of this member (the former primary excepted), or a voter at the same position with a
+/// higher `failover_priority`, stops it; otherwise it needs the votes of
+/// [`super::quorum::race_votes`] — the voters answering with PostgreSQL running (a WAL position
+/// above 0) and not ahead. The former primary needs none (nobody was ahead of it).
+fn quorum_race(s: &Snapshot, leader: &str, key: &super::quorum::QuorumKey) -> Option<String> {
+    let me = s.name.as_str();
+    let my_lsn = s.pg.lsn();
+    let mut votes = 0;
+    for p in s.peers.iter().filter(|p| p.reachable && p.name != me) {
+        let voter = key.voters.contains(&p.name);
+        if !voter && p.name != leader {
+            if p.role == Some(crate::types::Role::Primary) {
+                return Some(format!("Primary ({}) is still alive", p.name));
+            }
+            continue;
+        }
+        if p.role == Some(crate::types::Role::Primary) {
+            return Some(format!("Primary ({}) is still alive", p.name));
+        }
+        if !p.tags.can_failover() {
+            continue;
+        }
+        if p.lsn > my_lsn {
+            if p.name != leader {
+                return Some(format!(
+                    "{} has a higher WAL position ({} > {my_lsn})",
+                    p.name, p.lsn
+                ));
+            }
+            // The former primary may be ahead with commits nobody acknowledged: not a reason to
+            // wait for it, nor a vote.
+        } else if p.lsn.0 > 0 {
+            if voter && p.lsn == my_lsn && p.tags.priority() > s.tags.priority() {
+                return Some(format!(
+                    "{} has the same WAL position and a higher failover_priority ({} > {})",
+                    p.name,
+                    p.tags.priority(),
+                    s.tags.priority()
+                ));
+            }
+            votes += usize::from(voter);
+        }
+    }
+    if super::quorum::race_votes(me, Some(leader), key, votes) {
+        return None;
+    }
+    Some(format!(
+        "quorum commit: {} of the {} voters needed answered with a WAL position not ahead of mine",
+        votes + usize::from(key.voters.contains(me)),
+        key.quorum + 1
+    ))
 }
 
 pub(super) fn unhealthy_cluster(s: &Snapshot, view: &ClusterView) -> Decision {

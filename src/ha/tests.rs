@@ -1170,3 +1170,105 @@ mod slot_decisions {
         assert!(since.is_empty());
     }
 }
+
+/// Quorum commit: `/sync` {leader a, voters b,c,d, quorum 1}; b races for the missing key.
+#[test]
+fn quorum_race_needs_quorum_plus_one_voters_not_ahead() {
+    let quorum = |me: &str, lsn: u64, peers: Vec<PeerStatus>| {
+        with(standby(me, view(None), lsn), |s| {
+            s.peers = peers;
+            s.config.synchronous_mode = serde_json::json!("quorum");
+            s.dcs.as_mut().unwrap().sync = Some(crate::dcs::SyncState {
+                leader: Some("a".into()),
+                sync_standby: Some("b,c,d".into()),
+                quorum: Some(1),
+            });
+        })
+    };
+    // A voter with one other voter behind it: 2 = quorum + 1.
+    check(
+        &quorum("b", 100, vec![peer("c", "replica", 90)]),
+        vec![AcquireLeader],
+        "no leader key: I am the healthiest member, acquiring the leader lock",
+    );
+    // Alone: one vote (its own) is not enough.
+    check_has(
+        &quorum("b", 100, vec![]),
+        vec![],
+        "quorum commit: 1 of the 2 voters needed",
+    );
+    // A non-voter needs two voters: it is not counted itself.
+    check_has(
+        &quorum("e", 100, vec![peer("c", "replica", 90)]),
+        vec![],
+        "quorum commit: 1 of the 2 voters needed",
+    );
+    check(
+        &quorum(
+            "e",
+            100,
+            vec![peer("c", "replica", 90), peer("d", "replica", 100)],
+        ),
+        vec![AcquireLeader],
+        "no leader key: I am the healthiest member, acquiring the leader lock",
+    );
+    // A voter ahead stops it; the former primary ahead does not, and does not vote.
+    check_has(
+        &quorum("b", 90, vec![peer("c", "replica", 100)]),
+        vec![],
+        "c has a higher WAL position",
+    );
+    check_has(
+        &quorum("b", 90, vec![peer("a", "replica", 100)]),
+        vec![],
+        "quorum commit: 1 of the 2 voters needed",
+    );
+    // A non-voter ahead is not compared with (it could not have what a quorum acknowledged
+    // that the voters lack).
+    check(
+        &quorum(
+            "b",
+            90,
+            vec![peer("c", "replica", 90), peer("e", "replica", 100)],
+        ),
+        vec![AcquireLeader],
+        "no leader key: I am the healthiest member, acquiring the leader lock",
+    );
+    // A voter whose PostgreSQL is down (position 0) does not vote; nofailover voters neither.
+    check_has(
+        &quorum("b", 90, vec![peer("c", "replica", 0)]),
+        vec![],
+        "quorum commit: 1 of the 2 voters needed",
+    );
+    let nf = with(peer("c", "replica", 90), |p| p.tags.nofailover = true);
+    check_has(&quorum("b", 90, vec![nf]), vec![], "1 of the 2");
+    // The former primary itself, back as a standby, wins with nobody ahead.
+    check(
+        &quorum("a", 100, vec![]),
+        vec![AcquireLeader],
+        "no leader key: I am the healthiest member, acquiring the leader lock",
+    );
+}
+
+/// Quorum commit: the leader hands over (switchover without a candidate) only when quorum + 1
+/// voters are fit.
+#[test]
+fn quorum_switchover_needs_enough_fit_voters() {
+    let s = |peers: Vec<PeerStatus>| {
+        with(primary(view(Some("a"))), |s| {
+            s.peers = peers;
+            s.config.synchronous_mode = serde_json::json!("quorum");
+            s.dcs.as_mut().unwrap().sync = Some(crate::dcs::SyncState {
+                leader: Some("a".into()),
+                sync_standby: Some("b,c".into()),
+                quorum: Some(1),
+            });
+        })
+    };
+    let one = s(vec![peer("b", "replica", 100), peer("e", "replica", 100)]);
+    assert!(crate::ha::failover_candidates(&one, None).is_empty());
+    // Named, the candidate is enough (Patroni: the quorum check is skipped).
+    assert_eq!(crate::ha::failover_candidates(&one, Some("b")).len(), 1);
+    let two = s(vec![peer("b", "replica", 100), peer("c", "replica", 100)]);
+    assert_eq!(crate::ha::failover_candidates(&two, None).len(), 2);
+}

@@ -19,6 +19,12 @@ pub enum PromoteStep {
     ClaimSyncKey,
     /// Start with an empty `synchronous_standby_names` (the planner fills it next).
     ClearSyncStandbys,
+    /// Quorum mode: set `synchronous_standby_names` to
+    /// [`crate::ha::quorum::pre_promote_guc`] and reload, before the server accepts writes, so
+    /// its first commits wait for the voters a later race counts on (Patroni's
+    /// `process_sync_replication_prepromote`); `/sync` is claimed after the promotion
+    /// ([`crate::ha::quorum::claim_key`]).
+    SetQuorumStandbys,
     /// Arm the watchdog (a no-op when it is off); a failure refuses the promotion.
     ArmWatchdog,
     /// Run `postgresql.pre_promote` (Patroni's fencing hook) and wait for it; a non-zero exit
@@ -45,6 +51,8 @@ pub enum PromoteStep {
 pub struct PromoteFacts {
     /// `synchronous_mode` is on.
     pub synchronous: bool,
+    /// `synchronous_mode` is `quorum`.
+    pub quorum: bool,
     /// This member belongs to a Citus worker group.
     pub citus_worker: bool,
     /// `postgresql.pre_promote` is set.
@@ -55,10 +63,14 @@ pub struct PromoteFacts {
 pub fn plan_promote(f: PromoteFacts) -> Plan<PromoteStep> {
     use PromoteStep::*;
     let mut steps = Vec::new();
-    if f.synchronous {
-        steps.push(ClaimSyncKey);
+    if f.quorum {
+        steps.extend([SetQuorumStandbys, ArmWatchdog]);
+    } else {
+        if f.synchronous {
+            steps.push(ClaimSyncKey);
+        }
+        steps.extend([ClearSyncStandbys, ArmWatchdog]);
     }
-    steps.extend([ClearSyncStandbys, ArmWatchdog]);
     // Patroni runs the script once the lock is held and the watchdog armed, before anything
     // else learns of the promotion.
     if f.pre_promote {
@@ -192,6 +204,7 @@ mod tests {
         use PromoteStep::*;
         let plain = PromoteFacts {
             synchronous: false,
+            quorum: false,
             citus_worker: false,
             pre_promote: false,
         };
@@ -209,6 +222,7 @@ mod tests {
         );
         let sync_worker = PromoteFacts {
             synchronous: true,
+            quorum: false,
             citus_worker: true,
             pre_promote: true,
         };
@@ -219,6 +233,17 @@ mod tests {
             CallbackRoleChange,
         ];
         assert_eq!(plan_promote(sync_worker).steps, all);
+        let quorum = PromoteFacts {
+            quorum: true,
+            citus_worker: false,
+            ..sync_worker
+        };
+        #[rustfmt::skip]
+        let all = vec![
+            SetQuorumStandbys, ArmWatchdog, PrePromote, PgPromote, Checkpoint, RecordHistory,
+            PublishMemberKey, CallbackRoleChange,
+        ];
+        assert_eq!(plan_promote(quorum).steps, all);
         assert_eq!(
             plan_pre_promote_failed().steps,
             vec![

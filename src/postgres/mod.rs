@@ -125,6 +125,9 @@ pub struct LocalPostgres {
     watching: Arc<AtomicI32>,
     /// `synchronous_standby_names` members and count, written on a primary.
     sync_standbys: std::sync::Mutex<(Vec<String>, usize)>,
+    /// Quorum commit's `synchronous_standby_names` (`ANY k (…)`), written in every role when set
+    /// (a member about to promote sets it while still a standby).
+    quorum_standbys: std::sync::Mutex<Option<crate::ha::quorum::QuorumGuc>>,
     /// Notified when the postmaster exits.
     pub exited: Arc<Notify>,
     /// The agent's stop request, for the long-running tools ([`LocalPostgres::set_stop_request`]).
@@ -213,6 +216,7 @@ impl LocalPostgres {
             following: std::sync::Mutex::new(following),
             watching: Arc::new(AtomicI32::new(0)),
             sync_standbys: std::sync::Mutex::new((Vec::new(), 1)),
+            quorum_standbys: std::sync::Mutex::new(None),
             exited: Arc::new(Notify::new()),
             stop_request: std::sync::Mutex::new(None),
         })
@@ -345,6 +349,18 @@ impl LocalPostgres {
     /// Sets `synchronous_standby_names` (written by the next [`LocalPostgres::write_config`]).
     pub fn set_sync_standbys(&self, names: Vec<String>, count: usize) {
         *self.sync_standbys.lock().expect("not poisoned") = (names, count.max(1));
+    }
+
+    /// Quorum commit's `synchronous_standby_names`, when set ([`LocalPostgres::set_quorum_standbys`]).
+    pub fn quorum_standbys(&self) -> Option<crate::ha::quorum::QuorumGuc> {
+        self.quorum_standbys.lock().expect("not poisoned").clone()
+    }
+
+    /// Sets quorum commit's `synchronous_standby_names` (written by the next
+    /// [`LocalPostgres::write_config`], in place of the priority-mode names, whatever the role);
+    /// `None` goes back to the priority-mode names.
+    pub fn set_quorum_standbys(&self, guc: Option<crate::ha::quorum::QuorumGuc>) {
+        *self.quorum_standbys.lock().expect("not poisoned") = guc;
     }
 
     /// Whether the Citus library is installed for this PostgreSQL (`$pkglibdir/citus.so`).

@@ -154,6 +154,7 @@ impl LocalPostgres {
                 .map(|sc| sc.primary_slot_name.clone()),
             standby,
             sync_standbys: (&sync.0, sync.1),
+            quorum_standbys: self.quorum_standbys().map(|q| q.render()),
             citus_library: self.citus_library_installed(),
             socket_dir,
             config_dir: self.config_dir(),

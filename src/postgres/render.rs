@@ -244,6 +244,9 @@ pub struct ConfInputs<'a> {
     pub standby: bool,
     /// `synchronous_standby_names`' members and count (a primary).
     pub sync_standbys: (&'a [String], usize),
+    /// Quorum commit's `synchronous_standby_names` text (`ANY k (…)`), written in place of
+    /// `sync_standbys` in every role (set just before a promotion, while still a standby).
+    pub quorum_standbys: Option<String>,
     /// Whether `citus.so` is installed (a stand-in has none: it is then not preloaded).
     pub citus_library: bool,
     /// The socket directory to use when the configuration names none and the default one
@@ -416,10 +419,10 @@ pub fn conf_params(
     }
     params.insert("recovery_target_timeline".into(), "'latest'".into());
     let (names, count) = i.sync_standbys;
-    let value = if i.standby {
-        String::new()
-    } else {
-        guc_value(names, count)
+    let value = match &i.quorum_standbys {
+        Some(q) => q.clone(),
+        None if i.standby => String::new(),
+        None => guc_value(names, count),
     };
     params.insert("synchronous_standby_names".into(), quote_text(&value));
     for (k, v) in &i.recovery {
@@ -763,6 +766,7 @@ mod tests {
             upstream: Some(("m2", "host=x".into())),
             standby: true,
             sync_standbys: (&[], 1),
+            quorum_standbys: None,
             ..Default::default()
         };
         let p = conf_params(&cfg, &dynamic, &i);

@@ -368,6 +368,15 @@ pub struct Driver {
     /// `/sync` members without a member key: when each was first seen so (seconds since
     /// [`Driver::epoch`]); see [`crate::ha::sync::lapsed_sync_members`].
     sync_key_gone: BTreeMap<String, f64>,
+    /// Quorum commit: the GUC members confirmed since `synchronous_standby_names` last changed
+    /// ([`crate::ha::quorum::confirmed_members`]).
+    quorum_confirmed: crate::ha::quorum::Names,
+    /// Quorum commit: the primary's WAL position (bytes) members must reach to be confirmed,
+    /// taken at the first cycle after the GUC changed (later than the change: only safer).
+    quorum_since: Option<Lsn>,
+    /// When this member last promoted: quorum commit waits `loop_wait` before changing the
+    /// voters, so standbys can reconnect first (Patroni's `_promote_timestamp`).
+    promoted_at: Option<Instant>,
     /// The agent's monotonic clock origin.
     epoch: Instant,
     /// A synchronous standby about to stop or restart asks the primary to release it: the member
@@ -493,6 +502,9 @@ impl Driver {
                 published_slot_positions: BTreeMap::new(),
                 slots_restarted: false,
                 sync_key_gone: BTreeMap::new(),
+                quorum_confirmed: Default::default(),
+                quorum_since: None,
+                promoted_at: None,
                 epoch: Instant::now(),
                 sync_release: false,
                 auth_files_stale: true,

@@ -164,6 +164,15 @@ impl Driver {
         me: &str,
         primary_lsn: Lsn,
     ) -> Result<()> {
+        if self.dynamic.is_quorum() {
+            return self.quorum_replication(view, me, primary_lsn).await;
+        }
+        if self.pg.quorum_standbys().is_some() {
+            // Quorum commit was turned off: back to the priority-mode names, planned below.
+            self.pg.set_quorum_standbys(None);
+            self.pg.write_config(&self.dynamic, None, false)?;
+            self.pg.reload().await?;
+        }
         if !self.dynamic.synchronous()
             && self.pg.sync_standbys().is_empty()
             && view
@@ -174,23 +183,8 @@ impl Driver {
             return Ok(());
         }
         let rows = self.pg.replication_rows().await?;
-        let listed = view.sync.as_ref().map(|s| s.members()).unwrap_or_default();
-        let (lapsed, since) = crate::ha::sync::lapsed_sync_members(
-            &listed,
-            &|n| view.member(n).is_some(),
-            &self.sync_key_gone,
-            self.epoch.elapsed().as_secs_f64(),
-            2.0 * self.dynamic.ttl as f64,
-        );
-        self.sync_key_gone = since;
-        let tags = |name: &str| {
-            view.member(name).map(|m| m.tags()).or_else(|| {
-                lapsed
-                    .iter()
-                    .any(|l| l == name)
-                    .then(crate::config::Tags::default)
-            })
-        };
+        let tags = self.tags_with_lapsed(view);
+        let tags = |n: &str| tags.get(n).cloned();
         let key = view
             .sync
             .as_ref()
@@ -209,7 +203,7 @@ impl Driver {
             tracing::info!("synchronous mode is off: removed the sync key");
         }
         if let Some(members) = &plan.sync_key {
-            let value = SyncState::encode(me, members);
+            let value = SyncState::encode(me, members, 0);
             if !self
                 .dcs
                 .put_if_revision(keys::SYNC, &value, view.sync_revision)
@@ -236,6 +230,152 @@ impl Driver {
                 crate::postgres::guc_value(&names, self.dynamic.synchronous_node_count as usize)
             );
         }
+        Ok(())
+    }
+
+    /// Members streaming from this primary (`pg_stat_replication`) with their tags: a member key's
+    /// tags, or default tags for a `/sync` member whose key lapsed less than two ttls ago
+    /// ([`crate::ha::sync::lapsed_sync_members`]).
+    fn tags_with_lapsed(&mut self, view: &ClusterView) -> BTreeMap<String, crate::config::Tags> {
+        let listed = view.sync.as_ref().map(|s| s.members()).unwrap_or_default();
+        let (lapsed, since) = crate::ha::sync::lapsed_sync_members(
+            &listed,
+            &|n| view.member(n).is_some(),
+            &self.sync_key_gone,
+            self.epoch.elapsed().as_secs_f64(),
+            2.0 * self.dynamic.ttl as f64,
+        );
+        self.sync_key_gone = since;
+        view.members
+            .iter()
+            .map(|m| (m.name.clone(), m.tags()))
+            .chain(
+                lapsed
+                    .into_iter()
+                    .map(|l| (l, crate::config::Tags::default())),
+            )
+            .collect()
+    }
+
+    /// Quorum commit on the primary ([`crate::ha::quorum`]): claim `/sync` after a promotion,
+    /// then carry out [`crate::ha::quorum::plan_quorum`]'s writes in order (`/sync` by
+    /// compare-and-set, the GUC by a reload), stopping at the first failure. `primary_lsn`
+    /// (bytes, observed at the start of this cycle) is where members must be to count as
+    /// confirmed after a GUC change.
+    async fn quorum_replication(
+        &mut self,
+        view: &ClusterView,
+        me: &str,
+        primary_lsn: Lsn,
+    ) -> Result<()> {
+        use crate::ha::quorum::{self, QuorumGuc, QuorumStep};
+        let strict = self.dynamic.synchronous_mode_strict;
+        // The GUC in force: ours, or (coming from priority mode or a restart) the priority names
+        // read as "any `count` of them".
+        let guc = self.pg.quorum_standbys().unwrap_or_else(|| {
+            let names = self.pg.sync_standbys();
+            let count = self.dynamic.synchronous_node_count as usize;
+            QuorumGuc {
+                num: if names.is_empty() {
+                    0
+                } else {
+                    count.clamp(1, names.len())
+                },
+                members: names.into_iter().collect(),
+            }
+        });
+        let active_key = quorum::active_key(view.sync.as_ref());
+        let key = match &active_key {
+            Some((leader, key)) if leader == me => key.clone(),
+            other => {
+                // Ours now: the previous primary's voters without us, when the GUC we run with
+                // covers them (set before the promotion), else nobody until the plan adds them.
+                let claimed = other
+                    .as_ref()
+                    .and_then(|(l, k)| quorum::claim_key(me, Some(l), k))
+                    .filter(|k| quorum::guc_change_safe(k, &guc))
+                    .unwrap_or_default();
+                self.write_quorum_key(view, me, &claimed).await?;
+                return Ok(());
+            }
+        };
+        if self
+            .promoted_at
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(self.dynamic.loop_wait))
+        {
+            return Ok(());
+        }
+        let rows = self.pg.replication_rows().await?;
+        let wanted = self.dynamic.synchronous_node_count as usize;
+        let tags = self.tags_with_lapsed(view);
+        let active = quorum::active_members(&rows, &|n| tags.get(n).cloned(), wanted);
+        let since = *self.quorum_since.get_or_insert(primary_lsn);
+        self.quorum_confirmed =
+            quorum::confirmed_members(&self.quorum_confirmed, &guc, &rows, since);
+        let steps = quorum::plan_quorum(&quorum::QuorumFacts {
+            key: &key,
+            guc: &guc,
+            confirmed: &self.quorum_confirmed,
+            active: &active,
+            wanted,
+            strict,
+        });
+        let mut key_written = false;
+        for step in steps {
+            match step {
+                QuorumStep::Key(k) => {
+                    if key_written {
+                        // The next write needs the revision this one made: next cycle.
+                        break;
+                    }
+                    self.write_quorum_key(view, me, &k).await?;
+                    key_written = true;
+                }
+                QuorumStep::Guc(g) => {
+                    tracing::info!(
+                        "quorum commit: synchronous_standby_names '{}' ({} of {})",
+                        g.render(),
+                        g.num,
+                        g.members.len()
+                    );
+                    self.pg.set_quorum_standbys(Some(g));
+                    self.pg.write_config(&self.dynamic, None, false)?;
+                    self.pg.reload().await?;
+                    self.quorum_confirmed.clear();
+                    self.quorum_since = None;
+                }
+                QuorumStep::Wait => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `/sync` as this primary's quorum key (compare-and-set on the revision read).
+    async fn write_quorum_key(
+        &mut self,
+        view: &ClusterView,
+        me: &str,
+        k: &crate::ha::quorum::QuorumKey,
+    ) -> Result<()> {
+        let voters: Vec<String> = k.voters.iter().cloned().collect();
+        let value = SyncState::encode(me, &voters, k.quorum);
+        if !self
+            .dcs
+            .put_if_revision(keys::SYNC, &value, view.sync_revision)
+            .await?
+        {
+            anyhow::bail!("the sync key changed concurrently; retrying next cycle");
+        }
+        tracing::info!(
+            "quorum commit: /sync leader {me}, quorum {} of {} ({})",
+            k.quorum,
+            voters.len(),
+            if voters.is_empty() {
+                "nobody".to_string()
+            } else {
+                voters.join(", ")
+            }
+        );
         Ok(())
     }
 

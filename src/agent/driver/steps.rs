@@ -14,7 +14,7 @@ impl Driver {
         use crate::ha::transition::PromoteStep::*;
         match step {
             ClaimSyncKey => {
-                let value = SyncState::encode(me, &[]);
+                let value = SyncState::encode(me, &[], 0);
                 if !self
                     .dcs
                     .put_if_revision(keys::SYNC, &value, view.sync_revision)
@@ -26,7 +26,31 @@ impl Driver {
                     );
                 }
             }
-            ClearSyncStandbys => self.pg.set_sync_standbys(vec![], 1),
+            ClearSyncStandbys => {
+                self.pg.set_sync_standbys(vec![], 1);
+                self.pg.set_quorum_standbys(None);
+            }
+            SetQuorumStandbys => {
+                let key = crate::ha::quorum::active_key(view.sync.as_ref());
+                let guc = crate::ha::quorum::pre_promote_guc(
+                    me,
+                    key.as_ref().map(|(_, k)| k),
+                    self.dynamic.synchronous_mode_strict,
+                );
+                tracing::info!(
+                    "before promoting: synchronous_standby_names '{}'",
+                    guc.render()
+                );
+                self.pg.set_quorum_standbys(Some(guc));
+                self.quorum_confirmed.clear();
+                self.quorum_since = None;
+                let up = self
+                    .pg
+                    .following()
+                    .and_then(|n| self.upstream(view, &n).ok());
+                self.pg.write_config(&self.dynamic, up.as_ref(), true)?;
+                self.pg.reload().await?;
+            }
             ArmWatchdog => self
                 .watchdog
                 .activate(self.dynamic.ttl)
@@ -36,7 +60,10 @@ impl Driver {
                 self.notify_coordinator("before_promote", Duration::from_secs(2))
                     .await
             }
-            PgPromote => self.pg.promote().await?,
+            PgPromote => {
+                self.pg.promote().await?;
+                self.promoted_at = Some(Instant::now());
+            }
             Checkpoint => self.pg.checkpoint().await,
             RecordHistory => self.record_history(me).await,
             PublishMemberKey => {
@@ -288,6 +315,7 @@ impl Driver {
                     let plan =
                         crate::ha::transition::plan_promote(crate::ha::transition::PromoteFacts {
                             synchronous: self.dynamic.synchronous(),
+                            quorum: self.dynamic.is_quorum(),
                             citus_worker: self.cfg.is_citus_worker(),
                             pre_promote: self.cfg.postgresql.script("pre_promote").is_some(),
                         });

@@ -17,10 +17,8 @@ use Fate::{ByValue, Implemented, Refused, Warned};
 const NO_THREADS: &str =
     "praetor does not run on a thread pool this setting could size (one async runtime serves the HA loop and the REST API)";
 const LOG_LAYOUT: &str = "praetor keeps its own line layout (log.type chooses plain or JSON lines)";
-pub(super) const SYNC_QUORUM: &str =
-    "quorum commit is not implemented: praetor runs priority synchronous replication (FIRST n in synchronous_standby_names) and keeps no quorum in /sync; use on";
 const SYNC_VALUE: &str =
-    "praetor reads on, off, true or false here (quorum is not implemented); any other value would be taken as off";
+    "praetor reads on, off, true, false or quorum here; any other value would be taken as off";
 const ETCD_V2: &str =
     "this section selects etcd's v2 API, and praetor speaks only the v3 API (the etcd3 section). Rename it to etcd3 only if this cluster's Patroni already used etcd3: keys written through the v2 API are invisible through v3, so praetor would find an empty cluster (no leader, no initialize key, no config)";
 const OTHER_DCS: &str =
@@ -129,7 +127,7 @@ fn synchronous_mode(v: &Yaml) -> Fate {
     match v {
         Yaml::Null | Yaml::Bool(_) => Implemented,
         Yaml::String(s) if matches!(s.as_str(), "on" | "off" | "true" | "false") => Implemented,
-        Yaml::String(s) if s.eq_ignore_ascii_case("quorum") => Refused(SYNC_QUORUM),
+        Yaml::String(s) if s.eq_ignore_ascii_case("quorum") => Implemented,
         _ => Refused(SYNC_VALUE),
     }
 }

@@ -52,10 +52,11 @@ fn overlaps(k: &QuorumKey, g: &QuorumGuc) -> bool {
             })
             .collect()
     };
-    if g.num > g.members.len() {
+    if g.num > g.members.len() && !g.members.is_empty() {
         return true; // nothing is ever acknowledged
     }
-    let acks = if g.num == 0 {
+    // No members: the primary alone, or `*` (any standby, so maybe no voter).
+    let acks = if g.num == 0 || g.members.is_empty() {
         vec![Names::new()]
     } else {
         subsets(&g.members, g.num)
