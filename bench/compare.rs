@@ -8,12 +8,14 @@
 //! set (30/10/10 and 20/2/3), then praetor's fast profile (5/1/2) repeats node loss, and a scale run
 //! drives one coordinator through 64 worker groups; the etcd-member-loss scenario kills one etcd
 //! member of three (the Raft leader, then every agent's first endpoint) under a writer, for Patroni
-//! and praetor alternately. Raw numbers go to
+//! and praetor alternately; the quorum scenario repeats the group's life (short idle window) at
+//! 20/2/3 with `synchronous_mode: true` and `quorum` for both agents, to put switchover gap and
+//! failover time under quorum commit next to priority mode. Raw numbers go to
 //! `bench/results/<utc>.json` (and `latest.json`); tables print as Markdown and go to `latest.md`.
 //!
 //! Environment: `PRAETOR_BENCH_RUNS` (runs per agent and timing set, default 2),
 //! `PRAETOR_BENCH_IDLE` (idle footprint window in seconds, default 60), `PRAETOR_BENCH_ONLY`
-//! (comma list of `compare`, `fast`, `members`, `scale`; such a partial run writes
+//! (comma list of `compare`, `fast`, `members`, `scale`, `quorum`; such a partial run writes
 //! `latest-<list>.md` and `.json`, leaving the full run's `latest.*` alone), `PRAETOR_BENCH_AGENTS` (`patroni,praetor`),
 //! `PRAETOR_BENCH_TIMINGS` (`30/10/10,20/2/3`): subsets for a quick look; `PRAETOR_BENCH_KEEP`
 //! (set: each group's directory, logs included, is kept and its path printed), `PRAETOR_BENCH_BIN_DIR`
@@ -51,6 +53,8 @@ struct Ctx {
     praetorctl: PathBuf,
     venv: PathBuf,
     idle: Duration,
+    /// `synchronous_mode` in `bootstrap.dcs`: `true` (priority) or `quorum`.
+    sync_mode: &'static str,
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -110,7 +114,7 @@ fn new_testbed(ctx: &Ctx, agent: Agent, timing: Timing, scope: &str) -> Result<T
         tb.keep();
         eprintln!("keeping {}", tb.dir.display());
     }
-    tb.extra_dcs = "    synchronous_mode: true\n".into();
+    tb.extra_dcs = format!("    synchronous_mode: {}\n", ctx.sync_mode);
     if agent == Agent::Patroni {
         tb.agent_program = Some(ctx.venv.join("bin/patroni"));
     }
@@ -1000,6 +1004,39 @@ fn member_loss_table(runs: &[Value]) -> String {
     md
 }
 
+/// Switchover and failover under quorum commit next to priority mode (runs keyed by agent and,
+/// in `timing`, the `synchronous_mode`).
+fn quorum_table(runs: &[Value]) -> String {
+    if runs.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\n### Quorum commit next to priority mode (20/2/3, three members, synchronous_node_count 1)\n\n| measure | Patroni priority | praetor priority | Patroni quorum | praetor quorum |\n|---|---|---|---|---|\n",
+    );
+    for (key, label) in [
+        (
+            "switchover_longest_gap_ms",
+            "switchover: longest client gap (ms)",
+        ),
+        ("switchover_lost_rows", "switchover: acknowledged rows lost"),
+        (
+            "node_loss_writes_back_ms",
+            "node loss: writes back after the kill (ms)",
+        ),
+        ("node_loss_lost_rows", "node loss: acknowledged rows lost"),
+    ] {
+        let cell = |agent: &str, mode: &str| fmt(median(values(runs, agent, mode, key)));
+        md.push_str(&format!(
+            "| {label} | {} | {} | {} | {} |\n",
+            cell("patroni", "true"),
+            cell("praetor", "true"),
+            cell("patroni", "quorum"),
+            cell("praetor", "quorum"),
+        ));
+    }
+    md
+}
+
 fn utc_stamp() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -1034,10 +1071,11 @@ async fn main() -> Result<()> {
         praetorctl: shipped("praetorctl", env!("CARGO_BIN_EXE_praetorctl")),
         venv,
         idle: Duration::from_secs(env_u64("PRAETOR_BENCH_IDLE", 60)),
+        sync_mode: "true",
     };
     let runs_per = env_u64("PRAETOR_BENCH_RUNS", 2) as usize;
-    let only =
-        std::env::var("PRAETOR_BENCH_ONLY").unwrap_or_else(|_| "compare,fast,members,scale".into());
+    let only = std::env::var("PRAETOR_BENCH_ONLY")
+        .unwrap_or_else(|_| "compare,fast,members,scale,quorum".into());
     let agents = std::env::var("PRAETOR_BENCH_AGENTS").unwrap_or_else(|_| "patroni,praetor".into());
     let timings =
         std::env::var("PRAETOR_BENCH_TIMINGS").unwrap_or_else(|_| "30/10/10,20/2/3".into());
@@ -1140,6 +1178,48 @@ async fn main() -> Result<()> {
             }
         }
     }
+    // Quorum commit next to priority mode, both agents, 20/2/3, a short idle window.
+    let mut quorum_runs: Vec<Value> = Vec::new();
+    if only.contains("quorum") {
+        let timing = Timing {
+            ttl: 20,
+            loop_wait: 2,
+            retry_timeout: 3,
+        };
+        for run in 0..runs_per {
+            for mode in ["true", "quorum"] {
+                let mctx = Ctx {
+                    praetor: ctx.praetor.clone(),
+                    praetorctl: ctx.praetorctl.clone(),
+                    venv: ctx.venv.clone(),
+                    idle: Duration::from_secs(5),
+                    sync_mode: mode,
+                };
+                for agent in [Agent::Patroni, Agent::Praetor] {
+                    if !agents.contains(agent.name()) {
+                        continue;
+                    }
+                    eprintln!(
+                        "[{:>5.0} s] {} synchronous_mode {mode} run {}",
+                        started.elapsed().as_secs_f64(),
+                        agent.name(),
+                        run + 1
+                    );
+                    match lifecycle(&mctx, agent, timing, run).await {
+                        Ok(r) => {
+                            eprintln!("    {r}");
+                            quorum_runs.push(json!({"agent": agent.name(), "timing": mode, "run": run + 1, "result": r}));
+                        }
+                        Err(e) => failures.push(format!(
+                            "{} synchronous_mode {mode} run {}: {e:#}",
+                            agent.name(),
+                            run + 1
+                        )),
+                    }
+                }
+            }
+        }
+    }
     let mut scale_result = Value::Null;
     if only.contains("scale") {
         eprintln!(
@@ -1156,6 +1236,7 @@ async fn main() -> Result<()> {
     }
     let mut md = table(&runs, &fast);
     md.push_str(&member_loss_table(&member_loss));
+    md.push_str(&quorum_table(&quorum_runs));
     if !scale_result.is_null() {
         md.push_str(&format!(
             "\n### Scale (praetor only): one coordinator, {} worker groups\n\n| measure | value |\n|---|---|\n| pg_dist_node reconciled after every worker primary changed at once (ms, from the first key written) | {} |\n| … from the last key written (ms) | {} |\n| initial reconcile of all groups (ms) | {} |\n| etcd requests per second per coordinator agent | {} |\n",
@@ -1194,6 +1275,7 @@ async fn main() -> Result<()> {
         "fast_profile": fast,
         "scale": scale_result,
         "etcd_member_loss": member_loss,
+        "quorum": quorum_runs,
         "failures": failures,
         "duration_s": started.elapsed().as_secs(),
     });

@@ -229,7 +229,7 @@ pub fn tags_match(tags: &Map<String, Value>, wanted: &[(String, String)]) -> boo
 /// requested, and a usable `/sync` (`sync`: `None` when etcd is not usable) whose `leader` is
 /// set and whose `sync_standby` list names it (case-insensitively, as PostgreSQL compares
 /// `synchronous_standby_names`). Which flag: `quorum_standby` when `synchronous_mode` is
-/// `quorum` (praetor's configuration refuses it, so in practice never), else `sync_standby`.
+/// `quorum` (its voters, [`crate::ha::quorum`]), else `sync_standby`.
 pub fn sync_flags(
     name: &str,
     in_recovery: bool,

@@ -139,10 +139,7 @@ fn derive<'a>(shared: &Shared, cfg: &Config, st: &'a NodeStatus) -> Derived<'a> 
         &cfg.name,
         st.pg.running && st.pg.in_recovery,
         st.dynamic.synchronous(),
-        st.dynamic
-            .synchronous_mode
-            .as_str()
-            .is_some_and(|m| m.eq_ignore_ascii_case("quorum")),
+        st.dynamic.is_quorum(),
         view.and_then(|v| v.sync.as_ref()),
     );
     let pinged = shared

@@ -570,3 +570,17 @@ fn an_sslpassword_with_a_line_break_is_refused_by_name() {
         "{r:?}"
     );
 }
+
+#[test]
+fn a_citus_group_defaults_to_quorum_commit_unless_the_file_says_otherwise() {
+    let citus = GOOD.to_string() + "citus: {database: citus, group: 1}\n";
+    let c = parse(&citus).unwrap();
+    assert!(c.bootstrap_dcs.is_quorum());
+    assert_eq!(c.bootstrap.dcs["synchronous_mode"], "quorum");
+    let off = citus.replace("dcs: {ttl: 30,", "dcs: {synchronous_mode: off, ttl: 30,");
+    assert!(!parse(&off).unwrap().bootstrap_dcs.synchronous());
+    // Without citus nothing is added.
+    let plain = parse(GOOD).unwrap();
+    assert!(!plain.bootstrap_dcs.synchronous());
+    assert!(plain.bootstrap.dcs.get("synchronous_mode").is_none());
+}
