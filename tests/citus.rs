@@ -14,6 +14,31 @@ const GROUPS: [(u32, [&str; 2]); 3] = [
     (2, ["work2-1", "work2-2"]),
 ];
 
+/// Waits until every group's primary has its standby as a quorum voter (Citus groups run
+/// `synchronous_mode: quorum` by default, as with Patroni 4): before that a switchover to it is
+/// refused (412) and a failover impossible.
+async fn voters_ready(tb: &Testbed) {
+    for (g, members) in GROUPS {
+        let ok = common::wait_for(Duration::from_secs(60), || async {
+            let v = tb.view_group(g).await.ok()?;
+            let leader = v.leader.as_ref()?.name.clone();
+            let others: Vec<String> = members
+                .iter()
+                .filter(|m| **m != leader)
+                .map(|m| m.to_string())
+                .collect();
+            v.sync
+                .filter(|s| s.leader.as_deref() == Some(leader.as_str()) && s.members() == others)
+                .map(|_| ())
+        })
+        .await;
+        if ok.is_none() {
+            common::dump_logs(tb);
+            panic!("group {g}: the standby did not become a quorum voter");
+        }
+    }
+}
+
 async fn citus_cluster(scope: &str) -> Testbed {
     let mut tb = common::testbed(scope);
     tb.rest_auth = Some(("admin".into(), "admin-secret".into()));
@@ -37,6 +62,7 @@ async fn citus_cluster(scope: &str) -> Testbed {
             panic!("group {g}: {e:#}");
         }
     }
+    voters_ready(&tb).await;
     tb
 }
 
@@ -319,6 +345,7 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
     assert_pause_order(&tb, &coord, before, new_port, new_port);
 
     // Worker failover in group 2: kill -9 of the primary's agent and postmaster.
+    voters_ready(&tb).await;
     let old2 = leader_of(&tb, 2).await;
     let killed = Instant::now();
     tb.kill_member(&old2);
@@ -345,6 +372,7 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
     // `systemctl stop` of group 2's primary (SIGTERM to its agent): the worker tells the
     // coordinator before_demote, so writes to the group are held (BEGIN, the -demoted row) while
     // it stops, and the standby's promotion moves the primary row (COMMIT).
+    voters_ready(&tb).await;
     let stopping = leader_of(&tb, 2).await;
     let before = log_lines(&tb, &coord, "citus: ").len();
     tb.signal_agent(&stopping, nix::sys::signal::Signal::SIGTERM);
@@ -414,6 +442,7 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
     assert_eq!(unauth.status().as_u16(), 401);
 
     // Coordinator failover: the new coordinator leader fixes its own row and keeps reconciling.
+    voters_ready(&tb).await;
     tb.kill_member(&coord);
     let new_coord = leader_other_than(&tb, 0, &coord)
         .await
