@@ -4,7 +4,8 @@
 # With --test also haproxy (the routing test drives a real HAProxy), prometheus (for promtool,
 # which checks /metrics) and python3-venv (the interoperability tests run the real Patroni and
 # patronictl from PyPI), and pgbackrest (tests/backups.rs restores replicas and whole clusters from
-# a local pgBackRest repository).
+# a local pgBackRest repository), and iproute2 and nftables (tests/hosts.rs: test hosts as network
+# namespaces, faults as nftables rules).
 # As root it installs what is missing with apt-get; otherwise it says what to install and fails.
 set -euo pipefail
 
@@ -16,6 +17,8 @@ if [ "${1:-}" = --test ]; then
   # tests/metrics.rs checks /metrics with promtool (Debian's prometheus package).
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
+  command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+  command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
   # The interoperability tests put the real Patroni from PyPI into a virtualenv.
   if ! /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     missing+=(python3-venv)

@@ -6,7 +6,8 @@
 //! agent, the primary cut off from etcd, and kill -9 of the primary with one standby — after
 //! which the survivors take over only when enough voters remain to be sure of every
 //! acknowledged commit (`quorum + 1`), and otherwise wait for the standby to come back.
-//! Every fault: 0 acknowledged rows lost, 0 moments with two writable members.
+//! Every fault: 0 acknowledged rows lost, 0 moments with two writable members. Last, the mode is
+//! switched to priority (`on`) and back to quorum through `PATCH /config`.
 //!
 //! The default run is 3 members with `synchronous_node_count` 1. The longer table (3 members
 //! with 2, 5 members with 1 and 2) is `cargo test --test quorum -- --ignored`.
@@ -257,6 +258,50 @@ async fn drill(n: usize, count: usize) {
             dual: prober.dual_primary_moments(),
         });
         println!("{fault}: done");
+    }
+    // Priority mode and back: /sync first names nobody, the GUC follows; then quorum again.
+    let l = leader(&tb).await;
+    wait_target(&tb, &l, &members, count).await;
+    for (mode, check) in [("on", false), ("quorum", true)] {
+        let port = tb.agents[&l].rest_port;
+        let r = reqwest::Client::new()
+            .patch(format!("http://127.0.0.1:{port}/config"))
+            .json(&serde_json::json!({"synchronous_mode": mode}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "PATCH /config {mode}: {}",
+            r.status()
+        );
+        if check {
+            wait_target(&tb, &l, &members, count).await;
+        } else {
+            let priority = common::wait_for(Duration::from_secs(60), || async {
+                let s = tb.view().await.ok()?.sync?;
+                let c = tb.pg(&l).await.ok()?;
+                let guc: String = c
+                    .query_one("SHOW synchronous_standby_names", &[])
+                    .await
+                    .ok()?
+                    .get(0);
+                (s.leader.as_deref() == Some(l.as_str())
+                    && s.quorum() == 0
+                    && s.members().len() == count.min(n - 1)
+                    && !guc.starts_with("ANY")
+                    && !guc.is_empty())
+                .then_some(guc)
+            })
+            .await;
+            if priority.is_none() {
+                common::dump_logs(&tb);
+                panic!(
+                    "priority mode was not reached: {:?}",
+                    tb.view().await.ok().and_then(|v| v.sync)
+                );
+            }
+        }
     }
     println!("\n{n} members, synchronous_node_count {count}:");
     println!("| fault | leader | acknowledged | lost | dual-primary moments |");

@@ -72,6 +72,96 @@ impl QuorumGuc {
     }
 }
 
+/// `synchronous_standby_names` as PostgreSQL's grammar reads it, in quorum terms: `ANY k (…)`,
+/// `FIRST k (…)` / `k (…)` and a bare list (`a, b` is `FIRST 1`) are all "k of these members"
+/// (whichever k acknowledge, the planner assumes the worst), `*` is any standby (members empty).
+/// The second value says whether it is the `ANY` form PostgreSQL reports as `quorum` in
+/// `pg_stat_replication` (members confirm only under it). `None` for text that does not parse.
+pub fn parse_guc(text: &str) -> Option<(QuorumGuc, bool)> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Some((QuorumGuc::default(), false));
+    }
+    let (any, rest) = match t.split_once(|c: char| c.is_whitespace()) {
+        Some((w, r)) if w.eq_ignore_ascii_case("any") => (true, r.trim_start()),
+        Some((w, r)) if w.eq_ignore_ascii_case("first") => (false, r.trim_start()),
+        _ => (false, t),
+    };
+    let (num, list) = match rest.find('(') {
+        Some(open) if rest.ends_with(')') => {
+            let n: usize = rest[..open].trim().parse().ok()?;
+            (n, &rest[open + 1..rest.len() - 1])
+        }
+        _ if any => return None,
+        _ => (1, rest),
+    };
+    let mut members = Names::new();
+    let mut star = false;
+    for item in split_names(list)? {
+        if item == "*" {
+            star = true;
+        } else {
+            members.insert(item);
+        }
+    }
+    if star {
+        members.clear();
+    }
+    Some((
+        QuorumGuc {
+            members,
+            num: num.max(1),
+        },
+        any,
+    ))
+}
+
+/// The names of a `synchronous_standby_names` list: comma-separated, each bare (lower-cased, as
+/// PostgreSQL folds identifiers) or double-quoted with `""` for a quote.
+fn split_names(list: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = list.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut name = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        name.push('"');
+                    }
+                    '"' => break,
+                    c => name.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' || c.is_whitespace() {
+                    break;
+                }
+                name.push(c.to_ascii_lowercase());
+                chars.next();
+            }
+        }
+        if name.is_empty() {
+            return None;
+        }
+        out.push(name);
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            None => return Some(out),
+            Some(',') => {}
+            Some(_) => return None,
+        }
+    }
+}
+
 /// One write of a quorum plan, carried out in order; a failed write ends the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QuorumStep {

@@ -302,6 +302,21 @@ impl LocalPostgres {
         Ok((state, info))
     }
 
+    /// `synchronous_standby_names` as the running server has it (`SHOW`).
+    ///
+    /// # Errors
+    /// Query failed.
+    pub async fn synchronous_standby_names(&self) -> Result<String> {
+        let mut c = self.kept_client().await?;
+        let v: String = c
+            .query_one("SHOW synchronous_standby_names", &[])
+            .await
+            .context("reading synchronous_standby_names")?
+            .get(0);
+        self.keep_client(c).await;
+        Ok(v)
+    }
+
     /// `pg_stat_replication` as the sync planner needs it.
     ///
     /// # Errors

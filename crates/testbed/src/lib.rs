@@ -10,6 +10,7 @@
 mod cluster;
 mod config;
 mod etcd;
+pub mod hosts;
 mod ports;
 mod proxy;
 mod writer;

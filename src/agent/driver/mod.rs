@@ -702,7 +702,7 @@ impl Driver {
         // Whether this cycle may change the server; if not, what it observed is what it publishes
         // (one state query per idle cycle, not two).
         let mut server_touched = false;
-        let sync_standbys_before = self.pg.sync_standbys();
+        let sync_standbys_before = (self.pg.sync_standbys(), self.pg.quorum_standbys());
         if self.leader_until.is_some_and(|t| Instant::now() >= t) {
             self.set_leader_until(None);
         }
@@ -826,7 +826,8 @@ impl Driver {
         }
         self.keep.check_guard();
         // Publish.
-        server_touched |= self.pg.sync_standbys() != sync_standbys_before;
+        server_touched |=
+            (self.pg.sync_standbys(), self.pg.quorum_standbys()) != sync_standbys_before;
         server_touched |= std::mem::take(&mut self.slots_restarted);
         let (data, pg, info) = if server_touched {
             let data = self.pg.data_dir_state().await;

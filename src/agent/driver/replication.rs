@@ -167,11 +167,34 @@ impl Driver {
         if self.dynamic.is_quorum() {
             return self.quorum_replication(view, me, primary_lsn).await;
         }
-        if self.pg.quorum_standbys().is_some() {
-            // Quorum commit was turned off: back to the priority-mode names, planned below.
-            self.pg.set_quorum_standbys(None);
-            self.pg.write_config(&self.dynamic, None, false)?;
-            self.pg.reload().await?;
+        let from_quorum = self.pg.quorum_standbys().is_some()
+            || view.sync.as_ref().is_some_and(|s| s.quorum() > 0);
+        if from_quorum {
+            // Quorum commit was turned off. `/sync` names nobody first (its voters are no
+            // priority-mode synchronous standbys), then the GUC goes back to the priority-mode
+            // names, planned below from scratch.
+            let listed = view.sync.as_ref().is_some_and(|s| {
+                s.leader.as_deref() == Some(me) && (!s.members().is_empty() || s.quorum() > 0)
+            });
+            if listed {
+                let value = SyncState::encode(me, &[], 0);
+                if !self
+                    .dcs
+                    .put_if_revision(keys::SYNC, &value, view.sync_revision)
+                    .await?
+                {
+                    anyhow::bail!("the sync key changed concurrently; retrying next cycle");
+                }
+                tracing::info!("leaving quorum commit: /sync names nobody until the synchronous standbys are chosen again");
+                return Ok(());
+            }
+            if self.pg.quorum_standbys().is_some() {
+                self.pg.set_quorum_standbys(None);
+                self.quorum_confirmed.clear();
+                self.quorum_since = None;
+                self.pg.write_config(&self.dynamic, None, false)?;
+                self.pg.reload().await?;
+            }
         }
         if !self.dynamic.synchronous()
             && self.pg.sync_standbys().is_empty()
@@ -268,22 +291,28 @@ impl Driver {
         me: &str,
         primary_lsn: Lsn,
     ) -> Result<()> {
-        use crate::ha::quorum::{self, QuorumGuc, QuorumStep};
+        use crate::ha::quorum::{self, QuorumStep};
         let strict = self.dynamic.synchronous_mode_strict;
-        // The GUC in force: ours, or (coming from priority mode or a restart) the priority names
-        // read as "any `count` of them".
-        let guc = self.pg.quorum_standbys().unwrap_or_else(|| {
-            let names = self.pg.sync_standbys();
-            let count = self.dynamic.synchronous_node_count as usize;
-            QuorumGuc {
-                num: if names.is_empty() {
-                    0
-                } else {
-                    count.clamp(1, names.len())
-                },
-                members: names.into_iter().collect(),
+        // The GUC in force: ours, or (the first quorum cycle since the agent started or the mode
+        // changed) what the server runs, read back.
+        let guc = match self.pg.quorum_standbys() {
+            Some(g) => g,
+            None => {
+                self.quorum_confirmed.clear();
+                self.quorum_since = None;
+                let text = self.pg.synchronous_standby_names().await?;
+                let (g, any) = quorum::parse_guc(&text).ok_or_else(|| {
+                    anyhow!("synchronous_standby_names: cannot read {text:?} as a list of standbys")
+                })?;
+                if !any && g.num > 0 {
+                    // Under FIRST nobody reports `quorum` in pg_stat_replication, so nobody
+                    // could confirm: the same members as ANY (k of them either way).
+                    return self.set_quorum_guc(g).await;
+                }
+                self.pg.set_quorum_standbys(Some(g.clone()));
+                g
             }
-        });
+        };
         let active_key = quorum::active_key(view.sync.as_ref());
         let key = match &active_key {
             Some((leader, key)) if leader == me => key.clone(),
@@ -331,22 +360,36 @@ impl Driver {
                     self.write_quorum_key(view, me, &k).await?;
                     key_written = true;
                 }
-                QuorumStep::Guc(g) => {
-                    tracing::info!(
-                        "quorum commit: synchronous_standby_names '{}' ({} of {})",
-                        g.render(),
-                        g.num,
-                        g.members.len()
-                    );
-                    self.pg.set_quorum_standbys(Some(g));
-                    self.pg.write_config(&self.dynamic, None, false)?;
-                    self.pg.reload().await?;
-                    self.quorum_confirmed.clear();
-                    self.quorum_since = None;
-                }
+                QuorumStep::Guc(g) => self.set_quorum_guc(g).await?,
                 QuorumStep::Wait => break,
             }
         }
+        Ok(())
+    }
+
+    /// Sets quorum commit's `synchronous_standby_names` to `g` and reloads. The confirmations
+    /// start over first; if the write or the reload fails the previous value is restored (and
+    /// written back), so the planner never believes in a GUC the server does not run.
+    async fn set_quorum_guc(&mut self, g: crate::ha::quorum::QuorumGuc) -> Result<()> {
+        self.quorum_confirmed.clear();
+        self.quorum_since = None;
+        let before = self.pg.quorum_standbys();
+        let text = g.render();
+        self.pg.set_quorum_standbys(Some(g.clone()));
+        let applied = match self.pg.write_config(&self.dynamic, None, false) {
+            Ok(()) => self.pg.reload().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
+            self.pg.set_quorum_standbys(before);
+            let _ = self.pg.write_config(&self.dynamic, None, false);
+            return Err(e.context(format!("setting synchronous_standby_names to '{text}'")));
+        }
+        tracing::info!(
+            "quorum commit: synchronous_standby_names '{text}' ({} of {})",
+            g.num,
+            g.members.len()
+        );
         Ok(())
     }
 

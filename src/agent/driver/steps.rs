@@ -29,6 +29,8 @@ impl Driver {
             ClearSyncStandbys => {
                 self.pg.set_sync_standbys(vec![], 1);
                 self.pg.set_quorum_standbys(None);
+                self.quorum_confirmed.clear();
+                self.quorum_since = None;
             }
             SetQuorumStandbys => {
                 let key = crate::ha::quorum::active_key(view.sync.as_ref());
@@ -41,15 +43,30 @@ impl Driver {
                     "before promoting: synchronous_standby_names '{}'",
                     guc.render()
                 );
-                self.pg.set_quorum_standbys(Some(guc));
                 self.quorum_confirmed.clear();
                 self.quorum_since = None;
                 let up = self
                     .pg
                     .following()
                     .and_then(|n| self.upstream(view, &n).ok());
+                let want = guc.render();
+                self.pg.set_quorum_standbys(Some(guc));
                 self.pg.write_config(&self.dynamic, up.as_ref(), true)?;
                 self.pg.reload().await?;
+                // The reload only signals: promote only once the server runs the new value.
+                let deadline = Instant::now() + Duration::from_secs(3);
+                loop {
+                    match self.pg.synchronous_standby_names().await {
+                        Ok(v) if v == want => break,
+                        _ if Instant::now() < deadline => {
+                            tokio::time::sleep(Duration::from_millis(50)).await
+                        }
+                        other => anyhow::bail!(
+                            "postponing promotion: synchronous_standby_names is {:?}, not '{want}' yet",
+                            other.ok()
+                        ),
+                    }
+                }
             }
             ArmWatchdog => self
                 .watchdog

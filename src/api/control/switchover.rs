@@ -155,7 +155,12 @@ async fn manual_failover(
                 "candidate {c} is already the leader"
             )));
         }
-        if view.config.as_ref().is_some_and(|c| c.synchronous()) {
+        // Quorum commit: any member may be named (Patroni); it wins only with the votes.
+        if view
+            .config
+            .as_ref()
+            .is_some_and(|c| c.synchronous() && !c.is_quorum())
+        {
             if let Some(sync) = &view.sync {
                 if switchover && !sync.members().contains(c) {
                     return Err(ApiError::PreconditionFailed(

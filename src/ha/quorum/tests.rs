@@ -350,3 +350,27 @@ fn every_plan_is_safe_and_reaches_the_target() {
         assert_eq!((k, g), target(&active, wanted, strict));
     }
 }
+
+#[test]
+fn the_running_guc_is_read_back_in_every_form() {
+    assert_eq!(parse_guc(""), Some((guc(&[], 0), false)));
+    assert_eq!(parse_guc("ANY 1 (a,b)"), Some((guc(&["a", "b"], 1), true)));
+    assert_eq!(parse_guc("ANY 1 (*)"), Some((guc(&[], 1), true)));
+    assert_eq!(
+        parse_guc("any 2 (\"m-2\", B , c)"),
+        Some((guc(&["m-2", "b", "c"], 2), true))
+    );
+    assert_eq!(
+        parse_guc("2 (a,b,c)"),
+        Some((guc(&["a", "b", "c"], 2), false))
+    );
+    assert_eq!(parse_guc("FIRST 1 (a)"), Some((guc(&["a"], 1), false)));
+    assert_eq!(parse_guc("a"), Some((guc(&["a"], 1), false)));
+    assert_eq!(parse_guc("a, b"), Some((guc(&["a", "b"], 1), false)));
+    assert_eq!(parse_guc("*"), Some((guc(&[], 1), false)));
+    // What praetor renders reads back as itself.
+    let g = guc(&["x\"y", "m-1", "a"], 2);
+    assert_eq!(parse_guc(&g.render()), Some((g, true)));
+    assert_eq!(parse_guc("ANY (a)"), None);
+    assert_eq!(parse_guc("ANY 1 (a,,b)"), None);
+}
