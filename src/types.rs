@@ -329,6 +329,35 @@ pub fn quote_standby_name(n: &str) -> String {
     }
 }
 
+/// Member names, ordered (the GUC and `/sync` list them sorted).
+pub type Names = std::collections::BTreeSet<String>;
+
+/// `synchronous_standby_names` in quorum terms: `ANY num (members)`. `num` 0 is the empty GUC
+/// (no synchronous replication); `members` empty with `num` 1 is `ANY 1 (*)`
+/// (`synchronous_mode_strict` with no standby: any standby that connects acknowledges).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct QuorumGuc {
+    /// Standbys that may acknowledge.
+    pub members: Names,
+    /// How many of them must acknowledge a commit.
+    pub num: usize,
+}
+
+impl QuorumGuc {
+    /// The GUC's value as PostgreSQL reads it: `ANY num (a,b)` (sorted, names quoted where
+    /// PostgreSQL needs it), `ANY 1 (*)`, or empty.
+    pub fn render(&self) -> String {
+        if self.num == 0 {
+            return String::new();
+        }
+        if self.members.is_empty() {
+            return format!("ANY {} (*)", self.num);
+        }
+        let names: Vec<String> = self.members.iter().map(|n| quote_standby_name(n)).collect();
+        format!("ANY {} ({})", self.num, names.join(","))
+    }
+}
+
 /// One `pg_stat_replication` row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicationRow {

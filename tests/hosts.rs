@@ -1,10 +1,18 @@
-//! The multi-host test bed's network (`praetor_testbed::hosts`): hosts as network namespaces on
-//! a bridge the test owns, with no route out; faults by nftables rules inside a host and by link
-//! state; everything removed afterwards. Needs root, iproute2 and nftables (scripts/deps.sh
-//! --test installs them); without them the test says so and is skipped.
+//! The multi-host test bed (`praetor_testbed::hosts`): hosts as network namespaces on a bridge
+//! the test owns, with no route out; faults by nftables rules inside a host and by link state;
+//! everything removed afterwards. Needs root, iproute2 and nftables (scripts/deps.sh --test
+//! installs them); without them each test says so and is skipped.
+//!
+//! `hosts_reach_each_other_and_faults_cut_them_off` (default run) checks the network itself.
+//! `cargo test --test hosts -- --ignored` runs a group on three hosts — an etcd member, a
+//! PostgreSQL server and an agent on each, the test process as the client host holding open
+//! sessions — through host faults under the prober.
+
+mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use praetor_testbed::hosts::{Fault, Network};
 
@@ -89,4 +97,124 @@ fn hosts_reach_each_other_and_faults_cut_them_off() {
         !String::from_utf8_lossy(&links.stdout).contains(prefix),
         "links left behind"
     );
+}
+
+/// The leader's name and its host index.
+async fn leader_host(tb: &praetor_testbed::Testbed) -> (String, usize) {
+    let l = tb.view().await.unwrap().leader.unwrap().name;
+    let i = tb.agents[&l].host_index.unwrap();
+    (l, i)
+}
+
+/// A group of three on three hosts: the primary's host cut off from etcd and the standbys but not
+/// from the client (open sessions), with asynchronous replication — no commit acknowledged by it
+/// once its lease can have expired; then, in synchronous mode, the primary's host isolated
+/// completely — a new primary on the majority side, the old one read-only before its lease can
+/// expire; each time the partition heals and the old primary rejoins. 0 acknowledged rows lost,
+/// never two writable members.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn a_group_on_three_hosts_survives_host_partitions() {
+    if let Some(why) = Network::unavailable() {
+        println!("skipped: {why}");
+        return;
+    }
+    let net = Arc::new(Network::create(3).unwrap());
+    let mut tb = common::testbed("hosts");
+    tb.network = Some(net.clone());
+    tb.start_etcd_on_hosts(3).await.unwrap();
+    for m in ["m0", "m1", "m2"] {
+        tb.add_agent(m).unwrap();
+    }
+    let first = common::healthy(&tb, 2, Duration::from_secs(180)).await;
+    common::create_probe_table(&tb, &first).await;
+    let ttl = Duration::from_secs(common::TIMING.ttl);
+    for (fault, sync) in [
+        (
+            "isolated from etcd and the standbys, not from the client",
+            false,
+        ),
+        ("isolated completely", true),
+    ] {
+        let (old, host) = leader_host(&tb).await;
+        if sync {
+            let port = tb.agents[&old].rest_port;
+            let addr = tb.agents[&old].host.clone();
+            let r = reqwest::Client::new()
+                .patch(format!("http://{addr}:{port}/config"))
+                .json(&serde_json::json!({"synchronous_mode": true}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+            common::wait_for(Duration::from_secs(30), || async {
+                let s = tb.view().await.ok()?.sync?;
+                (s.leader.as_deref() == Some(old.as_str()) && !s.members().is_empty()).then_some(())
+            })
+            .await
+            .expect("a synchronous standby is listed");
+        }
+        let mut prober =
+            common::Prober::start_on(common::member_addrs(&tb), if sync { "on" } else { "local" })
+                .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let t0 = Instant::now();
+        let rule = if sync {
+            Fault::Isolate
+        } else {
+            Fault::IsolateExcept(vec![net.client_ip()])
+        };
+        net.fault(host, &rule).unwrap();
+        let new = common::wait_for(ttl * 4, || async {
+            let v = tb.view().await.ok()?;
+            let l = v.leader.clone()?.name;
+            (l != old
+                && v.member(&l)
+                    .is_some_and(|m| m.role() == Some(praetor::types::Role::Primary)))
+            .then_some(l)
+        })
+        .await;
+        let took = t0.elapsed();
+        // Keep the partition a while longer: the old primary must stay read-only.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        net.heal(host).unwrap();
+        if new.is_none() {
+            common::dump_logs(&tb);
+            panic!("{fault}: no new primary on the majority side");
+        }
+        if let Err(e) = tb.wait_healthy(2, Duration::from_secs(180)).await {
+            common::dump_logs(&tb);
+            panic!("{fault}: the old primary did not rejoin: {e:#}");
+        }
+        let now_leader = tb.view().await.unwrap().leader.unwrap().name;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        prober.stop().await;
+        // The old primary acknowledged nothing once its lease could have expired.
+        let late: Vec<Duration> = prober
+            .probes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, at, ok)| *ok && *m == old && *at > t0 + ttl)
+            .map(|(_, at, _)| *at - t0)
+            .collect();
+        let lost = prober.missing_on(&tb, &now_leader).await;
+        let dual = prober.dual_primary_moments();
+        let acked: usize = prober.acked.lock().unwrap().values().map(Vec::len).sum();
+        println!(
+            "{fault} ({}): {old} -> {now_leader}, new primary after {took:?}, {acked} acknowledged, {} lost, {dual} dual-primary moments, {} acknowledged by the old primary after ttl",
+            if sync { "synchronous" } else { "asynchronous" },
+            lost.len(),
+            late.len()
+        );
+        assert!(
+            late.is_empty(),
+            "{fault}: the old primary acknowledged commits after ttl: {late:?}"
+        );
+        assert_eq!(dual, 0, "{fault}: two writable members");
+        if sync {
+            assert!(lost.is_empty(), "{fault}: acknowledged rows lost: {lost:?}");
+        }
+    }
+    tb.stop_all();
 }

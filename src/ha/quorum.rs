@@ -25,13 +25,12 @@
 //! writes up to and including the first GUC change; what follows needs the members'
 //! confirmation, which the next cycle sees.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 
 use crate::config::Tags;
 use crate::types::{Lsn, ReplicationRow};
 
-/// Member names, ordered (the GUC and `/sync` list them sorted).
-pub type Names = BTreeSet<String>;
+pub use crate::types::{Names, QuorumGuc};
 
 /// The `/sync` key in quorum terms (without its `leader`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -40,36 +39,6 @@ pub struct QuorumKey {
     pub voters: Names,
     /// `quorum`: a race needs `quorum + 1` voters not ahead of the candidate.
     pub quorum: usize,
-}
-
-/// `synchronous_standby_names` in quorum terms: `ANY num (members)`. `num` 0 is the empty GUC
-/// (no synchronous replication); `members` empty with `num` 1 is `ANY 1 (*)`
-/// (`synchronous_mode_strict` with no standby: any standby that connects acknowledges).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct QuorumGuc {
-    /// Standbys that may acknowledge.
-    pub members: Names,
-    /// How many of them must acknowledge a commit.
-    pub num: usize,
-}
-
-impl QuorumGuc {
-    /// The GUC's value as PostgreSQL reads it: `ANY num (a,b)` (sorted, names quoted where
-    /// PostgreSQL needs it), `ANY 1 (*)`, or empty.
-    pub fn render(&self) -> String {
-        if self.num == 0 {
-            return String::new();
-        }
-        if self.members.is_empty() {
-            return format!("ANY {} (*)", self.num);
-        }
-        let names: Vec<String> = self
-            .members
-            .iter()
-            .map(|n| crate::types::quote_standby_name(n))
-            .collect();
-        format!("ANY {} ({})", self.num, names.join(","))
-    }
 }
 
 /// `synchronous_standby_names` as PostgreSQL's grammar reads it, in quorum terms: `ANY k (…)`,

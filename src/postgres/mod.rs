@@ -127,7 +127,7 @@ pub struct LocalPostgres {
     sync_standbys: std::sync::Mutex<(Vec<String>, usize)>,
     /// Quorum commit's `synchronous_standby_names` (`ANY k (…)`), written in every role when set
     /// (a member about to promote sets it while still a standby).
-    quorum_standbys: std::sync::Mutex<Option<crate::ha::quorum::QuorumGuc>>,
+    quorum_standbys: std::sync::Mutex<Option<crate::types::QuorumGuc>>,
     /// Notified when the postmaster exits.
     pub exited: Arc<Notify>,
     /// The agent's stop request, for the long-running tools ([`LocalPostgres::set_stop_request`]).
@@ -352,14 +352,14 @@ impl LocalPostgres {
     }
 
     /// Quorum commit's `synchronous_standby_names`, when set ([`LocalPostgres::set_quorum_standbys`]).
-    pub fn quorum_standbys(&self) -> Option<crate::ha::quorum::QuorumGuc> {
+    pub fn quorum_standbys(&self) -> Option<crate::types::QuorumGuc> {
         self.quorum_standbys.lock().expect("not poisoned").clone()
     }
 
     /// Sets quorum commit's `synchronous_standby_names` (written by the next
     /// [`LocalPostgres::write_config`], in place of the priority-mode names, whatever the role);
     /// `None` goes back to the priority-mode names.
-    pub fn set_quorum_standbys(&self, guc: Option<crate::ha::quorum::QuorumGuc>) {
+    pub fn set_quorum_standbys(&self, guc: Option<crate::types::QuorumGuc>) {
         *self.quorum_standbys.lock().expect("not poisoned") = guc;
     }
 

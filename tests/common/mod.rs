@@ -147,6 +147,18 @@ impl Prober {
         members: Vec<(String, u16)>,
         synchronous_commit: &'static str,
     ) -> Prober {
+        let members = members
+            .into_iter()
+            .map(|(n, p)| (n, "127.0.0.1".to_string(), p))
+            .collect();
+        Self::start_on(members, synchronous_commit).await
+    }
+
+    /// [`Prober::start_with`] for members at their own addresses: (name, host, port).
+    pub async fn start_on(
+        members: Vec<(String, String, u16)>,
+        synchronous_commit: &'static str,
+    ) -> Prober {
         let stop = Arc::new(AtomicBool::new(false));
         let rounds = Arc::new(Mutex::new(Vec::new()));
         let acked: Arc<Mutex<BTreeMap<String, Vec<i64>>>> = Arc::new(Mutex::new(BTreeMap::new()));
@@ -160,7 +172,7 @@ impl Prober {
             while !s.load(Ordering::SeqCst) {
                 let started = Instant::now();
                 let results = futures::future::join_all(members.iter().zip(clients.iter_mut()).map(
-                    |((name, port), slot)| {
+                    |((name, host, port), slot)| {
                         async move {
                             if slot.as_ref().is_none_or(|c| c.is_closed()) {
                                 *slot = None;
@@ -173,7 +185,7 @@ impl Prober {
                                     ""
                                 };
                                 let conn = format!(
-                                    "host=127.0.0.1 port={port} user=postgres password=super-secret dbname=postgres connect_timeout=1{options}"
+                                    "host={host} port={port} user=postgres password=super-secret dbname=postgres connect_timeout=1{options}"
                                 );
                                 match tokio::time::timeout(
                                     Duration::from_secs(1),
@@ -342,6 +354,14 @@ pub async fn create_probe_table(tb: &Testbed, leader: &str) {
 pub async fn start_probing(tb: &Testbed, leader: &str) -> Prober {
     create_probe_table(tb, leader).await;
     Prober::start(member_ports(tb)).await
+}
+
+/// Every member's (name, address, PostgreSQL port), for [`Prober::start_on`].
+pub fn member_addrs(tb: &Testbed) -> Vec<(String, String, u16)> {
+    tb.agents
+        .iter()
+        .map(|(n, a)| (n.clone(), a.host.clone(), a.pg_port))
+        .collect()
 }
 
 pub fn member_ports(tb: &Testbed) -> Vec<(String, u16)> {

@@ -24,6 +24,10 @@ pub struct AgentProc {
     pub pg_port: u16,
     /// Data directory.
     pub data_dir: PathBuf,
+    /// The address its servers listen on: 127.0.0.1, or its host's ([`Testbed::network`]).
+    pub host: String,
+    /// Its host's index in [`Testbed::network`], when there is one.
+    pub host_index: Option<usize>,
 }
 
 impl Testbed {
@@ -45,15 +49,39 @@ impl Testbed {
             self.etcd_proxies
                 .insert(name.to_string(), EtcdProxy::start(self.etcd_port)?);
         }
-        let rest_port = free_port()?;
-        let pg_port = free_port()?;
+        let host_index = self.network.as_ref().map(|_| {
+            self.agents
+                .get(name)
+                .and_then(|a| a.host_index)
+                .unwrap_or(self.agents.len())
+        });
+        let (rest_port, pg_port, host) = match (&self.network, host_index) {
+            (Some(net), Some(i)) => {
+                if i >= net.len() {
+                    bail!(
+                        "member {name} would be on host {i}, but there are {} hosts",
+                        net.len()
+                    );
+                }
+                (8008, 5432, net.host_ip(i).to_string())
+            }
+            _ => (free_port()?, free_port()?, "127.0.0.1".to_string()),
+        };
         let data_dir = self.dir.join(format!("{name}-data"));
         let config = self.dir.join(format!("{name}.yml"));
         std::fs::write(
             &config,
-            self.config_yaml(name, rest_port, pg_port, &data_dir),
+            self.config_yaml_on(name, &host, rest_port, pg_port, &data_dir),
         )?;
         let log = self.dir.join(format!("{name}.log"));
+        if self.network.is_some() {
+            // Its own socket directory (config_yaml_on): every host's server uses port 5432.
+            let sock = self.dir.join(format!("{name}-sock"));
+            std::fs::create_dir_all(&sock)?;
+            if let Some((uid, gid)) = self.run_as {
+                chown_r(&sock, uid, gid)?;
+            }
+        }
         if self.file_watchdogs {
             std::fs::write(self.dir.join(format!("{name}.watchdog")), "")?;
         }
@@ -72,6 +100,8 @@ impl Testbed {
                 rest_port,
                 pg_port,
                 data_dir: data_dir.clone(),
+                host,
+                host_index,
             },
         );
         Ok(data_dir)
@@ -115,7 +145,19 @@ impl Testbed {
         if let Some((uid, gid)) = self.run_as {
             chown_r(&a.log, uid, gid)?;
         }
-        let mut cmd = Command::new(self.agent_program.as_ref().unwrap_or(&self.exe));
+        let program = self.agent_program.as_ref().unwrap_or(&self.exe);
+        let mut cmd = match (&self.network, a.host_index) {
+            (Some(net), Some(i)) => {
+                let mut c = net.command_as(i, program, self.run_as);
+                c.env("HOME", &self.dir);
+                c
+            }
+            _ => {
+                let mut c = Command::new(program);
+                self.as_user(&mut c);
+                c
+            }
+        };
         cmd.arg(&a.config)
             // The level comes from the configuration's `log` section (default INFO), as in
             // production; a RUST_LOG in the caller's environment would override it.
@@ -125,7 +167,6 @@ impl Testbed {
             .stdout(log.try_clone()?)
             .stderr(log)
             .process_group(0);
-        self.as_user(&mut cmd);
         let child = cmd
             .spawn()
             .with_context(|| format!("starting agent {name}"))?;
@@ -194,8 +235,8 @@ impl Testbed {
             .get(name)
             .ok_or_else(|| anyhow!("no member {name}"))?;
         let mut cfg: tokio_postgres::Config = format!(
-            "host=127.0.0.1 port={} user=postgres password=super-secret dbname=postgres connect_timeout=2",
-            a.pg_port
+            "host={} port={} user=postgres password=super-secret dbname=postgres connect_timeout=2",
+            a.host, a.pg_port
         )
         .parse()?;
         let creds = praetor::config::Credentials {

@@ -8,16 +8,37 @@ use crate::{chown_r, Testbed};
 pub const CITUS_STANDIN_SQL: &str = include_str!("../../../tests/fixtures/citus_standin.sql");
 
 impl Testbed {
-    /// The YAML configuration of member `name`.
+    /// The YAML configuration of member `name` on 127.0.0.1.
     pub fn config_yaml(&self, name: &str, rest_port: u16, pg_port: u16, data_dir: &Path) -> String {
+        self.config_yaml_on(name, "127.0.0.1", rest_port, pg_port, data_dir)
+    }
+
+    /// The YAML configuration of member `name` whose servers listen on `addr`.
+    pub fn config_yaml_on(
+        &self,
+        name: &str,
+        addr: &str,
+        rest_port: u16,
+        pg_port: u16,
+        data_dir: &Path,
+    ) -> String {
         let etcd_hosts = match self.etcd_proxies.get(name) {
             // Behind its proxy the agent must not find the members themselves.
             Some(p) => format!("127.0.0.1:{}\n  use_proxies: true", p.port),
-            None => std::iter::once(self.etcd_port)
-                .chain(self.more_etcd.iter().map(|m| m.1))
-                .map(|p| format!("127.0.0.1:{p}"))
+            None => (0..self.etcd_members())
+                .map(|k| format!("{}:{}", self.etcd_addr(k), self.etcd_client_port(k)))
                 .collect::<Vec<_>>()
                 .join(","),
+        };
+        // Clients and peers: this machine, or every test host and the client on the bridge.
+        let net = self
+            .network
+            .as_ref()
+            .map_or("127.0.0.1/32".to_string(), |n| n.cidr());
+        // One socket directory per member: on test hosts every server uses port 5432.
+        let sock = match &self.network {
+            Some(_) => self.dir.join(format!("{name}-sock")),
+            None => self.dir.clone(),
         };
         let t = self.timing;
         format!(
@@ -25,8 +46,8 @@ impl Testbed {
 namespace: /service/
 name: {name}
 restapi:
-  listen: 127.0.0.1:{rest_port}
-  connect_address: 127.0.0.1:{rest_port}
+  listen: {addr}:{rest_port}
+  connect_address: {addr}:{rest_port}
 {rest_auth}{rest_tls}etcd3:
   hosts: {etcd_hosts}
 {etcd_tls}bootstrap:
@@ -45,8 +66,8 @@ restapi:
   - encoding: UTF8
   - data-checksums
 postgresql:
-  listen: 127.0.0.1:{pg_port}
-  connect_address: 127.0.0.1:{pg_port}
+  listen: {addr}:{pg_port}
+  connect_address: {addr}:{pg_port}
   data_dir: {data}
   bin_dir: {bin_dir}
   basebackup:
@@ -61,8 +82,8 @@ postgresql:
     log_min_messages: warning
 {pg_ssl}{callbacks}{extra_postgresql}  pg_hba:
     - local all all trust
-    - {hba} replication replicator 127.0.0.1/32 scram-sha-256
-    - {hba} all all 127.0.0.1/32 scram-sha-256
+    - {hba} replication replicator {net} scram-sha-256
+    - {hba} all all {net} scram-sha-256
 {tags}{auth}{citus}{watchdog}{extra_config}"#,
             extra_config = self.extra_config.get(name).cloned().unwrap_or_default(),
             extra_postgresql = self.extra_postgresql.get(name).cloned().unwrap_or_default(),
@@ -103,7 +124,7 @@ postgresql:
             rt = t.retry_timeout,
             extra = self.extra_dcs,
             data = data_dir.display(),
-            sock = self.dir.display(),
+            sock = sock.display(),
             bin_dir = praetor::postgres::find_bin_dir(None)
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),

@@ -37,16 +37,60 @@ impl Testbed {
     /// The etcd endpoint URL.
     pub fn etcd_url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
-        format!("{scheme}://127.0.0.1:{}", self.etcd_port)
+        format!("{scheme}://{}:{}", self.etcd_addr(0), self.etcd_port)
     }
 
     /// Every etcd member's client URL, the first member first.
     pub fn etcd_urls(&self) -> Vec<String> {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
-        std::iter::once(self.etcd_port)
-            .chain(self.more_etcd.iter().map(|m| m.1))
-            .map(|p| format!("{scheme}://127.0.0.1:{p}"))
+        (0..self.etcd_members())
+            .map(|k| {
+                format!(
+                    "{scheme}://{}:{}",
+                    self.etcd_addr(k),
+                    self.etcd_client_port(k)
+                )
+            })
             .collect()
+    }
+
+    /// The address etcd member `k` listens on: 127.0.0.1, or host k's ([`Testbed::network`]).
+    pub fn etcd_addr(&self, k: usize) -> String {
+        match &self.network {
+            Some(n) => n.host_ip(k).to_string(),
+            None => "127.0.0.1".into(),
+        }
+    }
+
+    /// etcd member `k`'s client port.
+    pub fn etcd_client_port(&self, k: usize) -> u16 {
+        if k == 0 {
+            self.etcd_port
+        } else {
+            self.more_etcd.get(k - 1).map_or(0, |m| m.1)
+        }
+    }
+
+    /// Starts a cluster of `members` etcd members, member k on test host k (standard ports 2379
+    /// and 2380), and waits until it answers. Call once, before adding agents.
+    ///
+    /// # Errors
+    /// No [`Testbed::network`] or fewer hosts than members; etcd missing or not answering.
+    pub async fn start_etcd_on_hosts(&mut self, members: usize) -> Result<()> {
+        let hosts = self.network.as_ref().map_or(0, |n| n.len());
+        if members > hosts {
+            bail!("{members} etcd members need as many test hosts; there are {hosts}");
+        }
+        self.etcd_port = 2379;
+        self.etcd_peer_port = 2380;
+        self.more_etcd.clear();
+        while self.more_etcd.len() + 1 < members {
+            self.more_etcd.push((None, 2379, 2380));
+        }
+        for i in 0..members {
+            self.spawn_etcd_member(i)?;
+        }
+        self.wait_etcd().await
     }
 
     /// The etcd settings a client of this testbed needs (every member, TLS files and, once
@@ -209,14 +253,17 @@ impl Testbed {
             .create(true)
             .append(true)
             .open(self.dir.join(log_name))?;
-        let client = format!("{scheme}://127.0.0.1:{client_port}");
-        let peer = format!("http://127.0.0.1:{peer_port}");
+        let client = format!("{scheme}://{}:{client_port}", self.etcd_addr(i));
+        let peer = format!("http://{}:{peer_port}", self.etcd_addr(i));
         let cluster: Vec<String> = ports
             .iter()
             .enumerate()
-            .map(|(k, (_, pp))| format!("{}=http://127.0.0.1:{pp}", name(k)))
+            .map(|(k, (_, pp))| format!("{}=http://{}:{pp}", name(k), self.etcd_addr(k)))
             .collect();
-        let mut cmd = Command::new(etcd);
+        let mut cmd = match &self.network {
+            Some(net) => net.command(i, &etcd),
+            None => Command::new(&etcd),
+        };
         if let Some(t) = &self.tls {
             cmd.arg(format!("--cert-file={}", t.cert.display()))
                 .arg(format!("--key-file={}", t.key.display()))

@@ -129,6 +129,11 @@ impl Network {
         Ipv4Addr::new(10, 231, self.subnet, 254)
     }
 
+    /// The hosts' subnet with the client, as `10.231.x.0/24`.
+    pub fn cidr(&self) -> String {
+        format!("10.231.{}.0/24", self.subnet)
+    }
+
     /// How many hosts.
     pub fn len(&self) -> usize {
         self.hosts
@@ -179,10 +184,22 @@ impl Network {
 
     /// A command that runs inside host `i`'s namespace (entered between fork and exec).
     pub fn command(&self, i: usize, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        self.command_as(i, program, None)
+    }
+
+    /// [`Network::command`] that then runs as `user` (uid, gid): entering a namespace needs
+    /// root, so the user is taken after it (Command's own uid/gid would be taken before).
+    pub fn command_as(
+        &self,
+        i: usize,
+        program: impl AsRef<std::ffi::OsStr>,
+        user: Option<(u32, u32)>,
+    ) -> Command {
         let path = format!("/run/netns/{}", self.namespace(i));
         let mut cmd = Command::new(program);
         // SAFETY: between fork and exec only async-signal-safe calls are made (open, setns,
-        // close), and no allocation happens: the path is prepared before.
+        // close, setgroups, setgid, setuid), and no allocation happens: the path is prepared
+        // before.
         let cpath = std::ffi::CString::new(path).expect("no NUL in a namespace name");
         unsafe {
             cmd.pre_exec(move || {
@@ -195,6 +212,14 @@ impl Network {
                 nix::libc::close(fd);
                 if r != 0 {
                     return Err(std::io::Error::last_os_error());
+                }
+                if let Some((uid, gid)) = user {
+                    if nix::libc::setgroups(0, std::ptr::null()) != 0
+                        || nix::libc::setgid(gid) != 0
+                        || nix::libc::setuid(uid) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });

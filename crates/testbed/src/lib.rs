@@ -121,6 +121,10 @@ pub struct Testbed {
     /// Environment variables set for one member's agent only (e.g. systemd's `NOTIFY_SOCKET`),
     /// without touching the test process's own environment.
     pub agent_env: BTreeMap<String, Vec<(String, String)>>,
+    /// Test hosts ([`hosts::Network`]): when set, each member runs on its own host (the k-th
+    /// member configured on host k, see [`Testbed::host_of`]) with the standard ports (PostgreSQL
+    /// 5432, REST API 8008), and [`Testbed::start_etcd_on_hosts`] puts etcd member k on host k.
+    pub network: Option<std::sync::Arc<hosts::Network>>,
     etcd_auth: bool,
 }
 
@@ -197,6 +201,7 @@ impl Testbed {
             extra_config: BTreeMap::new(),
             extra_postgresql: BTreeMap::new(),
             agent_env: BTreeMap::new(),
+            network: None,
             etcd_auth: false,
         })
     }
