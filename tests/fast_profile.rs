@@ -60,18 +60,6 @@ async fn leader(tb: &Testbed) -> String {
     .expect("a leader")
 }
 
-async fn new_leader(tb: &Testbed, old: &str, within: Duration) -> Option<String> {
-    common::wait_for(within, || async {
-        let v = tb.view().await.ok()?;
-        let l = v.leader.clone()?.name;
-        (l != old
-            && v.member(&l)
-                .is_some_and(|m| m.role() == Some(praetor::types::Role::Primary)))
-        .then_some(l)
-    })
-    .await
-}
-
 fn failed_over(tb: &Testbed, fault: &str, new: Option<String>) {
     if new.is_none() {
         common::dump_logs(tb);
@@ -196,7 +184,7 @@ async fn fast_profile_survives_load_and_fails_over_in_seconds() {
         match fault {
             "kill -9 agent + postmaster" => {
                 tb.kill_member(&old);
-                failed_over(&tb, fault, new_leader(&tb, &old, ttl * 4).await);
+                failed_over(&tb, fault, common::new_leader(&tb, &old, ttl * 4).await);
                 tb.start_agent(&old).unwrap();
             }
             "SIGSTOP agent for ttl + 3 s" => {
@@ -206,7 +194,7 @@ async fn fast_profile_survives_load_and_fails_over_in_seconds() {
             }
             "primary cut off from etcd" => {
                 tb.etcd_proxies[&old].cut();
-                failed_over(&tb, fault, new_leader(&tb, &old, ttl * 4).await);
+                failed_over(&tb, fault, common::new_leader(&tb, &old, ttl * 4).await);
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 tb.etcd_proxies[&old].restore();
             }
@@ -217,7 +205,7 @@ async fn fast_profile_survives_load_and_fails_over_in_seconds() {
                 let gone = dir.with_extension("removed");
                 std::fs::rename(&dir, &gone).unwrap();
                 std::fs::remove_dir_all(&gone).unwrap();
-                failed_over(&tb, fault, new_leader(&tb, &old, ttl * 4).await);
+                failed_over(&tb, fault, common::new_leader(&tb, &old, ttl * 4).await);
             }
             _ => unreachable!(),
         }

@@ -29,18 +29,6 @@ async fn leader(tb: &Testbed) -> String {
         .unwrap_or_default()
 }
 
-async fn new_leader(tb: &Testbed, old: &str, within: Duration) -> Option<String> {
-    common::wait_for(within, || async {
-        let v = tb.view().await.ok()?;
-        let l = v.leader.clone()?.name;
-        (l != old
-            && v.member(&l)
-                .is_some_and(|m| m.role() == Some(praetor::types::Role::Primary)))
-        .then_some(l)
-    })
-    .await
-}
-
 /// Mounts a small tmpfs as a member's data directory (root only), unmounted on drop.
 struct Tmpfs(std::path::PathBuf);
 
@@ -137,12 +125,12 @@ async fn faults_lose_no_acknowledged_commit_and_never_make_two_primaries() {
             }
             "kill -9 agent (primary)" => {
                 tb.signal_agent(&old, Signal::SIGKILL);
-                new_leader(&tb, &old, ttl * 4).await;
+                common::new_leader(&tb, &old, ttl * 4).await;
                 tb.start_agent(&old).unwrap();
             }
             "kill -9 agent + postmaster" => {
                 tb.kill_member(&old);
-                new_leader(&tb, &old, ttl * 4).await;
+                common::new_leader(&tb, &old, ttl * 4).await;
                 tb.start_agent(&old).unwrap();
             }
             "SIGSTOP agent for ttl + 5 s" => {
@@ -157,7 +145,7 @@ async fn faults_lose_no_acknowledged_commit_and_never_make_two_primaries() {
             }
             "primary cut off from etcd" => {
                 tb.etcd_proxies[&old].cut();
-                if new_leader(&tb, &old, ttl * 4).await.is_none() {
+                if common::new_leader(&tb, &old, ttl * 4).await.is_none() {
                     common::dump_logs(&tb);
                     panic!(
                         "{fault}: no other member became leader within {:?}",

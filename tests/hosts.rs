@@ -165,15 +165,7 @@ async fn a_group_on_three_hosts_survives_host_partitions() {
             Fault::IsolateExcept(vec![net.client_ip()])
         };
         net.fault(host, &rule).unwrap();
-        let new = common::wait_for(ttl * 4, || async {
-            let v = tb.view().await.ok()?;
-            let l = v.leader.clone()?.name;
-            (l != old
-                && v.member(&l)
-                    .is_some_and(|m| m.role() == Some(praetor::types::Role::Primary)))
-            .then_some(l)
-        })
-        .await;
+        let new = common::new_leader(&tb, &old, ttl * 4).await;
         let took = t0.elapsed();
         // Keep the partition a while longer: the old primary must stay read-only.
         tokio::time::sleep(Duration::from_secs(5)).await;

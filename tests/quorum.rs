@@ -27,18 +27,6 @@ async fn leader(tb: &Testbed) -> String {
         .unwrap_or_default()
 }
 
-async fn new_leader(tb: &Testbed, old: &str, within: Duration) -> Option<String> {
-    common::wait_for(within, || async {
-        let v = tb.view().await.ok()?;
-        let l = v.leader.clone()?.name;
-        (l != old
-            && v.member(&l)
-                .is_some_and(|m| m.role() == Some(praetor::types::Role::Primary)))
-        .then_some(l)
-    })
-    .await
-}
-
 /// Waits until `leader` runs the target: every other member a voter and in the GUC, `ANY count`,
 /// `quorum = voters - count`.
 async fn wait_target(tb: &Testbed, leader: &str, members: &[String], count: usize) {
@@ -165,7 +153,7 @@ async fn drill(n: usize, count: usize) {
         match fault {
             "kill -9 primary" => {
                 tb.kill_member(&old);
-                new_leader(&tb, &old, ttl * 4).await;
+                common::new_leader(&tb, &old, ttl * 4).await;
                 tb.start_agent(&old).unwrap();
             }
             "SIGSTOP primary's agent for ttl + 5 s" => {
@@ -175,7 +163,7 @@ async fn drill(n: usize, count: usize) {
             }
             "primary cut off from etcd" => {
                 tb.etcd_proxies[&old].cut();
-                if new_leader(&tb, &old, ttl * 4).await.is_none() {
+                if common::new_leader(&tb, &old, ttl * 4).await.is_none() {
                     common::dump_logs(&tb);
                     panic!("{fault}: no other member became leader");
                 }
@@ -191,7 +179,7 @@ async fn drill(n: usize, count: usize) {
                 let quorum = n - 1 - count;
                 if voters_left > quorum {
                     // Enough voters remain: one of them must have every acknowledged commit.
-                    if new_leader(&tb, &old, ttl * 4).await.is_none() {
+                    if common::new_leader(&tb, &old, ttl * 4).await.is_none() {
                         common::dump_logs(&tb);
                         panic!(
                             "{fault}: {voters_left} voters left, quorum {quorum}: nobody took over"
@@ -214,7 +202,7 @@ async fn drill(n: usize, count: usize) {
                         );
                     }
                     tb.start_agent(&gone).unwrap();
-                    if new_leader(&tb, &old, ttl * 6).await.is_none() {
+                    if common::new_leader(&tb, &old, ttl * 6).await.is_none() {
                         common::dump_logs(&tb);
                         panic!("{fault}: nobody took over once {gone} was back");
                     }

@@ -371,6 +371,19 @@ pub fn member_ports(tb: &Testbed) -> Vec<(String, u16)> {
         .collect()
 }
 
+/// A leader other than `old` whose member key says it runs as the primary, within `within`.
+pub async fn new_leader(tb: &Testbed, old: &str, within: Duration) -> Option<String> {
+    wait_for(within, || async {
+        let v = tb.view().await.ok()?;
+        let l = v.leader.clone()?.name;
+        (l != old
+            && v.member(&l)
+                .is_some_and(|m| m.role() == Some(praetor::types::Role::Primary)))
+        .then_some(l)
+    })
+    .await
+}
+
 /// Waits for `f` to return Some within `timeout`, polling every 200 ms.
 pub async fn wait_for<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
 where
