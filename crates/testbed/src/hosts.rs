@@ -41,6 +41,9 @@ pub enum Fault {
     DropIn,
     /// Drop what this host sends (it can still receive).
     DropOut,
+    /// Drop TCP to and from this port on the host's link, both ways (e.g. 2380: its etcd member
+    /// cut from its peers while local clients still reach it).
+    DropPort(u16),
 }
 
 fn run(cmd: &mut Command) -> Result<()> {
@@ -277,6 +280,9 @@ impl Network {
             Fault::DropIn => {
                 "  chain in { type filter hook input priority 0; iif lo accept; drop; }\n".to_string()
             }
+            Fault::DropPort(port) => format!(
+                "  chain in {{ type filter hook input priority 0; iifname \"eth0\" tcp dport {port} drop; iifname \"eth0\" tcp sport {port} drop; }}\n  chain out {{ type filter hook output priority 0; oifname \"eth0\" tcp dport {port} drop; oifname \"eth0\" tcp sport {port} drop; }}\n"
+            ),
             Fault::DropOut => {
                 "  chain out { type filter hook output priority 0; oif lo accept; drop; }\n".to_string()
             }
