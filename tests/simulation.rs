@@ -33,8 +33,8 @@ use praetor::ha::bootstrap::{
     plan_bootstrap, plan_failed_bootstrap, BootstrapCleanupStep, BootstrapFacts, BootstrapStep,
 };
 use praetor::ha::quorum::{
-    active_key, active_members, claim_key, confirmed_members, guc_change_safe, plan_quorum,
-    pre_promote_guc, target, Names, QuorumFacts, QuorumGuc, QuorumKey, QuorumStep,
+    active_key, active_members, claim, confirmed_members, plan_quorum, pre_promote_guc, target,
+    Names, QuorumFacts, QuorumGuc, QuorumKey, QuorumStep,
 };
 use praetor::ha::rewind::{plan_after_failed_rewind, plan_rewind, RewindFacts, RewindStep};
 use praetor::ha::shutdown::{plan_shutdown, ShutdownFacts, ShutdownStep};
@@ -1160,11 +1160,7 @@ impl World {
         let key = match active_key(self.dcs.sync.as_ref()) {
             Some((l, k)) if l == name => k,
             other => {
-                let claimed = other
-                    .as_ref()
-                    .and_then(|(l, k)| claim_key(&name, Some(l), k))
-                    .filter(|k| guc_change_safe(k, &guc))
-                    .unwrap_or_default();
+                let claimed = claim(&name, other.as_ref().map(|(l, k)| (l.as_str(), k)), &guc);
                 write_key(&mut self.dcs, &claimed);
                 return;
             }

@@ -406,6 +406,17 @@ pub fn claim_key(me: &str, leader: Option<&str>, key: &QuorumKey) -> Option<Quor
     }
 }
 
+/// The `/sync` a primary writes when `/sync` is not its own yet (`previous`: the active key's
+/// leader and voters, if any): [`claim_key`] when the GUC it runs with (`guc`, set before the
+/// promotion by [`pre_promote_guc`]) keeps it safe, else nobody as voters until the planner adds
+/// them.
+pub fn claim(me: &str, previous: Option<(&str, &QuorumKey)>, guc: &QuorumGuc) -> QuorumKey {
+    previous
+        .and_then(|(l, k)| claim_key(me, Some(l), k))
+        .filter(|k| guc_change_safe(k, guc))
+        .unwrap_or_default()
+}
+
 /// `synchronous_standby_names` a member sets just before it promotes in quorum mode (Patroni's
 /// `process_sync_replication_prepromote`): the other voters of the active `/sync`, of whom
 /// `voters - quorum - 1` (one more when it is not a voter itself) must acknowledge, so that the

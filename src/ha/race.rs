@@ -152,17 +152,11 @@ fn quorum_race(s: &Snapshot, leader: &str, key: &super::quorum::QuorumKey) -> Op
     let my_lsn = s.pg.lsn();
     let mut votes = 0;
     for p in s.peers.iter().filter(|p| p.reachable && p.name != me) {
-        let voter = key.voters.contains(&p.name);
-        if !voter && p.name != leader {
-            if p.role == Some(crate::types::Role::Primary) {
-                return Some(format!("Primary ({}) is still alive", p.name));
-            }
-            continue;
-        }
         if p.role == Some(crate::types::Role::Primary) {
             return Some(format!("Primary ({}) is still alive", p.name));
         }
-        if !p.tags.can_failover() {
+        let voter = key.voters.contains(&p.name);
+        if (!voter && p.name != leader) || !p.tags.can_failover() {
             continue;
         }
         if p.lsn > my_lsn {

@@ -317,13 +317,7 @@ impl Driver {
         let key = match &active_key {
             Some((leader, key)) if leader == me => key.clone(),
             other => {
-                // Ours now: the previous primary's voters without us, when the GUC we run with
-                // covers them (set before the promotion), else nobody until the plan adds them.
-                let claimed = other
-                    .as_ref()
-                    .and_then(|(l, k)| quorum::claim_key(me, Some(l), k))
-                    .filter(|k| quorum::guc_change_safe(k, &guc))
-                    .unwrap_or_default();
+                let claimed = quorum::claim(me, other.as_ref().map(|(l, k)| (l.as_str(), k)), &guc);
                 self.write_quorum_key(view, me, &claimed).await?;
                 return Ok(());
             }

@@ -227,6 +227,12 @@ fn a_new_primary_claims_sync_without_itself_and_keeps_the_quorum() {
         &claimed,
         &pre_promote_guc("d", Some(&k), false)
     ));
+    // The claim checks the GUC it runs with: one that does not cover the voters claims nobody.
+    let k = key(&["a", "b", "c"], 1);
+    let pre = pre_promote_guc("b", Some(&k), false);
+    assert_eq!(claim("b", Some(("a", &k)), &pre), key(&["a", "c"], 1));
+    assert_eq!(claim("b", Some(("a", &k)), &guc(&[], 0)), key(&[], 0));
+    assert_eq!(claim("b", None, &pre), key(&[], 0));
 }
 
 #[test]
