@@ -20,8 +20,14 @@ pub const TIMING: Timing = Timing {
 };
 
 pub fn testbed(scope: &str) -> Testbed {
+    testbed_timed(scope, TIMING)
+}
+
+/// [`testbed`] with other timing (the fast profile).
+#[allow(dead_code)]
+pub fn testbed_timed(scope: &str, timing: Timing) -> Testbed {
     let exe = Path::new(env!("CARGO_BIN_EXE_praetor"));
-    let mut tb = Testbed::new(exe, scope, TIMING).expect("creating the testbed");
+    let mut tb = Testbed::new(exe, scope, timing).expect("creating the testbed");
     if std::env::var_os("PRAETOR_TEST_KEEP").is_some() {
         tb.keep();
         eprintln!("keeping {}", tb.dir.display());
@@ -321,6 +327,38 @@ impl Prober {
             .filter(|r| r.overlapping())
             .cloned()
             .collect()
+    }
+
+    /// The longest time without a writable member: between two consecutive rounds in which
+    /// some member acknowledged its commit (rounds start every 100 ms, so about 0.1 s means none).
+    pub fn outage(&self) -> Duration {
+        let rounds = self.rounds.lock().unwrap();
+        let writable: Vec<Instant> = rounds
+            .iter()
+            .filter(|r| !r.writable.is_empty())
+            .map(|r| r.at)
+            .collect();
+        writable
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Leader changes the prober saw: runs of rounds with one writable member, each run by
+    /// another member than the one before.
+    pub fn leader_changes(&self) -> usize {
+        let mut changes = 0;
+        let mut last: Option<String> = None;
+        for r in self.rounds.lock().unwrap().iter() {
+            if let [w] = r.writable.as_slice() {
+                if last.as_ref().is_some_and(|l| l != w) {
+                    changes += 1;
+                }
+                last = Some(w.clone());
+            }
+        }
+        changes
     }
 
     /// First round at or after `t` in which some member other than `except` was writable.

@@ -223,6 +223,39 @@ impl Testbed {
         bail!("no etcd member named a leader")
     }
 
+    /// Makes etcd member `to` the Raft leader (etcd's move-leader, sent to the current leader);
+    /// returns once a member names it leader.
+    ///
+    /// # Errors
+    /// No leader, or the move did not happen within 10 s.
+    pub async fn move_etcd_leader(&self, to: usize) -> Result<()> {
+        let urls = self.etcd_urls();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let from = self.etcd_leader().await?;
+            if from == to {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("etcd member {to} did not become leader (member {from} is)");
+            }
+            let mut c = etcd_client::Client::connect([urls[from].as_str()], None).await?;
+            let ms = c.member_list().await?;
+            let target = ms
+                .members()
+                .iter()
+                .find(|m| {
+                    m.client_urls()
+                        .iter()
+                        .any(|u| u.trim_end_matches('/') == urls[to])
+                })
+                .ok_or_else(|| anyhow!("etcd member {to} is not in the member list"))?
+                .id();
+            let _ = c.move_leader(target).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     fn spawn_etcd_member(&mut self, i: usize) -> Result<()> {
         let etcd = find_etcd()?;
         let scheme = if self.tls.is_some() { "https" } else { "http" };

@@ -28,14 +28,29 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts writing to the members at these `(name, port)`s with this `synchronous_commit`.
+    /// Starts writing to the members at these `(name, port)`s on 127.0.0.1 with this
+    /// `synchronous_commit`.
     pub fn start(members: Vec<(String, u16)>, synchronous_commit: &'static str) -> Writer {
+        let members = members
+            .into_iter()
+            .map(|(n, p)| (n, "127.0.0.1".to_string(), p))
+            .collect();
+        Self::start_on(members, synchronous_commit)
+    }
+
+    /// [`Writer::start`] for members at their own addresses: `(name, host, port)` (test hosts,
+    /// [`crate::hosts::Network`]).
+    pub fn start_on(
+        members: Vec<(String, String, u16)>,
+        synchronous_commit: &'static str,
+    ) -> Writer {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let acks: Arc<Mutex<Vec<(i64, u16, Instant)>>> = Arc::default();
         let errors: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
         let (s, a, e) = (stop.clone(), acks.clone(), errors.clone());
-        let hosts = vec!["127.0.0.1"; members.len()].join(",");
-        let ports: Vec<String> = members.iter().map(|(_, p)| p.to_string()).collect();
+        let hosts: Vec<&str> = members.iter().map(|(_, h, _)| h.as_str()).collect();
+        let hosts = hosts.join(",");
+        let ports: Vec<String> = members.iter().map(|(_, _, p)| p.to_string()).collect();
         let conn = format!(
             "host={hosts} port={} user=postgres password=super-secret dbname=postgres \
              connect_timeout=1 target_session_attrs=read-write",

@@ -78,6 +78,21 @@ pub struct EtcdDcs {
     cache: Arc<std::sync::Mutex<Option<Cache>>>,
     /// The lease keep-alive stream kept open after a renewal (see [`EtcdDcs::keepalive`]).
     kept: Arc<Mutex<Option<KeptKeepAlive>>>,
+    /// The highest store revision of a view this client has returned: no later view may be
+    /// older ([`newer_or_same`]).
+    seen_revision: Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// Marks the error of a read refused because its view was older than one already returned.
+pub const OLDER_VIEW: &str = "an etcd view older than one already seen";
+
+/// Whether a view at store revision `got` may be acted on by a client that has already
+/// returned a view at revision `seen`: never an older one. etcd's linearizable reads make an
+/// older view impossible from a member with quorum; a member cut off from the majority (or a
+/// watch on it) can only offer what it had, so this is what keeps a member back from the
+/// minority side from acting on it.
+pub fn newer_or_same(seen: i64, got: i64) -> bool {
+    got >= seen
 }
 
 /// An open `LeaseKeepAlive` stream to one etcd member: the next renewal is one message each way
@@ -179,6 +194,7 @@ impl EtcdDcs {
             timeout,
             cache: Arc::default(),
             kept: Arc::default(),
+            seen_revision: Arc::default(),
         })
     }
 
@@ -363,11 +379,14 @@ impl EtcdDcs {
     /// etcd unreachable or slower than the request deadline.
     pub async fn load(&self) -> Result<ClusterView> {
         {
+            let seen = self.seen_revision.load(std::sync::atomic::Ordering::SeqCst);
             let mut cache = self.cache.lock().expect("not poisoned");
-            if let Some(c) = cache
-                .as_mut()
-                .filter(|c| c.touched.is_some_and(|t| t.elapsed() < CACHE_TRUST))
-            {
+            // A copy behind a view already returned (the watch lagging, or on a member cut off
+            // from the majority) is not used: etcd is read instead.
+            if let Some(c) = cache.as_mut().filter(|c| {
+                c.touched.is_some_and(|t| t.elapsed() < CACHE_TRUST)
+                    && newer_or_same(seen, c.revision)
+            }) {
                 let decoded = c.decoded.get_or_insert_with(|| {
                     let kvs: Vec<(String, Vec<u8>, i64, i64)> = c
                         .kvs
@@ -379,6 +398,8 @@ impl EtcdDcs {
                 // Progress notifications move the revision without changing a key.
                 let mut view = decoded.clone();
                 view.revision = c.revision;
+                self.seen_revision
+                    .fetch_max(c.revision, std::sync::atomic::Ordering::SeqCst);
                 return Ok(view);
             }
         }
@@ -399,8 +420,22 @@ impl EtcdDcs {
     /// # Errors
     /// As [`EtcdDcs::load`].
     pub async fn load_prefix(&self, prefix: &str) -> Result<ClusterView> {
+        // Views returned before this read was sent; one returned meanwhile may be newer.
+        let seen = self.seen_revision.load(std::sync::atomic::Ordering::SeqCst);
         let resp = self.range(prefix).await?;
         let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
+        self.seen_revision
+            .fetch_max(revision, std::sync::atomic::Ordering::SeqCst);
+        if !newer_or_same(seen, revision) {
+            let url = self.pool.lock().endpoints.current().map(String::from);
+            if let Some(url) = &url {
+                self.pool.failed(url);
+            }
+            bail!(
+                "{OLDER_VIEW} (revision {revision} from {}, {seen} seen before): not acting on it",
+                url.as_deref().unwrap_or("etcd")
+            );
+        }
         let kvs: Vec<(String, Vec<u8>, i64, i64)> = resp
             .kvs()
             .iter()
@@ -861,5 +896,18 @@ impl EtcdDcs {
             .into_iter()
             .map(|(g, kvs)| (g, ClusterView::decode(&kvs, revision)))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod view_order_tests {
+    use super::newer_or_same;
+
+    #[test]
+    fn a_view_older_than_one_returned_is_refused() {
+        assert!(newer_or_same(0, 0));
+        assert!(newer_or_same(41, 41));
+        assert!(newer_or_same(41, 42));
+        assert!(!newer_or_same(42, 41));
     }
 }
