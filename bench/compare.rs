@@ -10,12 +10,13 @@
 //! member of three (the Raft leader, then every agent's first endpoint) under a writer, for Patroni
 //! and praetor alternately; the quorum scenario repeats the group's life (short idle window) at
 //! 20/2/3 with `synchronous_mode: true` and `quorum` for both agents, to put switchover gap and
-//! failover time under quorum commit next to priority mode. Raw numbers go to
+//! failover time under quorum commit next to priority mode; the hosts scenario runs both agents
+//! on three test hosts (network namespaces, root only) through etcd and host faults at 10/2/4. Raw numbers go to
 //! `bench/results/<utc>.json` (and `latest.json`); tables print as Markdown and go to `latest.md`.
 //!
 //! Environment: `PRAETOR_BENCH_RUNS` (runs per agent and timing set, default 2),
 //! `PRAETOR_BENCH_IDLE` (idle footprint window in seconds, default 60), `PRAETOR_BENCH_ONLY`
-//! (comma list of `compare`, `fast`, `members`, `scale`, `quorum`; such a partial run writes
+//! (comma list of `compare`, `fast`, `members`, `scale`, `quorum`, `hosts`; such a partial run writes
 //! `latest-<list>.md` and `.json`, leaving the full run's `latest.*` alone), `PRAETOR_BENCH_AGENTS` (`patroni,praetor`),
 //! `PRAETOR_BENCH_TIMINGS` (`30/10/10,20/2/3`): subsets for a quick look; `PRAETOR_BENCH_KEEP`
 //! (set: each group's directory, logs included, is kept and its path printed), `PRAETOR_BENCH_BIN_DIR`
@@ -662,6 +663,166 @@ async fn etcd_member_loss(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -
     Ok(Value::Object(out))
 }
 
+/// The multi-host bed (issue: hosts, not processes): three test hosts as network namespaces,
+/// an etcd member, PostgreSQL and the agent on each, the bench process as the client host with a
+/// writer (`synchronous_commit = on`, a multi-host connection string). Host faults, each measured
+/// as the outage (the longest time between two acknowledged commits from the fault until the
+/// group is healthy again), rows lost and whether the primary stayed: kill -9 of the etcd leader
+/// (ttl + 2 s), the primary's etcd member cut from its peers (2 × ttl), two of three etcd members
+/// down for ttl − 1 s, the primary's host isolated (the etcd leader on another host).
+async fn host_faults(ctx: &Ctx, agent: Agent, timing: Timing, run: usize) -> Result<Value> {
+    use testbed::hosts::{Fault, Network};
+    if let Some(why) = Network::unavailable() {
+        bail!("the multi-host bed cannot run here: {why}");
+    }
+    let net = std::sync::Arc::new(Network::create(3)?);
+    let scope = format!("bench-hosts-{}-{run}", agent.name());
+    let mut tb = new_testbed(ctx, agent, timing, &scope)?;
+    tb.network = Some(net.clone());
+    tb.start_etcd_on_hosts(3).await?;
+    for m in MEMBERS {
+        tb.add_agent(m)?;
+    }
+    tb.wait_healthy(2, Duration::from_secs(180)).await?;
+    let l = leader(&tb).await?;
+    tb.pg(&l)
+        .await?
+        .batch_execute(
+            "CREATE TABLE probe (id bigint PRIMARY KEY, member text, at timestamptz DEFAULT now())",
+        )
+        .await?;
+    let ttl = Duration::from_secs(timing.ttl);
+    let mut out = serde_json::Map::new();
+    for key in [
+        "etcd_leader_killed",
+        "etcd_member_cut",
+        "etcd_majority_down",
+        "host_isolated",
+    ] {
+        let old = leader(&tb).await?;
+        sync_listed(&tb, &old).await?;
+        let host = tb.agents[&old]
+            .host_index
+            .context("a member without a host")?;
+        if key == "host_isolated" {
+            tb.move_etcd_leader((host + 1) % 3).await?;
+        }
+        let addrs = tb
+            .agents
+            .iter()
+            .map(|(n, a)| (n.clone(), a.host.clone(), a.pg_port))
+            .collect();
+        let mut writer = Writer::start_on(addrs, "on");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let t0 = Instant::now();
+        match key {
+            "etcd_leader_killed" => {
+                let i = tb.etcd_leader().await?;
+                tb.kill_etcd_member(i);
+                tokio::time::sleep(ttl + Duration::from_secs(2)).await;
+                tb.restart_etcd_member(i)?;
+            }
+            "etcd_member_cut" => {
+                net.fault(host, &Fault::DropPort(2380))?;
+                tokio::time::sleep(ttl * 2).await;
+                net.heal(host)?;
+            }
+            "etcd_majority_down" => {
+                let down: Vec<usize> = (0..3).filter(|k| *k != host).collect();
+                for &k in &down {
+                    tb.kill_etcd_member(k);
+                }
+                tokio::time::sleep(ttl - Duration::from_secs(1)).await;
+                for &k in &down {
+                    tb.restart_etcd_member(k)?;
+                }
+            }
+            _ => {
+                net.fault(host, &Fault::Isolate)?;
+                let moved = wait_until(ttl * 4, Duration::from_millis(100), || async {
+                    tb.view()
+                        .await
+                        .ok()?
+                        .leader
+                        .filter(|l| l.name != old)
+                        .map(|_| ())
+                })
+                .await;
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                net.heal(host)?;
+                moved.context("the primary's host isolated: no new primary")?;
+            }
+        }
+        tb.wait_healthy(2, Duration::from_secs(180)).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        writer.stop().await;
+        let now = leader(&tb).await?;
+        out.insert(
+            format!("{key}_outage_ms"),
+            json!(ms(
+                writer.longest_gap(t0 - Duration::from_millis(500), Instant::now())
+            )),
+        );
+        out.insert(
+            format!("{key}_primary_kept"),
+            json!(if now == old { 1 } else { 0 }),
+        );
+        out.insert(
+            format!("{key}_lost_rows"),
+            json!(writer.missing_on(&tb, &now).await?.len()),
+        );
+    }
+    tb.stop_all();
+    Ok(Value::Object(out))
+}
+
+fn host_faults_table(runs: &[Value]) -> String {
+    if runs.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\n### Host faults on three test hosts (10/2/4, synchronous mode, a three-member etcd, one member per host)\n\n| scenario | Patroni median | praetor median | Patroni min–max | praetor min–max | runs |\n|---|---|---|---|---|---|\n",
+    );
+    for (key, label) in [
+        (
+            "etcd_leader_killed",
+            "kill -9 of the etcd leader (ttl + 2 s)",
+        ),
+        (
+            "etcd_member_cut",
+            "the primary's etcd member cut from its peers (2 × ttl)",
+        ),
+        (
+            "etcd_majority_down",
+            "two of three etcd members down (ttl − 1 s)",
+        ),
+        (
+            "host_isolated",
+            "the primary's host isolated (the etcd leader elsewhere)",
+        ),
+    ] {
+        for (suffix, what) in [
+            ("outage_ms", "outage (ms)"),
+            ("primary_kept", "primary kept (1 = yes)"),
+            ("lost_rows", "acknowledged rows lost"),
+        ] {
+            let k = format!("{key}_{suffix}");
+            let p = values(runs, "patroni", "10/2/4", &k);
+            let q = values(runs, "praetor", "10/2/4", &k);
+            md.push_str(&format!(
+                "| {label}: {what} | {} | {} | {} | {} | {}+{} |\n",
+                fmt(median(p.clone())),
+                fmt(median(q.clone())),
+                range(&p),
+                range(&q),
+                p.len(),
+                q.len()
+            ));
+        }
+    }
+    md
+}
+
 /// praetor's fast profile: node loss only.
 async fn fast_node_loss(ctx: &Ctx, run: usize) -> Result<Value> {
     let timing = Timing {
@@ -1075,7 +1236,7 @@ async fn main() -> Result<()> {
     };
     let runs_per = env_u64("PRAETOR_BENCH_RUNS", 2) as usize;
     let only = std::env::var("PRAETOR_BENCH_ONLY")
-        .unwrap_or_else(|_| "compare,fast,members,scale,quorum".into());
+        .unwrap_or_else(|_| "compare,fast,members,scale,quorum,hosts".into());
     let agents = std::env::var("PRAETOR_BENCH_AGENTS").unwrap_or_else(|_| "patroni,praetor".into());
     let timings =
         std::env::var("PRAETOR_BENCH_TIMINGS").unwrap_or_else(|_| "30/10/10,20/2/3".into());
@@ -1220,6 +1381,38 @@ async fn main() -> Result<()> {
             }
         }
     }
+    let mut host_runs: Vec<Value> = Vec::new();
+    if only.contains("hosts") {
+        let timing = Timing {
+            ttl: 10,
+            loop_wait: 2,
+            retry_timeout: 4,
+        };
+        for run in 0..runs_per {
+            for agent in [Agent::Patroni, Agent::Praetor] {
+                if !agents.contains(agent.name()) {
+                    continue;
+                }
+                eprintln!(
+                    "[{:>5.0} s] {} host faults run {}",
+                    started.elapsed().as_secs_f64(),
+                    agent.name(),
+                    run + 1
+                );
+                match host_faults(&ctx, agent, timing, run).await {
+                    Ok(r) => {
+                        eprintln!("    {r}");
+                        host_runs.push(json!({"agent": agent.name(), "timing": timing_name(timing), "run": run + 1, "result": r}));
+                    }
+                    Err(e) => failures.push(format!(
+                        "{} host faults run {}: {e:#}",
+                        agent.name(),
+                        run + 1
+                    )),
+                }
+            }
+        }
+    }
     let mut scale_result = Value::Null;
     if only.contains("scale") {
         eprintln!(
@@ -1237,6 +1430,7 @@ async fn main() -> Result<()> {
     let mut md = table(&runs, &fast);
     md.push_str(&member_loss_table(&member_loss));
     md.push_str(&quorum_table(&quorum_runs));
+    md.push_str(&host_faults_table(&host_runs));
     if !scale_result.is_null() {
         md.push_str(&format!(
             "\n### Scale (praetor only): one coordinator, {} worker groups\n\n| measure | value |\n|---|---|\n| pg_dist_node reconciled after every worker primary changed at once (ms, from the first key written) | {} |\n| … from the last key written (ms) | {} |\n| initial reconcile of all groups (ms) | {} |\n| etcd requests per second per coordinator agent | {} |\n",
@@ -1276,6 +1470,7 @@ async fn main() -> Result<()> {
         "scale": scale_result,
         "etcd_member_loss": member_loss,
         "quorum": quorum_runs,
+        "host_faults": host_runs,
         "failures": failures,
         "duration_s": started.elapsed().as_secs(),
     });
