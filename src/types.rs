@@ -242,6 +242,11 @@ pub enum DataDir {
         timeline: u32,
         /// Latest checkpoint location.
         checkpoint_lsn: Lsn,
+        /// A standby's minimum recovery point and its timeline (`Minimum recovery ending
+        /// location`, `Min recovery ending loc's timeline`): WAL it replayed past its last
+        /// restartpoint, which a stopped standby must not be started on a timeline without.
+        /// `None` when pg_controldata reports none (timeline 0).
+        min_recovery: Option<(u32, Lsn)>,
         /// A `backup_label` file is present: a base backup whose recovery has not begun (the
         /// startup process renames the file as it starts). Its pg_control is the source's, so
         /// `in production` then says nothing about this server, which has never run.

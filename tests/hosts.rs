@@ -146,7 +146,7 @@ enum Scenario {
     /// The etcd member beside the primary cut from its peers (port 2380) for 2 × ttl: a
     /// minority its agent still reaches.
     EtcdMemberCut,
-    /// A majority of etcd members (not the one beside the primary) killed for ttl − 1 s: the
+    /// A majority of etcd members (not the one beside the primary) killed for 0.9 × ttl: the
     /// primary goes read-only, nobody takes over, writes return when etcd does.
     EtcdMajorityDown,
     /// Five etcd members: the one beside the primary and another killed for 2 × ttl (quorum
@@ -191,7 +191,7 @@ impl Scenario {
                     .into()
             }
             Scenario::EtcdMajorityDown => {
-                "a majority of etcd members down for ttl − 1 s (the primary's own answers)".into()
+                "a majority of etcd members down for 0.9 × ttl (the primary's own answers)".into()
             }
             Scenario::TwoEtcdDown => "two of five etcd members down, the primary's own one".into(),
             Scenario::EtcdMinorityOfTwo => {
@@ -206,7 +206,7 @@ impl Scenario {
                 }
             ),
             Scenario::IsolatedButClient { .. } => {
-                "the primary's host cut from etcd and the standbys, not from the client".into()
+                "the primary's host cut from etcd and the standbys, not from the client (the etcd leader elsewhere)".into()
             }
             Scenario::DropIn => "the primary's host receives nothing".into(),
             Scenario::DropOut => "the primary's host sends nothing".into(),
@@ -282,13 +282,22 @@ async fn run(bed: &mut Bed, scenario: Scenario) -> Row {
     let (old, host) = leader_host(&bed.tb).await;
     set_synchronous_mode(&bed.tb, &old, scenario.sync()).await;
     let etcd_members = bed.tb.etcd_members();
-    if let Scenario::Isolated { etcd_leader_there } = scenario {
-        let to = if etcd_leader_there {
-            host
-        } else {
-            (host + 1) % 3
-        };
-        bed.tb.move_etcd_leader(to).await.unwrap();
+    // Where the etcd leader is matters to a cut-off primary: an etcd leader on its host goes on
+    // renewing its lease until it steps down (check-quorum, one election timeout), and the new
+    // etcd leader restarts every lease's countdown. The scenarios say where it is.
+    match scenario {
+        Scenario::Isolated { etcd_leader_there } => {
+            let to = if etcd_leader_there {
+                host
+            } else {
+                (host + 1) % 3
+            };
+            bed.tb.move_etcd_leader(to).await.unwrap();
+        }
+        Scenario::IsolatedButClient { .. } => {
+            bed.tb.move_etcd_leader((host + 1) % 3).await.unwrap();
+        }
+        _ => {}
     }
     let sc = if scenario.sync() { "on" } else { "local" };
     let mut prober = common::Prober::start_on(common::member_addrs(&bed.tb), sc).await;
@@ -329,7 +338,7 @@ async fn run(bed: &mut Bed, scenario: Scenario) -> Row {
             tokio::time::sleep(if scenario == Scenario::TwoEtcdDown {
                 ttl * 2
             } else {
-                ttl - Duration::from_secs(1)
+                ttl * 9 / 10
             })
             .await;
             for &k in &down {

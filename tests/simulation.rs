@@ -387,6 +387,7 @@ impl World {
             },
             timeline: s.timeline,
             checkpoint_lsn: Lsn(s.lsn),
+            min_recovery: None,
             backup_label: false,
         }
     }

@@ -489,12 +489,20 @@ fn diverged(s: &Snapshot, view: &ClusterView) -> bool {
     let DataDir::Present {
         timeline,
         checkpoint_lsn,
+        min_recovery,
         ..
     } = &s.data
     else {
         return false;
     };
-    match view.history.iter().find(|h| h.timeline == *timeline) {
+    // WAL at `lsn` on timeline `tl` past the point where the leader's history left `tl`.
+    let past = |tl: u32, lsn: crate::types::Lsn| {
+        view.history
+            .iter()
+            .find(|h| h.timeline == tl)
+            .is_some_and(|h| lsn > h.switch_lsn)
+    };
+    let by_checkpoint = match view.history.iter().find(|h| h.timeline == *timeline) {
         Some(h) => *checkpoint_lsn > h.switch_lsn,
         None => {
             view.history_timeline()
@@ -502,7 +510,11 @@ fn diverged(s: &Snapshot, view: &ClusterView) -> bool {
                 .unwrap_or(false)
                 && s.data.was_primary()
         }
-    }
+    };
+    // A stopped standby replayed up to its minimum recovery point, maybe past its last
+    // restartpoint and past the switch: PostgreSQL then refuses to start it on the new timeline
+    // ("requested timeline does not contain minimum recovery point").
+    by_checkpoint || min_recovery.is_some_and(|(tl, lsn)| past(tl, lsn))
 }
 
 fn not_running(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
@@ -569,7 +581,7 @@ fn not_running(s: &Snapshot, view: &ClusterView, i_lead: bool) -> Decision {
                     format!("starting as a secondary; leader '{}' has not published its address yet", l.name),
                 );
             }
-            if s.data.was_primary() || s.pg.crashed {
+            if s.data.was_primary() || s.pg.crashed || diverged(s, view) {
                 if s.use_pg_rewind && s.rewind_failed {
                     return decide_with(
                         vec![Action::StartReplica { leader: Some(l.name.clone()) }],

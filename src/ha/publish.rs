@@ -301,6 +301,7 @@ mod tests {
             state: "in production".into(),
             timeline: 1,
             checkpoint_lsn: Lsn(0),
+            min_recovery: None,
             backup_label: false,
         };
         let cases = [

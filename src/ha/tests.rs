@@ -78,6 +78,7 @@ fn present(state: &str) -> DataDir {
         state: state.into(),
         timeline: 1,
         checkpoint_lsn: Lsn(50),
+        min_recovery: None,
         backup_label: false,
     }
 }
@@ -641,6 +642,7 @@ fn foreign_system_identifier_is_fatal() {
         state: "shut down".into(),
         timeline: 1,
         checkpoint_lsn: Lsn(1),
+        min_recovery: None,
         backup_label: false,
     };
     let s = snap("b", view(Some("a")), data.clone(), PgState::default());
@@ -1271,4 +1273,50 @@ fn quorum_switchover_needs_enough_fit_voters() {
     assert_eq!(crate::ha::failover_candidates(&one, Some("b")).len(), 1);
     let two = s(vec![peer("b", "replica", 100), peer("c", "replica", 100)]);
     assert_eq!(crate::ha::failover_candidates(&two, None).len(), 2);
+}
+
+/// A standby stopped past the leader's switch point (its pg_rewind was cut short when the new
+/// primary went down mid-run, on the multi-host bed): its last restartpoint is before the switch,
+/// its minimum recovery point after it, so PostgreSQL would refuse every start on the new
+/// timeline. It is rewound before starting, not started again and again.
+#[test]
+fn stopped_standby_past_the_switch_point_is_rewound_before_starting() {
+    let with_min_recovery = |tl: u32, lsn: u64| {
+        let mut data = present("shut down in recovery");
+        if let DataDir::Present {
+            checkpoint_lsn,
+            min_recovery,
+            ..
+        } = &mut data
+        {
+            *checkpoint_lsn = Lsn(30);
+            *min_recovery = Some((tl, Lsn(lsn)));
+        }
+        snap("a", switched(Some("b")), data, PgState::default())
+    };
+    let s = with_min_recovery(1, 60);
+    check(
+        &s,
+        vec![Rewind { leader: "b".into() }],
+        "running pg_rewind from b before starting as a secondary",
+    );
+    // At the switch point, or already on the new timeline: it can follow.
+    check(
+        &with_min_recovery(1, 40),
+        vec![start_replica("b")],
+        "starting as a secondary",
+    );
+    check(
+        &with_min_recovery(2, 60),
+        vec![start_replica("b")],
+        "starting as a secondary",
+    );
+    // Without pg_rewind the data is kept (Patroni's default), as for a diverged former primary.
+    let mut s = with_min_recovery(1, 60);
+    s.use_pg_rewind = false;
+    check_has(
+        &s,
+        vec![start_replica("b")],
+        "use_pg_rewind and remove_data_directory_on_diverged_timelines are off",
+    );
 }

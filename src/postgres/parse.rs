@@ -23,6 +23,13 @@ pub fn controldata(out: &str, backup_label: bool) -> DataDir {
         checkpoint_lsn: field("Latest checkpoint location")
             .and_then(|l| Lsn::parse(&l))
             .unwrap_or_default(),
+        min_recovery: field("Min recovery ending loc's timeline")
+            .and_then(|t| t.parse::<u32>().ok())
+            .filter(|t| *t != 0)
+            .and_then(|t| {
+                let lsn = field("Minimum recovery ending location").and_then(|l| Lsn::parse(&l))?;
+                Some((t, lsn))
+            }),
         backup_label,
     }
 }
@@ -76,7 +83,9 @@ mod tests {
                    Database system identifier:           7310000000000000001\n\
                    Database cluster state:               shut down in recovery\n\
                    Latest checkpoint location:           0/3000060\n\
-                   Latest checkpoint's TimeLineID:       3\n";
+                   Latest checkpoint's TimeLineID:       3\n\
+                   Minimum recovery ending location:     0/504B688\n\
+                   Min recovery ending loc's timeline:   3\n";
         assert_eq!(
             controldata(out, true),
             DataDir::Present {
@@ -84,9 +93,21 @@ mod tests {
                 state: "shut down in recovery".into(),
                 timeline: 3,
                 checkpoint_lsn: Lsn(0x3000060),
+                min_recovery: Some((3, Lsn(0x504B688))),
                 backup_label: true,
             }
         );
+        // A primary's: no minimum recovery point.
+        let primary = "Latest checkpoint location:           0/3000060\n\
+                       Minimum recovery ending location:     0/0\n\
+                       Min recovery ending loc's timeline:   0\n";
+        assert!(matches!(
+            controldata(primary, false),
+            DataDir::Present {
+                min_recovery: None,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -316,9 +316,12 @@ impl Testbed {
             .stderr(log)
             .process_group(0);
         if !single {
-            // A local cluster: heartbeats and elections at etcd's defaults (100 ms, 1 s).
+            // A local cluster: heartbeats and elections at etcd's defaults (100 ms, 1 s), and
+            // pre-vote as etcd 3.5+ defaults to (docs/production.md §2): a member back from a
+            // partition does not force an election on the majority.
             cmd.arg("--heartbeat-interval=100")
-                .arg("--election-timeout=1000");
+                .arg("--election-timeout=1000")
+                .arg("--pre-vote");
         }
         let child = cmd.spawn().context("starting etcd")?;
         if i == 0 {
