@@ -347,25 +347,74 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
     // Worker failover in group 2: kill -9 of the primary's agent and postmaster.
     voters_ready(&tb).await;
     let old2 = leader_of(&tb, 2).await;
+    // The moment a standby of group 2 takes writes, watched on open sessions every 5 ms.
+    let mut standbys = Vec::new();
+    for (name, _) in tb
+        .agents
+        .iter()
+        .filter(|(n, _)| n.starts_with("work2-") && **n != old2)
+    {
+        standbys.push(tb.pg(name).await.unwrap());
+    }
+    let promoted = tokio::spawn(async move {
+        loop {
+            for c in &standbys {
+                if let Ok(r) = c.query_one("SELECT pg_is_in_recovery()", &[]).await {
+                    if !r.get::<_, bool>(0) {
+                        return Instant::now();
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
     let killed = Instant::now();
     tb.kill_member(&old2);
     let new2 = leader_other_than(&tb, 2, &old2)
         .await
         .expect("group 2 elects a new leader");
-    let moved = common::wait_for(Duration::from_secs(40), || async {
-        let rows = dist_nodes(&tb).await;
-        rows.contains(&(
-            2,
-            format!("127.0.0.1:{}", tb.agents[&new2].pg_port),
-            "primary".into(),
-        ))
-        .then(|| killed.elapsed())
-    })
+    let want = (
+        2,
+        format!("127.0.0.1:{}", tb.agents[&new2].pg_port),
+        "primary".to_string(),
+    );
+    let (coordinator, conn) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=postgres password=super-secret dbname=citus",
+            tb.agents[&coord].pg_port
+        ),
+        tokio_postgres::NoTls,
+    )
     .await
-    .expect("pg_dist_node follows the new worker primary");
+    .unwrap();
+    tokio::spawn(conn);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let moved_at = loop {
+        let row: Option<(i32, String, String)> = coordinator
+            .query_opt(
+                "SELECT groupid, nodename || ':' || nodeport, noderole::text FROM pg_dist_node \
+                 WHERE groupid = 2 AND noderole = 'primary'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .map(|r| (r.get(0), r.get(1), r.get(2)));
+        if row.as_ref() == Some(&want) {
+            break Instant::now();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pg_dist_node does not follow the new worker primary: {:?}",
+            dist_nodes(&tb).await
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let promoted_at = promoted.await.unwrap();
     println!(
-        "group 2 primary row moved {moved:?} after the kill (ttl {} s)",
-        common::TIMING.ttl
+        "group 2 failover: primary row moved {:?} after the kill (ttl {} s), {} ms after the new primary took writes",
+        moved_at - killed,
+        common::TIMING.ttl,
+        moved_at.saturating_duration_since(promoted_at).as_millis()
     );
     rejoin(&mut tb, &old2, 2).await;
 

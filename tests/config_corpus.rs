@@ -238,7 +238,6 @@ const CASES: &[Case] = &[
             "bootstrap.dcs.postgresql.pgpass",
             "bootstrap.dcs.postgresql.authentication",
             "bootstrap.users",
-            "postgresql.proxy_address",
             "postgresql.bin_name.pg_isready",
             "postgresql.use_slots",
             "postgresql.rewind",

@@ -17,7 +17,10 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{plan, plan_group, plan_pause, CitusOp, DesiredGroup, DistNode, NodeRole};
+use super::{
+    plan, plan_group, plan_pause, plan_poolinfo, CitusOp, DesiredGroup, DistNode, NodeRole,
+    PoolInfo, PoolOp,
+};
 use crate::config::Config;
 use crate::dcs::ClusterView;
 use crate::postgres::LocalPostgres;
@@ -72,10 +75,16 @@ pub fn desired_groups(views: &BTreeMap<u32, ClusterView>) -> Vec<DesiredGroup> {
                 .filter(|m| m.is_running() && !m.tags().noloadbalance)
                 .filter_map(|m| m.host_port())
                 .collect();
+            let poolers = v
+                .members
+                .iter()
+                .filter_map(|m| Some((m.host_port()?, m.pooler()?)))
+                .collect();
             DesiredGroup {
                 group: *group,
                 primary,
                 secondaries,
+                poolers,
             }
         })
         .collect()
@@ -168,6 +177,49 @@ impl State {
             .collect())
     }
 
+    /// pg_dist_poolinfo.
+    async fn pools(&mut self) -> Result<Vec<PoolInfo>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT nodeid, poolinfo FROM pg_catalog.pg_dist_poolinfo",
+                &[],
+            )
+            .await
+            .context("reading pg_dist_poolinfo")?;
+        Ok(rows
+            .iter()
+            .map(|r| PoolInfo {
+                nodeid: r.get(0),
+                poolinfo: r.get(1),
+            })
+            .collect())
+    }
+
+    /// Brings pg_dist_poolinfo in line with `desired` ([`plan_poolinfo`]) for pg_dist_node as it
+    /// is now, in the open transaction if there is one.
+    async fn sync_pools(&mut self, desired: &[DesiredGroup]) -> Result<()> {
+        let nodes = self.rows().await?;
+        let pools = self.pools().await?;
+        let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        for op in plan_poolinfo(&nodes, &pools, desired) {
+            let sql = match op {
+                PoolOp::Set(p) => format!(
+                    "INSERT INTO pg_catalog.pg_dist_poolinfo (nodeid, poolinfo) VALUES ({}, {}) \
+                     ON CONFLICT (nodeid) DO UPDATE SET poolinfo = EXCLUDED.poolinfo",
+                    p.nodeid,
+                    lit(&p.poolinfo)
+                ),
+                PoolOp::Delete { nodeid } => {
+                    format!("DELETE FROM pg_catalog.pg_dist_poolinfo WHERE nodeid = {nodeid}")
+                }
+            };
+            self.exec(&sql).await?;
+        }
+        Ok(())
+    }
+
     /// The rows of Citus group `group`.
     async fn group_rows(&mut self, group: u32) -> Result<Vec<DistNode>> {
         let mut rows = self.rows().await?;
@@ -243,7 +295,7 @@ impl State {
             tracing::info!("citus: reconciling group {group}: {} change(s)", ops.len());
             self.apply(&ops, true).await?;
         }
-        Ok(())
+        self.sync_pools(&desired).await
     }
 
     async fn event(&mut self, ev: &CitusEvent, desired: &DesiredGroup) -> Result<()> {
@@ -278,6 +330,8 @@ impl State {
                 };
                 ops.retain(|o| !matches!(o, CitusOp::Add { .. } | CitusOp::Remove { .. }));
                 self.apply(&ops, false).await?;
+                // The group's poolers move with its rows, in the same transaction.
+                self.sync_pools(std::slice::from_ref(desired)).await?;
                 if let Some(f) = &mut self.in_flight {
                     f.deadline = deadline;
                 }
@@ -288,9 +342,11 @@ impl State {
                 let ops = plan_group(&rows, desired);
                 if self.in_flight.take().is_some() {
                     self.apply(&ops, false).await?;
+                    self.sync_pools(std::slice::from_ref(desired)).await?;
                     self.exec("COMMIT").await
                 } else {
-                    self.apply(&ops, true).await
+                    self.apply(&ops, true).await?;
+                    self.sync_pools(std::slice::from_ref(desired)).await
                 }
             }
             other => bail!("unknown event type {other:?}"),
@@ -496,6 +552,7 @@ mod tests {
                 group: 1,
                 primary: Some(("10.0.0.1".into(), 5432)),
                 secondaries: vec![("10.0.0.1".into(), 5433)],
+                poolers: Default::default(),
             }
         );
         assert_eq!(

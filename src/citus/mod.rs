@@ -65,6 +65,10 @@ pub struct DesiredGroup {
     pub primary: Option<Addr>,
     /// Secondary addresses.
     pub secondaries: Vec<Addr>,
+    /// The connection pooler in front of a member (its `proxy_url`, Patroni's
+    /// `postgresql.proxy_address`), by the member's own address: the primary's and each
+    /// secondary's pg_dist_node row gets a pg_dist_poolinfo row pointing at it.
+    pub poolers: BTreeMap<Addr, Addr>,
 }
 
 /// One metadata change.
@@ -97,6 +101,81 @@ pub enum CitusOp {
         /// nodeport.
         port: u16,
     },
+}
+
+/// One `pg_dist_poolinfo` row: where Citus connects for a node instead of its nodename/nodeport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolInfo {
+    /// `nodeid` (a pg_dist_node row's).
+    pub nodeid: i32,
+    /// `poolinfo`: `host=<host> port=<port>` (Citus accepts host, port and dbname there).
+    pub poolinfo: String,
+}
+
+/// One `pg_dist_poolinfo` change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolOp {
+    /// Insert the node's row, or replace its `poolinfo`.
+    Set(PoolInfo),
+    /// Delete the node's row.
+    Delete {
+        /// nodeid.
+        nodeid: i32,
+    },
+}
+
+/// The `poolinfo` text for a pooler at `addr`.
+pub fn poolinfo_of(addr: &Addr) -> String {
+    format!("host={} port={}", addr.0, addr.1)
+}
+
+/// The pg_dist_poolinfo changes that make `pools` match `desired` for the nodes of the groups in
+/// `desired`, given pg_dist_node as it is after that plan's node changes (`nodes`). A node whose
+/// member publishes a pooler gets a row pointing at it; one whose member publishes none (or whose
+/// row is a paused `-demoted` primary, or a member etcd no longer lists) has its row deleted. Rows
+/// of nodes that are no longer in pg_dist_node at all are deleted too. Groups not in `desired`
+/// are left alone. In nodeid order, deletions first.
+pub fn plan_poolinfo(
+    nodes: &[DistNode],
+    pools: &[PoolInfo],
+    desired: &[DesiredGroup],
+) -> Vec<PoolOp> {
+    let wanted: BTreeMap<i32, String> = nodes
+        .iter()
+        .filter_map(|n| {
+            let d = desired.iter().find(|d| d.group == n.group)?;
+            let pooler = d.poolers.get(&n.addr())?;
+            Some((n.nodeid, poolinfo_of(pooler)))
+        })
+        .collect();
+    let planned: std::collections::BTreeSet<i32> = nodes
+        .iter()
+        .filter(|n| desired.iter().any(|d| d.group == n.group))
+        .map(|n| n.nodeid)
+        .collect();
+    let mut deletes = Vec::new();
+    let mut sets = Vec::new();
+    for p in pools {
+        let orphan = !nodes.iter().any(|n| n.nodeid == p.nodeid);
+        if (orphan || planned.contains(&p.nodeid)) && !wanted.contains_key(&p.nodeid) {
+            deletes.push(PoolOp::Delete { nodeid: p.nodeid });
+        }
+    }
+    for (nodeid, poolinfo) in &wanted {
+        let current = pools.iter().find(|p| p.nodeid == *nodeid);
+        if current.map(|p| &p.poolinfo) != Some(poolinfo) {
+            sets.push(PoolOp::Set(PoolInfo {
+                nodeid: *nodeid,
+                poolinfo: poolinfo.clone(),
+            }));
+        }
+    }
+    deletes.sort_by_key(|o| match o {
+        PoolOp::Delete { nodeid } => *nodeid,
+        PoolOp::Set(p) => p.nodeid,
+    });
+    deletes.extend(sets);
+    deletes
 }
 
 /// The suffix a paused primary row's host gets while its group switches over.
@@ -300,6 +379,7 @@ mod tests {
             group: 1,
             primary: p.map(a),
             secondaries: s.iter().map(|h| a(h)).collect(),
+            poolers: BTreeMap::new(),
         }
     }
     fn upd(nodeid: i32, host: &str) -> CitusOp {
@@ -455,12 +535,14 @@ mod tests {
                 group: 0,
                 primary: Some(a("c2")),
                 secondaries: vec![a("c1")],
+                poolers: BTreeMap::new(),
             },
             want(Some("h1"), &[]),
             DesiredGroup {
                 group: 2,
                 primary: Some(a("w2")),
                 secondaries: vec![],
+                poolers: BTreeMap::new(),
             },
         ];
         let p = plan(&rows, &desired);
@@ -474,6 +556,70 @@ mod tests {
                 group: 2,
                 role: P
             }]
+        );
+    }
+
+    fn pool(nodeid: i32, host: &str) -> PoolInfo {
+        PoolInfo {
+            nodeid,
+            poolinfo: poolinfo_of(&(host.to_string(), 6432)),
+        }
+    }
+    fn with_poolers(mut d: DesiredGroup, members: &[&str]) -> DesiredGroup {
+        d.poolers = members
+            .iter()
+            .map(|m| (a(m), (format!("{m}-pool"), 6432)))
+            .collect();
+        d
+    }
+
+    /// pg_dist_poolinfo follows pg_dist_node and the poolers members publish, as exact lists.
+    #[test]
+    fn poolinfo_transitions() {
+        use PoolOp::*;
+        let set = |nodeid: i32, host: &str| Set(pool(nodeid, &format!("{host}-pool")));
+        let nodes = vec![
+            row(1, "h1", NodeRole::Primary),
+            row(2, "h2", NodeRole::Secondary),
+        ];
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Vec<DistNode>, Vec<PoolInfo>, DesiredGroup, Vec<PoolOp>)> = vec![
+            ("no poolers, no rows: nothing", nodes.clone(), vec![],
+             want(Some("h1"), &["h2"]), vec![]),
+            ("both members publish a pooler: a row for each node", nodes.clone(), vec![],
+             with_poolers(want(Some("h1"), &["h2"]), &["h1", "h2"]), vec![set(1, "h1"), set(2, "h2")]),
+            ("in step: nothing", nodes.clone(), vec![pool(1, "h1-pool"), pool(2, "h2-pool")],
+             with_poolers(want(Some("h1"), &["h2"]), &["h1", "h2"]), vec![]),
+            ("after a switchover the primary row (nodeid 1) is h2's: its pooler follows",
+             vec![row(1, "h2", NodeRole::Primary), row(2, "h1", NodeRole::Secondary)],
+             vec![pool(1, "h1-pool"), pool(2, "h2-pool")],
+             with_poolers(want(Some("h2"), &["h1"]), &["h1", "h2"]), vec![set(1, "h2"), set(2, "h1")]),
+            ("a member drops its pooler: its row goes", nodes.clone(),
+             vec![pool(1, "h1-pool"), pool(2, "h2-pool")],
+             with_poolers(want(Some("h1"), &["h2"]), &["h1"]), vec![Delete { nodeid: 2 }]),
+            ("a paused primary row (-demoted) has no pooler", 
+             vec![row(1, "h1-demoted", NodeRole::Primary), row(2, "h2", NodeRole::Secondary)],
+             vec![pool(1, "h1-pool"), pool(2, "h2-pool")],
+             with_poolers(want(Some("h1"), &["h2"]), &["h1", "h2"]), vec![Delete { nodeid: 1 }]),
+            ("a row whose node left pg_dist_node is deleted", vec![row(1, "h1", NodeRole::Primary)],
+             vec![pool(1, "h1-pool"), pool(7, "gone-pool")],
+             with_poolers(want(Some("h1"), &[]), &["h1"]), vec![Delete { nodeid: 7 }]),
+        ];
+        for (what, nodes, pools, desired, expected) in cases {
+            assert_eq!(
+                plan_poolinfo(&nodes, &pools, &[desired]),
+                expected,
+                "{what}"
+            );
+        }
+        // Another group's rows are not touched by a plan for group 1 only.
+        let other = DistNode {
+            group: 2,
+            ..row(5, "w2", NodeRole::Primary)
+        };
+        assert_eq!(
+            plan_poolinfo(&[other], &[pool(5, "w2-pool")], &[want(Some("h1"), &[])]),
+            vec![]
         );
     }
 }

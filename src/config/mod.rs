@@ -432,6 +432,9 @@ impl Config {
             "postgresql.connect_address",
             source,
         )?;
+        if let Some(p) = &postgresql.proxy_address {
+            check_host_port(p, "postgresql.proxy_address", source)?;
+        }
         if postgresql.authentication.superuser.username.is_none() {
             postgresql.authentication.superuser.username = Some("postgres".into());
         }

@@ -312,6 +312,10 @@ pub struct Postgresql {
     pub listen: String,
     /// `host:port` the others use to reach this server (published in `conn_url`).
     pub connect_address: String,
+    /// `host:port` of a connection pooler in front of this server (Patroni's `proxy_address`),
+    /// published as `proxy_url`; a Citus coordinator points pg_dist_poolinfo at it.
+    #[serde(default)]
+    pub proxy_address: Option<String>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Patroni's `config_dir`: where `postgresql.conf`, `postgresql.base.conf`, `pg_hba.conf` and

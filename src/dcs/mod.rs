@@ -76,6 +76,10 @@ pub struct MemberData {
     /// Maintenance mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause: Option<bool>,
+    /// `postgres://host:port/postgres` of the connection pooler in front of this member
+    /// (Patroni's `proxy_url`, from `postgresql.proxy_address`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
     /// Anything else.
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,
@@ -116,6 +120,11 @@ impl Member {
     /// `(host, port)` parsed from `conn_url` (port 5432 when absent).
     pub fn host_port(&self) -> Option<(String, u16)> {
         parse_conn_url(&self.data.conn_url)
+    }
+
+    /// `(host, port)` of its connection pooler, parsed from `proxy_url`.
+    pub fn pooler(&self) -> Option<(String, u16)> {
+        self.data.proxy_url.as_deref().and_then(parse_conn_url)
     }
 
     /// The member's best known WAL position, bytes.

@@ -21,6 +21,8 @@ pub struct MemberFacts<'a> {
     pub sync_release: bool,
     /// `postgresql.connect_address` (`host:port`).
     pub connect_address: &'a str,
+    /// `postgresql.proxy_address` (`host:port`), published as `proxy_url`.
+    pub proxy_address: Option<&'a str>,
     /// This member's `GET /patroni` URL.
     pub api_url: String,
     /// The state to publish.
@@ -61,6 +63,7 @@ pub fn member_data(f: &MemberFacts) -> MemberData {
     let pg = f.pg;
     let mut m = MemberData {
         conn_url: format!("postgres://{}/postgres", f.connect_address),
+        proxy_url: f.proxy_address.map(|p| format!("postgres://{p}/postgres")),
         api_url: f.api_url.clone(),
         state: f.state.as_str().to_string(),
         role: f.role.as_str().to_string(),
@@ -201,6 +204,7 @@ mod tests {
             tags: &tags,
             sync_release: false,
             connect_address: "10.0.0.2:5432",
+            proxy_address: None,
             api_url: "http://10.0.0.2:8008/patroni".into(),
             state: MemberState::Running,
             role: Role::Replica,

@@ -40,7 +40,8 @@ pub enum PromoteStep {
     RecordHistory,
     /// Publish the member key at once (role `primary`) rather than next cycle.
     PublishMemberKey,
-    /// Citus worker: tell the coordinator leader `after_promote`.
+    /// Citus worker: tell the coordinator leader `after_promote`, right after `pg_promote()`
+    /// (the coordinator then commits pg_dist_node pointing here).
     NotifyCoordinatorAfterPromote,
     /// Run the `on_role_change` callback (in the background).
     CallbackRoleChange,
@@ -79,11 +80,18 @@ pub fn plan_promote(f: PromoteFacts) -> Plan<PromoteStep> {
     if f.citus_worker {
         steps.push(NotifyCoordinatorBeforePromote);
     }
-    steps.extend([PgPromote, Checkpoint, RecordHistory, PublishMemberKey]);
+    steps.push(PgPromote);
+    // The coordinator commits the group's new primary row as soon as the server takes writes:
+    // distributed writes to the group wait on that, not on the checkpoint or etcd.
     if f.citus_worker {
         steps.push(NotifyCoordinatorAfterPromote);
     }
-    steps.push(CallbackRoleChange);
+    steps.extend([
+        Checkpoint,
+        RecordHistory,
+        PublishMemberKey,
+        CallbackRoleChange,
+    ]);
     Plan {
         steps,
         reason: "promoting",
@@ -229,7 +237,7 @@ mod tests {
         #[rustfmt::skip]
         let all = vec![
             ClaimSyncKey, ClearSyncStandbys, ArmWatchdog, PrePromote, NotifyCoordinatorBeforePromote,
-            PgPromote, Checkpoint, RecordHistory, PublishMemberKey, NotifyCoordinatorAfterPromote,
+            PgPromote, NotifyCoordinatorAfterPromote, Checkpoint, RecordHistory, PublishMemberKey,
             CallbackRoleChange,
         ];
         assert_eq!(plan_promote(sync_worker).steps, all);

@@ -9,6 +9,7 @@ impl Driver {
             tags: &self.cfg.tags,
             sync_release: self.sync_release,
             connect_address: &self.cfg.postgresql.connect_address,
+            proxy_address: self.cfg.postgresql.proxy_address.as_deref(),
             api_url: self.api_url(),
             state: self.state,
             role: self.role,

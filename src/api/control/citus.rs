@@ -53,10 +53,16 @@ pub async fn post_citus(State(s): State<AppState>, body: Bytes) -> Result<Respon
         .filter(|m| m.name != ev.leader && m.is_running() && !m.tags().noloadbalance)
         .filter_map(|m| m.host_port())
         .collect();
+    let poolers = view
+        .members
+        .iter()
+        .filter_map(|m| Some((m.host_port()?, m.pooler()?)))
+        .collect();
     let desired = crate::citus::DesiredGroup {
         group: ev.group,
         primary,
         secondaries,
+        poolers,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let wait = Duration::from_secs_f64(ev.timeout.max(1.0));

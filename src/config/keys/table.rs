@@ -375,7 +375,7 @@ pub static KEYS: &[Key] = &[
     k("postgresql", Implemented),
     k("postgresql.listen", Implemented),
     k("postgresql.connect_address", Implemented),
-    k("postgresql.proxy_address", Warned("not published: the member key carries no proxy_url")),
+    k("postgresql.proxy_address", Implemented),
     k("postgresql.data_dir", Implemented),
     k("postgresql.config_dir", Implemented),
     k("postgresql.bin_dir", Implemented),
