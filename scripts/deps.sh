@@ -4,8 +4,9 @@
 # With --test also haproxy (the routing test drives a real HAProxy), prometheus (for promtool,
 # which checks /metrics) and python3-venv (the interoperability tests run the real Patroni and
 # patronictl from PyPI), and pgbackrest (tests/backups.rs restores replicas and whole clusters from
-# a local pgBackRest repository), and iproute2 and nftables (tests/hosts.rs: test hosts as network
-# namespaces, faults as nftables rules).
+# a local pgBackRest repository), iproute2 and nftables (tests/hosts.rs: test hosts as network
+# namespaces, faults as nftables rules), and pgbouncer (tests/citus.rs: a pooler beside each worker
+# member, registered in pg_dist_poolinfo).
 # As root it installs what is missing with apt-get; otherwise it says what to install and fails.
 set -euo pipefail
 
@@ -19,6 +20,7 @@ if [ "${1:-}" = --test ]; then
   command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
   command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
   command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
   # The interoperability tests put the real Patroni from PyPI into a virtualenv.
   if ! /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     missing+=(python3-venv)

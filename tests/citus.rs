@@ -40,7 +40,11 @@ async fn voters_ready(tb: &Testbed) {
 }
 
 async fn citus_cluster(scope: &str) -> Testbed {
-    let mut tb = common::testbed(scope);
+    citus_cluster_in(common::testbed(scope)).await
+}
+
+/// [`citus_cluster`] on a testbed prepared by the caller.
+async fn citus_cluster_in(mut tb: Testbed) -> Testbed {
     tb.rest_auth = Some(("admin".into(), "admin-secret".into()));
     for (g, members) in GROUPS {
         for m in members {
@@ -72,10 +76,15 @@ async fn leader_of(tb: &Testbed, g: u32) -> String {
 
 /// pg_dist_node on the coordinator leader: (group, host:port, role) sorted.
 async fn dist_nodes(tb: &Testbed) -> Vec<(i32, String, String)> {
+    dist_nodes_in(tb, "citus").await
+}
+
+/// [`dist_nodes`] of Citus database `db`.
+async fn dist_nodes_in(tb: &Testbed, db: &str) -> Vec<(i32, String, String)> {
     let coord = leader_of(tb, 0).await;
     let port = tb.agents[&coord].pg_port;
     let (c, conn) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname=citus"),
+        &format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname={db}"),
         tokio_postgres::NoTls,
     )
     .await
@@ -357,7 +366,8 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
         standbys.push(tb.pg(name).await.unwrap());
     }
     let promoted = tokio::spawn(async move {
-        loop {
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
             for c in &standbys {
                 if let Ok(r) = c.query_one("SELECT pg_is_in_recovery()", &[]).await {
                     if !r.get::<_, bool>(0) {
@@ -367,6 +377,7 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        panic!("no standby of group 2 took writes within 60 s");
     });
     let killed = Instant::now();
     tb.kill_member(&old2);
@@ -710,4 +721,243 @@ async fn real_patronictl_drives_a_citus_scope_by_group() {
     tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
         .await
         .unwrap();
+}
+
+/// pg_dist_poolinfo on the coordinator leader: (member host:port, poolinfo) sorted.
+async fn dist_pools(tb: &Testbed) -> Vec<(String, String)> {
+    let coord = leader_of(tb, 0).await;
+    let port = tb.agents[&coord].pg_port;
+    let (c, conn) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname=citus"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let mut rows: Vec<(String, String)> = c
+        .query(
+            "SELECT n.nodename || ':' || n.nodeport, p.poolinfo \
+             FROM pg_dist_poolinfo p JOIN pg_dist_node n USING (nodeid)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// What etcd says pg_dist_poolinfo should hold: every worker member that publishes a
+/// `proxy_url`, pointing at it.
+async fn expected_pools(tb: &Testbed) -> Vec<(String, String)> {
+    let mut want = Vec::new();
+    for g in [1, 2] {
+        for m in tb.view_group(g).await.unwrap().members {
+            if let (Some((h, p)), Some((ph, pp))) = (m.host_port(), m.pooler()) {
+                want.push((format!("{h}:{p}"), format!("host={ph} port={pp}")));
+            }
+        }
+    }
+    want.sort();
+    want
+}
+
+/// Waits until pg_dist_node and pg_dist_poolinfo both match etcd; panics with both otherwise.
+async fn pools_follow(tb: &Testbed, when: &str) {
+    let ok = common::wait_for(Duration::from_secs(30), || async {
+        (dist_nodes(tb).await == expected_nodes(tb).await
+            && dist_pools(tb).await == expected_pools(tb).await)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        ok.is_some(),
+        "{when}: pg_dist_poolinfo {:?}, etcd says {:?}; pg_dist_node {:?}",
+        dist_pools(tb).await,
+        expected_pools(tb).await,
+        dist_nodes(tb).await
+    );
+}
+
+/// A real PgBouncer beside every worker member (`postgresql.proxy_address`, here through
+/// PATRONI_POSTGRESQL_PROXY_ADDRESS): pg_dist_poolinfo matches etcd after start, a worker
+/// switchover, a worker failover (kill -9) and a pooler removed; a client through a worker's
+/// pooler keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poolers_follow_worker_primaries_in_pg_dist_poolinfo() {
+    if let Err(e) = praetor_testbed::find_pgbouncer() {
+        println!("skipped: {e:#}");
+        return;
+    }
+    let mut tb = common::testbed("cituspool");
+    tb.rest_auth = Some(("admin".into(), "admin-secret".into()));
+    for (g, members) in GROUPS {
+        for m in members {
+            tb.citus_groups.insert(m.to_string(), g);
+        }
+    }
+    tb.start_etcd().await.unwrap();
+    let mut poolers = std::collections::BTreeMap::new();
+    for (g, members) in GROUPS {
+        for m in members {
+            tb.configure_agent(m).unwrap();
+            if g != 0 {
+                let p = tb.start_pooler(m).unwrap();
+                tb.agent_env.insert(
+                    m.to_string(),
+                    vec![(
+                        "PATRONI_POSTGRESQL_PROXY_ADDRESS".into(),
+                        format!("127.0.0.1:{}", p.port),
+                    )],
+                );
+                poolers.insert(m.to_string(), p);
+            }
+            tb.start_agent(m).unwrap();
+        }
+    }
+    for (g, _) in GROUPS {
+        if let Err(e) = tb
+            .wait_healthy_in(Some(g), 1, Duration::from_secs(120))
+            .await
+        {
+            common::dump_logs(&tb);
+            panic!("group {g}: {e:#}");
+        }
+    }
+    voters_ready(&tb).await;
+    pools_follow(&tb, "after start").await;
+    assert_eq!(expected_pools(&tb).await.len(), 4);
+
+    // A client through group 1's primary's pooler.
+    let w1 = leader_of(&tb, 1).await;
+    let through = |port: u16| async move {
+        let (c, conn) = tokio_postgres::connect(
+            &format!(
+                "host=127.0.0.1 port={port} user=postgres password=super-secret dbname=postgres"
+            ),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .expect("connecting through the pooler");
+        tokio::spawn(conn);
+        c.query_one("SELECT NOT pg_is_in_recovery()", &[])
+            .await
+            .expect("querying through the pooler")
+            .get::<_, bool>(0)
+    };
+    assert!(through(poolers[&w1].port).await);
+
+    // Worker switchover in group 1: the primary row's pooler follows the new primary.
+    let new1 = if w1 == "work1-1" {
+        "work1-2"
+    } else {
+        "work1-1"
+    };
+    let rest = tb.agents[&w1].rest_port;
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{rest}/switchover"))
+        .basic_auth("admin", Some("admin-secret"))
+        .json(&serde_json::json!({"leader": w1, "candidate": new1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "switchover: {}", r.status());
+    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    pools_follow(&tb, "after a worker switchover").await;
+    assert!(through(poolers[new1].port).await);
+
+    // Worker failover in group 2 (kill -9 of the primary's agent and postmaster).
+    voters_ready(&tb).await;
+    let old2 = leader_of(&tb, 2).await;
+    tb.kill_member(&old2);
+    leader_other_than(&tb, 2, &old2)
+        .await
+        .expect("group 2 elects a new leader");
+    rejoin(&mut tb, &old2, 2).await;
+    pools_follow(&tb, "after a worker failover").await;
+
+    // A standby drops its pooler (restarted without proxy_address): its row goes.
+    let standby1 = if leader_of(&tb, 1).await == "work1-1" {
+        "work1-2"
+    } else {
+        "work1-1"
+    };
+    tb.signal_agent(standby1, nix::sys::signal::Signal::SIGTERM);
+    common::wait_for(Duration::from_secs(30), || async {
+        tb.view_group(1)
+            .await
+            .ok()?
+            .member(standby1)
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    tb.agent_env.remove(standby1);
+    poolers.remove(standby1);
+    rejoin(&mut tb, standby1, 1).await;
+    pools_follow(&tb, "after a pooler was removed").await;
+    assert_eq!(expected_pools(&tb).await.len(), 3);
+    tb.stop_all();
+}
+
+/// Two Citus databases (`citus.databases: [citus, citus2]`): each gets Citus (or the stand-in),
+/// its pg_dist_authinfo row and its pg_dist_node upkeep; a worker switchover pauses writes in
+/// both at once (a BEGIN … COMMIT in each, on its own connection) and both catalogs end on the
+/// new primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_citus_databases_follow_a_worker_switchover() {
+    let mut tb = common::testbed("citus2db");
+    tb.citus_databases = Some(vec!["citus".into(), "citus2".into()]);
+    let tb = citus_cluster_in(tb).await;
+    for db in ["citus", "citus2"] {
+        let ok = common::wait_for(Duration::from_secs(30), || async {
+            (dist_nodes_in(&tb, db).await == expected_nodes(&tb).await).then_some(())
+        })
+        .await;
+        assert!(ok.is_some(), "{db}: {:?}", dist_nodes_in(&tb, db).await);
+    }
+    let coord = leader_of(&tb, 0).await;
+    let before = log_lines(&tb, &coord, "citus: ").len();
+    let old = leader_of(&tb, 1).await;
+    let new = if old == "work1-1" {
+        "work1-2"
+    } else {
+        "work1-1"
+    };
+    let rest = tb.agents[&old].rest_port;
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{rest}/switchover"))
+        .basic_auth("admin", Some("admin-secret"))
+        .json(&serde_json::json!({"leader": old, "candidate": new}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "switchover: {}", r.status());
+    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    for db in ["citus", "citus2"] {
+        let ok = common::wait_for(Duration::from_secs(30), || async {
+            (dist_nodes_in(&tb, db).await == expected_nodes(&tb).await).then_some(())
+        })
+        .await;
+        assert!(ok.is_some(), "{db}: {:?}", dist_nodes_in(&tb, db).await);
+        let after: Vec<String> = log_lines(&tb, &coord, "citus: ")
+            .into_iter()
+            .skip(before)
+            .filter(|l| l.ends_with(&format!("(database {db})")))
+            .collect();
+        let pos = |pat: &str| after.iter().position(|l| l.contains(pat));
+        let (begin, commit) = (pos("citus: BEGIN"), pos("citus: COMMIT"));
+        assert!(
+            begin.is_some() && commit.is_some() && begin < commit,
+            "{db}: the pause transaction: {after:#?}"
+        );
+    }
+    let mut tb = tb;
+    tb.stop_all();
 }

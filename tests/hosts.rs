@@ -300,7 +300,7 @@ async fn run(bed: &mut Bed, scenario: Scenario) -> Row {
         _ => {}
     }
     let sc = if scenario.sync() { "on" } else { "local" };
-    let mut prober = common::Prober::start_on(common::member_addrs(&bed.tb), sc).await;
+    let mut prober = common::Prober::start_independent(common::member_addrs(&bed.tb), sc).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let t0 = Instant::now();
     let net = bed.net.clone();
@@ -387,10 +387,10 @@ async fn run(bed: &mut Bed, scenario: Scenario) -> Row {
     tokio::time::sleep(Duration::from_secs(2)).await;
     prober.stop().await;
     let now_leader = bed.tb.view().await.unwrap().leader.unwrap().name;
-    let changes = prober.leader_changes();
+    let changes = prober.acked_leader_changes();
     let lost = prober.missing_on(&bed.tb, &now_leader).await.len();
     let dual = prober.dual_primary_moments();
-    let outage = prober.outage();
+    let outage = prober.acked_outage();
     let acked: usize = prober.acked.lock().unwrap().values().map(Vec::len).sum();
     // The old primary's acknowledgements after the fault: its last one, and any after ttl.
     let (last_old, late) = {
@@ -408,7 +408,7 @@ async fn run(bed: &mut Bed, scenario: Scenario) -> Row {
         "kept".to_string()
     } else {
         let first = prober
-            .first_write_after(t0, &old)
+            .first_ack_after(t0, &old)
             .map(|(at, _)| {
                 format!(
                     ", writes on the new primary after {:.1} s",
@@ -445,7 +445,10 @@ async fn run(bed: &mut Bed, scenario: Scenario) -> Row {
         assert_eq!(lost, 0, "{name}: acknowledged rows lost");
     }
     match scenario.expect() {
-        Expect::Kept => assert_eq!(now_leader, old, "{name}: the primary moved"),
+        Expect::Kept => {
+            assert_eq!(now_leader, old, "{name}: the primary moved");
+            assert_eq!(changes, 0, "{name}: another member led meanwhile");
+        }
         Expect::ReadOnlyKept => {
             assert_eq!(now_leader, old, "{name}: the primary moved");
             assert_eq!(changes, 0, "{name}: another member led meanwhile");

@@ -90,23 +90,70 @@ pub fn desired_groups(views: &BTreeMap<u32, ClusterView>) -> Vec<DesiredGroup> {
         .collect()
 }
 
-/// A handle on the coordinator's handler task.
+/// A handle on the coordinator's handler tasks: one per Citus database, each with its own
+/// connection, so each database's metadata is kept and paused independently and at once.
 #[derive(Clone)]
 pub struct CitusHandler {
-    tx: mpsc::Sender<CitusMsg>,
+    /// (database, its task's queue).
+    tasks: Vec<(String, mpsc::Sender<CitusMsg>)>,
 }
 
 impl CitusHandler {
-    /// Starts the task for the local coordinator server.
-    pub fn start(pg: std::sync::Arc<LocalPostgres>, database: String) -> CitusHandler {
-        let (tx, rx) = mpsc::channel(32);
-        tokio::spawn(run(pg, database, rx));
-        CitusHandler { tx }
+    /// Starts one task per database for the local coordinator server.
+    pub fn start(pg: std::sync::Arc<LocalPostgres>, databases: Vec<String>) -> CitusHandler {
+        let several = databases.len() > 1;
+        let tasks = databases
+            .into_iter()
+            .map(|db| {
+                let (tx, rx) = mpsc::channel(32);
+                tokio::spawn(run(pg.clone(), db.clone(), several, rx));
+                (db, tx)
+            })
+            .collect();
+        CitusHandler { tasks }
     }
 
-    /// Queues a message (dropped if the task is gone).
+    /// Queues a message for every database's task (dropped for a task that is gone). An event's
+    /// reply comes once every database applied it (or the first errors, each naming its
+    /// database).
     pub async fn send(&self, msg: CitusMsg) {
-        let _ = self.tx.send(msg).await;
+        match msg {
+            CitusMsg::Sync(desired) => {
+                for (_, tx) in &self.tasks {
+                    let _ = tx.send(CitusMsg::Sync(desired.clone())).await;
+                }
+            }
+            CitusMsg::Reset => {
+                for (_, tx) in &self.tasks {
+                    let _ = tx.send(CitusMsg::Reset).await;
+                }
+            }
+            CitusMsg::Event(ev, desired, reply) => {
+                let mut answers = Vec::new();
+                for (db, tx) in &self.tasks {
+                    let (t, r) = oneshot::channel();
+                    let _ = tx
+                        .send(CitusMsg::Event(ev.clone(), desired.clone(), t))
+                        .await;
+                    answers.push((db.clone(), r));
+                }
+                tokio::spawn(async move {
+                    let mut errors = Vec::new();
+                    for (db, r) in answers {
+                        match r.await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => errors.push(format!("database {db}: {e}")),
+                            Err(_) => errors.push(format!("database {db}: its task is gone")),
+                        }
+                    }
+                    let _ = reply.send(if errors.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(errors.join("; "))
+                    });
+                });
+            }
+        }
     }
 }
 
@@ -118,6 +165,8 @@ struct InFlight {
 struct State {
     pg: std::sync::Arc<LocalPostgres>,
     database: String,
+    /// Appended to its log lines when there are several Citus databases.
+    label: String,
     client: Option<tokio_postgres::Client>,
     in_flight: Option<InFlight>,
     cooldown_ms: i32,
@@ -142,7 +191,7 @@ impl State {
     }
 
     async fn exec(&mut self, sql: &str) -> Result<()> {
-        tracing::info!("citus: {sql}");
+        tracing::info!("citus: {sql}{}", self.label);
         self.client()
             .await?
             .batch_execute(sql)
@@ -198,9 +247,37 @@ impl State {
     }
 
     /// Brings pg_dist_poolinfo in line with `desired` ([`plan_poolinfo`]) for pg_dist_node as it
-    /// is now, in the open transaction if there is one.
-    async fn sync_pools(&mut self, desired: &[DesiredGroup]) -> Result<()> {
-        let nodes = self.rows().await?;
+    /// is now (`nodes`, when just read). Inside the switchover transaction (`in_txn`) it runs
+    /// under a savepoint: a refused row is logged and rolled back to it, and the pause
+    /// transaction goes on (its pg_dist_node change matters more).
+    async fn sync_pools(
+        &mut self,
+        desired: &[DesiredGroup],
+        nodes: Option<Vec<DistNode>>,
+        in_txn: bool,
+    ) -> Result<()> {
+        if !in_txn {
+            return self.sync_pools_now(desired, nodes).await;
+        }
+        self.exec("SAVEPOINT praetor_poolinfo").await?;
+        match self.sync_pools_now(desired, nodes).await {
+            Ok(()) => self.exec("RELEASE SAVEPOINT praetor_poolinfo").await,
+            Err(e) => {
+                tracing::warn!("citus: updating pg_dist_poolinfo: {e:#}; left as it was");
+                self.exec("ROLLBACK TO SAVEPOINT praetor_poolinfo").await
+            }
+        }
+    }
+
+    async fn sync_pools_now(
+        &mut self,
+        desired: &[DesiredGroup],
+        nodes: Option<Vec<DistNode>>,
+    ) -> Result<()> {
+        let nodes = match nodes {
+            Some(n) => n,
+            None => self.rows().await?,
+        };
         let pools = self.pools().await?;
         let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
         for op in plan_poolinfo(&nodes, &pools, desired) {
@@ -291,11 +368,13 @@ impl State {
             self.rollback_in_flight("its deadline passed").await;
         }
         let rows = self.rows().await?;
-        for (group, ops) in plan(&rows, &desired) {
+        let plans = plan(&rows, &desired);
+        for (group, ops) in &plans {
             tracing::info!("citus: reconciling group {group}: {} change(s)", ops.len());
-            self.apply(&ops, true).await?;
+            self.apply(ops, true).await?;
         }
-        self.sync_pools(&desired).await
+        let unchanged = plans.is_empty().then_some(rows);
+        self.sync_pools(&desired, unchanged, false).await
     }
 
     async fn event(&mut self, ev: &CitusEvent, desired: &DesiredGroup) -> Result<()> {
@@ -331,7 +410,8 @@ impl State {
                 ops.retain(|o| !matches!(o, CitusOp::Add { .. } | CitusOp::Remove { .. }));
                 self.apply(&ops, false).await?;
                 // The group's poolers move with its rows, in the same transaction.
-                self.sync_pools(std::slice::from_ref(desired)).await?;
+                self.sync_pools(std::slice::from_ref(desired), None, true)
+                    .await?;
                 if let Some(f) = &mut self.in_flight {
                     f.deadline = deadline;
                 }
@@ -342,11 +422,13 @@ impl State {
                 let ops = plan_group(&rows, desired);
                 if self.in_flight.take().is_some() {
                     self.apply(&ops, false).await?;
-                    self.sync_pools(std::slice::from_ref(desired)).await?;
+                    self.sync_pools(std::slice::from_ref(desired), None, true)
+                        .await?;
                     self.exec("COMMIT").await
                 } else {
                     self.apply(&ops, true).await?;
-                    self.sync_pools(std::slice::from_ref(desired)).await
+                    self.sync_pools(std::slice::from_ref(desired), None, false)
+                        .await
                 }
             }
             other => bail!("unknown event type {other:?}"),
@@ -357,10 +439,16 @@ impl State {
 async fn run(
     pg: std::sync::Arc<LocalPostgres>,
     database: String,
+    several: bool,
     mut rx: mpsc::Receiver<CitusMsg>,
 ) {
     let mut st = State {
         pg,
+        label: if several {
+            format!(" (database {database})")
+        } else {
+            String::new()
+        },
         database,
         client: None,
         in_flight: None,
@@ -408,9 +496,10 @@ async fn run(
     }
 }
 
-/// Bootstraps Citus on a group's new primary (reference §3.2): the database (idempotent), the
-/// extension (or a pre-loaded stand-in), the `pg_dist_authinfo` row for the superuser's
-/// credentials, and on the coordinator `citus_set_coordinator_host`.
+/// Bootstraps Citus on a group's new primary (reference §3.2), in each Citus database
+/// (`citus.databases`, or `citus.database`): the database (idempotent), the extension (or a
+/// pre-loaded stand-in), the `pg_dist_authinfo` row for the superuser's credentials, and on the
+/// coordinator `citus_set_coordinator_host`.
 ///
 /// # Errors
 /// SQL failed, or neither Citus nor a stand-in is available.
@@ -422,18 +511,34 @@ pub async fn bootstrap_node(pg: &LocalPostgres, cfg: &Config) -> Result<()> {
     let c = pg.connect().await?;
     c.batch_execute("SET synchronous_commit = local; SET statement_timeout = 0")
         .await?;
-    if citus.database != "postgres" {
-        let sql = format!(
-            "CREATE DATABASE \"{}\"",
-            citus.database.replace('"', "\"\"")
-        );
+    for database in citus.databases() {
+        bootstrap_database(pg, cfg, &c, &database).await?;
+    }
+    Ok(())
+}
+
+/// [`bootstrap_node`] for one Citus database (`c`: a session in the `postgres` database).
+async fn bootstrap_database(
+    pg: &LocalPostgres,
+    cfg: &Config,
+    c: &tokio_postgres::Client,
+    database: &str,
+) -> Result<()> {
+    let citus = cfg
+        .citus
+        .as_ref()
+        .ok_or_else(|| anyhow!("no citus section"))?;
+    if database != "postgres" {
+        let sql = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
         match c.batch_execute(&sql).await {
-            Ok(()) => tracing::info!("citus: created database {}", citus.database),
+            Ok(()) => tracing::info!("citus: created database {}", database),
             Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
-            Err(e) => return Err(e).context("creating the Citus database"),
+            Err(e) => {
+                return Err(e).with_context(|| format!("creating the Citus database {database}"))
+            }
         }
     }
-    let d = pg.connect_db(&citus.database).await?;
+    let d = pg.connect_db(database).await?;
     d.batch_execute("SET synchronous_commit = local; SET statement_timeout = 0")
         .await?;
     let available: bool = d
@@ -457,7 +562,7 @@ pub async fn bootstrap_node(pg: &LocalPostgres, cfg: &Config) -> Result<()> {
         }
         tracing::warn!(
             "citus: extension not available; using the stand-in loaded into {}",
-            citus.database
+            database
         );
     }
     let su = &cfg.postgresql.authentication.superuser;

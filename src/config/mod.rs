@@ -328,6 +328,23 @@ impl Config {
                         });
                     }
                 }
+                if let Some(ct) = c
+                    .citus
+                    .as_ref()
+                    .filter(|ct| !ct.databases.is_empty() && !ct.database.is_empty())
+                    .filter(|ct| !ct.databases.contains(&ct.database))
+                {
+                    report.warnings.push(ConfigWarning {
+                        file: source.to_string(),
+                        key: "citus.database".into(),
+                        message: format!(
+                            "ignored: citus.databases lists the Citus databases ({}), and {} is \
+                             not among them",
+                            ct.databases.join(", "),
+                            ct.database
+                        ),
+                    });
+                }
                 report.config = Some(c)
             }
             Ok(_) => {}
@@ -488,7 +505,23 @@ impl Config {
         let tags = raw.tags.unwrap_or_default();
         let citus = match raw.citus {
             None => None,
-            Some(v) => Some(typed::<Citus>(&v, "citus", source)?),
+            Some(v) => {
+                let c = typed::<Citus>(&v, "citus", source)?;
+                if c.databases.is_empty() && c.database.is_empty() {
+                    return Err(err(
+                        "citus.database",
+                        "expected the Citus database's name (or citus.databases, a list of names)"
+                            .into(),
+                    ));
+                }
+                if c.databases.iter().any(String::is_empty) {
+                    return Err(err(
+                        "citus.databases",
+                        "expected a list of database names; found an empty one".into(),
+                    ));
+                }
+                Some(c)
+            }
         };
         let watchdog_json = doc
             .get("watchdog")

@@ -468,8 +468,24 @@ impl Postgresql {
 pub struct Citus {
     /// Citus group of this member.
     pub group: u32,
-    /// Database holding the Citus extension.
+    /// Database holding the Citus extension (when `databases` is empty).
+    #[serde(default)]
     pub database: String,
+    /// Several Citus databases (the key of Patroni's multi-database Citus work): each gets the
+    /// extension, its metadata upkeep and the switchover pause. Overrides `database` when set.
+    #[serde(default)]
+    pub databases: Vec<String>,
+}
+
+impl Citus {
+    /// The Citus databases: `databases`, or `database` alone.
+    pub fn databases(&self) -> Vec<String> {
+        if self.databases.is_empty() {
+            vec![self.database.clone()]
+        } else {
+            self.databases.clone()
+        }
+    }
 }
 
 /// `log`.

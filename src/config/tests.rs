@@ -584,3 +584,34 @@ fn a_citus_group_defaults_to_quorum_commit_unless_the_file_says_otherwise() {
     assert!(!plain.bootstrap_dcs.synchronous());
     assert!(plain.bootstrap.dcs.get("synchronous_mode").is_none());
 }
+
+/// `citus.databases` (Patroni's multi-database key) lists the Citus databases and overrides
+/// `citus.database`, which is warned about by name when it is not among them; neither given, or
+/// an empty name, is refused naming the key.
+#[test]
+fn citus_databases_list_or_single_database() {
+    let one = parse(&(GOOD.to_string() + "citus: {database: app, group: 1}\n")).unwrap();
+    assert_eq!(one.citus.unwrap().databases(), vec!["app"]);
+    let two = GOOD.to_string() + "citus: {databases: [app, reports], group: 0}\n";
+    assert_eq!(
+        parse(&two).unwrap().citus.unwrap().databases(),
+        vec!["app", "reports"]
+    );
+    let r = Config::check(
+        "test.yml",
+        &(GOOD.to_string() + "citus: {database: other, databases: [app], group: 0}\n"),
+        &BTreeMap::new(),
+    );
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.key == "citus.database" && w.message.contains("app")),
+        "{:?}",
+        r.warnings
+    );
+    let e = parse(&(GOOD.to_string() + "citus: {group: 1}\n")).unwrap_err();
+    assert_eq!(e.key, "citus.database");
+    let e = parse(&(GOOD.to_string() + "citus: {databases: [app, ''], group: 1}\n")).unwrap_err();
+    assert_eq!(e.key, "citus.databases");
+}

@@ -268,9 +268,9 @@ fn permanent_physical_here(name: &str, spec: &SlotSpec, me: &str, standby_cluste
 }
 
 /// Whether `ignore_slots` matches the slot `name` of kind `kind`, or it is one of Citus's own
-/// shard move / split slots in the Citus database (`citus_database`), which Patroni never
+/// shard move / split slots in a Citus database (`citus_databases`), which Patroni never
 /// drops either (`CitusHandler.ignore_replication_slot`).
-fn ignored(cfg: &DynamicConfig, citus_database: Option<&str>, name: &str, kind: &SlotKind) -> bool {
+fn ignored(cfg: &DynamicConfig, citus_databases: &[String], name: &str, kind: &SlotKind) -> bool {
     let (database, plugin) = match kind {
         SlotKind::Physical => (None, None),
         SlotKind::Logical { database, plugin } => (Some(database.as_str()), Some(plugin.as_str())),
@@ -278,7 +278,8 @@ fn ignored(cfg: &DynamicConfig, citus_database: Option<&str>, name: &str, kind: 
     cfg.ignore_slots
         .iter()
         .any(|m| m.matches(name, kind.slot_type(), database, plugin))
-        || (citus_database.is_some() && database == citus_database && citus_slot(name, plugin))
+        || (database.is_some_and(|d| citus_databases.iter().any(|c| c == d))
+            && citus_slot(name, plugin))
 }
 
 /// Citus's shard move (`pgoutput`) and split (`citus`) slots:
@@ -306,14 +307,14 @@ fn citus_slot(name: &str, plugin: Option<&str>) -> bool {
 }
 
 /// Plans the slots of this member (`s.name`, with the configuration, tags and DCS view of the
-/// snapshot) over what the server holds now (`seen`). `citus_database`: the Citus database when
-/// this member is in a Citus cluster. `orphaned_since` gives when (seconds, the caller's
+/// snapshot) over what the server holds now (`seen`). `citus_databases`: the Citus databases
+/// when this member is in a Citus cluster (else empty). `orphaned_since` gives when (seconds, the caller's
 /// monotonic clock) each slot without a member was first seen so; `now` is that clock now.
 /// Returns the plan and the new `orphaned_since` (only slots still kept without a member).
 pub fn plan_slots(
     s: &Snapshot,
     seen: &Observed,
-    citus_database: Option<&str>,
+    citus_databases: &[String],
     orphaned_since: &BTreeMap<String, f64>,
     now: f64,
 ) -> (SlotPlan, BTreeMap<String, f64>) {
@@ -335,7 +336,7 @@ pub fn plan_slots(
             .as_ref()
             .and_then(|v| v.slot_positions.get(name).copied())
     };
-    let is_ignored = |name: &str, kind: &SlotKind| ignored(cfg, citus_database, name, kind);
+    let is_ignored = |name: &str, kind: &SlotKind| ignored(cfg, citus_databases, name, kind);
 
     // What this member should hold (Patroni `get_replication_slots`): the slots of the members
     // streaming from it (on the primary all but those cascading from another member; on a
@@ -632,7 +633,7 @@ mod tests {
     }
 
     fn plan(s: &Snapshot, seen: &Observed) -> SlotPlan {
-        plan_slots(s, seen, None, &BTreeMap::new(), 100.0).0
+        plan_slots(s, seen, &[], &BTreeMap::new(), 100.0).0
     }
 
     /// Patroni's logical slot failover: the primary publishes its permanent slots' positions;
@@ -726,7 +727,7 @@ mod tests {
         let (p, since) = plan_slots(
             &s,
             &primary(vec![phys("m2", true)]),
-            None,
+            &[],
             &BTreeMap::new(),
             100.0,
         );
@@ -757,22 +758,16 @@ mod tests {
             });
             s
         };
-        let (p, _) = plan_slots(
-            &cascade("m1"),
-            &primary(vec![]),
-            None,
-            &BTreeMap::new(),
-            1.0,
-        );
+        let (p, _) = plan_slots(&cascade("m1"), &primary(vec![]), &[], &BTreeMap::new(), 1.0);
         assert_eq!(p.create, v(&["m2"]));
         let m2 = cascade("m2");
         assert!(replica_keeps_slots(&m2));
-        let (p, _) = plan_slots(&m2, &replica(100, vec![]), None, &BTreeMap::new(), 1.0);
+        let (p, _) = plan_slots(&m2, &replica(100, vec![]), &[], &BTreeMap::new(), 1.0);
         assert_eq!(p.create, v(&["m3"]));
         // Once m2's key is gone, the primary keeps m3's slot again.
         let mut gone = cascade("m1");
         gone.dcs.as_mut().unwrap().members.remove(1);
-        let (p, _) = plan_slots(&gone, &primary(vec![]), None, &BTreeMap::new(), 1.0);
+        let (p, _) = plan_slots(&gone, &primary(vec![]), &[], &BTreeMap::new(), 1.0);
         assert_eq!(p.create, v(&["m3"]));
         // A member whose replicatefrom names itself follows the leader: its slot is the
         // leader's; a nostream member gets none.
@@ -785,7 +780,7 @@ mod tests {
             nostream: true,
             ..Default::default()
         });
-        let (p, _) = plan_slots(&own, &primary(vec![]), None, &BTreeMap::new(), 1.0);
+        let (p, _) = plan_slots(&own, &primary(vec![]), &[], &BTreeMap::new(), 1.0);
         assert_eq!(p.create, v(&["m3"]));
     }
 
@@ -794,7 +789,7 @@ mod tests {
         // m2's key is gone (its agent lost etcd); m3 is still a member.
         let s = snap("m1", &["m1", "m3"], DynamicConfig::default());
         let seen = primary(vec![phys("m2", false), phys("m3", true)]);
-        let (p, since) = plan_slots(&s, &seen, None, &BTreeMap::new(), 100.0);
+        let (p, since) = plan_slots(&s, &seen, &[], &BTreeMap::new(), 100.0);
         assert_eq!(
             p,
             SlotPlan {
@@ -804,11 +799,11 @@ mod tests {
         );
         assert_eq!(since, BTreeMap::from([("m2".to_string(), 100.0)]));
         // Still gone 1799 s later: kept, the clock counting from when it was first seen gone.
-        let (p, since) = plan_slots(&s, &seen, None, &since, 1899.0);
+        let (p, since) = plan_slots(&s, &seen, &[], &since, 1899.0);
         assert_eq!(p.retained, v(&["m2"]));
         assert_eq!(since["m2"], 100.0);
         // 1800 s: dropped, and forgotten.
-        let (p, since) = plan_slots(&s, &seen, None, &since, 1900.0);
+        let (p, since) = plan_slots(&s, &seen, &[], &since, 1900.0);
         assert_eq!(
             p,
             SlotPlan {
@@ -823,7 +818,7 @@ mod tests {
     fn the_member_back_in_time_keeps_its_slot_and_its_clock_is_reset() {
         let s = snap("m1", &["m1", "m2"], DynamicConfig::default());
         let since = BTreeMap::from([("m2".to_string(), 100.0)]);
-        let (p, since) = plan_slots(&s, &primary(vec![phys("m2", false)]), None, &since, 500.0);
+        let (p, since) = plan_slots(&s, &primary(vec![phys("m2", false)]), &[], &since, 500.0);
         assert_eq!(p, SlotPlan::default());
         assert!(since.is_empty());
     }
@@ -832,7 +827,7 @@ mod tests {
     fn an_active_slot_without_a_member_is_never_dropped() {
         let s = snap("m1", &["m1"], DynamicConfig::default());
         let since = BTreeMap::from([("m2".to_string(), 0.0)]);
-        let (p, since) = plan_slots(&s, &primary(vec![phys("m2", true)]), None, &since, 5000.0);
+        let (p, since) = plan_slots(&s, &primary(vec![phys("m2", true)]), &[], &since, 5000.0);
         assert_eq!(p.retained, v(&["m2"]));
         assert!(p.drop.is_empty());
         assert_eq!(since["m2"], 5000.0);
@@ -1133,7 +1128,7 @@ mod tests {
         let (p, since) = plan_slots(
             &s,
             &primary(vec![phys("gone", false)]),
-            None,
+            &[],
             &BTreeMap::new(),
             100.0,
         );
@@ -1165,7 +1160,7 @@ mod tests {
             logical("citus_shard_split_slot_1_2", "citus", "pgoutput"),
             logical("citus_shard_move_slot_1_2", "postgres", "pgoutput"),
         ]);
-        let p = plan_slots(&s, &seen, Some("citus"), &BTreeMap::new(), 1.0).0;
+        let p = plan_slots(&s, &seen, &["citus".to_string()], &BTreeMap::new(), 1.0).0;
         assert_eq!(
             p.ignored,
             v(&["citus_shard_move_slot_1_2", "citus_shard_split_slot_1_2_3"])

@@ -964,7 +964,7 @@ mod slot_decisions {
             replay_lsn: Some(Lsn(500)),
             slots: vec![phys("archiver", 100), phys("by_hand", 10)],
         };
-        let (p, _) = plan_slots(&before, &seen, None, &BTreeMap::new(), 10.0);
+        let (p, _) = plan_slots(&before, &seen, &[], &BTreeMap::new(), 10.0);
         assert_eq!(
             p,
             SlotPlan {
@@ -996,7 +996,7 @@ mod slot_decisions {
             replay_lsn: None,
             slots: vec![phys("archiver", 500), phys("by_hand", 10)],
         };
-        let (p, since) = plan_slots(&s, &seen, None, &BTreeMap::new(), 20.0);
+        let (p, since) = plan_slots(&s, &seen, &[], &BTreeMap::new(), 20.0);
         assert_eq!(
             p,
             SlotPlan {
@@ -1029,7 +1029,7 @@ mod slot_decisions {
                 cdc(),
             ],
         };
-        let (p, _) = plan_slots(&s, &seen, None, &BTreeMap::new(), 30.0);
+        let (p, _) = plan_slots(&s, &seen, &[], &BTreeMap::new(), 30.0);
         assert_eq!(
             p,
             SlotPlan {
@@ -1069,7 +1069,7 @@ mod slot_decisions {
                 cdc(),
             ],
         };
-        let (p, _) = plan_slots(&a, &seen, None, &BTreeMap::new(), 10.0);
+        let (p, _) = plan_slots(&a, &seen, &[], &BTreeMap::new(), 10.0);
         assert_eq!(
             p,
             SlotPlan {
@@ -1088,7 +1088,7 @@ mod slot_decisions {
             replay_lsn: None,
             slots: vec![phys("archiver", 400)],
         };
-        let (p, _) = plan_slots(&b, &seen, None, &BTreeMap::new(), 10.0);
+        let (p, _) = plan_slots(&b, &seen, &[], &BTreeMap::new(), 10.0);
         assert_eq!(
             p,
             SlotPlan {
@@ -1117,7 +1117,7 @@ mod slot_decisions {
                 cdc(),
             ],
         };
-        let (p, since) = plan_slots(&s, &seen, None, &BTreeMap::new(), 1000.0);
+        let (p, since) = plan_slots(&s, &seen, &[], &BTreeMap::new(), 1000.0);
         assert_eq!(
             p,
             SlotPlan {
@@ -1128,10 +1128,10 @@ mod slot_decisions {
             }
         );
         assert_eq!(since, BTreeMap::from([("c".to_string(), 1000.0)]));
-        let (p, since) = plan_slots(&s, &seen, None, &since, 2799.0);
+        let (p, since) = plan_slots(&s, &seen, &[], &since, 2799.0);
         assert_eq!(p.retained, names(&["c"]));
         assert!(p.drop.is_empty());
-        let (p, since) = plan_slots(&s, &seen, None, &since, 2800.0);
+        let (p, since) = plan_slots(&s, &seen, &[], &since, 2800.0);
         assert_eq!(
             p,
             SlotPlan {
@@ -1144,7 +1144,7 @@ mod slot_decisions {
         assert!(since.is_empty());
         // Without ignore_slots, by_hand would have gone the same way.
         let bare = with(s, |s| s.config.ignore_slots.clear());
-        let (p, _) = plan_slots(&bare, &seen, None, &BTreeMap::new(), 1000.0);
+        let (p, _) = plan_slots(&bare, &seen, &[], &BTreeMap::new(), 1000.0);
         assert_eq!(p.retained, names(&["by_hand", "c"]));
     }
 
@@ -1161,7 +1161,7 @@ mod slot_decisions {
             replay_lsn: None,
             slots: vec![phys("b", 100), phys("c", 100)],
         };
-        let (p, since) = plan_slots(&s, &seen, None, &BTreeMap::new(), 5000.0);
+        let (p, since) = plan_slots(&s, &seen, &[], &BTreeMap::new(), 5000.0);
         assert_eq!(
             p,
             SlotPlan {

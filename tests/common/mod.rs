@@ -131,6 +131,61 @@ impl Round {
     }
 }
 
+/// One probe of one member: connects if `slot` has no open session (1 s), then commits a
+/// numbered row (1 s). Returns (member, row id, sent, answered, acknowledged); `None` when it
+/// could not connect.
+async fn probe_member(
+    name: &str,
+    host: &str,
+    port: u16,
+    slot: &mut Option<tokio_postgres::Client>,
+    synchronous_commit: &'static str,
+) -> Option<(String, i64, Instant, Instant, bool)> {
+    if slot.as_ref().is_none_or(|c| c.is_closed()) {
+        *slot = None;
+        // A statement_timeout would cancel a commit's wait for the synchronous standby, and
+        // PostgreSQL then reports the commit as done: with synchronous_commit on, time out on
+        // the client side.
+        let options = if synchronous_commit == "local" {
+            " options='-c statement_timeout=1000'"
+        } else {
+            ""
+        };
+        let conn = format!(
+            "host={host} port={port} user=postgres password=super-secret dbname=postgres connect_timeout=1{options}"
+        );
+        match tokio::time::timeout(
+            Duration::from_secs(1),
+            tokio_postgres::connect(&conn, tokio_postgres::NoTls),
+        )
+        .await
+        {
+            Ok(Ok((c, conn))) => {
+                tokio::spawn(conn);
+                let _ = c
+                    .batch_execute(&format!("SET synchronous_commit = {synchronous_commit}"))
+                    .await;
+                *slot = Some(c);
+            }
+            _ => return None,
+        }
+    }
+    let c = slot.as_ref()?;
+    let id = praetor_testbed::next_probe_id();
+    let sent = Instant::now();
+    let name_param = name.to_string();
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&id, &name_param];
+    let q = c.execute("INSERT INTO probe(id, member) VALUES ($1, $2)", &params);
+    let outcome = tokio::time::timeout(Duration::from_secs(1), q).await;
+    let ok = matches!(outcome, Ok(Ok(_)));
+    if outcome.is_err() {
+        // An unanswered commit is not acknowledged; reconnect next time. (A refused one, e.g. by
+        // a read-only standby, keeps the session.)
+        *slot = None;
+    }
+    Some((name.to_string(), id, sent, Instant::now(), ok))
+}
+
 /// Commits a numbered row on every member every 100 ms; records acknowledgements per round.
 pub struct Prober {
     stop: Arc<AtomicBool>,
@@ -177,59 +232,13 @@ impl Prober {
                 members.iter().map(|_| None).collect();
             while !s.load(Ordering::SeqCst) {
                 let started = Instant::now();
-                let results = futures::future::join_all(members.iter().zip(clients.iter_mut()).map(
-                    |((name, host, port), slot)| {
-                        async move {
-                            if slot.as_ref().is_none_or(|c| c.is_closed()) {
-                                *slot = None;
-                                // A statement_timeout would cancel a commit's wait for the
-                                // synchronous standby, and PostgreSQL then reports the commit as
-                                // done: with synchronous_commit on, time out on the client side.
-                                let options = if synchronous_commit == "local" {
-                                    " options='-c statement_timeout=1000'"
-                                } else {
-                                    ""
-                                };
-                                let conn = format!(
-                                    "host={host} port={port} user=postgres password=super-secret dbname=postgres connect_timeout=1{options}"
-                                );
-                                match tokio::time::timeout(
-                                    Duration::from_secs(1),
-                                    tokio_postgres::connect(&conn, tokio_postgres::NoTls),
-                                )
-                                .await
-                                {
-                                    Ok(Ok((c, conn))) => {
-                                        tokio::spawn(conn);
-                                        let _ = c
-                                            .batch_execute(&format!(
-                                                "SET synchronous_commit = {synchronous_commit}"
-                                            ))
-                                            .await;
-                                        *slot = Some(c);
-                                    }
-                                    _ => return None,
-                                }
-                            }
-                            let c = slot.as_ref()?;
-                            let id = praetor_testbed::next_probe_id();
-                            let sent = Instant::now();
-                            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
-                                [&id, name];
-                            let q =
-                                c.execute("INSERT INTO probe(id, member) VALUES ($1, $2)", &params);
-                            let outcome = tokio::time::timeout(Duration::from_secs(1), q).await;
-                            let ok = matches!(outcome, Ok(Ok(_)));
-                            if outcome.is_err() {
-                                // An unanswered commit is not acknowledged; reconnect next round.
-                                // (A refused one, e.g. by a read-only standby, keeps the session.)
-                                *slot = None;
-                            }
-                            Some((name.clone(), id, sent, Instant::now(), ok))
-                        }
-                    },
-                ))
-                .await;
+                let results =
+                    futures::future::join_all(members.iter().zip(clients.iter_mut()).map(
+                        |((name, host, port), slot)| {
+                            probe_member(name, host, *port, slot, synchronous_commit)
+                        },
+                    ))
+                    .await;
                 let mut writable = Vec::new();
                 let mut spans = Vec::new();
                 for (name, id, sent, at, ok) in results.into_iter().flatten() {
@@ -256,6 +265,99 @@ impl Prober {
             probes,
             handle: Some(handle),
         }
+    }
+
+    /// Like [`Prober::start_on`], but each member is probed on its own every 100 ms, so a member
+    /// that does not answer (a host cut off) does not slow the probing of the others: the probes
+    /// (and the times derived from them, [`Prober::acked_outage`]) keep a 100 ms resolution.
+    /// `rounds` stays empty.
+    #[allow(dead_code)]
+    pub async fn start_independent(
+        members: Vec<(String, String, u16)>,
+        synchronous_commit: &'static str,
+    ) -> Prober {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked: Arc<Mutex<BTreeMap<String, Vec<i64>>>> = Arc::new(Mutex::new(BTreeMap::new()));
+        let probes: Arc<Mutex<Vec<(String, Instant, bool)>>> = Arc::new(Mutex::new(Vec::new()));
+        let tasks: Vec<_> = members
+            .into_iter()
+            .map(|(name, host, port)| {
+                let (s, a, pr) = (stop.clone(), acked.clone(), probes.clone());
+                tokio::spawn(async move {
+                    let mut slot = None;
+                    while !s.load(Ordering::SeqCst) {
+                        let started = Instant::now();
+                        if let Some((name, id, _, at, ok)) =
+                            probe_member(&name, &host, port, &mut slot, synchronous_commit).await
+                        {
+                            if ok {
+                                a.lock().unwrap().entry(name.clone()).or_default().push(id);
+                            }
+                            pr.lock().unwrap().push((name, at, ok));
+                        }
+                        tokio::time::sleep(
+                            Duration::from_millis(100).saturating_sub(started.elapsed()),
+                        )
+                        .await;
+                    }
+                })
+            })
+            .collect();
+        let handle = tokio::spawn(async move {
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
+        Prober {
+            stop,
+            rounds: Arc::default(),
+            acked,
+            probes,
+            handle: Some(handle),
+        }
+    }
+
+    /// Acknowledged probes in time order: (when, member).
+    fn acks_in_order(&self) -> Vec<(Instant, String)> {
+        let mut v: Vec<(Instant, String)> = self
+            .probes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, _, ok)| *ok)
+            .map(|(m, at, _)| (*at, m.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The longest time between two acknowledged probes, of any member (the outage: no writable
+    /// member in between, to the probes' 100 ms resolution).
+    #[allow(dead_code)]
+    pub fn acked_outage(&self) -> Duration {
+        self.acks_in_order()
+            .windows(2)
+            .map(|w| w[1].0 - w[0].0)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Leader changes seen in the acknowledged probes: each time the acknowledging member
+    /// differs from the one before.
+    #[allow(dead_code)]
+    pub fn acked_leader_changes(&self) -> usize {
+        self.acks_in_order()
+            .windows(2)
+            .filter(|w| w[0].1 != w[1].1)
+            .count()
+    }
+
+    /// The first acknowledged probe at or after `t` by a member other than `except`.
+    #[allow(dead_code)]
+    pub fn first_ack_after(&self, t: Instant, except: &str) -> Option<(Instant, String)> {
+        self.acks_in_order()
+            .into_iter()
+            .find(|(at, m)| *at >= t && m != except)
     }
 
     pub async fn stop(&mut self) {
@@ -327,38 +429,6 @@ impl Prober {
             .filter(|r| r.overlapping())
             .cloned()
             .collect()
-    }
-
-    /// The longest time without a writable member: between two consecutive rounds in which
-    /// some member acknowledged its commit (rounds start every 100 ms, so about 0.1 s means none).
-    pub fn outage(&self) -> Duration {
-        let rounds = self.rounds.lock().unwrap();
-        let writable: Vec<Instant> = rounds
-            .iter()
-            .filter(|r| !r.writable.is_empty())
-            .map(|r| r.at)
-            .collect();
-        writable
-            .windows(2)
-            .map(|w| w[1] - w[0])
-            .max()
-            .unwrap_or_default()
-    }
-
-    /// Leader changes the prober saw: runs of rounds with one writable member, each run by
-    /// another member than the one before.
-    pub fn leader_changes(&self) -> usize {
-        let mut changes = 0;
-        let mut last: Option<String> = None;
-        for r in self.rounds.lock().unwrap().iter() {
-            if let [w] = r.writable.as_slice() {
-                if last.as_ref().is_some_and(|l| l != w) {
-                    changes += 1;
-                }
-                last = Some(w.clone());
-            }
-        }
-        changes
     }
 
     /// First round at or after `t` in which some member other than `except` was writable.

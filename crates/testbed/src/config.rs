@@ -149,7 +149,10 @@ postgresql:
             citus = self
                 .citus_groups
                 .get(name)
-                .map(|g| format!("citus: {{group: {g}, database: citus}}\n"))
+                .map(|g| match &self.citus_databases {
+                    Some(dbs) => format!("citus: {{group: {g}, databases: [{}]}}\n", dbs.join(", ")),
+                    None => format!("citus: {{group: {g}, database: citus}}\n"),
+                })
                 .unwrap_or_default(),
             post_bootstrap = match (
                 self.citus_groups.contains_key(name),

@@ -11,6 +11,7 @@ mod cluster;
 mod config;
 mod etcd;
 pub mod hosts;
+mod pooler;
 mod ports;
 mod proxy;
 mod writer;
@@ -25,6 +26,7 @@ use anyhow::{anyhow, Context, Result};
 pub use cluster::AgentProc;
 pub use config::CITUS_STANDIN_SQL;
 pub use etcd::{find_etcd, watch_deletes};
+pub use pooler::{find_pgbouncer, Pooler};
 pub use ports::{free_port, server_port_range};
 pub use proxy::EtcdProxy;
 pub use writer::{next_probe_id, Writer};
@@ -98,6 +100,8 @@ pub struct Testbed {
     pub rest_auth: Option<(String, String)>,
     /// Citus group of each member; members not listed get no `citus` section.
     pub citus_groups: BTreeMap<String, u32>,
+    /// `citus.databases` for every Citus member (`None`: `database: citus`).
+    pub citus_databases: Option<Vec<String>>,
     /// Script configured for every `postgresql.callbacks` action.
     pub callback_script: Option<PathBuf>,
     /// Give each agent a `watchdog` section in automatic mode whose device is the plain file
@@ -193,6 +197,7 @@ impl Testbed {
             rest_auth: None,
             agent_program: None,
             citus_groups: BTreeMap::new(),
+            citus_databases: None,
             callback_script: None,
             use_etcd_proxies: false,
             file_watchdogs: false,

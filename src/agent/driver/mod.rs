@@ -463,9 +463,11 @@ impl Driver {
             rest_tls: std::sync::RwLock::new(rest_tls),
             failsafe_ping: std::sync::Mutex::new(None),
             in_progress: std::sync::Mutex::new(None),
-            citus: cfg.citus.as_ref().filter(|c| c.group == 0).map(|c| {
-                crate::citus::handler::CitusHandler::start(pg.clone(), c.database.clone())
-            }),
+            citus: cfg
+                .citus
+                .as_ref()
+                .filter(|c| c.group == 0)
+                .map(|c| crate::citus::handler::CitusHandler::start(pg.clone(), c.databases())),
         });
         Ok((
             Driver {

@@ -34,9 +34,14 @@ impl Driver {
                 .collect(),
         };
         let now = self.epoch.elapsed().as_secs_f64();
-        let citus = self.cfg.citus.as_ref().map(|c| c.database.clone());
+        let citus = self
+            .cfg
+            .citus
+            .as_ref()
+            .map(|c| c.databases())
+            .unwrap_or_default();
         let (plan, since) =
-            crate::ha::slots::plan_slots(snap, &seen, citus.as_deref(), &self.orphaned_slots, now);
+            crate::ha::slots::plan_slots(snap, &seen, &citus, &self.orphaned_slots, now);
         for n in plan
             .retained
             .iter()

@@ -298,6 +298,7 @@ pub static KEYS: &[Key] = &[
     k("citus", Implemented),
     k("citus.group", Implemented),
     k("citus.database", Implemented),
+    k("citus.databases", Implemented),
     // etcd3: the one store praetor speaks.
     k("etcd3", Implemented),
     k("etcd3.host", Implemented),

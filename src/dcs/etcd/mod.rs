@@ -78,9 +78,9 @@ pub struct EtcdDcs {
     cache: Arc<std::sync::Mutex<Option<Cache>>>,
     /// The lease keep-alive stream kept open after a renewal (see [`EtcdDcs::keepalive`]).
     kept: Arc<Mutex<Option<KeptKeepAlive>>>,
-    /// The highest store revision of a view this client has returned: no later view may be
-    /// older ([`newer_or_same`]).
-    seen_revision: Arc<std::sync::atomic::AtomicI64>,
+    /// The etcd cluster ID and the highest store revision of a view this client has returned
+    /// from it: no later view of that cluster may be older ([`newer_or_same`]).
+    seen: Arc<std::sync::Mutex<(u64, i64)>>,
 }
 
 /// Marks the error of a read refused because its view was older than one already returned.
@@ -194,7 +194,7 @@ impl EtcdDcs {
             timeout,
             cache: Arc::default(),
             kept: Arc::default(),
-            seen_revision: Arc::default(),
+            seen: Arc::default(),
         })
     }
 
@@ -379,7 +379,7 @@ impl EtcdDcs {
     /// etcd unreachable or slower than the request deadline.
     pub async fn load(&self) -> Result<ClusterView> {
         {
-            let seen = self.seen_revision.load(std::sync::atomic::Ordering::SeqCst);
+            let seen = self.seen.lock().expect("not poisoned").1;
             let mut cache = self.cache.lock().expect("not poisoned");
             // A copy behind a view already returned (the watch lagging, or on a member cut off
             // from the majority) is not used: etcd is read instead.
@@ -398,8 +398,8 @@ impl EtcdDcs {
                 // Progress notifications move the revision without changing a key.
                 let mut view = decoded.clone();
                 view.revision = c.revision;
-                self.seen_revision
-                    .fetch_max(c.revision, std::sync::atomic::Ordering::SeqCst);
+                let mut seen = self.seen.lock().expect("not poisoned");
+                seen.1 = seen.1.max(c.revision);
                 return Ok(view);
             }
         }
@@ -421,20 +421,31 @@ impl EtcdDcs {
     /// As [`EtcdDcs::load`].
     pub async fn load_prefix(&self, prefix: &str) -> Result<ClusterView> {
         // Views returned before this read was sent; one returned meanwhile may be newer.
-        let seen = self.seen_revision.load(std::sync::atomic::Ordering::SeqCst);
+        let (seen_cluster, seen) = *self.seen.lock().expect("not poisoned");
         let resp = self.range(prefix).await?;
         let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
-        self.seen_revision
-            .fetch_max(revision, std::sync::atomic::Ordering::SeqCst);
-        if !newer_or_same(seen, revision) {
+        let cluster = resp.header().map(|h| h.cluster_id()).unwrap_or(0);
+        if seen_cluster != 0 && cluster != 0 && cluster != seen_cluster {
+            // A new etcd cluster (rebuilt, or restored from a snapshot): its revisions start
+            // afresh, and are no evidence of an old view.
+            tracing::warn!(
+                "etcd cluster changed (cluster id {seen_cluster:x}, now {cluster:x}): revisions                  start again from {revision}"
+            );
+            *self.seen.lock().expect("not poisoned") = (cluster, revision);
+        } else if !newer_or_same(seen, revision) {
             let url = self.pool.lock().endpoints.current().map(String::from);
-            if let Some(url) = &url {
-                self.pool.failed(url);
-            }
-            bail!(
+            let msg = format!(
                 "{OLDER_VIEW} (revision {revision} from {}, {seen} seen before): not acting on it",
                 url.as_deref().unwrap_or("etcd")
             );
+            tracing::warn!("{msg}");
+            if let Some(url) = &url {
+                self.pool.failed(url);
+            }
+            bail!("{msg}");
+        } else {
+            let mut s = self.seen.lock().expect("not poisoned");
+            *s = (cluster, s.1.max(revision));
         }
         let kvs: Vec<(String, Vec<u8>, i64, i64)> = resp
             .kvs()
@@ -450,6 +461,22 @@ impl EtcdDcs {
                 ))
             })
             .collect();
+        if prefix == self.prefix {
+            // The watch-fed copy holding exactly what etcd just returned is current as of this
+            // read: it need not be bypassed for being behind it.
+            let mut cache = self.cache.lock().expect("not poisoned");
+            if let Some(c) = cache.as_mut() {
+                let same = c.kvs.len() == kvs.len()
+                    && kvs.iter().all(|(k, v, lease, rev)| {
+                        c.kvs
+                            .get(k)
+                            .is_some_and(|(cv, cl, cr)| cv == v && cl == lease && cr == rev)
+                    });
+                if same {
+                    c.revision = c.revision.max(revision);
+                }
+            }
+        }
         Ok(ClusterView::decode(&kvs, revision))
     }
 
