@@ -723,6 +723,30 @@ async fn real_patronictl_drives_a_citus_scope_by_group() {
         .unwrap();
 }
 
+/// A switchover of worker group 1 to its standby through the leader's `POST /switchover`;
+/// returns the new primary once the group is healthy again.
+async fn switch_over_group_1(tb: &Testbed) -> String {
+    let old = leader_of(tb, 1).await;
+    let new = if old == "work1-1" {
+        "work1-2"
+    } else {
+        "work1-1"
+    };
+    let rest = tb.agents[&old].rest_port;
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{rest}/switchover"))
+        .basic_auth("admin", Some("admin-secret"))
+        .json(&serde_json::json!({"leader": old, "candidate": new}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "switchover: {}", r.status());
+    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    new.to_string()
+}
+
 /// pg_dist_poolinfo on the coordinator leader: (member host:port, poolinfo) sorted.
 async fn dist_pools(tb: &Testbed) -> Vec<(String, String)> {
     let coord = leader_of(tb, 0).await;
@@ -850,25 +874,9 @@ async fn poolers_follow_worker_primaries_in_pg_dist_poolinfo() {
     assert!(through(poolers[&w1].port).await);
 
     // Worker switchover in group 1: the primary row's pooler follows the new primary.
-    let new1 = if w1 == "work1-1" {
-        "work1-2"
-    } else {
-        "work1-1"
-    };
-    let rest = tb.agents[&w1].rest_port;
-    let r = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{rest}/switchover"))
-        .basic_auth("admin", Some("admin-secret"))
-        .json(&serde_json::json!({"leader": w1, "candidate": new1}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "switchover: {}", r.status());
-    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
-        .await
-        .unwrap();
+    let new1 = switch_over_group_1(&tb).await;
     pools_follow(&tb, "after a worker switchover").await;
-    assert!(through(poolers[new1].port).await);
+    assert!(through(poolers[&new1].port).await);
 
     // Worker failover in group 2 (kill -9 of the primary's agent and postmaster).
     voters_ready(&tb).await;
@@ -922,24 +930,7 @@ async fn two_citus_databases_follow_a_worker_switchover() {
     }
     let coord = leader_of(&tb, 0).await;
     let before = log_lines(&tb, &coord, "citus: ").len();
-    let old = leader_of(&tb, 1).await;
-    let new = if old == "work1-1" {
-        "work1-2"
-    } else {
-        "work1-1"
-    };
-    let rest = tb.agents[&old].rest_port;
-    let r = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{rest}/switchover"))
-        .basic_auth("admin", Some("admin-secret"))
-        .json(&serde_json::json!({"leader": old, "candidate": new}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "switchover: {}", r.status());
-    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
-        .await
-        .unwrap();
+    switch_over_group_1(&tb).await;
     for db in ["citus", "citus2"] {
         let ok = common::wait_for(Duration::from_secs(30), || async {
             (dist_nodes_in(&tb, db).await == expected_nodes(&tb).await).then_some(())
