@@ -40,11 +40,15 @@ async fn voters_ready(tb: &Testbed) {
 }
 
 async fn citus_cluster(scope: &str) -> Testbed {
-    citus_cluster_in(common::testbed(scope)).await
+    citus_cluster_in(common::testbed(scope), |_, _, _| {}).await
 }
 
-/// [`citus_cluster`] on a testbed prepared by the caller.
-async fn citus_cluster_in(mut tb: Testbed) -> Testbed {
+/// [`citus_cluster`] on a testbed prepared by the caller; `before_start(tb, group, member)` runs
+/// after each member is configured and before its agent starts.
+async fn citus_cluster_in(
+    mut tb: Testbed,
+    mut before_start: impl FnMut(&mut Testbed, u32, &str),
+) -> Testbed {
     tb.rest_auth = Some(("admin".into(), "admin-secret".into()));
     for (g, members) in GROUPS {
         for m in members {
@@ -52,9 +56,11 @@ async fn citus_cluster_in(mut tb: Testbed) -> Testbed {
         }
     }
     tb.start_etcd().await.unwrap();
-    for (_, members) in GROUPS {
+    for (g, members) in GROUPS {
         for m in members {
-            tb.add_agent(m).unwrap();
+            tb.configure_agent(m).unwrap();
+            before_start(&mut tb, g, m);
+            tb.start_agent(m).unwrap();
         }
     }
     for (g, _) in GROUPS {
@@ -815,42 +821,21 @@ async fn poolers_follow_worker_primaries_in_pg_dist_poolinfo() {
         println!("skipped: {e:#}");
         return;
     }
-    let mut tb = common::testbed("cituspool");
-    tb.rest_auth = Some(("admin".into(), "admin-secret".into()));
-    for (g, members) in GROUPS {
-        for m in members {
-            tb.citus_groups.insert(m.to_string(), g);
-        }
-    }
-    tb.start_etcd().await.unwrap();
     let mut poolers = std::collections::BTreeMap::new();
-    for (g, members) in GROUPS {
-        for m in members {
-            tb.configure_agent(m).unwrap();
-            if g != 0 {
-                let p = tb.start_pooler(m).unwrap();
-                tb.agent_env.insert(
-                    m.to_string(),
-                    vec![(
-                        "PATRONI_POSTGRESQL_PROXY_ADDRESS".into(),
-                        format!("127.0.0.1:{}", p.port),
-                    )],
-                );
-                poolers.insert(m.to_string(), p);
-            }
-            tb.start_agent(m).unwrap();
+    let mut tb = citus_cluster_in(common::testbed("cituspool"), |tb, g, m| {
+        if g != 0 {
+            let p = tb.start_pooler(m).unwrap();
+            tb.agent_env.insert(
+                m.to_string(),
+                vec![(
+                    "PATRONI_POSTGRESQL_PROXY_ADDRESS".into(),
+                    format!("127.0.0.1:{}", p.port),
+                )],
+            );
+            poolers.insert(m.to_string(), p);
         }
-    }
-    for (g, _) in GROUPS {
-        if let Err(e) = tb
-            .wait_healthy_in(Some(g), 1, Duration::from_secs(120))
-            .await
-        {
-            common::dump_logs(&tb);
-            panic!("group {g}: {e:#}");
-        }
-    }
-    voters_ready(&tb).await;
+    })
+    .await;
     pools_follow(&tb, "after start").await;
     assert_eq!(expected_pools(&tb).await.len(), 4);
 
@@ -920,7 +905,7 @@ async fn poolers_follow_worker_primaries_in_pg_dist_poolinfo() {
 async fn two_citus_databases_follow_a_worker_switchover() {
     let mut tb = common::testbed("citus2db");
     tb.citus_databases = Some(vec!["citus".into(), "citus2".into()]);
-    let tb = citus_cluster_in(tb).await;
+    let tb = citus_cluster_in(tb, |_, _, _| {}).await;
     for db in ["citus", "citus2"] {
         let ok = common::wait_for(Duration::from_secs(30), || async {
             (dist_nodes_in(&tb, db).await == expected_nodes(&tb).await).then_some(())
