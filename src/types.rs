@@ -6,6 +6,12 @@
 
 use std::fmt;
 
+/// Quotes a libpq connection-string value (PostgreSQL docs, "Connection Strings": single quotes,
+/// with `\\` and `'` escaped by a backslash).
+pub fn conninfo_value(v: &str) -> String {
+    format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
 /// A PostgreSQL write-ahead-log position, in bytes from the start of the WAL stream.
 ///
 /// Displayed as PostgreSQL does (`X/Y`, both halves hexadecimal, e.g. `0/3000060`).

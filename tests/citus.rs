@@ -937,3 +937,205 @@ async fn two_citus_databases_follow_a_worker_switchover() {
     let mut tb = tb;
     tb.stop_all();
 }
+
+/// A connection as `postgres` with `password` to database `db` on the member's server.
+async fn connect_as(
+    tb: &Testbed,
+    member: &str,
+    password: &str,
+    db: &str,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let port = tb.agents[member].pg_port;
+    let (c, conn) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={port} user=postgres password={password} dbname={db} connect_timeout=3"
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await?;
+    tokio::spawn(conn);
+    Ok(c)
+}
+
+/// Credential rotation on a running cluster: the superuser's password is changed in every
+/// member's file and reloaded (POST /reload, workers first). Meanwhile a session on the
+/// coordinator writes to worker group 1's primary every 10 ms over a kept dblink connection made
+/// from pg_dist_node and pg_dist_authinfo (as Citus keeps its connections), and opens a fresh one
+/// from the current pg_dist_authinfo every 50 ms. Afterwards: the old password works nowhere, the
+/// new one everywhere (standbys too), pg_dist_authinfo holds it in both databases on every
+/// primary, every member's pgpass has it, and the kept connection's writes saw 0 errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn superuser_password_rotation_reaches_every_node_without_errors() {
+    let mut tb = common::testbed("cituspw");
+    tb.citus_databases = Some(vec!["citus".into(), "citus2".into()]);
+    let mut tb = citus_cluster_in(tb, |_, _, _| {}).await;
+    assert!(wait_metadata(&tb, Duration::from_secs(30)).await.is_some());
+    let coord = leader_of(&tb, 0).await;
+    let worker = leader_of(&tb, 1).await;
+    let wport = tb.agents[&worker].pg_port;
+    let w = connect_as(&tb, &worker, "super-secret", "citus")
+        .await
+        .unwrap();
+    w.batch_execute("CREATE TABLE rotation_probe (id bigserial, at timestamptz DEFAULT now())")
+        .await
+        .unwrap();
+    let c = connect_as(&tb, &coord, "super-secret", "citus")
+        .await
+        .unwrap();
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS dblink")
+        .await
+        .unwrap();
+    let target = format!("host=127.0.0.1 port={wport} user=postgres dbname=citus ");
+    let authinfo_sql =
+        "(SELECT authinfo FROM pg_dist_authinfo WHERE nodeid = 0 AND rolename = 'postgres')";
+    c.execute(
+        &format!("SELECT dblink_connect('w1', $1 || {authinfo_sql})"),
+        &[&target],
+    )
+    .await
+    .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let t2 = target.clone();
+    let client = tokio::spawn(async move {
+        let target = t2;
+        let (mut kept_ok, mut kept_err, mut fresh_ok, mut fresh_err) = (0u64, 0u64, 0u64, 0u64);
+        let mut n = 0u64;
+        while !s2.load(std::sync::atomic::Ordering::SeqCst) {
+            match c
+                .execute(
+                    "SELECT dblink_exec('w1', 'INSERT INTO rotation_probe DEFAULT VALUES')",
+                    &[],
+                )
+                .await
+            {
+                Ok(_) => kept_ok += 1,
+                Err(e) => {
+                    kept_err += 1;
+                    eprintln!("kept connection: {e}");
+                }
+            }
+            n += 1;
+            if n % 5 == 0 {
+                let sql =
+                    format!("SELECT x FROM dblink($1 || {authinfo_sql}, 'SELECT 1') AS t(x int)");
+                match c.query(&sql, &[&target]).await {
+                    Ok(_) => fresh_ok += 1,
+                    Err(e) => {
+                        fresh_err += 1;
+                        eprintln!("fresh connection: {e}");
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        (kept_ok, kept_err, fresh_ok, fresh_err)
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut members: Vec<(u32, &str)> = GROUPS
+        .iter()
+        .flat_map(|(g, ms)| ms.iter().map(move |m| (*g, *m)))
+        .collect();
+    members.sort_by_key(|(g, _)| std::cmp::Reverse(*g));
+    let http = reqwest::Client::new();
+    for (_, m) in &members {
+        let path = tb.dir.join(format!("{m}.yml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text.replace(
+            "superuser: {username: postgres, password: super-secret",
+            "superuser: {username: postgres, password: rotated-secret",
+        );
+        std::fs::write(&path, text).unwrap();
+        let r = http
+            .post(format!(
+                "http://127.0.0.1:{}/reload",
+                tb.agents[*m].rest_port
+            ))
+            .basic_auth("admin", Some("admin-secret"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202, "{m}: POST /reload");
+    }
+    let rotated = common::wait_for(Duration::from_secs(30), || async {
+        for (_, m) in &members {
+            if connect_as(&tb, m, "super-secret", "postgres").await.is_ok()
+                || connect_as(&tb, m, "rotated-secret", "postgres")
+                    .await
+                    .is_err()
+            {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    if rotated.is_none() {
+        common::dump_logs(&tb);
+        panic!("the old password still works somewhere, or the new one does not");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (kept_ok, kept_err, fresh_ok, fresh_err) = client.await.unwrap();
+    println!(
+        "rotation under writes: kept connection {kept_ok} writes, {kept_err} errors; fresh connections {fresh_ok} ok, {fresh_err} refused"
+    );
+    assert_eq!(kept_err, 0, "writes over the kept connection failed");
+    assert!(kept_ok > 50);
+    for g in [0, 1, 2] {
+        let leader = leader_of(&tb, g).await;
+        for db in ["citus", "citus2"] {
+            let c = connect_as(&tb, &leader, "rotated-secret", db)
+                .await
+                .unwrap();
+            let rows: Vec<String> = c
+                .query(
+                    "SELECT authinfo FROM pg_dist_authinfo WHERE rolename = 'postgres'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert_eq!(
+                rows,
+                ["password='rotated-secret'"],
+                "group {g}, database {db}"
+            );
+        }
+    }
+    let c = connect_as(&tb, &leader_of(&tb, 0).await, "rotated-secret", "citus")
+        .await
+        .unwrap();
+    let fresh: Vec<i32> = c
+        .query(
+            &format!("SELECT x FROM dblink($1 || {authinfo_sql}, 'SELECT 1') AS t(x int)"),
+            &[&target],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        fresh,
+        [1],
+        "a fresh connection from the new pg_dist_authinfo"
+    );
+    for (_, m) in &members {
+        let pgpass =
+            std::fs::read_to_string(format!("{}.pgpass", tb.agents[*m].data_dir.display()))
+                .unwrap_or_default();
+        assert!(
+            pgpass.contains("postgres:rotated-secret") && !pgpass.contains("super-secret"),
+            "{m}'s pgpass: {pgpass}"
+        );
+    }
+    let coord_log = log_lines(&tb, &coord, "citus: ");
+    assert!(
+        coord_log.iter().all(|l| !l.contains("rotated-secret")),
+        "a password in the log"
+    );
+    tb.stop_all();
+}

@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{
-    plan, plan_group, plan_pause, plan_poolinfo, CitusOp, DesiredGroup, DistNode, NodeRole,
-    PoolInfo, PoolOp,
+    plan, plan_group, plan_pause, plan_poolinfo, CitusOp, CredentialChange, DesiredGroup, DistNode,
+    NodeRole, PoolInfo, PoolOp, RotationNode, RotationPrepare,
 };
 use crate::config::Config;
 use crate::dcs::ClusterView;
@@ -496,6 +496,172 @@ async fn run(
     }
 }
 
+/// Prepared-transaction names of a credential rotation start with this.
+const ROTATION_GID: &str = "praetor_credentials";
+
+/// One open transaction of a rotation.
+struct Prepared {
+    step: RotationPrepare,
+    client: tokio_postgres::Client,
+    gid: String,
+}
+
+impl RotationPrepare {
+    fn describe(&self) -> String {
+        match &self.node {
+            RotationNode::Coordinator => format!("the coordinator, database {}", self.database),
+            RotationNode::Worker { group, addr } => format!(
+                "group {group}'s primary {}:{}, database {}",
+                addr.0, addr.1, self.database
+            ),
+        }
+    }
+}
+
+/// Carries out a credential rotation planned by [`super::plan_rotation`]: opens every
+/// transaction, sets the role's password (as a SCRAM or md5 verifier, following each server's
+/// `password_encryption`, so the password appears in no server log) and the `pg_dist_authinfo`
+/// row, prepares them all, then commits them all at once; if any step fails before that, all are
+/// rolled back. Citus's own propagation of `ALTER ROLE` is turned off in these transactions:
+/// praetor changes every primary itself. Leftover prepared transactions of an earlier attempt are
+/// rolled back first, so an attempt can always be repeated. Connections use the configured
+/// superuser credentials, or those before the reload where the password is still the old one.
+///
+/// # Errors
+/// A node was unreachable or refused a statement (the message names it); nothing was committed,
+/// unless the error says that a commit failed (the next attempt redoes every node).
+pub async fn rotate_credentials(
+    pg: &LocalPostgres,
+    change: &CredentialChange,
+    plan: &[RotationPrepare],
+) -> Result<()> {
+    let mut open = Vec::new();
+    let mut failed = None;
+    for step in plan {
+        match prepare_rotation(pg, change, step).await {
+            Ok(p) => open.push(p),
+            Err(e) => {
+                failed = Some(e.context(format!("preparing the rotation on {}", step.describe())));
+                break;
+            }
+        }
+    }
+    if let Some(e) = failed {
+        for p in &open {
+            let sql = format!("ROLLBACK PREPARED '{}'", p.gid);
+            if let Err(r) = p.client.batch_execute(&sql).await {
+                tracing::warn!(
+                    "citus: rolling back the rotation on {}: {r}",
+                    p.step.describe()
+                );
+            }
+        }
+        return Err(e);
+    }
+    let commits = open.iter().map(|p| async move {
+        p.client
+            .batch_execute(&format!("COMMIT PREPARED '{}'", p.gid))
+            .await
+            .with_context(|| format!("committing the rotation on {}", p.step.describe()))
+    });
+    let errors: Vec<String> = futures::future::join_all(commits)
+        .await
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| format!("{e:#}")))
+        .collect();
+    if !errors.is_empty() {
+        bail!("{}", errors.join("; "));
+    }
+    Ok(())
+}
+
+/// Opens, fills and prepares one transaction of a rotation.
+async fn prepare_rotation(
+    pg: &LocalPostgres,
+    change: &CredentialChange,
+    step: &RotationPrepare,
+) -> Result<Prepared> {
+    let client = match &step.node {
+        RotationNode::Coordinator => pg.connect_db(&step.database).await?,
+        RotationNode::Worker { addr, .. } => pg.connect_to(&addr.0, addr.1, &step.database).await?,
+    };
+    // The database's name in hexadecimal: unique on the server and safe in a literal.
+    let hex: String = step.database.bytes().map(|b| format!("{b:02x}")).collect();
+    let gid = format!("{ROTATION_GID}_{hex}");
+    let leftovers = client
+        .query(
+            "SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE database = current_database() AND gid LIKE $1",
+            &[&format!("{ROTATION_GID}%")],
+        )
+        .await
+        .context("reading pg_prepared_xacts")?;
+    for row in leftovers {
+        let old: String = row.get(0);
+        client
+            .batch_execute(&format!("ROLLBACK PREPARED '{}'", old.replace('\'', "''")))
+            .await
+            .with_context(|| format!("rolling back the earlier attempt's {old}"))?;
+    }
+    client
+        .batch_execute(
+            "BEGIN; SET LOCAL citus.enable_ddl_propagation = off; \
+             SET LOCAL citus.enable_alter_role_propagation = off; \
+             SET LOCAL synchronous_commit = local",
+        )
+        .await?;
+    let role = format!("\"{}\"", change.role.replace('"', "\"\""));
+    if step.set_password {
+        let sql = match change.password.as_ref().and_then(|p| p.as_ref()) {
+            None => format!("ALTER ROLE {role} PASSWORD NULL"),
+            Some(password) => {
+                let method: String = client
+                    .query_one("SHOW password_encryption", &[])
+                    .await?
+                    .get(0);
+                let verifier = if method == "md5" {
+                    postgres_protocol::password::md5(password.as_bytes(), &change.role)
+                } else {
+                    postgres_protocol::password::scram_sha_256(password.as_bytes())
+                };
+                format!(
+                    "ALTER ROLE {role} PASSWORD '{}'",
+                    verifier.replace('\'', "''")
+                )
+            }
+        };
+        client
+            .batch_execute(&sql)
+            .await
+            .with_context(|| format!("ALTER ROLE {role} PASSWORD …"))?;
+    }
+    match &change.authinfo {
+        Some(text) => client
+            .execute(
+                "INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, $1, $2) \
+                 ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo",
+                &[&change.role, text],
+            )
+            .await
+            .context("writing pg_dist_authinfo")?,
+        None => client
+            .execute(
+                "DELETE FROM pg_catalog.pg_dist_authinfo WHERE nodeid = 0 AND rolename = $1",
+                &[&change.role],
+            )
+            .await
+            .context("deleting from pg_dist_authinfo")?,
+    };
+    client
+        .batch_execute(&format!("PREPARE TRANSACTION '{gid}'"))
+        .await
+        .context("PREPARE TRANSACTION (max_prepared_transactions must be above 0)")?;
+    Ok(Prepared {
+        step: step.clone(),
+        client,
+        gid,
+    })
+}
+
 /// Bootstraps Citus on a group's new primary (reference §3.2), in each Citus database
 /// (`citus.databases`, or `citus.database`): the database (idempotent), the extension (or a
 /// pre-loaded stand-in), the `pg_dist_authinfo` row for the superuser's credentials, and on the
@@ -565,21 +731,10 @@ async fn bootstrap_database(
             database
         );
     }
-    let su = &cfg.postgresql.authentication.superuser;
-    let mut authinfo = Vec::new();
-    for (k, v) in [
-        ("password", &su.password),
-        ("sslcert", &su.sslcert),
-        ("sslkey", &su.sslkey),
-    ] {
-        if let Some(v) = v {
-            authinfo.push(format!("{k}={}", crate::postgres::conninfo_value(v)));
-        }
-    }
-    if !authinfo.is_empty() {
+    if let Some(authinfo) = super::authinfo_text(&cfg.postgresql.authentication.superuser) {
         d.execute(
             "INSERT INTO pg_catalog.pg_dist_authinfo VALUES (0, pg_catalog.current_user(), $1) ON CONFLICT DO NOTHING",
-            &[&authinfo.join(" ")],
+            &[&authinfo],
         )
         .await
         .context("writing pg_dist_authinfo")?;

@@ -358,6 +358,118 @@ pub fn plan(rows: &[DistNode], desired: &[DesiredGroup]) -> BTreeMap<u32, Vec<Ci
     out
 }
 
+/// The `pg_dist_authinfo.authinfo` text for the superuser's credentials: its `password`,
+/// `sslcert` and `sslkey` as libpq `key=value` pairs (quoted as libpq reads them), or `None` when
+/// it has none of them (no row then). Citus uses this row for its connections to other nodes.
+pub fn authinfo_text(su: &crate::config::Credentials) -> Option<String> {
+    let pairs: Vec<String> = [
+        ("password", &su.password),
+        ("sslcert", &su.sslcert),
+        ("sslkey", &su.sslkey),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| {
+        v.as_ref()
+            .map(|v| format!("{k}={}", crate::types::conninfo_value(v)))
+    })
+    .collect();
+    (!pairs.is_empty()).then(|| pairs.join(" "))
+}
+
+/// What a reload that changed the superuser's credentials asks of every Citus node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialChange {
+    /// The superuser's role name.
+    pub role: String,
+    /// The new password when it changed (`Some(None)`: the password was removed).
+    pub password: Option<Option<String>>,
+    /// The new `pg_dist_authinfo` text ([`authinfo_text`]); `None` deletes the row.
+    pub authinfo: Option<String>,
+}
+
+/// The change a reload from `old` to `new` superuser credentials asks for, or `None` when
+/// nothing Citus uses changed (`password`, `sslcert`, `sslkey`). A changed role name is not a
+/// rotation (the agent keeps the running name until it restarts).
+pub fn credential_change(
+    old: &crate::config::Credentials,
+    new: &crate::config::Credentials,
+) -> Option<CredentialChange> {
+    if old.username != new.username || authinfo_text(old) == authinfo_text(new) {
+        return None;
+    }
+    Some(CredentialChange {
+        role: new.username.clone().unwrap_or_else(|| "postgres".into()),
+        password: (old.password != new.password).then(|| new.password.clone()),
+        authinfo: authinfo_text(new),
+    })
+}
+
+/// A server a credential rotation touches: the coordinator itself or a worker group's primary.
+/// Standbys follow their primary through WAL.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RotationNode {
+    /// This coordinator's own server.
+    Coordinator,
+    /// The primary of worker group `group` at `addr`.
+    Worker {
+        /// Citus group.
+        group: u32,
+        /// host and port from its member key.
+        addr: Addr,
+    },
+}
+
+/// One prepared transaction of a rotation: on `node`, in `database`, set the role's password
+/// (once per node) and the `pg_dist_authinfo` row, then `PREPARE TRANSACTION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationPrepare {
+    /// Where.
+    pub node: RotationNode,
+    /// Which Citus database.
+    pub database: String,
+    /// `ALTER ROLE … PASSWORD` in this transaction (the first database of each node).
+    pub set_password: bool,
+}
+
+/// The prepared transactions of a credential rotation, in order: the coordinator's, then each
+/// worker group's primary, each in every Citus database. All are committed once all are
+/// prepared (`COMMIT PREPARED` on every node at once), or all rolled back: the role's password and
+/// the `pg_dist_authinfo` rows change together, so no node holds the new password while another
+/// still sends the old one for longer than the commits take.
+///
+/// # Errors
+/// A worker group has no running primary in etcd (a failover is under way): the rotation waits.
+pub fn plan_rotation(
+    change: &CredentialChange,
+    databases: &[String],
+    groups: &[DesiredGroup],
+) -> Result<Vec<RotationPrepare>, String> {
+    let mut nodes = vec![RotationNode::Coordinator];
+    for g in groups.iter().filter(|g| g.group != 0) {
+        let addr = g
+            .primary
+            .clone()
+            .ok_or_else(|| format!("Citus group {} has no running primary", g.group))?;
+        nodes.push(RotationNode::Worker {
+            group: g.group,
+            addr,
+        });
+    }
+    Ok(nodes
+        .into_iter()
+        .flat_map(|node| {
+            databases
+                .iter()
+                .enumerate()
+                .map(move |(i, database)| RotationPrepare {
+                    node: node.clone(),
+                    database: database.clone(),
+                    set_password: i == 0 && change.password.is_some(),
+                })
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,6 +732,103 @@ mod tests {
         assert_eq!(
             plan_poolinfo(&[other], &[pool(5, "w2-pool")], &[want(Some("h1"), &[])]),
             vec![]
+        );
+    }
+
+    fn su(password: Option<&str>, sslcert: Option<&str>) -> crate::config::Credentials {
+        crate::config::Credentials {
+            username: Some("postgres".into()),
+            password: password.map(String::from),
+            sslcert: sslcert.map(String::from),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn credential_changes() {
+        assert_eq!(
+            authinfo_text(&su(Some("it's"), Some("/c.pem"))).as_deref(),
+            Some("password='it\\'s' sslcert='/c.pem'")
+        );
+        assert_eq!(authinfo_text(&su(None, None)), None);
+        assert_eq!(
+            credential_change(&su(Some("a"), None), &su(Some("a"), None)),
+            None
+        );
+        let mut renamed = su(Some("b"), None);
+        renamed.username = Some("admin".into());
+        assert_eq!(
+            credential_change(&su(Some("a"), None), &renamed),
+            None,
+            "a new role name waits for a restart"
+        );
+        let mut sslmode = su(Some("a"), None);
+        sslmode.sslmode = Some("require".into());
+        assert_eq!(credential_change(&su(Some("a"), None), &sslmode), None);
+        assert_eq!(
+            credential_change(&su(Some("a"), None), &su(Some("b"), None)),
+            Some(CredentialChange {
+                role: "postgres".into(),
+                password: Some(Some("b".into())),
+                authinfo: Some("password='b'".into()),
+            })
+        );
+        assert_eq!(
+            credential_change(&su(Some("a"), None), &su(Some("a"), Some("/n.pem"))),
+            Some(CredentialChange {
+                role: "postgres".into(),
+                password: None,
+                authinfo: Some("password='a' sslcert='/n.pem'".into()),
+            }),
+            "only the certificate changed: no ALTER ROLE"
+        );
+        assert_eq!(
+            credential_change(&su(Some("a"), None), &su(None, None)),
+            Some(CredentialChange {
+                role: "postgres".into(),
+                password: Some(None),
+                authinfo: None,
+            })
+        );
+    }
+
+    #[test]
+    fn rotation_prepares_every_node_in_every_database() {
+        let change = credential_change(&su(Some("a"), None), &su(Some("b"), None)).unwrap();
+        let dbs = ["citus".to_string(), "citus2".to_string()];
+        let mut g0 = want(Some("c1"), &[]);
+        g0.group = 0;
+        let mut g2 = want(Some("w2"), &["w2b"]);
+        g2.group = 2;
+        let groups = [g0, want(Some("w1"), &["w1b"]), g2];
+        let p = |node: RotationNode, db: &str, set_password: bool| RotationPrepare {
+            node,
+            database: db.into(),
+            set_password,
+        };
+        let w = |group: u32, h: &str| RotationNode::Worker { group, addr: a(h) };
+        assert_eq!(
+            plan_rotation(&change, &dbs, &groups).unwrap(),
+            vec![
+                p(RotationNode::Coordinator, "citus", true),
+                p(RotationNode::Coordinator, "citus2", false),
+                p(w(1, "w1"), "citus", true),
+                p(w(1, "w1"), "citus2", false),
+                p(w(2, "w2"), "citus", true),
+                p(w(2, "w2"), "citus2", false),
+            ]
+        );
+        let cert_only =
+            credential_change(&su(Some("a"), None), &su(Some("a"), Some("/n.pem"))).unwrap();
+        assert!(plan_rotation(&cert_only, &dbs[..1], &groups)
+            .unwrap()
+            .iter()
+            .all(|s| !s.set_password));
+        let mut failing_over = groups.clone();
+        failing_over[2].primary = None;
+        assert_eq!(
+            plan_rotation(&change, &dbs, &failing_over),
+            Err("Citus group 2 has no running primary".to_string())
         );
     }
 }

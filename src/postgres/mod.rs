@@ -132,6 +132,10 @@ pub struct LocalPostgres {
     pub exited: Arc<Notify>,
     /// The agent's stop request, for the long-running tools ([`LocalPostgres::set_stop_request`]).
     stop_request: std::sync::Mutex<Option<tokio::sync::watch::Receiver<bool>>>,
+    /// The superuser's credentials before the last reload that changed them: the agent's own
+    /// connections fall back to them when the server refuses the new ones, until the role's
+    /// password is changed (a Citus credential rotation, or the operator).
+    previous_superuser: std::sync::Mutex<Option<crate::config::Credentials>>,
 }
 
 /// Finds the PostgreSQL binaries: `bin_dir` if given, else the newest `/usr/lib/postgresql/*/bin`,
@@ -219,6 +223,7 @@ impl LocalPostgres {
             quorum_standbys: std::sync::Mutex::new(None),
             exited: Arc::new(Notify::new()),
             stop_request: std::sync::Mutex::new(None),
+            previous_superuser: std::sync::Mutex::new(None),
         })
     }
 
@@ -250,7 +255,22 @@ impl LocalPostgres {
     /// Applies a reloaded configuration: later starts, configuration writes, pgpass and
     /// connections use it. The data directory and binaries stay those the agent started with.
     pub fn set_config(&self, cfg: Arc<Config>) {
-        *self.cfg.write().expect("not poisoned") = cfg;
+        let old = std::mem::replace(&mut *self.cfg.write().expect("not poisoned"), cfg.clone());
+        let (was, now) = (
+            &old.postgresql.authentication.superuser,
+            &cfg.postgresql.authentication.superuser,
+        );
+        if was != now {
+            *self.previous_superuser.lock().expect("not poisoned") = Some(was.clone());
+        }
+    }
+
+    /// The superuser's credentials before the last reload that changed them.
+    pub fn previous_superuser(&self) -> Option<crate::config::Credentials> {
+        self.previous_superuser
+            .lock()
+            .expect("not poisoned")
+            .clone()
     }
 
     fn bin(&self, name: &str) -> PathBuf {

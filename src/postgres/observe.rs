@@ -30,6 +30,15 @@ fn superuser_config(
     cfg
 }
 
+/// Whether `e` is the server refusing a password or role (SQLSTATE class 28).
+pub fn is_auth_failure(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<tokio_postgres::Error>()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code.code().starts_with("28"))
+    })
+}
+
 impl LocalPostgres {
     /// Reads `pg_controldata`. While the same postmaster keeps running the answer is reused (its
     /// system identifier cannot change, and the other fields only matter once it has stopped), so
@@ -111,14 +120,47 @@ impl LocalPostgres {
         self.connect_db("postgres").await
     }
 
-    /// Connects to database `dbname` of the local server as the superuser.
+    /// Connects to database `dbname` of the local server as the superuser. When the server
+    /// refuses the configured credentials and a reload changed them, the previous ones are tried
+    /// (the role's password may not have been changed yet).
     ///
     /// # Errors
     /// Not reachable or authentication failed.
     pub async fn connect_db(&self, dbname: &str) -> Result<tokio_postgres::Client> {
         let (host, port) = split_host_port(&self.cfg().postgresql.listen);
-        let su = &self.cfg().postgresql.authentication.superuser;
-        let mut cfg = superuser_config(su, port, dbname);
+        let su = self.cfg().postgresql.authentication.superuser.clone();
+        self.with_previous_superuser(&su, |su| self.connect_local_as(su, &host, port, dbname))
+            .await
+    }
+
+    /// Runs `connect` with `su`, and again with the credentials before the last reload when the
+    /// server refused `su`'s.
+    pub async fn with_previous_superuser<'a, F, Fut>(
+        &self,
+        su: &'a crate::config::Credentials,
+        connect: F,
+    ) -> Result<tokio_postgres::Client>
+    where
+        F: Fn(crate::config::Credentials) -> Fut,
+        Fut: std::future::Future<Output = Result<tokio_postgres::Client>>,
+    {
+        match connect(su.clone()).await {
+            Err(e) if is_auth_failure(&e) => match self.previous_superuser() {
+                Some(prev) if prev != *su => connect(prev).await.map_err(|_| e),
+                _ => Err(e),
+            },
+            r => r,
+        }
+    }
+
+    async fn connect_local_as(
+        &self,
+        su: crate::config::Credentials,
+        host: &str,
+        port: u16,
+        dbname: &str,
+    ) -> Result<tokio_postgres::Client> {
+        let mut cfg = superuser_config(&su, port, dbname);
         if let Some(dir) = self.local_socket_dir() {
             // use_unix_socket: no TLS over the socket (libpq ignores sslmode there too).
             cfg.host_path(&dir);
@@ -138,17 +180,18 @@ impl LocalPostgres {
             });
             return Ok(client);
         }
-        cfg.host(&host);
+        cfg.host(host);
         tokio::time::timeout(
             Duration::from_secs(3),
-            crate::tls::pg_connect(&mut cfg, su, "postgresql.authentication.superuser"),
+            crate::tls::pg_connect(&mut cfg, &su, "postgresql.authentication.superuser"),
         )
         .await
         .map_err(|_| anyhow!("connecting to local PostgreSQL at {host}:{port}: timed out"))?
     }
 
     /// Connects to database `dbname` of another member's server at `host:port` as the
-    /// superuser (TLS as `postgresql.authentication.superuser` says).
+    /// superuser (TLS as `postgresql.authentication.superuser` says), falling back to the
+    /// credentials before the last reload as [`LocalPostgres::connect_db`] does.
     ///
     /// # Errors
     /// Not reachable or authentication failed.
@@ -158,15 +201,18 @@ impl LocalPostgres {
         port: u16,
         dbname: &str,
     ) -> Result<tokio_postgres::Client> {
-        let su = &self.cfg().postgresql.authentication.superuser;
-        let mut cfg = superuser_config(su, port, dbname);
-        cfg.host(host);
-        tokio::time::timeout(
-            Duration::from_secs(3),
-            crate::tls::pg_connect(&mut cfg, su, "postgresql.authentication.superuser"),
-        )
+        let su = self.cfg().postgresql.authentication.superuser.clone();
+        self.with_previous_superuser(&su, |su| async move {
+            let mut cfg = superuser_config(&su, port, dbname);
+            cfg.host(host);
+            tokio::time::timeout(
+                Duration::from_secs(3),
+                crate::tls::pg_connect(&mut cfg, &su, "postgresql.authentication.superuser"),
+            )
+            .await
+            .map_err(|_| anyhow!("connecting to PostgreSQL at {host}:{port}: timed out"))?
+        })
         .await
-        .map_err(|_| anyhow!("connecting to PostgreSQL at {host}:{port}: timed out"))?
     }
 
     /// The one connection the agent keeps to its server across cycles, so an idle agent makes no

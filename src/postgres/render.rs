@@ -54,10 +54,7 @@ fn quote_text(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
-/// Quotes a libpq connection-string value.
-pub fn conninfo_value(v: &str) -> String {
-    format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
-}
+pub use crate::types::conninfo_value;
 
 /// The socket directory the agent's own connections use with `postgresql.use_unix_socket`
 /// (Patroni's rule): the first absolute path among `unix_socket_directories`, none (TCP to the

@@ -492,6 +492,18 @@ impl Driver {
         if new.tags != self.cfg.tags {
             tracing::info!("reload: new tags {:?}", new.tags);
         }
+        if self.cfg.citus.as_ref().is_some_and(|c| c.group == 0) {
+            if let Some(change) = crate::citus::credential_change(
+                &self.cfg.postgresql.authentication.superuser,
+                &new.postgresql.authentication.superuser,
+            ) {
+                tracing::info!(
+                    "reload: the superuser's credentials changed; the coordinator leader rotates them on every Citus node"
+                );
+                self.rotation_pending = Some(change);
+                self.rotation_retry_at = None;
+            }
+        }
         let new = Arc::new(new);
         self.cfg = new.clone();
         self.pg.set_config(new.clone());

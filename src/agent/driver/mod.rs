@@ -325,6 +325,12 @@ pub struct Driver {
     last_history_tl: Option<u32>,
     commands_rx: tokio::sync::mpsc::Receiver<Command>,
     citus_active: bool,
+    /// A reload changed the superuser's credentials on a coordinator member: the coordinator
+    /// leader rotates them on every Citus node ([`crate::citus::plan_rotation`]).
+    rotation_pending: Option<crate::citus::CredentialChange>,
+    /// The rotation under way, and when a failed one may be tried again.
+    rotation: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    rotation_retry_at: Option<Instant>,
     /// Set by a demotion: the next start announces `on_role_change` instead of `on_start`.
     role_change_pending: bool,
     watchdog: crate::watchdog::Watchdog,
@@ -485,6 +491,9 @@ impl Driver {
                 last_history_tl: None,
                 commands_rx,
                 citus_active: false,
+                rotation_pending: None,
+                rotation: None,
+                rotation_retry_at: None,
                 role_change_pending: false,
                 watchdog: crate::watchdog::Watchdog::new(watchdog_cfg),
                 keep: Default::default(),

@@ -439,11 +439,72 @@ impl Driver {
             Ok(groups) => {
                 self.citus_active = true;
                 let desired = crate::citus::handler::desired_groups(&groups);
+                self.drive_rotation(&desired);
                 handler
                     .send(crate::citus::handler::CitusMsg::Sync(desired))
                     .await;
             }
             Err(e) => tracing::warn!("citus: reading the groups from etcd: {e:#}"),
+        }
+    }
+
+    /// On the coordinator leader: starts the credential rotation a reload asked for
+    /// ([`crate::citus::plan_rotation`], carried out by
+    /// [`crate::citus::handler::rotate_credentials`] in a task of its own so the HA loop never
+    /// waits on the workers), and reports the one that finished. A failed or not yet possible
+    /// rotation is tried again 5 s later.
+    fn drive_rotation(&mut self, desired: &[crate::citus::DesiredGroup]) {
+        if let Some(task) = self.rotation.take_if(|t| t.is_finished()) {
+            match futures::FutureExt::now_or_never(task) {
+                Some(Ok(Ok(()))) => {
+                    tracing::info!(
+                        "citus: the superuser's credentials were rotated on every Citus node"
+                    );
+                    self.rotation_pending = None;
+                }
+                Some(Ok(Err(e))) => {
+                    tracing::warn!(
+                        "citus: rotating the superuser's credentials: {e:#}; trying again in 5 s"
+                    );
+                    self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(5));
+                }
+                _ => {
+                    tracing::warn!(
+                        "citus: the credential rotation task ended abnormally; trying again in 5 s"
+                    );
+                    self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(5));
+                }
+            }
+        }
+        let Some(change) = self.rotation_pending.clone() else {
+            return;
+        };
+        if self.rotation.is_some() || self.rotation_retry_at.is_some_and(|t| Instant::now() < t) {
+            return;
+        }
+        let databases = self
+            .cfg
+            .citus
+            .as_ref()
+            .map(|c| c.databases())
+            .unwrap_or_default();
+        match crate::citus::plan_rotation(&change, &databases, desired) {
+            Ok(plan) => {
+                tracing::info!(
+                    "citus: rotating the superuser's credentials ({} transactions: the coordinator and {} worker primaries in {})",
+                    plan.len(),
+                    desired.iter().filter(|g| g.group != 0).count(),
+                    databases.join(", ")
+                );
+                let pg = self.pg.clone();
+                self.rotation = Some(tokio::spawn(async move {
+                    crate::citus::handler::rotate_credentials(&pg, &change, &plan).await
+                }));
+            }
+            Err(why) => {
+                tracing::info!("citus: the credential rotation waits: {why}");
+                self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(5));
+            }
         }
     }
 
