@@ -837,6 +837,18 @@ async fn poolers_follow_worker_primaries_in_pg_dist_poolinfo() {
     })
     .await;
     pools_follow(&tb, "after start").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_praetorctl"))
+        .args([
+            "-c",
+            &tb.dir.join("work1-1.yml").display().to_string(),
+            "list",
+        ])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    println!("{table}");
+    assert!(table.contains("| Pooler "), "{table}");
+    assert!(table.contains(" Citus databases: citus\n"), "{table}");
     assert_eq!(expected_pools(&tb).await.len(), 4);
 
     // A client through group 1's primary's pooler.
@@ -979,6 +991,13 @@ async fn superuser_password_rotation_reaches_every_node_without_errors() {
     w.batch_execute("CREATE TABLE rotation_probe (id bigserial, at timestamptz DEFAULT now())")
         .await
         .unwrap();
+    // What an interrupted rotation leaves: a prepared transaction holding the role's row.
+    let w2 = connect_as(&tb, &worker, "super-secret", "citus2").await.unwrap();
+    w2.batch_execute(
+        "BEGIN; ALTER ROLE postgres CONNECTION LIMIT -1; PREPARE TRANSACTION 'praetor_credentials_left'",
+    )
+    .await
+    .unwrap();
     let c = connect_as(&tb, &coord, "super-secret", "citus")
         .await
         .unwrap();
@@ -1036,7 +1055,8 @@ async fn superuser_password_rotation_reaches_every_node_without_errors() {
         .iter()
         .flat_map(|(g, ms)| ms.iter().map(move |m| (*g, *m)))
         .collect();
-    members.sort_by_key(|(g, _)| std::cmp::Reverse(*g));
+    // Workers first, the coordinator's leader last (as README asks).
+    members.sort_by_key(|(g, m)| (std::cmp::Reverse(*g), *m == coord));
     let http = reqwest::Client::new();
     for (_, m) in &members {
         let path = tb.dir.join(format!("{m}.yml"));
@@ -1131,6 +1151,17 @@ async fn superuser_password_rotation_reaches_every_node_without_errors() {
             pgpass.contains("postgres:rotated-secret") && !pgpass.contains("super-secret"),
             "{m}'s pgpass: {pgpass}"
         );
+    }
+    let left: i64 = connect_as(&tb, &worker, "rotated-secret", "postgres")
+        .await
+        .unwrap()
+        .query_one("SELECT count(*) FROM pg_prepared_xacts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the interrupted rotation's transaction was rolled back");
+    for l in log_lines(&tb, &coord, "rotat") {
+        println!("{l}");
     }
     let coord_log = log_lines(&tb, &coord, "citus: ");
     assert!(

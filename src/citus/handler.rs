@@ -524,7 +524,8 @@ impl RotationPrepare {
 /// row, prepares them all, then commits them all at once; if any step fails before that, all are
 /// rolled back. Citus's own propagation of `ALTER ROLE` is turned off in these transactions:
 /// praetor changes every primary itself. Leftover prepared transactions of an earlier attempt are
-/// rolled back first, so an attempt can always be repeated. Connections use the configured
+/// rolled back first on every node and in every database ([`sweep_rotations`]), so an attempt
+/// can always be repeated. Connections use the configured
 /// superuser credentials, or those before the reload where the password is still the old one.
 ///
 /// # Errors
@@ -535,6 +536,9 @@ pub async fn rotate_credentials(
     change: &CredentialChange,
     plan: &[RotationPrepare],
 ) -> Result<()> {
+    let mut nodes: Vec<RotationNode> = plan.iter().map(|s| s.node.clone()).collect();
+    nodes.dedup();
+    sweep_rotations(pg, &nodes).await?;
     let mut open = Vec::new();
     let mut failed = None;
     for step in plan {
@@ -575,6 +579,55 @@ pub async fn rotate_credentials(
     Ok(())
 }
 
+/// Rolls back the prepared transactions an interrupted rotation left on `nodes` (an agent
+/// stopped or demoted between `PREPARE` and `COMMIT PREPARED`), in whichever database they are.
+/// Returns how many it rolled back.
+///
+/// # Errors
+/// A node was unreachable or refused (the message names it).
+pub async fn sweep_rotations(pg: &LocalPostgres, nodes: &[RotationNode]) -> Result<usize> {
+    let mut done = 0;
+    for node in nodes {
+        let connect = |db: String| async move {
+            match node {
+                RotationNode::Coordinator => pg.connect_db(&db).await,
+                RotationNode::Worker { addr, .. } => pg.connect_to(&addr.0, addr.1, &db).await,
+            }
+        };
+        let name = |db: &str| {
+            RotationPrepare {
+                node: node.clone(),
+                database: db.to_string(),
+                set_password: false,
+            }
+            .describe()
+        };
+        let c = connect("postgres".into())
+            .await
+            .with_context(|| format!("looking for leftover rotations on {}", name("postgres")))?;
+        let rows = c
+            .query(
+                "SELECT gid, database::text FROM pg_catalog.pg_prepared_xacts WHERE starts_with(gid, $1)",
+                &[&ROTATION_GID],
+            )
+            .await
+            .context("reading pg_prepared_xacts")?;
+        for row in rows {
+            let (gid, db): (String, String) = (row.get(0), row.get(1));
+            let d = connect(db.clone()).await?;
+            d.batch_execute(&format!("ROLLBACK PREPARED '{}'", gid.replace('\'', "''")))
+                .await
+                .with_context(|| format!("rolling back {gid} on {}", name(&db)))?;
+            tracing::info!(
+                "citus: rolled back the interrupted rotation {gid} on {}",
+                name(&db)
+            );
+            done += 1;
+        }
+    }
+    Ok(done)
+}
+
 /// Opens, fills and prepares one transaction of a rotation.
 async fn prepare_rotation(
     pg: &LocalPostgres,
@@ -588,25 +641,12 @@ async fn prepare_rotation(
     // The database's name in hexadecimal: unique on the server and safe in a literal.
     let hex: String = step.database.bytes().map(|b| format!("{b:02x}")).collect();
     let gid = format!("{ROTATION_GID}_{hex}");
-    let leftovers = client
-        .query(
-            "SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE database = current_database() AND gid LIKE $1",
-            &[&format!("{ROTATION_GID}%")],
-        )
-        .await
-        .context("reading pg_prepared_xacts")?;
-    for row in leftovers {
-        let old: String = row.get(0);
-        client
-            .batch_execute(&format!("ROLLBACK PREPARED '{}'", old.replace('\'', "''")))
-            .await
-            .with_context(|| format!("rolling back the earlier attempt's {old}"))?;
-    }
     client
         .batch_execute(
             "BEGIN; SET LOCAL citus.enable_ddl_propagation = off; \
              SET LOCAL citus.enable_alter_role_propagation = off; \
-             SET LOCAL synchronous_commit = local",
+             SET LOCAL log_statement = 'none'; SET LOCAL lock_timeout = '5s'; \
+             SET LOCAL statement_timeout = '10s'",
         )
         .await?;
     let role = format!("\"{}\"", change.role.replace('"', "\"\""));

@@ -376,8 +376,9 @@ pub fn authinfo_text(su: &crate::config::Credentials) -> Option<String> {
     (!pairs.is_empty()).then(|| pairs.join(" "))
 }
 
-/// What a reload that changed the superuser's credentials asks of every Citus node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a reload that changed the superuser's credentials asks of every Citus node. `Debug`
+/// output hides the password and the authinfo text.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CredentialChange {
     /// The superuser's role name.
     pub role: String,
@@ -385,6 +386,19 @@ pub struct CredentialChange {
     pub password: Option<Option<String>>,
     /// The new `pg_dist_authinfo` text ([`authinfo_text`]); `None` deletes the row.
     pub authinfo: Option<String>,
+}
+
+impl std::fmt::Debug for CredentialChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialChange")
+            .field("role", &self.role)
+            .field(
+                "password",
+                &self.password.as_ref().map(|p| p.as_ref().map(|_| "…")),
+            )
+            .field("authinfo", &self.authinfo.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 /// The change a reload from `old` to `new` superuser credentials asks for, or `None` when
@@ -431,6 +445,26 @@ pub struct RotationPrepare {
     pub set_password: bool,
 }
 
+/// The servers a credential rotation touches: the coordinator, then each worker group's primary
+/// in group order.
+///
+/// # Errors
+/// A worker group has no running primary in etcd (a failover is under way).
+pub fn rotation_nodes(groups: &[DesiredGroup]) -> Result<Vec<RotationNode>, String> {
+    let mut nodes = vec![RotationNode::Coordinator];
+    for g in groups.iter().filter(|g| g.group != 0) {
+        let addr = g
+            .primary
+            .clone()
+            .ok_or_else(|| format!("Citus group {} has no running primary", g.group))?;
+        nodes.push(RotationNode::Worker {
+            group: g.group,
+            addr,
+        });
+    }
+    Ok(nodes)
+}
+
 /// The prepared transactions of a credential rotation, in order: the coordinator's, then each
 /// worker group's primary, each in every Citus database. All are committed once all are
 /// prepared (`COMMIT PREPARED` on every node at once), or all rolled back: the role's password and
@@ -444,18 +478,7 @@ pub fn plan_rotation(
     databases: &[String],
     groups: &[DesiredGroup],
 ) -> Result<Vec<RotationPrepare>, String> {
-    let mut nodes = vec![RotationNode::Coordinator];
-    for g in groups.iter().filter(|g| g.group != 0) {
-        let addr = g
-            .primary
-            .clone()
-            .ok_or_else(|| format!("Citus group {} has no running primary", g.group))?;
-        nodes.push(RotationNode::Worker {
-            group: g.group,
-            addr,
-        });
-    }
-    Ok(nodes
+    Ok(rotation_nodes(groups)?
         .into_iter()
         .flat_map(|node| {
             databases

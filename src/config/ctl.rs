@@ -21,6 +21,9 @@ pub struct CtlConfig {
     pub auth: Option<BasicAuth>,
     /// Citus group of the file's member, when it has a `citus` section.
     pub citus_group: Option<u32>,
+    /// The file's Citus databases (`citus.databases`, else `citus.database`); empty without a
+    /// `citus` section.
+    pub citus_databases: Vec<String>,
     /// Superuser credentials for `praetorctl query` (`postgresql.authentication.superuser`).
     pub superuser: Credentials,
     /// TLS for the members' REST APIs: `ctl.cacert` (else `restapi.cafile`), `ctl.certfile` /
@@ -79,10 +82,12 @@ impl CtlConfig {
                 "restapi.authentication",
             )?,
         };
-        let citus_group = match doc.get("citus") {
+        let citus = match doc.get("citus") {
             None => None,
-            Some(v) => Some(typed::<Citus>(v, "citus", &source)?.group),
+            Some(v) => Some(typed::<Citus>(v, "citus", &source)?),
         };
+        let citus_group = citus.as_ref().map(|c| c.group);
+        let citus_databases = citus.map(|c| c.databases()).unwrap_or_default();
         let superuser = match doc
             .get("postgresql")
             .and_then(|p| p.get("authentication"))
@@ -127,6 +132,7 @@ impl CtlConfig {
             etcd,
             auth,
             citus_group,
+            citus_databases,
             superuser,
         })
     }

@@ -416,6 +416,7 @@ pub(super) async fn remove(ctx: &Ctx, args: RemoveArgs) -> Result<()> {
             groups: &pool.groups,
             style: args.format.into(),
             extended: false,
+            databases: &pool.databases,
         })
     );
     let scope = &pool.scope;

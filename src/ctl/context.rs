@@ -28,6 +28,8 @@ pub(super) struct Ctx {
     pub(super) config_group: Option<u32>,
     /// The configuration file has a `citus` section (patronictl's `is_citus_cluster`).
     pub(super) citus_config: bool,
+    /// The configuration file's Citus databases.
+    pub(super) citus_databases: Vec<String>,
     pub(super) auth: Option<BasicAuth>,
     pub(super) superuser: Credentials,
     pub(super) http: reqwest::Client,
@@ -47,6 +49,8 @@ pub(super) struct Pool {
     pub(super) groups: Vec<(u32, ClusterView)>,
     /// The group writes go to when none was asked for (the file's `citus.group`, else 0).
     pub(super) home: u32,
+    /// The Citus databases the configuration file names (shown under `list`).
+    pub(super) databases: Vec<String>,
 }
 
 impl Pool {
@@ -76,6 +80,7 @@ impl Pool {
             groups: &self.groups,
             style,
             extended,
+            databases: &self.databases,
         })
     }
 
@@ -199,6 +204,7 @@ impl Ctx {
             group,
             groups,
             home,
+            databases: self.citus_databases.clone(),
         })
     }
 
@@ -326,6 +332,10 @@ impl Ctx {
             group,
             config_group,
             citus_config: config_group.is_some(),
+            citus_databases: file
+                .as_ref()
+                .map(|f| f.citus_databases.clone())
+                .unwrap_or_default(),
             auth: file.as_ref().and_then(|f| f.auth.clone()),
             superuser: file
                 .as_ref()
@@ -632,6 +642,7 @@ mod tests {
             group: None,
             groups,
             home: 0,
+            databases: Vec::new(),
         }
     }
 

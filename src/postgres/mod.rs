@@ -132,10 +132,11 @@ pub struct LocalPostgres {
     pub exited: Arc<Notify>,
     /// The agent's stop request, for the long-running tools ([`LocalPostgres::set_stop_request`]).
     stop_request: std::sync::Mutex<Option<tokio::sync::watch::Receiver<bool>>>,
-    /// The superuser's credentials before the last reload that changed them: the agent's own
-    /// connections fall back to them when the server refuses the new ones, until the role's
-    /// password is changed (a Citus credential rotation, or the operator).
-    previous_superuser: std::sync::Mutex<Option<crate::config::Credentials>>,
+    /// The superuser's earlier credentials (newest first, at most three), from reloads that
+    /// changed them: the agent's own connections fall back to them when the server refuses the
+    /// configured ones, until the role's password is changed (a Citus credential rotation, or the
+    /// operator).
+    earlier_superusers: std::sync::Mutex<Vec<crate::config::Credentials>>,
 }
 
 /// Finds the PostgreSQL binaries: `bin_dir` if given, else the newest `/usr/lib/postgresql/*/bin`,
@@ -223,7 +224,7 @@ impl LocalPostgres {
             quorum_standbys: std::sync::Mutex::new(None),
             exited: Arc::new(Notify::new()),
             stop_request: std::sync::Mutex::new(None),
-            previous_superuser: std::sync::Mutex::new(None),
+            earlier_superusers: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -261,13 +262,16 @@ impl LocalPostgres {
             &cfg.postgresql.authentication.superuser,
         );
         if was != now {
-            *self.previous_superuser.lock().expect("not poisoned") = Some(was.clone());
+            let mut earlier = self.earlier_superusers.lock().expect("not poisoned");
+            earlier.retain(|c| c != was && c != now);
+            earlier.insert(0, was.clone());
+            earlier.truncate(3);
         }
     }
 
-    /// The superuser's credentials before the last reload that changed them.
-    pub fn previous_superuser(&self) -> Option<crate::config::Credentials> {
-        self.previous_superuser
+    /// The superuser's earlier credentials, newest first ([`LocalPostgres::set_config`]).
+    pub fn earlier_superusers(&self) -> Vec<crate::config::Credentials> {
+        self.earlier_superusers
             .lock()
             .expect("not poisoned")
             .clone()

@@ -121,7 +121,7 @@ impl LocalPostgres {
     }
 
     /// Connects to database `dbname` of the local server as the superuser. When the server
-    /// refuses the configured credentials and a reload changed them, the previous ones are tried
+    /// refuses the configured credentials and reloads changed them, the earlier ones are tried
     /// (the role's password may not have been changed yet).
     ///
     /// # Errors
@@ -129,13 +129,14 @@ impl LocalPostgres {
     pub async fn connect_db(&self, dbname: &str) -> Result<tokio_postgres::Client> {
         let (host, port) = split_host_port(&self.cfg().postgresql.listen);
         let su = self.cfg().postgresql.authentication.superuser.clone();
-        self.with_previous_superuser(&su, |su| self.connect_local_as(su, &host, port, dbname))
+        self.with_earlier_superusers(&su, |su| self.connect_local_as(su, &host, port, dbname))
             .await
     }
 
-    /// Runs `connect` with `su`, and again with the credentials before the last reload when the
-    /// server refused `su`'s.
-    pub async fn with_previous_superuser<'a, F, Fut>(
+    /// Runs `connect` with `su`, and when the server refuses them, with each of the superuser's
+    /// earlier credentials in turn ([`LocalPostgres::earlier_superusers`]); the first error is
+    /// returned when none is accepted.
+    pub async fn with_earlier_superusers<'a, F, Fut>(
         &self,
         su: &'a crate::config::Credentials,
         connect: F,
@@ -144,13 +145,18 @@ impl LocalPostgres {
         F: Fn(crate::config::Credentials) -> Fut,
         Fut: std::future::Future<Output = Result<tokio_postgres::Client>>,
     {
-        match connect(su.clone()).await {
-            Err(e) if is_auth_failure(&e) => match self.previous_superuser() {
-                Some(prev) if prev != *su => connect(prev).await.map_err(|_| e),
-                _ => Err(e),
-            },
-            r => r,
+        let first = match connect(su.clone()).await {
+            Err(e) if is_auth_failure(&e) => e,
+            r => return r,
+        };
+        for earlier in self.earlier_superusers() {
+            if earlier != *su {
+                if let Ok(c) = connect(earlier).await {
+                    return Ok(c);
+                }
+            }
         }
+        Err(first)
     }
 
     async fn connect_local_as(
@@ -190,8 +196,8 @@ impl LocalPostgres {
     }
 
     /// Connects to database `dbname` of another member's server at `host:port` as the
-    /// superuser (TLS as `postgresql.authentication.superuser` says), falling back to the
-    /// credentials before the last reload as [`LocalPostgres::connect_db`] does.
+    /// superuser (TLS as `postgresql.authentication.superuser` says), falling back to earlier
+    /// credentials as [`LocalPostgres::connect_db`] does.
     ///
     /// # Errors
     /// Not reachable or authentication failed.
@@ -202,7 +208,7 @@ impl LocalPostgres {
         dbname: &str,
     ) -> Result<tokio_postgres::Client> {
         let su = self.cfg().postgresql.authentication.superuser.clone();
-        self.with_previous_superuser(&su, |su| async move {
+        self.with_earlier_superusers(&su, |su| async move {
             let mut cfg = superuser_config(&su, port, dbname);
             cfg.host(host);
             tokio::time::timeout(

@@ -325,12 +325,21 @@ pub struct Driver {
     last_history_tl: Option<u32>,
     commands_rx: tokio::sync::mpsc::Receiver<Command>,
     citus_active: bool,
-    /// A reload changed the superuser's credentials on a coordinator member: the coordinator
-    /// leader rotates them on every Citus node ([`crate::citus::plan_rotation`]).
-    rotation_pending: Option<crate::citus::CredentialChange>,
-    /// The rotation under way, and when a failed one may be tried again.
-    rotation: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// On a coordinator member: the superuser's credentials the Citus nodes hold, when a reload
+    /// changed the configured ones since they were last rotated; the coordinator leader then
+    /// rotates them on every Citus node ([`crate::citus::plan_rotation`]).
+    rotation_base: Option<crate::config::Credentials>,
+    /// The rotation task under way and the credentials it installs (`None`: a sweep of leftover
+    /// prepared transactions, run once each time this member becomes the coordinator leader).
+    rotation: Option<(
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+        Option<crate::config::Credentials>,
+    )>,
+    /// When a failed rotation may be tried again, and how many failed in a row.
     rotation_retry_at: Option<Instant>,
+    rotation_failures: u32,
+    /// The sweep ran since this member last became the coordinator leader.
+    rotation_swept: bool,
     /// Set by a demotion: the next start announces `on_role_change` instead of `on_start`.
     role_change_pending: bool,
     watchdog: crate::watchdog::Watchdog,
@@ -491,9 +500,11 @@ impl Driver {
                 last_history_tl: None,
                 commands_rx,
                 citus_active: false,
-                rotation_pending: None,
+                rotation_base: None,
                 rotation: None,
                 rotation_retry_at: None,
+                rotation_failures: 0,
+                rotation_swept: false,
                 role_change_pending: false,
                 watchdog: crate::watchdog::Watchdog::new(watchdog_cfg),
                 keep: Default::default(),

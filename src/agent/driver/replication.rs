@@ -432,6 +432,7 @@ impl Driver {
             if self.citus_active {
                 handler.send(crate::citus::handler::CitusMsg::Reset).await;
                 self.citus_active = false;
+                self.stop_rotation();
             }
             return;
         }
@@ -448,64 +449,121 @@ impl Driver {
         }
     }
 
-    /// On the coordinator leader: starts the credential rotation a reload asked for
-    /// ([`crate::citus::plan_rotation`], carried out by
-    /// [`crate::citus::handler::rotate_credentials`] in a task of its own so the HA loop never
-    /// waits on the workers), and reports the one that finished. A failed or not yet possible
-    /// rotation is tried again 5 s later.
+    /// On the coordinator leader: first rolls back what an interrupted rotation left prepared
+    /// ([`crate::citus::handler::sweep_rotations`]), then starts the credential rotation a reload
+    /// asked for ([`crate::citus::plan_rotation`], carried out by
+    /// [`crate::citus::handler::rotate_credentials`] in a task of its own, at most 60 s, so the
+    /// HA loop never waits on the workers), and reports the one that finished. A failed or not yet
+    /// possible rotation is tried again after 5 s, doubling up to 80 s.
     fn drive_rotation(&mut self, desired: &[crate::citus::DesiredGroup]) {
-        if let Some(task) = self.rotation.take_if(|t| t.is_finished()) {
-            match futures::FutureExt::now_or_never(task) {
-                Some(Ok(Ok(()))) => {
+        if let Some((task, target)) = self.rotation.take_if(|(t, _)| t.is_finished()) {
+            let result = match futures::FutureExt::now_or_never(task) {
+                Some(Ok(r)) => r,
+                _ => Err(anyhow!("the task ended abnormally")),
+            };
+            match (result, target) {
+                (Ok(()), None) => self.rotation_swept = true,
+                (Ok(()), Some(target)) => {
                     tracing::info!(
                         "citus: the superuser's credentials were rotated on every Citus node"
                     );
-                    self.rotation_pending = None;
+                    self.rotation_failures = 0;
+                    self.rotation_base =
+                        (target != self.cfg.postgresql.authentication.superuser).then_some(target);
                 }
-                Some(Ok(Err(e))) => {
+                (Err(e), target) => {
+                    self.rotation_failures += 1;
+                    let wait = 5u64 << self.rotation_failures.min(5).saturating_sub(1);
                     tracing::warn!(
-                        "citus: rotating the superuser's credentials: {e:#}; trying again in 5 s"
+                        "citus: {}: {e:#}; trying again in {wait} s",
+                        if target.is_some() {
+                            "rotating the superuser's credentials"
+                        } else {
+                            "rolling back an interrupted credential rotation"
+                        }
                     );
-                    self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(5));
-                }
-                _ => {
-                    tracing::warn!(
-                        "citus: the credential rotation task ended abnormally; trying again in 5 s"
-                    );
-                    self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(5));
+                    self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(wait));
                 }
             }
         }
-        let Some(change) = self.rotation_pending.clone() else {
-            return;
-        };
         if self.rotation.is_some() || self.rotation_retry_at.is_some_and(|t| Instant::now() < t) {
             return;
         }
+        let nodes = match crate::citus::rotation_nodes(desired) {
+            Ok(n) => n,
+            Err(why) => {
+                if self.rotation_base.is_some() {
+                    tracing::info!("citus: the credential rotation waits: {why}");
+                }
+                self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(5));
+                return;
+            }
+        };
+        let pg = self.pg.clone();
+        if !self.rotation_swept {
+            self.rotation = Some((
+                tokio::spawn(async move {
+                    tokio::time::timeout(
+                        Duration::from_secs(60),
+                        crate::citus::handler::sweep_rotations(&pg, &nodes),
+                    )
+                    .await
+                    .map_err(|_| anyhow!("timed out after 60 s"))?
+                    .map(|_| ())
+                }),
+                None,
+            ));
+            return;
+        }
+        let Some(base) = self.rotation_base.clone() else {
+            return;
+        };
+        let target = self.cfg.postgresql.authentication.superuser.clone();
+        let Some(change) = crate::citus::credential_change(&base, &target) else {
+            self.rotation_base = None;
+            return;
+        };
         let databases = self
             .cfg
             .citus
             .as_ref()
             .map(|c| c.databases())
             .unwrap_or_default();
-        match crate::citus::plan_rotation(&change, &databases, desired) {
-            Ok(plan) => {
-                tracing::info!(
-                    "citus: rotating the superuser's credentials ({} transactions: the coordinator and {} worker primaries in {})",
-                    plan.len(),
-                    desired.iter().filter(|g| g.group != 0).count(),
-                    databases.join(", ")
-                );
-                let pg = self.pg.clone();
-                self.rotation = Some(tokio::spawn(async move {
-                    crate::citus::handler::rotate_credentials(&pg, &change, &plan).await
-                }));
-            }
+        let plan = match crate::citus::plan_rotation(&change, &databases, desired) {
+            Ok(p) => p,
             Err(why) => {
                 tracing::info!("citus: the credential rotation waits: {why}");
                 self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(5));
+                return;
             }
+        };
+        tracing::info!(
+            "citus: rotating the superuser's credentials ({} prepared transactions: the coordinator and {} worker primaries in {})",
+            plan.len(),
+            nodes.len() - 1,
+            databases.join(", ")
+        );
+        self.rotation = Some((
+            tokio::spawn(async move {
+                tokio::time::timeout(
+                    Duration::from_secs(60),
+                    crate::citus::handler::rotate_credentials(&pg, &change, &plan),
+                )
+                .await
+                .map_err(|_| anyhow!("timed out after 60 s"))?
+            }),
+            Some(target),
+        ));
+    }
+
+    /// Stops the rotation task (this member is no longer the coordinator leader): its open
+    /// transactions roll back with their connections; prepared ones are swept by the next leader.
+    fn stop_rotation(&mut self) {
+        if let Some((task, _)) = self.rotation.take() {
+            task.abort();
         }
+        self.rotation_swept = false;
+        self.rotation_retry_at = None;
     }
 
     /// On a worker: tells the coordinator leader about a switchover step (`POST /citus`, reference

@@ -217,6 +217,9 @@ pub fn cluster_members(view: &ClusterView) -> Vec<ClusterMember> {
                     extra.push((key, Doc::from(v)));
                 }
             }
+            if let Some((h, p)) = m.pooler() {
+                extra.push(("pooler", Doc::Str(format!("{h}:{p}"))));
+            }
             if let Some(t) = &m.data.tags {
                 extra.push((
                     "tags",
@@ -372,6 +375,9 @@ pub struct ListSpec<'a> {
     /// `-e`: always the Pending restart, Pending restart reason, Scheduled restart and Tags
     /// columns (otherwise each only when some member has a value).
     pub extended: bool,
+    /// The Citus databases the configuration file names: a `Citus databases:` line under the
+    /// boxed table (praetor's; patronictl has no such line). Empty: none.
+    pub databases: &'a [String],
 }
 
 /// The table of `list` / `topology` (patronictl 4.1's `output_members`) and, in the boxed styles,
@@ -402,6 +408,14 @@ pub fn render_members(spec: &ListSpec) -> String {
         .flat_map(|(_, ms)| ms.iter())
         .filter(|m| m.host.is_some())
         .collect();
+    // praetor's: where a member runs a connection pooler (`proxy_url`, shown as host:port), only
+    // when some member does, so a cluster without poolers looks as under patronictl.
+    if addressed.iter().any(|m| m.extra("pooler").is_some()) {
+        columns.insert(
+            columns.iter().position(|c| *c == "Host").unwrap_or(0) + 1,
+            "Pooler",
+        );
+    }
     for (col, key) in [
         ("Pending restart", "pending_restart"),
         ("Pending restart reason", "pending_restart_reason"),
@@ -480,6 +494,12 @@ pub fn render_members(spec: &ListSpec) -> String {
             }
             out.push_str(&format!(" {}\n", info.join("\n ")));
         }
+        if spec.citus && !spec.databases.is_empty() {
+            out.push_str(&format!(
+                " Citus databases: {}\n",
+                spec.databases.join(", ")
+            ));
+        }
     }
     out
 }
@@ -522,6 +542,7 @@ fn member_cell(
             (Some(h), _) => Doc::str(h),
             (None, _) => empty(),
         },
+        "Pooler" => m.extra("pooler").cloned().unwrap_or_else(empty),
         "Role" => Doc::Str(role_title(m.role)),
         "State" => Doc::str(&m.state),
         "TL" => m.extra("timeline").cloned().unwrap_or_else(empty),
@@ -599,5 +620,6 @@ pub fn render_list(
         groups: &groups,
         style: format.into(),
         extended,
+        databases: &[],
     }))
 }

@@ -339,6 +339,7 @@ fn members(spec: &str, style: Style, extended: bool, group: Option<u32>) -> Stri
         groups: &shown,
         style,
         extended,
+        databases: &[],
     })
 }
 
@@ -1181,5 +1182,38 @@ fn empty_history() {
     assert_eq!(
         render_history(&v, Format::Tsv).unwrap(),
         "TL\tLSN\tReason\tTimestamp\tNew Leader\n"
+    );
+}
+
+/// praetor's additions to a Citus `list`: a Pooler column when a member publishes `proxy_url`, and
+/// the configuration file's Citus databases under the table.
+#[test]
+fn citus_poolers_and_databases() {
+    let spec = r#"{"scope": "demo", "citus": true, "groups": {
+        "0": {"initialize": "1", "leader": "c1", "members": {
+            "c1": {"conn_url": "postgres://10.0.0.1:5432/postgres", "role": "primary", "state": "running", "timeline": 1}}},
+        "1": {"initialize": "2", "leader": "w1", "members": {
+            "w1": {"conn_url": "postgres://10.0.0.2:5432/postgres", "proxy_url": "postgres://10.0.0.2:6432/postgres", "role": "primary", "state": "running", "timeline": 1}}}}}"#;
+    let (scope, citus, all) = groups(spec);
+    let databases = ["citus".to_string(), "reports".to_string()];
+    let out = render_members(&ListSpec {
+        name: &scope,
+        citus,
+        group: None,
+        groups: &all,
+        style: Style::Pretty,
+        extended: false,
+        databases: &databases,
+    });
+    assert_eq!(
+        out,
+        r#"+ Citus cluster: demo ------+---------------+--------+---------+----+-------------+-----+------------+-----+
+| Group | Member | Host     | Pooler        | Role   | State   | TL | Receive LSN | Lag | Replay LSN | Lag |
++-------+--------+----------+---------------+--------+---------+----+-------------+-----+------------+-----+
+|     0 | c1     | 10.0.0.1 |               | Leader | running |  1 |             |     |            |     |
+|     1 | w1     | 10.0.0.2 | 10.0.0.2:6432 | Leader | running |  1 |             |     |            |     |
++-------+--------+----------+---------------+--------+---------+----+-------------+-----+------------+-----+
+ Citus databases: citus, reports
+"#
     );
 }
