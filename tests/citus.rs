@@ -992,7 +992,9 @@ async fn superuser_password_rotation_reaches_every_node_without_errors() {
         .await
         .unwrap();
     // What an interrupted rotation leaves: a prepared transaction holding the role's row.
-    let w2 = connect_as(&tb, &worker, "super-secret", "citus2").await.unwrap();
+    let w2 = connect_as(&tb, &worker, "super-secret", "citus2")
+        .await
+        .unwrap();
     w2.batch_execute(
         "BEGIN; ALTER ROLE postgres CONNECTION LIMIT -1; PREPARE TRANSACTION 'praetor_credentials_left'",
     )
@@ -1159,7 +1161,10 @@ async fn superuser_password_rotation_reaches_every_node_without_errors() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(left, 0, "the interrupted rotation's transaction was rolled back");
+    assert_eq!(
+        left, 0,
+        "the interrupted rotation's transaction was rolled back"
+    );
     for l in log_lines(&tb, &coord, "rotat") {
         println!("{l}");
     }
@@ -1168,5 +1173,123 @@ async fn superuser_password_rotation_reaches_every_node_without_errors() {
         coord_log.iter().all(|l| !l.contains("rotated-secret")),
         "a password in the log"
     );
+    tb.stop_all();
+}
+
+/// Read scaling (real Citus only): with `citus.use_secondary_nodes = 'always'` a read-only
+/// client of the coordinator is served by the worker groups' secondaries, and keeps being served
+/// across a worker switchover. Group 1 has a third member, so it keeps a secondary while the
+/// old primary rejoins as a standby.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secondary_reads_survive_a_worker_switchover() {
+    if !Testbed::citus_installed() {
+        println!("skipped: the Citus extension is not installed here (the stand-in serves no reads from secondaries)");
+        return;
+    }
+    let mut tb = common::testbed("citusreads");
+    tb.rest_auth = Some(("admin".into(), "admin-secret".into()));
+    let mut groups: Vec<(u32, Vec<&str>)> =
+        GROUPS.iter().map(|(g, ms)| (*g, ms.to_vec())).collect();
+    groups[1].1.push("work1-3");
+    for (g, members) in &groups {
+        for m in members {
+            tb.citus_groups.insert(m.to_string(), *g);
+        }
+    }
+    tb.start_etcd().await.unwrap();
+    for (_, members) in &groups {
+        for m in members {
+            tb.configure_agent(m).unwrap();
+            tb.start_agent(m).unwrap();
+        }
+    }
+    for (g, members) in &groups {
+        tb.wait_healthy_in(Some(*g), members.len() - 1, Duration::from_secs(120))
+            .await
+            .unwrap();
+    }
+    assert!(wait_metadata(&tb, Duration::from_secs(60)).await.is_some());
+    let coord = leader_of(&tb, 0).await;
+    let port = tb.agents[&coord].pg_port;
+    let base =
+        format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname=citus");
+    let (w, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    w.batch_execute(
+        "CREATE TABLE readings (id bigint, v int); SELECT create_distributed_table('readings', 'id'); \
+         INSERT INTO readings SELECT g, g FROM generate_series(1, 1000) g",
+    )
+    .await
+    .unwrap();
+    // Until the standbys have replayed the table, secondaries answer "does not exist".
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut cfg: tokio_postgres::Config = base.parse().unwrap();
+    cfg.options("-c citus.use_secondary_nodes=always");
+    let (r, conn) = cfg.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let n: i64 = r
+        .query_one("SELECT count(*) FROM readings", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1000);
+    let old = leader_of(&tb, 1).await;
+    let new = if old == "work1-1" {
+        "work1-2"
+    } else {
+        "work1-1"
+    };
+    let ok = common::wait_for(Duration::from_secs(60), || async {
+        let v = tb.view_group(1).await.ok()?;
+        v.sync
+            .filter(|s| s.members().iter().any(|m| m == new))
+            .map(|_| ())
+    })
+    .await;
+    assert!(ok.is_some(), "{new} never became a quorum voter");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let reader = tokio::spawn(async move {
+        let (mut served, mut errors) = (0u64, 0u64);
+        while !s2.load(std::sync::atomic::Ordering::SeqCst) {
+            match r.query_one("SELECT count(*) FROM readings", &[]).await {
+                Ok(row) if row.get::<_, i64>(0) == 1000 => served += 1,
+                Ok(row) => {
+                    errors += 1;
+                    eprintln!("read {} rows", row.get::<_, i64>(0));
+                }
+                Err(e) => {
+                    errors += 1;
+                    eprintln!("read error: {e}");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        (served, errors)
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{}/switchover",
+            tb.agents[&old].rest_port
+        ))
+        .basic_auth("admin", Some("admin-secret"))
+        .json(&serde_json::json!({"leader": old, "candidate": new}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    tb.wait_healthy_in(Some(1), 2, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(wait_metadata(&tb, Duration::from_secs(30)).await.is_some());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (served, errors) = reader.await.unwrap();
+    println!("secondary reads across a worker switchover: {served} served, {errors} errors");
+    assert_eq!(errors, 0);
+    assert!(served > 100);
     tb.stop_all();
 }

@@ -104,7 +104,54 @@ fn compose_file_and_every_mounted_config_agree() {
             cfg.restapi.authentication.is_some(),
             "/citus needs the same REST credentials everywhere"
         );
+        assert_eq!(
+            cfg.citus.as_ref().unwrap().databases(),
+            ["citus", "citus2"],
+            "{name}: the demo's two Citus databases"
+        );
+        if name.starts_with("work") {
+            assert_eq!(
+                cfg.postgresql.proxy_address.as_deref(),
+                Some(format!("{name}:6432").as_str()),
+                "{name} publishes the PgBouncer beside it"
+            );
+            let svc = &services[name.as_str()];
+            let command: Vec<&str> = svc["command"]
+                .as_sequence()
+                .map(|c| c.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            assert!(
+                command
+                    .iter()
+                    .any(|c| c.contains("pgbouncer -d /etc/pgbouncer/pgbouncer.ini")
+                        && c.contains("exec praetor /etc/praetor/praetor.yml")),
+                "{name} starts PgBouncer, then the agent: {command:?}"
+            );
+            assert!(svc["volumes"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|v| v.as_str() == Some("./config/pgbouncer:/etc/pgbouncer:ro")));
+        }
     }
+    let ini = std::fs::read_to_string(root().join("config/pgbouncer/pgbouncer.ini")).unwrap();
+    assert!(
+        ini.contains("listen_port = 6432") && ini.contains("auth_file = /etc/pgbouncer/users.txt")
+    );
+    let users = std::fs::read_to_string(root().join("config/pgbouncer/users.txt")).unwrap();
+    let su = &praetor_services["work1-1"]
+        .postgresql
+        .authentication
+        .superuser;
+    assert_eq!(
+        users.trim(),
+        format!(
+            "\"{}\" \"{}\"",
+            su.username.as_deref().unwrap(),
+            su.password.as_deref().unwrap()
+        ),
+        "PgBouncer knows the superuser Citus connects as"
+    );
     let creds: BTreeSet<String> = praetor_services
         .values()
         .map(|c| {
@@ -174,6 +221,9 @@ fn compose_file_and_every_mounted_config_agree() {
     assert!(df.contains("cargo build --release"));
     assert!(df.contains("FROM postgres:15"));
     assert!(
-        df.contains("postgresql-15-citus") && df.contains("etcd-server") && df.contains("haproxy")
+        df.contains("postgresql-15-citus")
+            && df.contains("etcd-server")
+            && df.contains("haproxy")
+            && df.contains("pgbouncer")
     );
 }
