@@ -11,12 +11,15 @@
 //! and praetor alternately; the quorum scenario repeats the group's life (short idle window) at
 //! 20/2/3 with `synchronous_mode: true` and `quorum` for both agents, to put switchover gap and
 //! failover time under quorum commit next to priority mode; the hosts scenario runs both agents
-//! on three test hosts (network namespaces, root only) through etcd and host faults at 10/2/4. Raw numbers go to
+//! on three test hosts (network namespaces, root only) through etcd and host faults at 10/2/4; the
+//! citus scenario (praetor only: Patroni's Citus support needs the real extension) measures a worker
+//! switchover's pause with one and with two Citus databases and how soon a worker failover reaches
+//! pg_dist_node. Raw numbers go to
 //! `bench/results/<utc>.json` (and `latest.json`); tables print as Markdown and go to `latest.md`.
 //!
 //! Environment: `PRAETOR_BENCH_RUNS` (runs per agent and timing set, default 2),
 //! `PRAETOR_BENCH_IDLE` (idle footprint window in seconds, default 60), `PRAETOR_BENCH_ONLY`
-//! (comma list of `compare`, `fast`, `members`, `scale`, `quorum`, `hosts`; such a partial run writes
+//! (comma list of `compare`, `fast`, `members`, `scale`, `quorum`, `hosts`, `citus`; such a partial run writes
 //! `latest-<list>.md` and `.json`, leaving the full run's `latest.*` alone), `PRAETOR_BENCH_AGENTS` (`patroni,praetor`),
 //! `PRAETOR_BENCH_TIMINGS` (`30/10/10,20/2/3`): subsets for a quick look; `PRAETOR_BENCH_KEEP`
 //! (set: each group's directory, logs included, is kept and its path printed), `PRAETOR_BENCH_BIN_DIR`
@@ -972,6 +975,258 @@ async fn scale(ctx: &Ctx, groups: u32) -> Result<Value> {
     }))
 }
 
+/// Seconds since midnight of a log line's leading RFC 3339 timestamp (`…THH:MM:SS.ffffffZ`).
+fn log_seconds(line: &str) -> Option<f64> {
+    let t = line.split_whitespace().next()?.split('T').nth(1)?;
+    let t = t.trim_end_matches('Z');
+    let mut parts = t.split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?)
+}
+
+async fn citus_leader(tb: &Testbed, g: u32) -> Result<String> {
+    wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(20),
+        || async { tb.view_group(g).await.ok()?.leader.map(|l| l.name) },
+    )
+    .await
+}
+
+/// Group 1's primary port in pg_dist_node of database `db` on the coordinator at `port`.
+async fn citus_primary_port(port: u16, db: &str) -> Option<u16> {
+    let conn =
+        format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname={db}");
+    let (c, conn) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+        .await
+        .ok()?;
+    tokio::spawn(conn);
+    c.query_opt(
+        "SELECT nodeport FROM pg_dist_node WHERE groupid = 1 AND noderole = 'primary'",
+        &[],
+    )
+    .await
+    .ok()?
+    .map(|r| r.get::<_, i32>(0) as u16)
+}
+
+/// Waits until group 1's standby is a quorum voter and every database's pg_dist_node points at
+/// its primary; returns (primary, standby).
+async fn citus_ready(tb: &Testbed, coord_port: u16, dbs: &[String]) -> Result<(String, String)> {
+    let old = citus_leader(tb, 1).await?;
+    let other = if old == "w1a" { "w1b" } else { "w1a" };
+    wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || async {
+            let v = tb.view_group(1).await.ok()?;
+            v.sync
+                .filter(|s| s.members().iter().any(|m| m == other))
+                .map(|_| ())
+        },
+    )
+    .await?;
+    let want = tb.agents[&old].pg_port;
+    for db in dbs {
+        wait_until(
+            Duration::from_secs(60),
+            Duration::from_millis(50),
+            || async { (citus_primary_port(coord_port, db).await == Some(want)).then_some(()) },
+        )
+        .await?;
+    }
+    Ok((old, other.to_string()))
+}
+
+/// A Citus cluster on the SQL stand-in (or real Citus when installed), praetor only, at 20/2/3:
+/// a coordinator group of two and worker group 1 of two, with `databases` Citus databases.
+/// Measures a worker switchover's pause (the coordinator's pause transaction, BEGIN to COMMIT in
+/// its log, in each database; the longest counts) and a worker failover (kill -9 of the
+/// primary's agent and postmaster): from the new primary taking writes, and from the kill, to
+/// pg_dist_node pointing at it.
+async fn citus_pause(ctx: &Ctx, databases: usize, run: usize) -> Result<Value> {
+    let timing = Timing {
+        ttl: 20,
+        loop_wait: 2,
+        retry_timeout: 3,
+    };
+    let mut tb = Testbed::new(
+        &ctx.praetor,
+        &format!("bench-citus{databases}-{run}"),
+        timing,
+    )?;
+    let groups: [(u32, [&str; 2]); 2] = [(0, ["c1", "c2"]), (1, ["w1a", "w1b"])];
+    for (g, ms) in groups {
+        for m in ms {
+            tb.citus_groups.insert(m.into(), g);
+        }
+    }
+    let dbs: Vec<String> = (1..=databases)
+        .map(|i| {
+            if i == 1 {
+                "citus".into()
+            } else {
+                format!("citus{i}")
+            }
+        })
+        .collect();
+    if databases > 1 {
+        tb.citus_databases = Some(dbs.clone());
+    }
+    tb.start_etcd().await?;
+    for (_, ms) in groups {
+        for m in ms {
+            tb.add_agent(m)?;
+        }
+    }
+    for (g, _) in groups {
+        tb.wait_healthy_in(Some(g), 1, Duration::from_secs(120))
+            .await?;
+    }
+    let coord = citus_leader(&tb, 0).await?;
+    let coord_port = tb.agents[&coord].pg_port;
+    // Switchover.
+    let (old, new) = citus_ready(&tb, coord_port, &dbs).await?;
+    let log = tb.agents[&coord].log.clone();
+    let before = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    let r = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{}/switchover",
+            tb.agents[&old].rest_port
+        ))
+        .json(&json!({"leader": old, "candidate": new}))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("switchover: {}", r.status());
+    }
+    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
+        .await?;
+    let lines: Vec<String> = std::fs::read_to_string(&log)?
+        .lines()
+        .skip(before)
+        .map(String::from)
+        .collect();
+    let mut pauses = Vec::new();
+    for db in &dbs {
+        let mine = |l: &&String| databases == 1 || l.ends_with(&format!("(database {db})"));
+        let at = |pat: &str| {
+            lines
+                .iter()
+                .filter(mine)
+                .find(|l| l.contains(pat))
+                .and_then(|l| log_seconds(l))
+        };
+        match (at("citus: BEGIN"), at("citus: COMMIT")) {
+            (Some(b), Some(c)) => pauses.push(((c - b).rem_euclid(86400.0) * 1000.0).round()),
+            _ => bail!("database {db}: no pause transaction in the coordinator's log"),
+        }
+    }
+    // Failover: kill -9 of the worker primary.
+    let (old, _) = citus_ready(&tb, coord_port, &dbs).await?;
+    let mut standbys = Vec::new();
+    for name in ["w1a", "w1b"].into_iter().filter(|n| *n != old) {
+        standbys.push((tb.pg(name).await?, tb.agents[name].pg_port));
+    }
+    let promoted = tokio::spawn(async move {
+        let until = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < until {
+            for (c, port) in &standbys {
+                if let Ok(r) = c.query_one("SELECT pg_is_in_recovery()", &[]).await {
+                    if !r.get::<_, bool>(0) {
+                        return Some((Instant::now(), *port));
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        None
+    });
+    let (c, conn) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={coord_port} user=postgres password=super-secret dbname=citus"
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await?;
+    tokio::spawn(conn);
+    let old_port = tb.agents[&old].pg_port;
+    let killed = Instant::now();
+    tb.kill_member(&old);
+    let moved_at = wait_until(
+        Duration::from_secs(90),
+        Duration::from_millis(5),
+        || async {
+            let row = c
+                .query_opt(
+                    "SELECT nodeport FROM pg_dist_node WHERE groupid = 1 AND noderole = 'primary'",
+                    &[],
+                )
+                .await
+                .ok()??;
+            let port = row.get::<_, i32>(0) as u16;
+            (port != old_port).then(Instant::now)
+        },
+    )
+    .await?;
+    let (promoted_at, _) = promoted
+        .await?
+        .ok_or_else(|| anyhow!("no standby took writes"))?;
+    let after_promotion = ms(moved_at.saturating_duration_since(promoted_at));
+    let after_kill = ms(moved_at - killed);
+    tb.stop_all();
+    Ok(json!({
+        "databases": databases,
+        "switchover_pause_ms": pauses.iter().cloned().fold(0.0, f64::max),
+        "switchover_pause_by_database_ms": pauses,
+        "failover_pg_dist_node_after_promotion_ms": after_promotion,
+        "failover_pg_dist_node_after_kill_ms": after_kill,
+        "citus": if Testbed::citus_installed() { "real" } else { "stand-in" },
+    }))
+}
+
+fn citus_table(runs: &[Value]) -> String {
+    if runs.is_empty() {
+        return String::new();
+    }
+    let cell = |dbs: u64, key: &str| {
+        let v: Vec<f64> = runs
+            .iter()
+            .filter(|r| r["databases"].as_u64() == Some(dbs))
+            .filter_map(|r| r[key].as_f64())
+            .collect();
+        format!("{} ({})", fmt(median(v.clone())), range(&v))
+    };
+    let mut md = format!(
+        "\n### Citus (praetor only, 20/2/3, Citus {}): one and two databases\n\n| measure | one database | two databases |\n|---|---|---|\n",
+        runs[0]["citus"].as_str().unwrap_or("?")
+    );
+    for (key, label) in [
+        (
+            "switchover_pause_ms",
+            "worker switchover: pause transaction, longest database (ms)",
+        ),
+        (
+            "failover_pg_dist_node_after_promotion_ms",
+            "worker failover: pg_dist_node on the new primary after it took writes (ms)",
+        ),
+        (
+            "failover_pg_dist_node_after_kill_ms",
+            "worker failover: pg_dist_node on the new primary after the kill (ms)",
+        ),
+    ] {
+        md.push_str(&format!(
+            "| {label} | {} | {} |\n",
+            cell(1, key),
+            cell(2, key)
+        ));
+    }
+    md
+}
+
 fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;
@@ -1236,7 +1491,7 @@ async fn main() -> Result<()> {
     };
     let runs_per = env_u64("PRAETOR_BENCH_RUNS", 2) as usize;
     let only = std::env::var("PRAETOR_BENCH_ONLY")
-        .unwrap_or_else(|_| "compare,fast,members,scale,quorum,hosts".into());
+        .unwrap_or_else(|_| "compare,fast,members,scale,quorum,hosts,citus".into());
     let agents = std::env::var("PRAETOR_BENCH_AGENTS").unwrap_or_else(|_| "patroni,praetor".into());
     let timings =
         std::env::var("PRAETOR_BENCH_TIMINGS").unwrap_or_else(|_| "30/10/10,20/2/3".into());
@@ -1427,10 +1682,30 @@ async fn main() -> Result<()> {
             Err(e) => failures.push(format!("scale: {e:#}")),
         }
     }
+    let mut citus_runs = Vec::new();
+    if only.contains("citus") {
+        for run in 0..runs_per {
+            for databases in [1, 2] {
+                eprintln!(
+                    "[{:>5.0} s] praetor citus, {databases} database(s), run {}",
+                    started.elapsed().as_secs_f64(),
+                    run + 1
+                );
+                match citus_pause(&ctx, databases, run).await {
+                    Ok(r) => {
+                        eprintln!("    {r}");
+                        citus_runs.push(r);
+                    }
+                    Err(e) => failures.push(format!("citus {databases} run {}: {e:#}", run + 1)),
+                }
+            }
+        }
+    }
     let mut md = table(&runs, &fast);
     md.push_str(&member_loss_table(&member_loss));
     md.push_str(&quorum_table(&quorum_runs));
     md.push_str(&host_faults_table(&host_runs));
+    md.push_str(&citus_table(&citus_runs));
     if !scale_result.is_null() {
         md.push_str(&format!(
             "\n### Scale (praetor only): one coordinator, {} worker groups\n\n| measure | value |\n|---|---|\n| pg_dist_node reconciled after every worker primary changed at once (ms, from the first key written) | {} |\n| … from the last key written (ms) | {} |\n| initial reconcile of all groups (ms) | {} |\n| etcd requests per second per coordinator agent | {} |\n",
@@ -1471,6 +1746,7 @@ async fn main() -> Result<()> {
         "etcd_member_loss": member_loss,
         "quorum": quorum_runs,
         "host_faults": host_runs,
+        "citus": citus_runs,
         "failures": failures,
         "duration_s": started.elapsed().as_secs(),
     });

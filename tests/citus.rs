@@ -549,50 +549,17 @@ async fn distributed_writes_see_a_pause_not_errors_across_a_worker_switchover() 
         .await
         .unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let s2 = stop.clone();
-    let writer = tokio::spawn(async move {
-        let (mut errors, mut acked, mut last, mut longest) =
-            (0u64, 0u64, Instant::now(), Duration::ZERO);
-        while !s2.load(std::sync::atomic::Ordering::SeqCst) {
-            match c.execute("INSERT INTO events DEFAULT VALUES", &[]).await {
-                Ok(_) => {
-                    acked += 1;
-                    longest = longest.max(last.elapsed());
-                    last = Instant::now();
-                }
-                Err(e) => {
-                    errors += 1;
-                    eprintln!("write error: {e}");
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        (errors, acked, longest)
-    });
+    let writer = statement_loop(
+        c,
+        "INSERT INTO events DEFAULT VALUES",
+        "write".into(),
+        stop.clone(),
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let old = leader_of(&tb, 1).await;
-    let new = if old == "work1-1" {
-        "work1-2"
-    } else {
-        "work1-1"
-    };
-    let resp = reqwest::Client::new()
-        .post(format!(
-            "http://127.0.0.1:{}/switchover",
-            tb.agents[&old].rest_port
-        ))
-        .basic_auth("admin", Some("admin-secret"))
-        .json(&serde_json::json!({"leader": old, "candidate": new}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
-        .await
-        .unwrap();
+    switch_over_group_1(&tb).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (errors, acked, longest) = writer.await.unwrap();
+    let (acked, errors, longest) = writer.await.unwrap();
     println!("worker switchover under distributed writes: {acked} acknowledged, {errors} errors, longest pause {longest:?}");
     assert_eq!(errors, 0);
 }
@@ -738,19 +705,58 @@ async fn switch_over_group_1(tb: &Testbed) -> String {
     } else {
         "work1-1"
     };
-    let rest = tb.agents[&old].rest_port;
+    post_switchover(tb, &old, new).await;
+    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    new.to_string()
+}
+
+/// `POST /switchover` from `old` to `new` on `old`'s REST API; asserts a 200.
+async fn post_switchover(tb: &Testbed, old: &str, new: &str) {
     let r = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{rest}/switchover"))
+        .post(format!(
+            "http://127.0.0.1:{}/switchover",
+            tb.agents[old].rest_port
+        ))
         .basic_auth("admin", Some("admin-secret"))
         .json(&serde_json::json!({"leader": old, "candidate": new}))
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_success(), "switchover: {}", r.status());
-    tb.wait_healthy_in(Some(1), 1, Duration::from_secs(60))
-        .await
-        .unwrap();
-    new.to_string()
+    assert_eq!(r.status().as_u16(), 200, "switchover {old} → {new}");
+}
+
+/// What a statement loop saw: statements done, errors, the longest time between two successes.
+type LoopOutcome = (u64, u64, Duration);
+
+/// Runs `sql` on `c` every 10 ms until `stop` is set; errors are counted and printed with
+/// `label`.
+fn statement_loop(
+    c: tokio_postgres::Client,
+    sql: &'static str,
+    label: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<LoopOutcome> {
+    tokio::spawn(async move {
+        let (mut ok, mut errors, mut last, mut longest) =
+            (0u64, 0u64, Instant::now(), Duration::ZERO);
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            match c.execute(sql, &[]).await {
+                Ok(_) => {
+                    ok += 1;
+                    longest = longest.max(last.elapsed());
+                    last = Instant::now();
+                }
+                Err(e) => {
+                    errors += 1;
+                    eprintln!("{label}: {e}");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        (ok, errors, longest)
+    })
 }
 
 /// pg_dist_poolinfo on the coordinator leader: (member host:port, poolinfo) sorted.
@@ -911,8 +917,8 @@ async fn poolers_follow_worker_primaries_in_pg_dist_poolinfo() {
 
 /// Two Citus databases (`citus.databases: [citus, citus2]`): each gets Citus (or the stand-in),
 /// its pg_dist_authinfo row and its pg_dist_node upkeep; a worker switchover pauses writes in
-/// both at once (a BEGIN … COMMIT in each, on its own connection) and both catalogs end on the
-/// new primary.
+/// both at once (a BEGIN … COMMIT in each, on its own connection) under a client in each database
+/// that sees a wait and no error, and both catalogs end on the new primary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_citus_databases_follow_a_worker_switchover() {
     let mut tb = common::testbed("citus2db");
@@ -927,7 +933,37 @@ async fn two_citus_databases_follow_a_worker_switchover() {
     }
     let coord = leader_of(&tb, 0).await;
     let before = log_lines(&tb, &coord, "citus: ").len();
+    // A client in each database through the coordinator. With real Citus: an INSERT into a
+    // distributed table every 10 ms. With the stand-in (which distributes nothing): a read of group
+    // 1's primary row FOR SHARE every 10 ms, which waits while the pause transaction holds it, as
+    // Citus's writes to the group do.
+    let real = Testbed::citus_installed();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for db in ["citus", "citus2"] {
+        let c = connect_as(&tb, &coord, "super-secret", db).await.unwrap();
+        let sql = if real {
+            c.batch_execute("CREATE TABLE events (id bigserial, at timestamptz DEFAULT now()); SELECT create_distributed_table('events', 'id')")
+                .await
+                .unwrap();
+            "INSERT INTO events DEFAULT VALUES"
+        } else {
+            "SELECT nodeport FROM pg_dist_node WHERE groupid = 1 AND noderole = 'primary' FOR SHARE"
+        };
+        clients.push((db, statement_loop(c, sql, db.into(), stop.clone())));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
     switch_over_group_1(&tb).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for (db, c) in clients {
+        let (ok, errors, longest) = c.await.unwrap();
+        println!(
+            "{db}: {ok} statements across the worker switchover, {errors} errors, longest wait {longest:?}"
+        );
+        assert_eq!(errors, 0, "{db}: a pause, not errors");
+        assert!(ok > 10, "{db}");
+    }
     for db in ["citus", "citus2"] {
         let ok = common::wait_for(Duration::from_secs(30), || async {
             (dist_nodes_in(&tb, db).await == expected_nodes(&tb).await).then_some(())
@@ -1270,17 +1306,7 @@ async fn secondary_reads_survive_a_worker_switchover() {
         (served, errors)
     });
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let resp = reqwest::Client::new()
-        .post(format!(
-            "http://127.0.0.1:{}/switchover",
-            tb.agents[&old].rest_port
-        ))
-        .basic_auth("admin", Some("admin-secret"))
-        .json(&serde_json::json!({"leader": old, "candidate": new}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
+    post_switchover(&tb, &old, new).await;
     tb.wait_healthy_in(Some(1), 2, Duration::from_secs(60))
         .await
         .unwrap();
