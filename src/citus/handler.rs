@@ -496,6 +496,74 @@ async fn run(
     }
 }
 
+/// What a rotation task found or did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationOutcome {
+    /// The sweep rolled back this many leftover prepared transactions.
+    Swept(usize),
+    /// Every node already holds the configured credentials.
+    InStep,
+    /// The credentials were rotated on every node.
+    Rotated,
+}
+
+/// Checks that every step of `plan` (each node, each Citus database) accepts the configured
+/// superuser credentials and holds `change.authinfo` as the role's `pg_dist_authinfo` row; when
+/// one does not, carries out the rotation ([`rotate_credentials`]). A coordinator member that
+/// reloaded the same credentials the nodes already hold (its leader rotated them) thus changes
+/// nothing.
+///
+/// # Errors
+/// A node was unreachable for another reason than its credentials, or the rotation failed.
+pub async fn ensure_credentials(
+    pg: &LocalPostgres,
+    change: &CredentialChange,
+    plan: &[RotationPrepare],
+) -> Result<RotationOutcome> {
+    let mut differs = None;
+    for step in plan {
+        let addr = match &step.node {
+            RotationNode::Coordinator => None,
+            RotationNode::Worker { addr, .. } => Some((addr.0.as_str(), addr.1)),
+        };
+        let c = match pg.connect_configured(addr, &step.database).await {
+            Ok(c) => c,
+            Err(e) if crate::postgres::is_auth_failure(&e) => {
+                differs = Some(format!(
+                    "{} refuses the configured credentials",
+                    step.describe()
+                ));
+                break;
+            }
+            Err(e) => return Err(e.context(format!("checking {}", step.describe()))),
+        };
+        let held: Option<String> = c
+            .query_opt(
+                "SELECT authinfo FROM pg_catalog.pg_dist_authinfo WHERE nodeid = 0 AND rolename = $1",
+                &[&change.role],
+            )
+            .await
+            .with_context(|| format!("reading pg_dist_authinfo on {}", step.describe()))?
+            .map(|r| r.get(0));
+        if held != change.authinfo {
+            differs = Some(format!(
+                "{} holds other credentials in pg_dist_authinfo",
+                step.describe()
+            ));
+            break;
+        }
+    }
+    let Some(why) = differs else {
+        return Ok(RotationOutcome::InStep);
+    };
+    tracing::info!(
+        "citus: rotating the superuser's credentials ({} prepared transactions): {why}",
+        plan.len()
+    );
+    rotate_credentials(pg, change, plan).await?;
+    Ok(RotationOutcome::Rotated)
+}
+
 /// Prepared-transaction names of a credential rotation start with this.
 const ROTATION_GID: &str = "praetor_credentials";
 
@@ -645,7 +713,8 @@ async fn prepare_rotation(
         .batch_execute(
             "BEGIN; SET LOCAL citus.enable_ddl_propagation = off; \
              SET LOCAL citus.enable_alter_role_propagation = off; \
-             SET LOCAL log_statement = 'none'; SET LOCAL lock_timeout = '5s'; \
+             SET LOCAL log_statement = 'none'; SET LOCAL log_min_duration_statement = -1; \
+             SET LOCAL log_parameter_max_length = 0; SET LOCAL lock_timeout = '5s'; \
              SET LOCAL statement_timeout = '10s'",
         )
         .await?;
@@ -745,8 +814,12 @@ async fn bootstrap_database(
         }
     }
     let d = pg.connect_db(database).await?;
-    d.batch_execute("SET synchronous_commit = local; SET statement_timeout = 0")
-        .await?;
+    // The pg_dist_authinfo row holds the password: no statement of this session is logged.
+    d.batch_execute(
+        "SET synchronous_commit = local; SET statement_timeout = 0; SET log_statement = 'none'; \
+         SET log_min_duration_statement = -1; SET log_parameter_max_length = 0",
+    )
+    .await?;
     let available: bool = d
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'citus')",

@@ -418,6 +418,16 @@ pub fn credential_change(
     })
 }
 
+/// The change that installs `su`'s credentials whatever the nodes hold now: the password is
+/// always set (a node may hold any earlier one), and the `pg_dist_authinfo` row written.
+pub fn target_change(su: &crate::config::Credentials) -> CredentialChange {
+    CredentialChange {
+        role: su.username.clone().unwrap_or_else(|| "postgres".into()),
+        password: Some(su.password.clone()),
+        authinfo: authinfo_text(su),
+    }
+}
+
 /// A server a credential rotation touches: the coordinator itself or a worker group's primary.
 /// Standbys follow their primary through WAL.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -812,6 +822,23 @@ mod tests {
                 password: Some(None),
                 authinfo: None,
             })
+        );
+    }
+
+    #[test]
+    fn target_change_always_sets_the_password() {
+        assert_eq!(
+            target_change(&su(Some("b"), None)),
+            CredentialChange {
+                role: "postgres".into(),
+                password: Some(Some("b".into())),
+                authinfo: Some("password='b'".into()),
+            }
+        );
+        assert_eq!(
+            format!("{:?}", target_change(&su(Some("secret"), None))),
+            "CredentialChange { role: \"postgres\", password: Some(Some(\"…\")), authinfo: Some(\"…\") }",
+            "Debug hides the password"
         );
     }
 

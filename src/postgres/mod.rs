@@ -34,6 +34,7 @@ mod process;
 pub mod render;
 mod session;
 
+pub use observe::is_auth_failure;
 pub use process::{child_processes, process_exited, process_running};
 pub use render::{conninfo_value, guc_value, split_host_port, CLUSTER_WIDE_GUCS};
 

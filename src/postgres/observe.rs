@@ -30,6 +30,24 @@ fn superuser_config(
     cfg
 }
 
+/// A superuser connection with `su` to database `dbname` at `host:port` (TLS as
+/// `postgresql.authentication.superuser` says), within 3 s.
+async fn connect_remote_as(
+    su: crate::config::Credentials,
+    host: &str,
+    port: u16,
+    dbname: &str,
+) -> Result<tokio_postgres::Client> {
+    let mut cfg = superuser_config(&su, port, dbname);
+    cfg.host(host);
+    tokio::time::timeout(
+        Duration::from_secs(3),
+        crate::tls::pg_connect(&mut cfg, &su, "postgresql.authentication.superuser"),
+    )
+    .await
+    .map_err(|_| anyhow!("connecting to PostgreSQL at {host}:{port}: timed out"))?
+}
+
 /// Whether `e` is the server refusing a password or role (SQLSTATE class 28).
 pub fn is_auth_failure(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
@@ -208,17 +226,29 @@ impl LocalPostgres {
         dbname: &str,
     ) -> Result<tokio_postgres::Client> {
         let su = self.cfg().postgresql.authentication.superuser.clone();
-        self.with_earlier_superusers(&su, |su| async move {
-            let mut cfg = superuser_config(&su, port, dbname);
-            cfg.host(host);
-            tokio::time::timeout(
-                Duration::from_secs(3),
-                crate::tls::pg_connect(&mut cfg, &su, "postgresql.authentication.superuser"),
-            )
+        self.with_earlier_superusers(&su, |su| connect_remote_as(su, host, port, dbname))
             .await
-            .map_err(|_| anyhow!("connecting to PostgreSQL at {host}:{port}: timed out"))?
-        })
-        .await
+    }
+
+    /// Connects to database `dbname` of the local server (`addr` `None`) or of the server at
+    /// `addr` with the configured superuser credentials only (no fallback): whether they are
+    /// accepted is what the caller wants to know.
+    ///
+    /// # Errors
+    /// Not reachable or authentication failed ([`is_auth_failure`]).
+    pub async fn connect_configured(
+        &self,
+        addr: Option<(&str, u16)>,
+        dbname: &str,
+    ) -> Result<tokio_postgres::Client> {
+        let su = self.cfg().postgresql.authentication.superuser.clone();
+        match addr {
+            None => {
+                let (host, port) = split_host_port(&self.cfg().postgresql.listen);
+                self.connect_local_as(su, &host, port, dbname).await
+            }
+            Some((host, port)) => connect_remote_as(su, host, port, dbname).await,
+        }
     }
 
     /// The one connection the agent keeps to its server across cycles, so an idle agent makes no

@@ -493,17 +493,16 @@ impl Driver {
             tracing::info!("reload: new tags {:?}", new.tags);
         }
         if self.cfg.citus.as_ref().is_some_and(|c| c.group == 0) {
-            let base = self
-                .rotation_base
-                .clone()
-                .unwrap_or_else(|| self.cfg.postgresql.authentication.superuser.clone());
-            if crate::citus::credential_change(&base, &new.postgresql.authentication.superuser)
-                .is_some()
+            if crate::citus::credential_change(
+                &self.cfg.postgresql.authentication.superuser,
+                &new.postgresql.authentication.superuser,
+            )
+            .is_some()
             {
                 tracing::info!(
                     "reload: the superuser's credentials changed; the coordinator leader rotates them on every Citus node"
                 );
-                self.rotation_base = Some(base);
+                self.rotation_check = true;
                 self.rotation_retry_at = None;
                 self.rotation_failures = 0;
             }

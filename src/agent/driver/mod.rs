@@ -325,16 +325,15 @@ pub struct Driver {
     last_history_tl: Option<u32>,
     commands_rx: tokio::sync::mpsc::Receiver<Command>,
     citus_active: bool,
-    /// On a coordinator member: the superuser's credentials the Citus nodes hold, when a reload
-    /// changed the configured ones since they were last rotated; the coordinator leader then
-    /// rotates them on every Citus node ([`crate::citus::plan_rotation`]).
-    rotation_base: Option<crate::config::Credentials>,
-    /// The rotation task under way and the credentials it installs (`None`: a sweep of leftover
-    /// prepared transactions, run once each time this member becomes the coordinator leader).
-    rotation: Option<(
-        tokio::task::JoinHandle<anyhow::Result<()>>,
-        Option<crate::config::Credentials>,
-    )>,
+    /// On a coordinator member: a reload changed the superuser's credentials, or an interrupted
+    /// rotation was found, and the Citus nodes have not yet been seen holding the configured ones;
+    /// the coordinator leader checks them and rotates when they differ
+    /// ([`crate::citus::handler::ensure_credentials`]).
+    rotation_check: bool,
+    /// The task under way: a sweep of leftover prepared transactions (run once each time this
+    /// member becomes the coordinator leader) or a check-and-rotate.
+    rotation:
+        Option<tokio::task::JoinHandle<anyhow::Result<crate::citus::handler::RotationOutcome>>>,
     /// When a failed rotation may be tried again, and how many failed in a row.
     rotation_retry_at: Option<Instant>,
     rotation_failures: u32,
@@ -500,7 +499,7 @@ impl Driver {
                 last_history_tl: None,
                 commands_rx,
                 citus_active: false,
-                rotation_base: None,
+                rotation_check: false,
                 rotation: None,
                 rotation_retry_at: None,
                 rotation_failures: 0,
@@ -709,6 +708,7 @@ impl Driver {
     fn set_leader_until(&mut self, until: Option<Instant>) {
         if until.is_none() {
             self.keep.withdraw();
+            self.stop_rotation();
             self.orphaned_slots.clear();
             // Another leader may write /status meanwhile: publish ours afresh when leading again.
             self.slot_positions.clear();

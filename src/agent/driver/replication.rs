@@ -450,33 +450,41 @@ impl Driver {
     }
 
     /// On the coordinator leader: first rolls back what an interrupted rotation left prepared
-    /// ([`crate::citus::handler::sweep_rotations`]), then starts the credential rotation a reload
-    /// asked for ([`crate::citus::plan_rotation`], carried out by
-    /// [`crate::citus::handler::rotate_credentials`] in a task of its own, at most 60 s, so the
-    /// HA loop never waits on the workers), and reports the one that finished. A failed or not yet
-    /// possible rotation is tried again after 5 s, doubling up to 80 s.
+    /// ([`crate::citus::handler::sweep_rotations`]; finding some asks for a check), then, when a
+    /// reload changed the superuser's credentials, checks that every Citus node holds the
+    /// configured ones and rotates them when not ([`crate::citus::handler::ensure_credentials`]),
+    /// in a task of its own bounded to 60 s so the HA loop never waits on the workers. A failed
+    /// or not yet possible step is tried again after 5 s, doubling up to 80 s.
     fn drive_rotation(&mut self, desired: &[crate::citus::DesiredGroup]) {
-        if let Some((task, target)) = self.rotation.take_if(|(t, _)| t.is_finished()) {
+        use crate::citus::handler::RotationOutcome;
+        if let Some(task) = self.rotation.take_if(|t| t.is_finished()) {
             let result = match futures::FutureExt::now_or_never(task) {
                 Some(Ok(r)) => r,
                 _ => Err(anyhow!("the task ended abnormally")),
             };
-            match (result, target) {
-                (Ok(()), None) => self.rotation_swept = true,
-                (Ok(()), Some(target)) => {
-                    tracing::info!(
-                        "citus: the superuser's credentials were rotated on every Citus node"
-                    );
+            match result {
+                Ok(outcome) => {
                     self.rotation_failures = 0;
-                    self.rotation_base =
-                        (target != self.cfg.postgresql.authentication.superuser).then_some(target);
+                    match outcome {
+                        RotationOutcome::Swept(n) => {
+                            self.rotation_swept = true;
+                            self.rotation_check |= n > 0;
+                        }
+                        RotationOutcome::InStep => self.rotation_check = false,
+                        RotationOutcome::Rotated => {
+                            tracing::info!(
+                                "citus: the superuser's credentials were rotated on every Citus node"
+                            );
+                            self.rotation_check = false;
+                        }
+                    }
                 }
-                (Err(e), target) => {
+                Err(e) => {
                     self.rotation_failures += 1;
                     let wait = 5u64 << self.rotation_failures.min(5).saturating_sub(1);
                     tracing::warn!(
                         "citus: {}: {e:#}; trying again in {wait} s",
-                        if target.is_some() {
+                        if self.rotation_swept {
                             "rotating the superuser's credentials"
                         } else {
                             "rolling back an interrupted credential rotation"
@@ -486,13 +494,16 @@ impl Driver {
                 }
             }
         }
-        if self.rotation.is_some() || self.rotation_retry_at.is_some_and(|t| Instant::now() < t) {
+        if self.rotation.is_some()
+            || (self.rotation_swept && !self.rotation_check)
+            || self.rotation_retry_at.is_some_and(|t| Instant::now() < t)
+        {
             return;
         }
         let nodes = match crate::citus::rotation_nodes(desired) {
             Ok(n) => n,
             Err(why) => {
-                if self.rotation_base.is_some() {
+                if self.rotation_check {
                     tracing::info!("citus: the credential rotation waits: {why}");
                 }
                 self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(5));
@@ -500,35 +511,29 @@ impl Driver {
             }
         };
         let pg = self.pg.clone();
+        let bounded = |f: std::pin::Pin<
+            Box<dyn std::future::Future<Output = anyhow::Result<RotationOutcome>> + Send>,
+        >| async move {
+            tokio::time::timeout(Duration::from_secs(60), f)
+                .await
+                .map_err(|_| anyhow!("timed out after 60 s"))?
+        };
         if !self.rotation_swept {
-            self.rotation = Some((
-                tokio::spawn(async move {
-                    tokio::time::timeout(
-                        Duration::from_secs(60),
-                        crate::citus::handler::sweep_rotations(&pg, &nodes),
-                    )
+            self.rotation = Some(tokio::spawn(bounded(Box::pin(async move {
+                crate::citus::handler::sweep_rotations(&pg, &nodes)
                     .await
-                    .map_err(|_| anyhow!("timed out after 60 s"))?
-                    .map(|_| ())
-                }),
-                None,
-            ));
+                    .map(RotationOutcome::Swept)
+            }))));
             return;
         }
-        let Some(base) = self.rotation_base.clone() else {
-            return;
-        };
         let target = self.cfg.postgresql.authentication.superuser.clone();
-        let Some(change) = crate::citus::credential_change(&base, &target) else {
-            self.rotation_base = None;
-            return;
-        };
         let databases = self
             .cfg
             .citus
             .as_ref()
             .map(|c| c.databases())
             .unwrap_or_default();
+        let change = crate::citus::target_change(&target);
         let plan = match crate::citus::plan_rotation(&change, &databases, desired) {
             Ok(p) => p,
             Err(why) => {
@@ -537,29 +542,15 @@ impl Driver {
                 return;
             }
         };
-        tracing::info!(
-            "citus: rotating the superuser's credentials ({} prepared transactions: the coordinator and {} worker primaries in {})",
-            plan.len(),
-            nodes.len() - 1,
-            databases.join(", ")
-        );
-        self.rotation = Some((
-            tokio::spawn(async move {
-                tokio::time::timeout(
-                    Duration::from_secs(60),
-                    crate::citus::handler::rotate_credentials(&pg, &change, &plan),
-                )
-                .await
-                .map_err(|_| anyhow!("timed out after 60 s"))?
-            }),
-            Some(target),
-        ));
+        self.rotation = Some(tokio::spawn(bounded(Box::pin(async move {
+            crate::citus::handler::ensure_credentials(&pg, &change, &plan).await
+        }))));
     }
 
     /// Stops the rotation task (this member is no longer the coordinator leader): its open
     /// transactions roll back with their connections; prepared ones are swept by the next leader.
-    fn stop_rotation(&mut self) {
-        if let Some((task, _)) = self.rotation.take() {
+    pub(super) fn stop_rotation(&mut self) {
+        if let Some(task) = self.rotation.take() {
             task.abort();
         }
         self.rotation_swept = false;

@@ -376,7 +376,7 @@ pub struct ListSpec<'a> {
     /// columns (otherwise each only when some member has a value).
     pub extended: bool,
     /// The Citus databases the configuration file names: a `Citus databases:` line under the
-    /// boxed table (praetor's; patronictl has no such line). Empty: none.
+    /// boxed table when there are several (praetor's; patronictl has no such line).
     pub databases: &'a [String],
 }
 
@@ -494,7 +494,7 @@ pub fn render_members(spec: &ListSpec) -> String {
             }
             out.push_str(&format!(" {}\n", info.join("\n ")));
         }
-        if spec.citus && !spec.databases.is_empty() {
+        if spec.citus && spec.databases.len() > 1 {
             out.push_str(&format!(
                 " Citus databases: {}\n",
                 spec.databases.join(", ")

@@ -768,7 +768,22 @@ impl EtcdDcs {
     /// # Errors
     /// etcd unreachable, or another member holds the key.
     pub async fn take_leader(&self, ttl: u64) -> Result<()> {
+        // The lease was granted before a bootstrap that may have outlasted it (initdb, a
+        // basebackup): it is kept alive together with the transaction, and a lease etcd no longer
+        // knows is replaced by a fresh one, so the key lives a full ttl from here.
         let lease = self.ensure_lease(ttl).await?;
+        let (alive, taken) = tokio::join!(self.keepalive(ttl), self.try_take_leader(lease));
+        match taken {
+            Err(e) if RequestError::is_lease_not_found(&e) => {}
+            Ok(()) if !matches!(alive, Ok(true)) => {}
+            r => return r,
+        }
+        self.forget_lease().await;
+        let lease = self.ensure_lease(ttl).await?;
+        self.try_take_leader(lease).await
+    }
+
+    async fn try_take_leader(&self, lease: i64) -> Result<()> {
         let key = self.key(keys::LEADER);
         let put = || {
             TxnOp::put(
