@@ -208,3 +208,29 @@ async fn use_unix_socket_takes_the_agent_through_the_socket() {
         );
     }
 }
+
+/// A bootstrap slower than the lease (ttl 5, a `post_bootstrap` of 7 s): the lease granted before
+/// initdb has expired when the leader key is taken, so a fresh one is granted and the member
+/// leads, instead of failing with "requested lease not found" and moving its new data directory
+/// aside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_slower_than_the_ttl_still_takes_the_leader_key() {
+    let mut tb = common::testbed_timed(
+        "slowboot",
+        praetor_testbed::Timing {
+            ttl: 5,
+            loop_wait: 1,
+            retry_timeout: 2,
+        },
+    );
+    // The script gets the connection URL as its argument (Patroni's convention): $0 here.
+    tb.post_bootstrap = Some("sh -c 'sleep 7'".into());
+    tb.start_etcd().await.unwrap();
+    tb.add_agent("m1").unwrap();
+    if let Err(e) = tb.wait_healthy(0, Duration::from_secs(60)).await {
+        common::dump_logs(&tb);
+        panic!("{e:#}");
+    }
+    assert_eq!(tb.view().await.unwrap().leader.unwrap().name, "m1");
+    tb.stop_all();
+}

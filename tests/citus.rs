@@ -1209,7 +1209,11 @@ async fn superuser_password_rotation_reaches_every_node_without_errors() {
     }
     // The other coordinator member reloaded the same credentials: when it leads, it finds every
     // node in step and rotates nothing.
-    let other = if coord == "coord1" { "coord2" } else { "coord1" };
+    let other = if coord == "coord1" {
+        "coord2"
+    } else {
+        "coord1"
+    };
     post_switchover(&tb, &coord, other).await;
     tb.wait_healthy_in(Some(0), 1, Duration::from_secs(60))
         .await

@@ -159,6 +159,11 @@ postgresql:
                 self.citus_standin_script()
             ) {
                 (true, Some(script)) => format!("  post_bootstrap: sh {}\n", script.display()),
+                (false, _) => self
+                    .post_bootstrap
+                    .as_ref()
+                    .map(|c| format!("  post_bootstrap: {c}\n"))
+                    .unwrap_or_default(),
                 _ => String::new(),
             },
             auth = self

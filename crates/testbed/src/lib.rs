@@ -122,6 +122,8 @@ pub struct Testbed {
     /// Lines added to a member's `postgresql` section (each indented by two spaces, e.g.
     /// `  pre_promote: /path/to/script\n`).
     pub extra_postgresql: BTreeMap<String, String>,
+    /// `bootstrap.post_bootstrap` for members without a Citus group (a shell command line).
+    pub post_bootstrap: Option<String>,
     /// Environment variables set for one member's agent only (e.g. systemd's `NOTIFY_SOCKET`),
     /// without touching the test process's own environment.
     pub agent_env: BTreeMap<String, Vec<(String, String)>>,
@@ -205,6 +207,7 @@ impl Testbed {
             tls: None,
             extra_config: BTreeMap::new(),
             extra_postgresql: BTreeMap::new(),
+            post_bootstrap: None,
             agent_env: BTreeMap::new(),
             network: None,
             etcd_auth: false,
