@@ -1219,7 +1219,14 @@ async fn superuser_password_rotation_reaches_every_node_without_errors() {
         .await
         .unwrap();
     assert_eq!(leader_of(&tb, 0).await, other);
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let checked = common::wait_for(Duration::from_secs(30), || async {
+        (!log_lines(&tb, other, "every Citus node holds the configured").is_empty()).then_some(())
+    })
+    .await;
+    assert!(
+        checked.is_some(),
+        "{other} never checked the nodes' credentials"
+    );
     assert!(
         log_lines(&tb, other, "citus: rotating").is_empty(),
         "{other} rotated again: {:#?}",

@@ -714,7 +714,8 @@ async fn prepare_rotation(
             "BEGIN; SET LOCAL citus.enable_ddl_propagation = off; \
              SET LOCAL citus.enable_alter_role_propagation = off; \
              SET LOCAL log_statement = 'none'; SET LOCAL log_min_duration_statement = -1; \
-             SET LOCAL log_parameter_max_length = 0; SET LOCAL lock_timeout = '5s'; \
+             SET LOCAL log_parameter_max_length = 0; SET LOCAL log_parameter_max_length_on_error = 0; \
+             SET LOCAL lock_timeout = '5s'; \
              SET LOCAL statement_timeout = '10s'",
         )
         .await?;
@@ -817,7 +818,8 @@ async fn bootstrap_database(
     // The pg_dist_authinfo row holds the password: no statement of this session is logged.
     d.batch_execute(
         "SET synchronous_commit = local; SET statement_timeout = 0; SET log_statement = 'none'; \
-         SET log_min_duration_statement = -1; SET log_parameter_max_length = 0",
+         SET log_min_duration_statement = -1; SET log_parameter_max_length = 0; \
+         SET log_parameter_max_length_on_error = 0",
     )
     .await?;
     let available: bool = d

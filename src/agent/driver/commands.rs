@@ -503,6 +503,7 @@ impl Driver {
                     "reload: the superuser's credentials changed; the coordinator leader rotates them on every Citus node"
                 );
                 self.rotation_check = true;
+                self.rotation_generation.0 += 1;
                 self.rotation_retry_at = None;
                 self.rotation_failures = 0;
             }

@@ -330,6 +330,9 @@ pub struct Driver {
     /// the coordinator leader checks them and rotates when they differ
     /// ([`crate::citus::handler::ensure_credentials`]).
     rotation_check: bool,
+    /// Bumped by each reload that sets `rotation_check`; the check task records the value it
+    /// started under, and only a task of the current generation may clear the flag.
+    rotation_generation: (u64, u64),
     /// The task under way: a sweep of leftover prepared transactions (run once each time this
     /// member becomes the coordinator leader) or a check-and-rotate.
     rotation:
@@ -500,6 +503,7 @@ impl Driver {
                 commands_rx,
                 citus_active: false,
                 rotation_check: false,
+                rotation_generation: (0, 0),
                 rotation: None,
                 rotation_retry_at: None,
                 rotation_failures: 0,

@@ -470,12 +470,18 @@ impl Driver {
                             self.rotation_swept = true;
                             self.rotation_check |= n > 0;
                         }
-                        RotationOutcome::InStep => self.rotation_check = false,
-                        RotationOutcome::Rotated => {
+                        RotationOutcome::InStep | RotationOutcome::Rotated => {
                             tracing::info!(
-                                "citus: the superuser's credentials were rotated on every Citus node"
+                                "citus: {}",
+                                if outcome == RotationOutcome::Rotated {
+                                    "the superuser's credentials were rotated on every Citus node"
+                                } else {
+                                    "every Citus node holds the configured superuser credentials"
+                                }
                             );
-                            self.rotation_check = false;
+                            // A reload since the task started asks for another check.
+                            let (now, task) = self.rotation_generation;
+                            self.rotation_check = now != task;
                         }
                     }
                 }
@@ -542,6 +548,7 @@ impl Driver {
                 return;
             }
         };
+        self.rotation_generation.1 = self.rotation_generation.0;
         self.rotation = Some(tokio::spawn(bounded(Box::pin(async move {
             crate::citus::handler::ensure_credentials(&pg, &change, &plan).await
         }))));
