@@ -87,15 +87,7 @@ async fn dist_nodes(tb: &Testbed) -> Vec<(i32, String, String)> {
 
 /// [`dist_nodes`] of Citus database `db`.
 async fn dist_nodes_in(tb: &Testbed, db: &str) -> Vec<(i32, String, String)> {
-    let coord = leader_of(tb, 0).await;
-    let port = tb.agents[&coord].pg_port;
-    let (c, conn) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname={db}"),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let c = coordinator(tb, db).await;
     let mut rows: Vec<(i32, String, String)> = c
         .query(
             "SELECT groupid, nodename || ':' || nodeport, noderole::text FROM pg_dist_node",
@@ -160,15 +152,7 @@ fn log_lines(tb: &Testbed, member: &str, needle: &str) -> Vec<String> {
 }
 
 async fn authinfo(tb: &Testbed) -> Vec<(i32, String, String)> {
-    let coord = leader_of(tb, 0).await;
-    let port = tb.agents[&coord].pg_port;
-    let (c, conn) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname=citus"),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let c = coordinator(tb, "citus").await;
     c.query(
         "SELECT nodeid, rolename::text, authinfo FROM pg_dist_authinfo",
         &[],
@@ -395,16 +379,9 @@ async fn worker_switchover_failover_coordinator_failover_and_deadline() {
         format!("127.0.0.1:{}", tb.agents[&new2].pg_port),
         "primary".to_string(),
     );
-    let (coordinator, conn) = tokio_postgres::connect(
-        &format!(
-            "host=127.0.0.1 port={} user=postgres password=super-secret dbname=citus",
-            tb.agents[&coord].pg_port
-        ),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let coordinator = connect_as(&tb, &coord, "super-secret", "citus")
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(40);
     let moved_at = loop {
         let row: Option<(i32, String, String)> = coordinator
@@ -537,14 +514,7 @@ async fn distributed_writes_see_a_pause_not_errors_across_a_worker_switchover() 
     }
     let tb = citus_cluster("cituswrites").await;
     assert!(wait_metadata(&tb, Duration::from_secs(30)).await.is_some());
-    let coord = leader_of(&tb, 0).await;
-    let port = tb.agents[&coord].pg_port;
-    let conninfo =
-        format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname=citus");
-    let (c, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let c = coordinator(&tb, "citus").await;
     c.batch_execute("CREATE TABLE events (id bigserial, at timestamptz DEFAULT now()); SELECT create_distributed_table('events', 'id')")
         .await
         .unwrap();
@@ -761,15 +731,7 @@ fn statement_loop(
 
 /// pg_dist_poolinfo on the coordinator leader: (member host:port, poolinfo) sorted.
 async fn dist_pools(tb: &Testbed) -> Vec<(String, String)> {
-    let coord = leader_of(tb, 0).await;
-    let port = tb.agents[&coord].pg_port;
-    let (c, conn) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port={port} user=postgres password=super-secret dbname=citus"),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let c = coordinator(tb, "citus").await;
     let mut rows: Vec<(String, String)> = c
         .query(
             "SELECT n.nodename || ':' || n.nodeport, p.poolinfo \
@@ -987,6 +949,13 @@ async fn two_citus_databases_follow_a_worker_switchover() {
     }
     let mut tb = tb;
     tb.stop_all();
+}
+
+/// A superuser session on database `db` of the coordinator leader's server.
+async fn coordinator(tb: &Testbed, db: &str) -> tokio_postgres::Client {
+    connect_as(tb, &leader_of(tb, 0).await, "super-secret", db)
+        .await
+        .unwrap()
 }
 
 /// A connection as `postgres` with `password` to database `db` on the member's server.
