@@ -204,13 +204,7 @@ impl LocalPostgres {
             });
             return Ok(client);
         }
-        cfg.host(host);
-        tokio::time::timeout(
-            Duration::from_secs(3),
-            crate::tls::pg_connect(&mut cfg, &su, "postgresql.authentication.superuser"),
-        )
-        .await
-        .map_err(|_| anyhow!("connecting to local PostgreSQL at {host}:{port}: timed out"))?
+        connect_remote_as(su, host, port, dbname).await
     }
 
     /// Connects to database `dbname` of another member's server at `host:port` as the
